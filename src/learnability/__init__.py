@@ -1,0 +1,18 @@
+"""learnability — reproducible empirical studies of what neural networks and kernel machines learn.
+
+Python API (mirrors the CLI)::
+
+    import learnability
+    learnability.list_studies()                                   # what can be run
+    run = learnability.run_study("teacher-student", smoke=True)   # = learnability run ... --smoke
+    run.metrics      # pandas DataFrame (long format: series, tag, step, member, value)
+    run.summary      # dict, the final numbers
+    run = learnability.load_run("runs/teacher-student-...")      # any run folder, even incomplete
+"""
+
+from learnability._version import __version__
+from learnability.runner import rebuild_report, run_study
+from learnability.runs import Run, load_run
+from learnability.studies import get_study, list_studies
+
+__all__ = ["Run", "__version__", "get_study", "list_studies", "load_run", "rebuild_report", "run_study"]

@@ -1,0 +1,188 @@
+"""Benchmark: the engine against the naive one-model-at-a-time loop, measured in one run.
+
+Workloads (see ``shared/perf-notes.md``):
+
+- **W_B** — residual MLP 6->50, 8 x (50->50 with skip), 50->1; batch 20; Adam; a fixed data set of
+  100,000 points. About 2.4 MFLOP per model-step: overhead-bound.
+- **W_A** — MLP 100->200->200->200->100->1; batch 128; Adam; online inputs from U[0, 2]^100 labelled
+  by a frozen 100->75->50->10->1 teacher. About 92 MFLOP per model-step: compute-bound.
+
+Figures are *model-steps per second* (optimizer steps x members trained at once). The naive loop is
+what the course notebooks do: an ``nn.Module``, ``torch.optim.Adam``, a ``DataLoader`` for fixed
+data, one model at a time. Machines are noisy, so compare the ratios printed by one run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from learnability.engine import (
+    Adam, FixedSource, MLPSpec, OnlineSource, StackedMLP, TrainSpec, member_module, mse, train,
+)
+
+__all__ = ["BenchResult", "flops_per_model_step", "measure_peak_gflops", "run_bench"]
+
+W_B = MLPSpec(d_in=6, hidden=(50,) * 9, residual=True)
+W_B_BATCH, W_B_N = 20, 100_000
+W_A = MLPSpec(d_in=100, hidden=(200, 200, 200, 100))
+W_A_TEACHER = MLPSpec(d_in=100, hidden=(75, 50, 10))
+W_A_BATCH = 128
+LR = 1e-4  # any small stable rate: speed does not depend on it
+PEAK_SIZE = 4096
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    workload: str
+    method: str
+    members: int
+    model_steps_per_s: float
+    gflops: float
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def flops_per_model_step(spec: MLPSpec, batch: int) -> float:
+    """Forward + backward multiply-adds of the weight matrices: 3 x 2 x B x sum(in x out)."""
+    d = spec.dims
+    return 6.0 * batch * sum(d[i] * d[i + 1] for i in range(len(d) - 1))
+
+
+def measure_peak_gflops(size: int = PEAK_SIZE, repeats: int = 5) -> float:
+    """GFLOP/s of a large float32 matrix product with the current thread count."""
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(size, size, generator=g)
+    b = torch.randn(size, size, generator=g)
+    a @ b  # warm-up
+    t0 = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    return repeats * 2.0 * size**3 / (time.perf_counter() - t0) / 1e9
+
+
+def _uniform02(d: int) -> Callable[[torch.Generator, int], torch.Tensor]:
+    def sample(g: torch.Generator, n: int) -> torch.Tensor:
+        return torch.rand(n, d, generator=g, device=g.device) * 2.0
+    return sample
+
+
+def _teacher() -> Callable[[torch.Tensor], torch.Tensor]:
+    tm = StackedMLP(W_A_TEACHER)
+    tp = tm.init([0], scheme="normal")
+
+    def label(x: torch.Tensor) -> torch.Tensor:
+        return tm.forward(tp, x.unsqueeze(0))[0]
+    return label
+
+
+def _naive_b(steps: int) -> float:
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(W_B_N, 6, generator=g) * 2
+    y = x.sum(1, keepdim=True)
+    model = StackedMLP(W_B)
+    net = member_module(W_B, model.layers(model.init([0]), 0))
+    opt = torch.optim.Adam(net.parameters(), lr=LR)
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=W_B_BATCH,
+                                         shuffle=True, generator=g)
+    it = iter(loader)
+    t0 = 0.0
+    warm = min(20, steps // 5)
+    for s in range(steps + warm):
+        if s == warm:
+            t0 = time.perf_counter()
+        try:
+            xb, yb = next(it)
+        except StopIteration:
+            it = iter(loader)
+            xb, yb = next(it)
+        loss = nn.functional.mse_loss(net(xb), yb)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return steps / (time.perf_counter() - t0)
+
+
+def _naive_a(steps: int) -> float:
+    g = torch.Generator().manual_seed(0)
+    label = _teacher()
+    model = StackedMLP(W_A)
+    net = member_module(W_A, model.layers(model.init([0]), 0))
+    opt = torch.optim.Adam(net.parameters(), lr=LR)
+    t0 = 0.0
+    warm = min(5, steps // 5)
+    for s in range(steps + warm):
+        if s == warm:
+            t0 = time.perf_counter()
+        xb = torch.rand(W_A_BATCH, 100, generator=g) * 2
+        with torch.no_grad():
+            yb = label(xb)
+        loss = nn.functional.mse_loss(net(xb), yb)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return steps / (time.perf_counter() - t0)
+
+
+def _engine(workload: str, members: int, steps: int, compile_: bool) -> float:
+    seeds = list(range(members))
+    if workload == "W_B":
+        g = torch.Generator().manual_seed(0)
+        x = torch.rand(W_B_N, 6, generator=g) * 2
+        data = FixedSource(x, x.sum(1, keepdim=True), batch_size=W_B_BATCH)
+        model = StackedMLP(W_B)
+    else:
+        data = OnlineSource(_uniform02(100), _teacher(), batch_size=W_A_BATCH)
+        model = StackedMLP(W_A)
+    warm = TrainSpec(max_steps=min(20, steps), compile=compile_, block=10)
+    spec = TrainSpec(max_steps=steps, compile=compile_, block=100)
+    for s in (warm, spec):  # the first call compiles (cached), the second is timed
+        res = train(model, model.init(seeds), loss=mse, optimizer=Adam(), lr=np.full(members, LR),
+                    data=data, seeds=seeds, spec=s)
+    return steps * members / res.wall_seconds
+
+
+def run_bench(*, quick: bool = False, members: int = 32, compile_: bool = True,
+              echo: Callable[[str], None] = print) -> dict[str, object]:
+    """Measure the engine against the naive loop on W_B and W_A; print and return the figures.
+
+    Args:
+        quick: fewer steps (a smoke check of the benchmark itself, not a measurement).
+        members: K, members trained at once by the engine.
+        compile_: include the compiled engine (eager is always measured).
+        echo: where lines are printed.
+    """
+    threads = torch.get_num_threads()
+    steps_b, steps_a = (200, 10) if quick else (2000, 60)
+    naive_steps_b, naive_steps_a = (200, 10) if quick else (1500, 60)
+    echo(f"learnability bench — torch {torch.__version__}, {threads} threads, K={members}"
+         f"{' (quick: figures are indicative only)' if quick else ''}")
+    peak = measure_peak_gflops(1024 if quick else PEAK_SIZE)
+    echo(f"peak fp32 matmul: {peak:.1f} GFLOP/s")
+    results: list[BenchResult] = []
+    modes = [("eager", False)] + ([("compiled", True)] if compile_ else [])
+    for wl, spec, batch, naive, n_naive, n_eng in (
+        ("W_B", W_B, W_B_BATCH, _naive_b, naive_steps_b, steps_b),
+        ("W_A", W_A, W_A_BATCH, _naive_a, naive_steps_a, steps_a),
+    ):
+        fl = flops_per_model_step(spec, batch)
+        rate = naive(n_naive)
+        results.append(BenchResult(wl, "naive", 1, rate, rate * fl / 1e9))
+        for name, comp in modes:
+            rate = _engine(wl, members, n_eng, comp)
+            results.append(BenchResult(wl, f"engine-{name}", members, rate, rate * fl / 1e9))
+    echo(f"{'workload':8} {'method':16} {'K':>4} {'model-steps/s':>14} {'GFLOP/s':>8} "
+         f"{'x naive':>8} {'% peak':>7}")
+    for r in results:
+        base = next(b for b in results if b.workload == r.workload and b.method == "naive")
+        echo(f"{r.workload:8} {r.method:16} {r.members:>4} {r.model_steps_per_s:>14,.0f} "
+             f"{r.gflops:>8.1f} {r.model_steps_per_s / base.model_steps_per_s:>8.1f} "
+             f"{100 * r.gflops / peak:>6.0f}%")
+    return {"threads": threads, "peak_gflops": peak, "members": members,
+            "results": [r.to_dict() for r in results]}

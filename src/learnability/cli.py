@@ -1,0 +1,153 @@
+"""The ``learnability`` command. Thin: every command calls the library.
+
+    learnability list
+    learnability run STUDY [--smoke] [--seed N] [--config FILE.toml] [--set key=value ...]
+                           [--out DIR] [--device cpu|cuda] [--no-progress] [--threads N]
+    learnability config STUDY [--smoke] [--set key=value ...]   # print the resolved TOML
+    learnability report RUN_DIR
+    learnability bench [--quick]
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+from typing import Annotated, Optional
+
+import typer
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Reproducible empirical studies of what neural networks and kernel machines learn.")
+
+EXIT_CONFIG = 2
+EXIT_INTERRUPTED = 130
+
+
+def _fail(messages: list[str] | str) -> None:
+    for m in [messages] if isinstance(messages, str) else messages:
+        typer.echo(f"error: {m}", err=True)
+    raise typer.Exit(EXIT_CONFIG)
+
+
+def _sigterm_to_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+@app.command("list")
+def list_cmd() -> None:
+    """List the studies."""
+    from learnability.studies import list_studies
+
+    studies = list_studies()
+    width = max((len(s.name) for s in studies), default=0)
+    for s in studies:
+        typer.echo(f"{s.name:<{width}}  {s.description}")
+
+
+def _resolve(study_name: str, smoke: bool, config: Optional[Path], assignments: list[str],
+             seed: Optional[int], device: Optional[str]):  # noqa: ANN202
+    from learnability.config import ConfigError
+    from learnability.runner import resolve_config
+    from learnability.studies import get_study
+
+    try:
+        study = get_study(study_name)
+    except ValueError as exc:
+        _fail(str(exc))
+    overrides: dict[str, object] = {}
+    if seed is not None:
+        overrides["seed"] = seed
+    if device is not None:
+        overrides["device"] = device
+    try:
+        cfg = resolve_config(study, smoke=smoke, config_file=config, overrides=overrides or None,
+                             assignments=assignments)
+    except ConfigError as exc:
+        _fail(exc.messages)
+    return study, cfg
+
+
+@app.command("run")
+def run_cmd(
+    study: Annotated[str, typer.Argument(help="Study name (see `learnability list`).")],
+    smoke: Annotated[bool, typer.Option("--smoke", help="Small size, as CI runs it.")] = False,
+    seed: Annotated[Optional[int], typer.Option(help="Root seed of the run.")] = None,
+    config: Annotated[Optional[Path], typer.Option(help="TOML file of settings.")] = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="key=value (repeatable).")] = None,
+    out: Annotated[Path, typer.Option(help="Parent folder of run folders.")] = Path("runs"),
+    device: Annotated[Optional[str], typer.Option(help="cpu or cuda.")] = None,
+    no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar.")] = False,
+    threads: Annotated[Optional[int], typer.Option(help="torch intra-op threads.")] = None,
+) -> None:
+    """Run a study; the last line printed is the run folder."""
+    study_obj, cfg = _resolve(study, smoke, config, set_ or [], seed, device)
+    import torch
+
+    from learnability.runner import execute
+
+    if threads is not None:
+        if threads < 1:
+            _fail(f"The 'threads' parameter of learnability run must be an int in the range [1, inf). "
+                  f"Got {threads} instead.")
+        torch.set_num_threads(threads)
+    previous = signal.signal(signal.SIGTERM, _sigterm_to_interrupt)
+    try:
+        path = execute(study_obj, cfg, out=out, progress=not no_progress, argv=sys.argv)
+    except KeyboardInterrupt:
+        typer.echo("interrupted: the run folder keeps everything recorded so far", err=True)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    typer.echo(str(path))
+
+
+@app.command("config")
+def config_cmd(
+    study: Annotated[str, typer.Argument(help="Study name.")],
+    smoke: Annotated[bool, typer.Option("--smoke")] = False,
+    config: Annotated[Optional[Path], typer.Option(help="TOML file of settings.")] = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="key=value (repeatable).")] = None,
+) -> None:
+    """Print a study's resolved configuration as TOML (a starting point for --config)."""
+    from learnability.config import config_to_toml
+
+    study_obj, cfg = _resolve(study, smoke, config, set_ or [], None, None)
+    typer.echo(config_to_toml(cfg, header=f"learnability run {study_obj.name} --config FILE"))
+
+
+@app.command("report")
+def report_cmd(run_dir: Annotated[Path, typer.Argument(help="A run folder.")]) -> None:
+    """Rebuild a run's figures and report from the run folder alone."""
+    from learnability.runner import rebuild_report
+
+    try:
+        path = rebuild_report(run_dir)
+    except FileNotFoundError as exc:
+        _fail(str(exc))
+    typer.echo(str(path))
+
+
+@app.command("bench")
+def bench_cmd(
+    quick: Annotated[bool, typer.Option("--quick", help="Few steps: checks the benchmark runs.")] = False,
+    members: Annotated[int, typer.Option(help="K, members trained at once.")] = 32,
+    no_compile: Annotated[bool, typer.Option("--no-compile", help="Skip the compiled engine.")] = False,
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write results here.")] = None,
+) -> None:
+    """Model-steps/s of the engine vs the naive loop (W_A, W_B) and the machine's peak."""
+    from learnability.bench import run_bench
+
+    res = run_bench(quick=quick, members=members, compile_=not no_compile, echo=typer.echo)
+    if json_out is not None:
+        json_out.write_text(json.dumps(res, indent=2))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,335 @@
+"""Typed, frozen study configurations and the rules for overriding them.
+
+Every study has one :class:`StudyConfig` subclass whose defaults are the spec's values. A config is
+frozen (assignment raises) and locked (an unknown key is an error, not a silently ignored setting).
+Overrides come from a TOML file or ``--set key=value`` pairs with dotted keys for nested sections;
+they are checked *before* any work starts, and every violation is reported in the project's single
+message shape::
+
+    The 'train.max_steps' parameter of teacher-student must be an int in the range [1, inf). Got 0 instead.
+"""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+import types
+import typing
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import annotated_types
+import tomli_w
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.fields import FieldInfo
+
+from learnability._validation import describe_range, parameter_message
+
+__all__ = [
+    "ConfigError",
+    "ConfigSection",
+    "StudyConfig",
+    "build_config",
+    "config_from_toml",
+    "config_to_toml",
+    "parse_assignments",
+]
+
+C = TypeVar("C", bound="StudyConfig")
+
+
+class ConfigSection(BaseModel):
+    """A nested, frozen, locked group of settings inside a study config."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+
+
+class StudyConfig(ConfigSection):
+    """Base of every study's configuration.
+
+    Subclasses document, in their docstring, the exact command that runs them, the measured
+    runtime and the expected result; their field defaults are the spec's values.
+    """
+
+    seed: int = Field(0, ge=0, description="Root seed: every random stream of the run derives from it.")
+    device: Literal["cpu", "cuda"] = Field("cpu", description="Where tensors live and models train.")
+
+
+class ConfigError(ValueError):
+    """One or more configuration values are invalid; ``messages`` lists each problem."""
+
+    def __init__(self, messages: list[str]) -> None:
+        self.messages = messages
+        super().__init__("\n".join(messages))
+
+
+# --------------------------------------------------------------------------- describing fields
+
+
+def _type_words(annotation: Any) -> str:
+    """Plain-words description of a type annotation ('an int', "one of {'adam', 'sgd'}", ...)."""
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if annotation is int:
+        return "an int"
+    if annotation is float:
+        return "a float"
+    if annotation is bool:
+        return "a bool"
+    if annotation is str:
+        return "a str"
+    if origin is Literal:
+        return "one of {" + ", ".join(repr(a) for a in args) + "}"
+    if origin in (typing.Union, types.UnionType):
+        parts = [_type_words(a) for a in args if a is not type(None)]
+        words = " or ".join(parts)
+        return words + (" or None" if type(None) in args else "")
+    if origin in (list, tuple, Iterable) or annotation in (list, tuple):
+        inner = [a for a in args if a is not Ellipsis]
+        inner_words = _type_words(inner[0]).split(" ", 1)[-1] if inner else "values"
+        return f"a list of {inner_words}"
+    if origin in (dict, Mapping):
+        return "a table (mapping)"
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return f"a table of {annotation.__name__} settings"
+    if origin is typing.Annotated:
+        return _type_words(args[0])
+    return getattr(annotation, "__name__", str(annotation))
+
+
+def _range_words(metadata: Iterable[Any]) -> str:
+    low = high = None
+    low_inc = high_inc = True
+    for m in metadata:
+        if isinstance(m, annotated_types.Ge):
+            low, low_inc = m.ge, True
+        elif isinstance(m, annotated_types.Gt):
+            low, low_inc = m.gt, False
+        elif isinstance(m, annotated_types.Le):
+            high, high_inc = m.le, True
+        elif isinstance(m, annotated_types.Lt):
+            high, high_inc = m.lt, False
+        elif isinstance(m, annotated_types.MinLen):
+            return f" with at least {m.min_length} entries"
+    if low is None and high is None:
+        return ""
+    return " in the range " + describe_range(low, high, low_inclusive=low_inc, high_inclusive=high_inc)
+
+
+def describe_field(field: FieldInfo) -> str:
+    """What a field accepts, in words: type and range."""
+    return _type_words(field.annotation) + _range_words(field.metadata)
+
+
+def _field_at(cls: type[BaseModel], path: tuple[str | int, ...]) -> FieldInfo | None:
+    """The field a pydantic error location points to (list indices are skipped)."""
+    model: Any = cls
+    field: FieldInfo | None = None
+    for part in path:
+        if isinstance(part, int):
+            continue
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return field
+        field = model.model_fields.get(part)
+        if field is None:
+            return None
+        model = _model_in(field.annotation)
+    return field
+
+
+def _model_in(annotation: Any) -> Any:
+    """The BaseModel class inside an annotation (``Section`` or ``Section | None``), else it."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        if isinstance(arg, type) and issubclass(arg, BaseModel):
+            return arg
+    return annotation
+
+
+def _known_keys(cls: type[BaseModel], prefix: str = "") -> list[str]:
+    keys = []
+    for name, field in cls.model_fields.items():
+        keys.append(prefix + name)
+        sub = _model_in(field.annotation)
+        if isinstance(sub, type) and issubclass(sub, BaseModel):
+            keys.extend(_known_keys(sub, prefix + name + "."))
+    return keys
+
+
+# --------------------------------------------------------------------------- overrides
+
+
+def _is_str_field(cls: type[BaseModel], dotted: str) -> bool:
+    field = _field_at(cls, tuple(dotted.split(".")))
+    if field is None:
+        return False
+    ann = field.annotation
+    if ann is str:
+        return True
+    if typing.get_origin(ann) is Literal:
+        return all(isinstance(a, str) for a in typing.get_args(ann))
+    return False
+
+
+def parse_assignments(cls: type[BaseModel], assignments: Iterable[str]) -> dict[str, Any]:
+    """Parse ``key=value`` strings into a flat dict of dotted keys and typed values.
+
+    Values are read as TOML literals (``3``, ``1e-3``, ``true``, ``[75, 50, 10]``, ``"text"``);
+    for string-typed keys the raw text is used so that ``optimizer=sgd`` needs no quotes.
+
+    Raises:
+        ConfigError: for an assignment without ``=``.
+    """
+    out: dict[str, Any] = {}
+    for item in assignments:
+        key, sep, raw = item.partition("=")
+        key, raw = key.strip(), raw.strip()
+        if not sep or not key:
+            raise ConfigError([f"Overrides must look like key=value. Got {item!r} instead."])
+        if _is_str_field(cls, key):
+            out[key] = raw[1:-1] if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "'\"" else raw
+            continue
+        try:
+            out[key] = tomllib.loads(f"v = {raw}")["v"]
+        except tomllib.TOMLDecodeError:
+            out[key] = raw  # validation reports it against the field's type
+    return out
+
+
+def _nest(flat: Mapping[str, Any]) -> dict[str, Any]:
+    nested: dict[str, Any] = {}
+    for dotted, value in flat.items():
+        parts = dotted.split(".")
+        node = nested
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+            if not isinstance(node, dict):
+                raise ConfigError([f"Cannot set '{dotted}': '{p}' is not a table."])
+        node[parts[-1]] = value
+    return nested
+
+
+def _flatten(nested: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for k, v in nested.items():
+        if isinstance(v, Mapping) and v:
+            flat.update(_flatten(v, prefix + k + "."))
+        else:
+            flat[prefix + k] = v
+    return flat
+
+
+def _deep_merge(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in update.items():
+        if isinstance(v, Mapping) and isinstance(out.get(k), Mapping):
+            out[k] = _deep_merge(dict(out[k]), v)
+        else:
+            out[k] = v
+    return out
+
+
+def _check_keys(cls: type[BaseModel], flat: Mapping[str, Any], owner: str) -> list[str]:
+    known = _known_keys(cls)
+    problems = []
+    for key in flat:
+        if key in known or any(key.startswith(k + ".") and _is_dict_field(cls, k) for k in known):
+            continue
+        close = difflib.get_close_matches(key, known, n=1)
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+        leaves = ", ".join(k for k in known if k.count(".") == key.count("."))
+        problems.append(
+            f"Unknown parameter '{key}' for {owner}.{hint} Known parameters at this level: {leaves}."
+        )
+    return problems
+
+
+def _is_dict_field(cls: type[BaseModel], dotted: str) -> bool:
+    field = _field_at(cls, tuple(dotted.split(".")))
+    return field is not None and typing.get_origin(field.annotation) in (dict, Mapping)
+
+
+def _format_errors(cls: type[BaseModel], err: ValidationError, owner: str) -> list[str]:
+    messages = []
+    for e in err.errors():
+        loc = tuple(e["loc"])
+        dotted = ".".join(str(p) for p in loc if not isinstance(p, int))
+        if e["type"] == "extra_forbidden":
+            messages.extend(_check_keys(cls, {dotted: None}, owner))
+            continue
+        if e["type"] == "value_error":
+            # Validators write complete messages already (see parameter_message).
+            messages.append(str(e["ctx"]["error"]) if "ctx" in e else e["msg"])
+            continue
+        field = _field_at(cls, tuple(p for p in loc))
+        allowed = describe_field(field) if field is not None else e["msg"]
+        if any(isinstance(p, int) for p in loc) and field is not None:
+            allowed += f" ({e['msg'].lower()} at item {[p for p in loc if isinstance(p, int)][-1]})"
+        messages.append(parameter_message(dotted or "<root>", owner, allowed, e.get("input")))
+    return messages
+
+
+def build_config(
+    cls: type[C],
+    *,
+    owner: str,
+    layers: Iterable[Mapping[str, Any]] = (),
+) -> C:
+    """Build a config from its defaults and override layers applied in order.
+
+    Args:
+        cls: the study's config class.
+        owner: the name quoted in error messages (the study's name).
+        layers: mappings with nested tables and/or dotted keys, later ones win
+            (e.g. smoke size, then a TOML file, then ``--set`` pairs).
+
+    Returns:
+        The validated, frozen config.
+
+    Raises:
+        ConfigError: listing every unknown key, wrong type or out-of-range value.
+    """
+    merged: dict[str, Any] = {}
+    problems: list[str] = []
+    for layer in layers:
+        flat = _flatten(layer)
+        unknown = _check_keys(cls, flat, owner)
+        problems.extend(unknown)
+        # Unknown keys are reported, and left out so the remaining values are still checked.
+        known = {k: v for k, v in flat.items() if not _check_keys(cls, {k: v}, owner)}
+        merged = _deep_merge(merged, _nest(known))
+    try:
+        config = cls.model_validate(merged)
+    except ValidationError as err:
+        raise ConfigError(problems + _format_errors(cls, err, owner)) from None
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
+def _drop_none(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _drop_none(v) for k, v in obj.items() if v is not None}
+    if isinstance(obj, list | tuple):
+        return [_drop_none(v) for v in obj]
+    return obj
+
+
+def config_to_toml(config: BaseModel, *, header: str = "") -> str:
+    """Serialise a config as TOML (``None`` values are omitted: TOML has no null)."""
+    body = tomli_w.dumps(_drop_none(config.model_dump(mode="json")))
+    lines = [f"# {line}" for line in header.splitlines()] if header else []
+    return "\n".join([*lines, body]) if lines else body
+
+
+def config_from_toml(path: str | Path) -> dict[str, Any]:
+    """Read a TOML file into a nested dict (validated later by :func:`build_config`)."""
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError([f"Config file not found: {path}"]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"Config file {path} is not valid TOML: {exc}"]) from None

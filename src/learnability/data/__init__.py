@@ -1,0 +1,119 @@
+"""The data layer: image files, batched transforms, Datasets, corruptions, ARC tasks and the
+loading-bottleneck probe.
+
+- Images: :func:`load_images` (``"digits"`` offline default, ``"mnist"``, ``"fashion-mnist"``,
+  ``"cifar10"`` from their standard files; never downloads) -> :class:`ImageData`.
+- Transforms (batched, any device, explicit ``torch.Generator``): :func:`rotate`,
+  :func:`hflip`, :func:`vflip`, :func:`translate`, :class:`RandomRotation`, :class:`RandomFlip`,
+  :class:`RandomTranslation`, :class:`ImageNormalizer`, :class:`Compose`.
+- Datasets of dicts of tensors: :class:`TensorDictDataset` (in memory), :class:`ItemFilesDataset`
+  and :class:`MemmapDataset` (lazy; see ``_datasets`` for when each fits); online inputs:
+  :func:`sample_uniform`, :class:`UniformSampler`.
+- Restoration data: :class:`CorruptedImageDataset` with :class:`GaussianNoise`,
+  :class:`RandomBlackPatches`, :class:`RandomCropResize`, flips; :func:`plot_corrupted_batch`.
+- ARC: :class:`ARCTaskDataset`, :func:`collate_arc_tasks`, :func:`validate_arc_task`.
+- Bottlenecks: :func:`probe_loading` -> :class:`LoadingProbe`, :func:`sweep_loading`,
+  :func:`plot_loading_sweep`.
+"""
+
+from learnability.data._arc import (
+    ARC_COLOURS,
+    ARC_MAX_SIZE,
+    ARCFormatError,
+    ARCTaskDataset,
+    collate_arc_tasks,
+    validate_arc_task,
+)
+from learnability.data._corruption import (
+    CORRUPTION_NAMES,
+    CorruptedImageDataset,
+    GaussianNoise,
+    RandomBlackPatches,
+    RandomCropResize,
+    corruption_from_names,
+    item_generator,
+    plot_corrupted_batch,
+)
+from learnability.data._datasets import (
+    ItemFilesDataset,
+    MemmapDataset,
+    TensorDictDataset,
+    UniformSampler,
+    sample_uniform,
+    save_item_files,
+    save_memmap,
+)
+from learnability.data._errors import DataFileError, MissingDataError
+from learnability.data._images import (
+    IMAGE_DATASETS,
+    ImageData,
+    default_data_root,
+    image_files_available,
+    load_cifar_batch,
+    load_images,
+    read_idx,
+    write_cifar_batch,
+    write_idx,
+)
+from learnability.data._probe import LoadingProbe, plot_loading_sweep, probe_loading, sweep_loading
+from learnability.data._transforms import (
+    Compose,
+    ImageNormalizer,
+    ImageTransform,
+    RandomFlip,
+    RandomRotation,
+    RandomTranslation,
+    hflip,
+    rotate,
+    translate,
+    vflip,
+)
+
+__all__ = [
+    "ARC_COLOURS",
+    "ARC_MAX_SIZE",
+    "CORRUPTION_NAMES",
+    "IMAGE_DATASETS",
+    "ARCFormatError",
+    "ARCTaskDataset",
+    "Compose",
+    "CorruptedImageDataset",
+    "DataFileError",
+    "GaussianNoise",
+    "ImageData",
+    "ImageNormalizer",
+    "ImageTransform",
+    "ItemFilesDataset",
+    "LoadingProbe",
+    "MemmapDataset",
+    "MissingDataError",
+    "RandomBlackPatches",
+    "RandomCropResize",
+    "RandomFlip",
+    "RandomRotation",
+    "RandomTranslation",
+    "TensorDictDataset",
+    "UniformSampler",
+    "collate_arc_tasks",
+    "corruption_from_names",
+    "default_data_root",
+    "hflip",
+    "image_files_available",
+    "item_generator",
+    "load_cifar_batch",
+    "load_images",
+    "plot_corrupted_batch",
+    "plot_loading_sweep",
+    "probe_loading",
+    "read_idx",
+    "rotate",
+    "sample_uniform",
+    "save_item_files",
+    "save_memmap",
+    "sweep_loading",
+    "translate",
+    "validate_arc_task",
+    "vflip",
+    "write_cifar_batch",
+    "write_idx",
+]

@@ -1,0 +1,30 @@
+"""The training engine: K small models trained at once, one loop for every study.
+
+Public pieces:
+
+- :class:`MLPSpec`, :class:`StackedMLP` — stacked (K-member) MLPs and residual MLPs;
+- :class:`ModuleEnsemble` — K members of any parameter-only ``nn.Module`` via ``torch.func``;
+- :class:`Adam`, :class:`SGD` — per-member learning rates, masked (frozen) members;
+- :func:`mse`, :func:`cross_entropy`, :func:`nll`, :func:`accuracy` — per-member losses;
+- :class:`OnlineSource`, :class:`FixedSource` — the two data regimes;
+- :func:`train`, :class:`TrainSpec`, :class:`EvalSet`, :class:`TrainResult` — the one loop;
+- :class:`Stationarity` — quasi-stationarity detection;
+- :func:`lr_sweep`, :class:`LRGrid`, :class:`Selection` — learning-rate sweeps.
+"""
+
+from learnability.engine.loop import EvalHistory, EvalSet, MetricSink, TrainResult, TrainSpec, train
+from learnability.engine.losses import accuracy, cross_entropy, get_loss, mse, nll
+from learnability.engine.modules import ModuleEnsemble, default_init_
+from learnability.engine.optim import SGD, Adam, Optimizer, OptState, make_optimizer
+from learnability.engine.sources import BatchSource, FixedSource, OnlineSource
+from learnability.engine.stacked import MLPSpec, Params, StackedMLP, member_module
+from learnability.engine.stationarity import Stationarity, StationarityDetector
+from learnability.engine.sweep import LRGrid, Selection, SweepResult, lr_sweep, select_lr
+
+__all__ = [
+    "SGD", "Adam", "BatchSource", "EvalHistory", "EvalSet", "FixedSource", "LRGrid", "MLPSpec",
+    "MetricSink", "ModuleEnsemble", "OnlineSource", "OptState", "Optimizer", "Params", "Selection",
+    "StackedMLP", "Stationarity", "StationarityDetector", "SweepResult", "TrainResult", "TrainSpec",
+    "accuracy", "cross_entropy", "default_init_", "get_loss", "lr_sweep", "make_optimizer",
+    "member_module", "mse", "nll", "select_lr", "train",
+]

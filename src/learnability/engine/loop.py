@@ -1,0 +1,373 @@
+"""The one training loop. Every study, sweep and ensemble trains through :func:`train`.
+
+A step computes each member's loss on its own batch, the gradient of their sum (which, member by
+member, is each member's own gradient), checks each member for divergence, and applies the
+optimizer with per-member learning rates. This module is the only place gradients are taken.
+
+Per step, on the device and without host synchronisation:
+    loss (K,) -> grads -> active &= finite(loss) & (loss <= ceiling) -> optimizer update (masked)
+
+Every ``block`` steps, on the host: the block's losses are logged, fed to the quasi-stationarity
+detector and, when due, the members are evaluated on the evaluation sets (in chunks). A member whose
+loss is NaN/inf or exceeds ``divergence_factor`` times its first loss is frozen and marked diverged
+at that step; the others continue unaffected.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from learnability._progress import NULL_PROGRESS, Progress
+from learnability._validation import ParameterError, check_in_range
+from learnability.engine.losses import LossFn
+from learnability.engine.optim import Optimizer, OptState
+from learnability.engine.sources import BatchSource
+from learnability.engine.stationarity import Stationarity, StationarityDetector
+
+__all__ = ["EvalSet", "MetricSink", "Model", "TrainResult", "TrainSpec", "train"]
+
+
+class Model(Protocol):
+    """What the loop needs of a model: batched forward and shared-input prediction."""
+
+    def forward(self, params: list[Tensor], x: Tensor) -> Tensor:
+        """(K, B, ...) -> (K, B, ...)."""
+        ...
+
+    def predict(self, params: list[Tensor], x: Tensor) -> Tensor:
+        """(N, ...) shared inputs -> (K, N, ...)."""
+        ...
+
+
+class MetricSink(Protocol):
+    """Where the loop writes metrics (a :class:`~learnability.runs.RunWriter` is one)."""
+
+    def log_block(self, series: str, steps: Sequence[int] | np.ndarray, values: np.ndarray, *,
+                  tag: str | None = None) -> None: ...
+
+    def log(self, series: str, *, step: int | None = None, tag: str | None = None,
+            value: object = None) -> None: ...
+
+
+@dataclass(frozen=True)
+class EvalSet:
+    """A fixed evaluation set shared by every member.
+
+    Args:
+        x: (N, ...) inputs.
+        y: (N, ...) targets.
+        metrics: extra metrics ``name -> fn(outputs (K, N, ...), y) -> (K,)`` logged beside the loss.
+    """
+
+    x: Tensor
+    y: Tensor
+    metrics: Mapping[str, Callable[[Tensor, Tensor], Tensor]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    """How long and how to train.
+
+    Args:
+        max_steps: step cap.
+        eval_every: steps between evaluations (``None``: at the start and the end only).
+        block: steps between host synchronisations (logging, divergence bookkeeping, stationarity).
+        divergence_factor: a member whose loss exceeds this multiple of its first loss is frozen.
+        stationarity: quasi-stationarity test (``None``: none).
+        stop_when_stationary: stop once every member is stationary or diverged.
+        compile: fuse the step with ``torch.compile`` (cached per shape; eager fallback on failure).
+    """
+
+    max_steps: int
+    eval_every: int | None = None
+    block: int = 100
+    divergence_factor: float = 100.0
+    stationarity: Stationarity | None = None
+    stop_when_stationary: bool = True
+    compile: bool = False
+
+    def __post_init__(self) -> None:
+        check_in_range(self.max_steps, "max_steps", "TrainSpec", low=1, kind=int)
+        if self.eval_every is not None:
+            check_in_range(self.eval_every, "eval_every", "TrainSpec", low=1, kind=int)
+        check_in_range(self.block, "block", "TrainSpec", low=1, kind=int)
+        check_in_range(self.divergence_factor, "divergence_factor", "TrainSpec", low=1.0,
+                       low_inclusive=False)
+
+
+@dataclass
+class EvalHistory:
+    """Evaluations of one metric on one set: ``steps`` (n,), ``values`` (n, K)."""
+
+    steps: np.ndarray
+    values: np.ndarray
+
+    @property
+    def final(self) -> np.ndarray:
+        return self.values[-1]
+
+
+@dataclass
+class TrainResult:
+    """What a call to :func:`train` produced.
+
+    Attributes:
+        params: final stacked parameters.
+        lr: (K,) learning rates.
+        seeds: (K,) data-order seeds.
+        steps: steps run.
+        train_loss: (steps, K) loss of every step (on the step's batch, before its update).
+        evals: ``"test_loss"``-style names -> :class:`EvalHistory`.
+        diverged_step: (K,) step at which each member diverged, -1 if it did not.
+        converged_step: (K,) step at which each member became quasi-stationary, -1 if it did not.
+        wall_seconds: training time.
+    """
+
+    params: list[Tensor]
+    lr: np.ndarray
+    seeds: np.ndarray
+    steps: int
+    train_loss: np.ndarray
+    evals: dict[str, EvalHistory]
+    diverged_step: np.ndarray
+    converged_step: np.ndarray
+    wall_seconds: float
+
+    @property
+    def diverged(self) -> np.ndarray:
+        return self.diverged_step >= 0
+
+    @property
+    def converged(self) -> np.ndarray:
+        return self.converged_step >= 0
+
+    def final_train_loss(self, window: int) -> np.ndarray:
+        """(K,) mean training loss over the last ``window`` steps; NaN for diverged members."""
+        tail = self.train_loss[-window:]
+        with np.errstate(invalid="ignore"):
+            out = tail.mean(axis=0)
+        return np.where(self.diverged, np.nan, out)
+
+    def epoch_means(self, steps_per_epoch: int) -> np.ndarray:
+        """(epochs, K) mean training loss of each complete epoch."""
+        n = self.steps // steps_per_epoch
+        return self.train_loss[: n * steps_per_epoch].reshape(n, steps_per_epoch, -1).mean(axis=1)
+
+
+# Compiled steps, reused across calls of train() with equivalent model, loss and optimizer, so a
+# sweep followed by seed runs compiles once per shape instead of once per call.
+_COMPILED: dict[tuple[object, ...], Callable[..., tuple[Tensor, Tensor]]] = {}
+
+
+def _step_fn(model: Model, loss_fn: LossFn, optimizer: Optimizer, compile_: bool
+             ) -> Callable[..., tuple[Tensor, Tensor]]:
+    if not compile_:
+        return _make_step(model, loss_fn, optimizer, False)
+    model_key, opt_key = getattr(model, "cache_key", None), getattr(optimizer, "cache_key", None)
+    if model_key is None or opt_key is None:
+        return _make_step(model, loss_fn, optimizer, True)
+    key = (model_key, loss_fn, opt_key)
+    if key not in _COMPILED:
+        _COMPILED[key] = _make_step(model, loss_fn, optimizer, True)
+    return _COMPILED[key]
+
+
+def _make_step(model: Model, loss_fn: LossFn, optimizer: Optimizer, compile_: bool
+               ) -> Callable[..., tuple[Tensor, Tensor]]:
+    """One training step, eager or fused into a single compiled graph.
+
+    The compiled variant takes gradients with ``torch.func.grad_and_value`` so that forward,
+    backward, divergence masking and the in-place optimizer update form one graph: on a CPU this
+    removes most per-operation overhead (see ``benchmarks/engine_bench.py``).
+    """
+
+    def losses_and_total(params: list[Tensor], x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        losses = loss_fn(model.forward(params, x), y)  # (K,)
+        return losses.sum(), losses
+
+    def fused(params: list[Tensor], state: OptState, x: Tensor, y: Tensor, lr: Tensor,
+              active: Tensor, ceiling: Tensor) -> tuple[Tensor, Tensor]:
+        grads, (_, losses) = torch.func.grad_and_value(losses_and_total, has_aux=True)(params, x, y)
+        active = active & torch.isfinite(losses) & (losses <= ceiling)
+        optimizer.update_(params, grads, state, lr, active)
+        return losses, active
+
+    def eager(params: list[Tensor], state: OptState, x: Tensor, y: Tensor, lr: Tensor,
+              active: Tensor, ceiling: Tensor) -> tuple[Tensor, Tensor]:
+        with torch.enable_grad():
+            for p in params:
+                p.requires_grad_(True)
+            total, losses = losses_and_total(params, x, y)
+            grads = torch.autograd.grad(total, params)
+        for p in params:
+            p.requires_grad_(False)
+        losses = losses.detach()
+        active = active & torch.isfinite(losses) & (losses <= ceiling)
+        optimizer.update_(params, grads, state, lr, active)
+        return losses, active
+
+    if not compile_:
+        return eager
+    # Shapes are static within a run; the compiled graph is cached per shape by torch.
+    return torch.compile(fused, dynamic=False)
+
+
+def _evaluate(model: Model, params: list[Tensor], loss_fn: LossFn,
+              eval_sets: Mapping[str, EvalSet]) -> dict[str, np.ndarray]:
+    out: dict[str, np.ndarray] = {}
+    with torch.no_grad():
+        detached = [p.detach() for p in params]
+        for name, es in eval_sets.items():
+            pred = model.predict(detached, es.x)  # (K, N, ...)
+            out[f"{name}_loss"] = loss_fn(pred, es.y).cpu().numpy()
+            for mname, fn in es.metrics.items():
+                out[f"{name}_{mname}"] = fn(pred, es.y).cpu().numpy()
+    return out
+
+
+def _first_bad(losses: np.ndarray, ceiling: np.ndarray, already: np.ndarray, offset: int) -> np.ndarray:
+    """Step of each member's first divergent loss in a block (-1 if none); keeps earlier marks."""
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(losses) | (losses > ceiling)
+    first = np.where(bad.any(axis=0), bad.argmax(axis=0) + offset, -1)
+    return np.where(already >= 0, already, first)
+
+
+def train(
+    model: Model,
+    params: list[Tensor],
+    *,
+    loss: LossFn,
+    optimizer: Optimizer,
+    lr: Sequence[float] | np.ndarray | Tensor,
+    data: BatchSource,
+    seeds: Sequence[int],
+    spec: TrainSpec,
+    eval_sets: Mapping[str, EvalSet] | None = None,
+    sink: MetricSink | None = None,
+    tag: str | None = None,
+    progress: Progress | None = None,
+) -> TrainResult:
+    """Train K members at once; return their final parameters and full history.
+
+    Args:
+        model: a :class:`~learnability.engine.stacked.StackedMLP`, a
+            :class:`~learnability.engine.modules.ModuleEnsemble`, or anything with ``forward`` and
+            ``predict``.
+        params: stacked initial parameters (K, ...); trained in place.
+        loss: per-member loss, ``(outputs, targets) -> (K,)``.
+        optimizer: :class:`~learnability.engine.optim.Adam` or ``SGD``.
+        lr: (K,) learning rate of each member.
+        data: the batch source; started here with ``seeds``.
+        seeds: (K,) data-order seed of each member.
+        spec: step cap, evaluation period, divergence and stationarity settings.
+        eval_sets: fixed sets evaluated at step 0, every ``spec.eval_every`` steps and at the end.
+        sink: receives ``train_loss`` every step and ``<set>_<metric>`` at evaluations.
+        tag: label attached to every logged record (e.g. ``"S_u/sweep"``).
+        progress: the run's progress bar.
+
+    Returns:
+        A :class:`TrainResult`.
+    """
+    eval_sets = dict(eval_sets or {})
+    progress = progress or NULL_PROGRESS
+    K = int(params[0].shape[0])
+    device = params[0].device
+    lr_t = torch.as_tensor(np.asarray(lr, dtype=np.float64), device=device)
+    if lr_t.shape != (K,):
+        raise ParameterError("lr", "train", f"an array of shape ({K},), one rate per member",
+                             f"array of shape {tuple(lr_t.shape)}")
+    if len(seeds) != K:
+        raise ParameterError("seeds", "train", f"a sequence of {K} ints, one per member", list(seeds))
+    if torch.any(lr_t < 0) or not torch.all(torch.isfinite(lr_t)):
+        raise ParameterError("lr", "train", "finite non-negative rates", lr_t.tolist())
+
+    state = optimizer.init(params)
+    data.start(seeds, device)
+    active = torch.ones(K, dtype=torch.bool, device=device)
+    ceiling = torch.full((K,), float("inf"), device=device, dtype=params[0].dtype)
+    ceiling_np = np.full(K, np.inf)
+    diverged_step = np.full(K, -1, dtype=np.int64)
+    detector = StationarityDetector(spec.stationarity, K) if spec.stationarity else None
+
+    step_fn = _step_fn(model, loss, optimizer, spec.compile)
+    eager_fn = _step_fn(model, loss, optimizer, False) if spec.compile else step_fn
+
+    eval_steps: list[int] = []
+    eval_values: dict[str, list[np.ndarray]] = {}
+
+    def run_eval(at: int) -> None:
+        if not eval_sets:
+            return
+        vals = _evaluate(model, params, loss, eval_sets)
+        eval_steps.append(at)
+        for name, v in vals.items():
+            eval_values.setdefault(name, []).append(v)
+            if sink is not None:
+                sink.log(name, step=at, tag=tag, value=v)
+
+    progress.add_total(spec.max_steps)
+    t0 = time.perf_counter()
+    run_eval(0)
+    history: list[np.ndarray] = []
+    done = 0
+    while done < spec.max_steps:
+        n = min(spec.block, spec.max_steps - done)
+        if spec.eval_every:
+            n = min(n, spec.eval_every - done % spec.eval_every)
+        block = torch.empty(n, K, device=device, dtype=params[0].dtype)
+        for i in range(n):
+            x, y = data.next()
+            with torch.no_grad():
+                try:
+                    block[i], active = step_fn(params, state, x, y, lr_t, active, ceiling)
+                except Exception as exc:  # noqa: BLE001 - compile problems surface at the first call
+                    if step_fn is eager_fn or done + i > 0:
+                        raise
+                    warnings.warn(f"torch.compile failed ({type(exc).__name__}: {exc}); "
+                                  "training eagerly.", RuntimeWarning, stacklevel=2)
+                    step_fn = eager_fn
+                    block[i], active = step_fn(params, state, x, y, lr_t, active, ceiling)
+            if done + i == 0:
+                # Divergence is measured against each member's first loss.
+                ceiling = block[0] * spec.divergence_factor
+                ceiling_np = ceiling.cpu().numpy().astype(np.float64)
+                ceiling = torch.where(torch.isfinite(ceiling), ceiling, torch.full_like(ceiling, float("inf")))
+        losses = block.cpu().numpy()
+        steps = np.arange(done, done + n)
+        diverged_step = _first_bad(losses, np.where(np.isfinite(ceiling_np), ceiling_np, np.inf),
+                                   diverged_step, done)
+        history.append(losses)
+        if sink is not None:
+            sink.log_block("train_loss", steps, losses, tag=tag)
+        if detector is not None:
+            detector.update(np.where(np.isfinite(losses), losses, np.nan))
+        done += n
+        progress.update(n)
+        if spec.eval_every and done % spec.eval_every == 0 and done < spec.max_steps:
+            run_eval(done)
+        if detector is not None and spec.stop_when_stationary:
+            finished = detector.converged | (diverged_step >= 0)
+            if finished.all():
+                progress.skip(spec.max_steps - done)
+                break
+    run_eval(done)
+    wall = time.perf_counter() - t0
+
+    evals = {name: EvalHistory(np.asarray(eval_steps), np.stack(v)) for name, v in eval_values.items()}
+    train_loss = np.concatenate(history) if history else np.empty((0, K))
+    converged = detector.converged_step.copy() if detector else np.full(K, -1, dtype=np.int64)
+    converged[diverged_step >= 0] = -1
+    return TrainResult(
+        params=params, lr=lr_t.cpu().numpy(), seeds=np.asarray(seeds), steps=done,
+        train_loss=train_loss, evals=evals, diverged_step=diverged_step,
+        converged_step=converged, wall_seconds=wall,
+    )

@@ -1,0 +1,105 @@
+"""Quasi-stationarity: when has a noisy training loss stopped improving?
+
+The per-step loss of online or mini-batch training is noisy, so the detector compares *window means*:
+the steps are cut into consecutive windows of ``window`` steps; after each complete window j the
+relative improvement
+
+    r_j = (mean_{j-1} - mean_j) / |mean_{j-1}|
+
+is computed per member. A member is quasi-stationary once ``r_j < rel_tol`` for ``patience``
+consecutive windows; its convergence step is the last step of the first of those windows (the
+point from which the loss no longer improved by more than ``rel_tol`` per window).
+
+For a curve L(t) = c + a exp(-t / tau) sampled without noise, r_j < rel_tol exactly when
+a exp(-t/tau) (1 - exp(-W/tau)) < rel_tol (c + a exp(-t/tau)), which the tests use as a known answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from learnability._validation import check_in_range
+
+__all__ = ["Stationarity", "StationarityDetector"]
+
+
+@dataclass(frozen=True)
+class Stationarity:
+    """Settings of the quasi-stationarity test.
+
+    Args:
+        window: steps per window (the loss is averaged over a window before comparing).
+        rel_tol: a member is stationary when its windowed loss improves by less than this fraction.
+        patience: consecutive windows the condition must hold.
+        min_steps: no member is declared stationary before this many steps.
+    """
+
+    window: int = 500
+    rel_tol: float = 0.01
+    patience: int = 2
+    min_steps: int = 0
+
+    def __post_init__(self) -> None:
+        check_in_range(self.window, "window", "Stationarity", low=1, kind=int)
+        check_in_range(self.rel_tol, "rel_tol", "Stationarity", low=0.0)
+        check_in_range(self.patience, "patience", "Stationarity", low=1, kind=int)
+        check_in_range(self.min_steps, "min_steps", "Stationarity", low=0, kind=int)
+
+
+class StationarityDetector:
+    """Feeds on blocks of per-step losses and records each member's convergence step.
+
+    Args:
+        settings: the test's parameters.
+        n_members: K.
+    """
+
+    def __init__(self, settings: Stationarity, n_members: int) -> None:
+        self.settings = settings
+        self.K = n_members
+        self._pending = np.empty((0, n_members))
+        self._steps_seen = 0
+        self._prev_mean: np.ndarray | None = None
+        self._streak = np.zeros(n_members, dtype=int)
+        self._streak_start = np.full(n_members, -1, dtype=np.int64)
+        self.converged_step = np.full(n_members, -1, dtype=np.int64)
+        self.window_means: list[np.ndarray] = []
+
+    @property
+    def converged(self) -> np.ndarray:
+        """(K,) bool: members found quasi-stationary."""
+        return self.converged_step >= 0
+
+    def update(self, losses: np.ndarray) -> None:
+        """Consume the next block of losses, shape (n_steps, K), in step order."""
+        losses = np.asarray(losses, dtype=np.float64)
+        if losses.ndim != 2 or losses.shape[1] != self.K:
+            raise ValueError(f"losses must have shape (n_steps, {self.K}); got {losses.shape}")
+        self._pending = np.concatenate([self._pending, losses])
+        W = self.settings.window
+        while self._pending.shape[0] >= W:
+            block, self._pending = self._pending[:W], self._pending[W:]
+            self._steps_seen += W
+            self._close_window(block)
+
+    def _close_window(self, block: np.ndarray) -> None:
+        with np.errstate(invalid="ignore"):
+            finite = np.where(np.isfinite(block), block, np.nan)
+            counts = np.isfinite(finite).sum(axis=0)
+            mean = np.where(counts > 0, np.nansum(finite, axis=0) / np.maximum(counts, 1), np.nan)
+        self.window_means.append(mean)
+        end_step = self._steps_seen - 1
+        if self._prev_mean is not None:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                rel = (self._prev_mean - mean) / np.abs(self._prev_mean)
+            # Windows ending before min_steps do not count towards a streak.
+            flat = (np.isfinite(rel) & (rel < self.settings.rel_tol)
+                    & (self._steps_seen >= self.settings.min_steps))
+            starting = flat & (self._streak == 0)
+            self._streak_start[starting] = end_step
+            self._streak = np.where(flat, self._streak + 1, 0)
+            eligible = (self._streak >= self.settings.patience) & (self.converged_step < 0)
+            self.converged_step[eligible] = self._streak_start[eligible]
+        self._prev_mean = mean

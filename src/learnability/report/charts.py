@@ -1,0 +1,254 @@
+"""Declarative charts, rendered to static files (matplotlib) and to interactive figures (plotly).
+
+A study describes *what* to draw — lines with confidence bands, histograms, bars, heatmaps — as a
+:class:`Chart` made of :class:`Panel` s; renderers decide *how*. The same description gives the PNG
+and SVG files for papers and the interactive figures of the HTML report, so the two never drift.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+__all__ = ["Bar", "Chart", "Heatmap", "Hist", "Line", "Panel", "render_matplotlib"]
+
+Scale = Literal["linear", "log"]
+# Static figures: resolution of the PNG files and size of one panel in inches.
+PNG_DPI = 130
+PANEL_SIZE = (4.6, 3.3)
+# A palette that survives greyscale printing and colour blindness (Okabe–Ito).
+PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
+
+
+def _arr(v: Any) -> np.ndarray:
+    return np.asarray(v, dtype=float)
+
+
+@dataclass
+class Line:
+    """A line (or markers) with an optional shaded band, e.g. a mean and its 95% CI.
+
+    Args:
+        x, y: coordinates (same length).
+        label: legend entry.
+        band: ``(low, high)`` arrays drawn as a shaded region.
+        mode: ``"lines"``, ``"markers"`` or ``"lines+markers"``.
+        dash: dashed line (e.g. a reference or a target).
+        color: explicit colour; default cycles through the palette.
+    """
+
+    x: Sequence[float] | np.ndarray
+    y: Sequence[float] | np.ndarray
+    label: str | None = None
+    band: tuple[Any, Any] | None = None
+    mode: Literal["lines", "markers", "lines+markers"] = "lines"
+    dash: bool = False
+    color: str | None = None
+    width: float = 1.6
+    opacity: float = 1.0
+
+
+@dataclass
+class Hist:
+    """A histogram of ``values`` (several overlay with transparency)."""
+
+    values: Sequence[float] | np.ndarray
+    label: str | None = None
+    bins: int | Sequence[float] = 50
+    density: bool = True
+    color: str | None = None
+
+
+@dataclass
+class Bar:
+    """Bars at ``categories`` with optional asymmetric error bars ``(low, high)`` (absolute values)."""
+
+    categories: Sequence[str]
+    values: Sequence[float] | np.ndarray
+    label: str | None = None
+    errors: tuple[Any, Any] | None = None
+    color: str | None = None
+
+
+@dataclass
+class Heatmap:
+    """A matrix or an image. ``cmap="gray"`` for pictures; ``symmetric`` centres a diverging map on 0."""
+
+    z: Any
+    cmap: str = "viridis"
+    vmin: float | None = None
+    vmax: float | None = None
+    symmetric: bool = False
+    colorbar: bool = True
+    x_labels: Sequence[str] | None = None
+    y_labels: Sequence[str] | None = None
+
+
+Trace = Line | Hist | Bar | Heatmap
+
+
+@dataclass
+class Panel:
+    """One set of axes.
+
+    Args:
+        traces: what to draw.
+        title, xlabel, ylabel: text.
+        xscale, yscale: ``"linear"`` or ``"log"``.
+        hlines, vlines: reference lines as ``(position, label)``.
+        image: draw heatmaps as pictures (no ticks, equal aspect).
+    """
+
+    traces: list[Trace]
+    title: str = ""
+    xlabel: str = ""
+    ylabel: str = ""
+    xscale: Scale = "linear"
+    yscale: Scale = "linear"
+    hlines: list[tuple[float, str]] = field(default_factory=list)
+    vlines: list[tuple[float, str]] = field(default_factory=list)
+    image: bool = False
+    legend: bool = True
+
+
+@dataclass
+class Chart:
+    """A named figure made of panels laid out on a grid.
+
+    Args:
+        name: file stem (``figures/NAME.png``) and anchor in the HTML report.
+        panels: the panels, filled row by row.
+        title: figure title.
+        caption: a sentence under the figure saying what to look at.
+        ncols: panels per row (default: up to 3).
+        panel_size: inches per panel for static output.
+    """
+
+    name: str
+    panels: list[Panel]
+    title: str = ""
+    caption: str = ""
+    ncols: int | None = None
+    panel_size: tuple[float, float] = PANEL_SIZE
+
+    @property
+    def grid(self) -> tuple[int, int]:
+        ncols = self.ncols or min(3, len(self.panels))
+        nrows = -(-len(self.panels) // ncols)
+        return nrows, ncols
+
+
+# --------------------------------------------------------------------------- matplotlib
+
+
+def _draw_panel(ax: Any, panel: Panel, fig: Any) -> None:
+    colour_i = 0
+
+    def next_colour(explicit: str | None) -> str:
+        nonlocal colour_i
+        if explicit:
+            return explicit
+        c = PALETTE[colour_i % len(PALETTE)]
+        colour_i += 1
+        return c
+
+    has_label = False
+    n_hist = sum(isinstance(t, Hist) for t in panel.traces)
+    bars = [t for t in panel.traces if isinstance(t, Bar)]
+    for tr in panel.traces:
+        if isinstance(tr, Line):
+            c = next_colour(tr.color)
+            x, y = _arr(tr.x), _arr(tr.y)
+            if tr.band is not None:
+                ax.fill_between(x, _arr(tr.band[0]), _arr(tr.band[1]), color=c, alpha=0.2, linewidth=0)
+            ls = "--" if tr.dash else "-"
+            if tr.mode == "markers":
+                ax.plot(x, y, "o", color=c, label=tr.label, markersize=4, alpha=tr.opacity)
+            else:
+                marker = "o" if tr.mode == "lines+markers" else None
+                ax.plot(x, y, ls, color=c, label=tr.label, linewidth=tr.width, marker=marker,
+                        markersize=4, alpha=tr.opacity)
+            has_label |= tr.label is not None
+        elif isinstance(tr, Hist):
+            c = next_colour(tr.color)
+            vals = _arr(tr.values)
+            vals = vals[np.isfinite(vals)]
+            ax.hist(vals, bins=tr.bins, density=tr.density, alpha=0.5 if n_hist > 1 else 0.8,
+                    color=c, label=tr.label, histtype="stepfilled", edgecolor=c)
+            has_label |= tr.label is not None
+        elif isinstance(tr, Bar):
+            c = next_colour(tr.color)
+            i = bars.index(tr)
+            width = 0.8 / len(bars)
+            pos = np.arange(len(tr.categories)) - 0.4 + width * (i + 0.5)
+            vals = _arr(tr.values)
+            yerr = None
+            if tr.errors is not None:
+                yerr = np.vstack([vals - _arr(tr.errors[0]), _arr(tr.errors[1]) - vals])
+            ax.bar(pos, vals, width=width, color=c, label=tr.label, yerr=yerr, capsize=3)
+            ax.set_xticks(np.arange(len(tr.categories)), list(tr.categories))
+            has_label |= tr.label is not None
+        elif isinstance(tr, Heatmap):
+            z = np.asarray(tr.z, dtype=float)
+            vmin, vmax = tr.vmin, tr.vmax
+            if tr.symmetric:
+                m = float(np.nanmax(np.abs(z))) or 1.0
+                vmin, vmax = -m, m
+            im = ax.imshow(z, cmap=tr.cmap, vmin=vmin, vmax=vmax,
+                           aspect="equal" if panel.image else "auto", interpolation="nearest")
+            if tr.colorbar and not panel.image:
+                fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+            if tr.x_labels is not None:
+                ax.set_xticks(range(len(tr.x_labels)), list(tr.x_labels), rotation=45, ha="right")
+            if tr.y_labels is not None:
+                ax.set_yticks(range(len(tr.y_labels)), list(tr.y_labels))
+    for y, label in panel.hlines:
+        ax.axhline(y, color="0.35", linestyle=":", linewidth=1.2, label=label or None)
+        has_label |= bool(label)
+    for x, label in panel.vlines:
+        ax.axvline(x, color="0.35", linestyle=":", linewidth=1.2, label=label or None)
+        has_label |= bool(label)
+    if panel.image:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    ax.set_xscale(panel.xscale)
+    ax.set_yscale(panel.yscale)
+    ax.set_title(panel.title, fontsize=10)
+    ax.set_xlabel(panel.xlabel)
+    ax.set_ylabel(panel.ylabel)
+    if not panel.image:
+        ax.grid(True, which="major", alpha=0.3)
+    if has_label and panel.legend:
+        ax.legend(fontsize=7, frameon=False)
+
+
+def render_matplotlib(chart: Chart, out_dir: str | Path, *, formats: Sequence[str] = ("png", "svg")
+                      ) -> list[Path]:
+    """Draw ``chart`` with matplotlib and save ``out_dir/NAME.{png,svg}``; returns the paths."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    nrows, ncols = chart.grid
+    w, h = chart.panel_size
+    fig = Figure(figsize=(w * ncols, h * nrows + (0.4 if chart.title else 0)), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        if i < len(chart.panels):
+            _draw_panel(ax, chart.panels[i], fig)
+        else:
+            ax.set_visible(False)
+    if chart.title:
+        fig.suptitle(chart.title)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for fmt in formats:
+        p = out_dir / f"{chart.name}.{fmt}"
+        fig.savefig(p, dpi=PNG_DPI)
+        paths.append(p)
+    return paths

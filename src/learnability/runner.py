@@ -1,0 +1,133 @@
+"""Running a study end to end: resolve the config, write the run folder, build the report.
+
+The CLI and the Python API both go through :func:`execute`, so a notebook run and a command-line
+run produce the same folder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from learnability._progress import Progress
+from learnability._validation import parameter_message
+from learnability.config import (
+    ConfigError,
+    StudyConfig,
+    build_config,
+    config_from_toml,
+    config_to_toml,
+    parse_assignments,
+)
+from learnability.report.curves import incomplete_report
+from learnability.report.document import write_report
+from learnability.runs import Run, RunWriter, load_run, new_run_dir
+from learnability.studies import Study, StudyContext, get_study
+
+__all__ = ["execute", "rebuild_report", "resolve_config", "run_study"]
+
+
+def resolve_config(
+    study: Study,
+    *,
+    smoke: bool = False,
+    config_file: str | Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    assignments: Sequence[str] = (),
+) -> StudyConfig:
+    """The study's config: defaults < smoke size < TOML file < overrides < ``key=value`` pairs.
+
+    Raises:
+        ConfigError: for unknown keys, wrong types or out-of-range values (all listed at once),
+            and for ``device="cuda"`` where CUDA is not available.
+    """
+    layers: list[Mapping[str, Any]] = []
+    if smoke:
+        layers.append(study.smoke)
+    if config_file is not None:
+        layers.append(config_from_toml(config_file))
+    if overrides:
+        layers.append(overrides)
+    if assignments:
+        layers.append(parse_assignments(study.config_cls, assignments))
+    config = build_config(study.config_cls, owner=study.name, layers=layers)
+    if config.device == "cuda" and not torch.cuda.is_available():
+        raise ConfigError([parameter_message("device", study.name, "'cpu' on this machine (CUDA is not "
+                                             "available)", "cuda")])
+    return config
+
+
+def rebuild_report(path: str | Path) -> Path:
+    """(Re)build ``report.md`` and the figures of a run folder from the folder alone."""
+    run = load_run(path)
+    try:
+        study: Study | None = get_study(run.study)
+    except ValueError:
+        study = None
+    report = study.report(run) if (study is not None and run.complete) else incomplete_report(run)
+    return write_report(report, run)
+
+
+def execute(study: Study, config: StudyConfig, *, out: str | Path = "runs", progress: bool = True,
+            argv: Sequence[str] | None = None) -> Path:
+    """Run ``study`` with ``config``; return the run folder.
+
+    Metrics are flushed as they are produced. On an error or Ctrl-C the folder is marked failed or
+    interrupted, an incomplete-run report is written, and the exception propagates.
+    """
+    path = new_run_dir(out, study.name, config.seed)
+    header = (f"learnability run {study.name}: resolved configuration\n"
+              f"re-run with: learnability run {study.name} --config config.toml")
+    writer = RunWriter(path, study=study.name, config=config,
+                       config_toml=config_to_toml(config, header=header), argv=argv)
+    bar = Progress(enabled=progress, desc=study.name)
+    ctx = StudyContext(writer=writer, progress=bar, device=torch.device(config.device),
+                       root_seed=config.seed)
+    try:
+        summary = study.run(config, ctx)
+        bar.close()
+        writer.finish(summary)
+    except BaseException as exc:
+        bar.close()
+        writer.fail(exc)
+        try:
+            rebuild_report(path)
+        except Exception:  # noqa: BLE001 - the original error matters more than the report's
+            pass
+        raise
+    rebuild_report(path)
+    return path
+
+
+def run_study(name: str, *, smoke: bool = False, config: str | Path | Mapping[str, Any] | None = None,
+              out: str | Path = "runs", progress: bool = True, **overrides: Any) -> Run:
+    """Run a study from Python, exactly as ``learnability run`` does; return the loaded run.
+
+    Args:
+        name: the study's name (see ``learnability list``).
+        smoke: use the study's small CI size.
+        config: a TOML file, or a nested mapping of settings.
+        out: parent folder of the run folder.
+        progress: show the progress bar.
+        **overrides: settings by key; nested keys as dicts (``train={"max_steps": 100}``) or
+            dotted strings passed via ``**{"train.max_steps": 100}``.
+
+    Example:
+        >>> run = learnability.run_study("teacher-student", smoke=True, seed=1)  # doctest: +SKIP
+        >>> run.metrics.query("series == 'test_loss'")  # doctest: +SKIP
+    """
+    study = get_study(name)
+    file = None
+    layers: dict[str, Any] = {}
+    if isinstance(config, Mapping):
+        layers.update(config)
+    elif config is not None:
+        file = config
+    layers.update(overrides)
+    cfg = resolve_config(study, smoke=smoke, config_file=file, overrides=layers)
+    path = execute(study, cfg, out=out, progress=progress,
+                   argv=["<python>", "run_study", name, *(f"{k}={v!r}" for k, v in layers.items())])
+    return load_run(path)

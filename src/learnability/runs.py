@@ -1,0 +1,460 @@
+"""The run folder: everything a run produces, written as it is produced.
+
+Layout of a run folder::
+
+    config.toml         the resolved config (defaults + every override)
+    provenance.json     versions, git commit, device, threads, seed, command line, times, status
+    metrics.jsonl       one JSON record per line, appended and flushed as values are produced
+    metrics.parquet     the same records as a long table, consolidated when the run ends
+    summary.json        the final numbers (written last: its presence means the run completed)
+    artifacts/          arrays (.npz) and tables (.parquet) the report needs
+    figures/            PNG and SVG figures
+    report.md           the report, rebuilt from the folder alone by ``learnability report``
+
+A crash, Ctrl-C or ``kill`` leaves ``metrics.jsonl`` readable (at worst its last line is cut, and
+that line is skipped when reading), so a partial run can still be inspected and reported.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+import os
+import platform
+import socket
+import subprocess
+import sys
+import time
+import traceback
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from learnability._version import __version__
+
+__all__ = ["Run", "RunWriter", "load_run", "new_run_dir", "jsonable"]
+
+CONFIG_FILE = "config.toml"
+PROVENANCE_FILE = "provenance.json"
+METRICS_FILE = "metrics.jsonl"
+METRICS_PARQUET = "metrics.parquet"
+SUMMARY_FILE = "summary.json"
+ARTIFACTS_DIR = "artifacts"
+FIGURES_DIR = "figures"
+REPORT_FILE = "report.md"
+
+# Floats in metrics.jsonl keep this many significant digits: enough for float32 losses.
+_METRIC_DIGITS = 7
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+
+
+def jsonable(obj: Any) -> Any:
+    """Convert numpy/torch scalars and arrays, tuples and paths into JSON-ready values.
+
+    Non-finite floats become the strings "nan", "inf", "-inf" so the files stay strict JSON.
+    """
+    if isinstance(obj, Mapping):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [jsonable(v) for v in obj]
+    if hasattr(obj, "detach"):  # torch tensor
+        obj = obj.detach().cpu().numpy()
+    if isinstance(obj, np.ndarray):
+        return jsonable(obj.tolist())
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float):
+        if math.isnan(obj):
+            return "nan"
+        if math.isinf(obj):
+            return "inf" if obj > 0 else "-inf"
+        return obj
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def _round_metric(v: Any) -> Any:
+    if isinstance(v, float) and math.isfinite(v) and v != 0.0:
+        return float(f"{v:.{_METRIC_DIGITS}g}")
+    return v
+
+
+def _git_commit() -> dict[str, Any]:
+    here = Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(here), "rev-parse", "HEAD"],
+            capture_output=True, text=True, timeout=5, check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True, text=True, timeout=5, check=True,
+        ).stdout.strip()
+        return {"commit": commit, "dirty": bool(dirty)}
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+
+
+def new_run_dir(out: str | Path, study: str, seed: int) -> Path:
+    """A fresh, unique folder ``OUT/STUDY-YYYYmmdd-HHMMSS-sSEED[-n]``."""
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    base = Path(out) / f"{study}-{stamp}-s{seed}"
+    path, n = base, 1
+    while path.exists():
+        n += 1
+        path = base.with_name(f"{base.name}-{n}")
+    return path
+
+
+class RunWriter:
+    """Writes one run folder. Metrics are appended and flushed as they are produced.
+
+    Args:
+        path: the run folder (created; must not already hold a run).
+        study: the study's registered name.
+        config: the resolved config (a pydantic model).
+        config_toml: its TOML text, written to ``config.toml``.
+        argv: the command line to record (defaults to ``sys.argv``).
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        study: str,
+        config: Any,
+        config_toml: str,
+        argv: Sequence[str] | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=False)
+        (self.path / ARTIFACTS_DIR).mkdir()
+        (self.path / FIGURES_DIR).mkdir()
+        self.study = study
+        self.config = config
+        (self.path / CONFIG_FILE).write_text(config_toml)
+        self._t0 = time.perf_counter()
+        self._metrics = open(self.path / METRICS_FILE, "a", encoding="utf-8")  # noqa: SIM115
+        self.provenance: dict[str, Any] = self._provenance(argv)
+        self._write_provenance()
+
+    # ----------------------------------------------------------------- provenance
+
+    def _provenance(self, argv: Sequence[str] | None) -> dict[str, Any]:
+        import torch
+
+        device = getattr(self.config, "device", "cpu")
+        device_name = (
+            torch.cuda.get_device_name(0)
+            if device == "cuda" and torch.cuda.is_available()
+            else (platform.processor() or platform.machine())
+        )
+        return {
+            "study": self.study,
+            "status": "running",
+            "package": "learnability",
+            "version": __version__,
+            "git": _git_commit(),
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "numpy": np.__version__,
+            "platform": platform.platform(),
+            "hostname": socket.gethostname(),
+            "device": device,
+            "device_name": device_name,
+            "cpu_count": os.cpu_count(),
+            "threads": torch.get_num_threads(),
+            "seed": getattr(self.config, "seed", None),
+            "command": list(sys.argv if argv is None else argv),
+            "started": _now(),
+            "finished": None,
+            "wall_seconds": None,
+        }
+
+    def _write_provenance(self) -> None:
+        tmp = self.path / (PROVENANCE_FILE + ".tmp")
+        tmp.write_text(json.dumps(jsonable(self.provenance), indent=2))
+        os.replace(tmp, self.path / PROVENANCE_FILE)
+
+    # ----------------------------------------------------------------- metrics
+
+    def log(self, series: str, *, step: int | None = None, tag: str | None = None,
+            value: Any = None, **fields: Any) -> None:
+        """Append one record and flush it to disk.
+
+        ``value`` may be a scalar or a per-member sequence (one entry per ensemble member);
+        other fields of the same length are spread over members when the metrics are read.
+        """
+        record: dict[str, Any] = {"series": series, "t": round(time.perf_counter() - self._t0, 3)}
+        if tag is not None:
+            record["tag"] = tag
+        if step is not None:
+            record["step"] = int(step)
+        if value is not None:
+            record["value"] = value
+        record.update(fields)
+        rec = jsonable(record)
+        rec = {k: ([_round_metric(x) for x in v] if isinstance(v, list) else _round_metric(v))
+               for k, v in rec.items()}
+        self._metrics.write(json.dumps(rec, separators=(",", ":")) + "\n")
+        self._metrics.flush()
+
+    def log_block(self, series: str, steps: Sequence[int] | np.ndarray, values: np.ndarray,
+                  *, tag: str | None = None, **fields: Any) -> None:
+        """Append one record per step; ``values`` has shape (n_steps, K)."""
+        values = np.asarray(values)
+        lines = []
+        t = round(time.perf_counter() - self._t0, 3)
+        for s, row in zip(steps, values, strict=True):
+            rec: dict[str, Any] = {"series": series, "t": t, "step": int(s)}
+            if tag is not None:
+                rec["tag"] = tag
+            rec["value"] = [_round_metric(x) for x in jsonable(row)]
+            rec.update(jsonable(fields))
+            lines.append(json.dumps(rec, separators=(",", ":")))
+        self._metrics.write("\n".join(lines) + "\n")
+        self._metrics.flush()
+
+    # ----------------------------------------------------------------- artifacts
+
+    def artifact_path(self, name: str) -> Path:
+        return self.path / ARTIFACTS_DIR / name
+
+    def save_arrays(self, name: str, **arrays: Any) -> Path:
+        """Save arrays to ``artifacts/NAME.npz`` (tensors are moved to CPU)."""
+        clean = {k: (v.detach().cpu().numpy() if hasattr(v, "detach") else np.asarray(v))
+                 for k, v in arrays.items()}
+        path = self.artifact_path(f"{name}.npz")
+        np.savez_compressed(path, **clean)
+        return path
+
+    def save_table(self, name: str, table: pd.DataFrame) -> Path:
+        """Save a table to ``artifacts/NAME.parquet``."""
+        path = self.artifact_path(f"{name}.parquet")
+        table.to_parquet(path, index=False)
+        return path
+
+    def save_json(self, name: str, obj: Any) -> Path:
+        path = self.artifact_path(f"{name}.json")
+        path.write_text(json.dumps(jsonable(obj), indent=2))
+        return path
+
+    # ----------------------------------------------------------------- ending
+
+    def _close(self, status: str, error: str | None = None) -> None:
+        if not self._metrics.closed:
+            self._metrics.close()
+        self.provenance.update(
+            status=status, finished=_now(),
+            wall_seconds=round(time.perf_counter() - self._t0, 2),
+        )
+        if error is not None:
+            self.provenance["error"] = error
+        self._write_provenance()
+
+    def finish(self, summary: Mapping[str, Any]) -> None:
+        """Write ``summary.json``, consolidate metrics to parquet and mark the run complete."""
+        summary = dict(summary)
+        summary.setdefault("study", self.study)
+        summary["wall_seconds"] = round(time.perf_counter() - self._t0, 2)
+        tmp = self.path / (SUMMARY_FILE + ".tmp")
+        tmp.write_text(json.dumps(jsonable(summary), indent=2))
+        self._metrics.flush()
+        consolidate_metrics(self.path)
+        os.replace(tmp, self.path / SUMMARY_FILE)
+        self._close("complete")
+
+    def fail(self, exc: BaseException) -> None:
+        """Mark the run failed (or interrupted, for Ctrl-C) and keep what was written."""
+        status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+        error = "".join(traceback.format_exception(exc)) if status == "failed" else None
+        try:
+            consolidate_metrics(self.path)
+        except Exception:  # noqa: BLE001 - a broken consolidation must not hide the real error
+            pass
+        self._close(status, error)
+
+
+# ------------------------------------------------------------------------- reading
+
+
+def read_metrics_jsonl(path: str | Path) -> pd.DataFrame:
+    """Read ``metrics.jsonl`` into a long table, skipping a truncated last line.
+
+    Records whose ``value`` is a list are spread over members: one row per member with a
+    ``member`` column; other list fields of the same length are spread alongside.
+    """
+    rows: list[dict[str, Any]] = []
+    path = Path(path)
+    if not path.exists():
+        return _empty_metrics()
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line cut by a crash or kill
+            value = rec.get("value")
+            if isinstance(value, list):
+                n = len(value)
+                spread = {k: v for k, v in rec.items() if isinstance(v, list) and len(v) == n}
+                fixed = {k: v for k, v in rec.items() if k not in spread}
+                for m in range(n):
+                    row = dict(fixed)
+                    row.update({k: v[m] for k, v in spread.items()})
+                    row["member"] = m
+                    rows.append(row)
+            else:
+                rows.append(rec)
+    if not rows:
+        return _empty_metrics()
+    df = pd.DataFrame(rows)
+    return _normalise_metrics(df)
+
+
+def _empty_metrics() -> pd.DataFrame:
+    return pd.DataFrame({"series": pd.Series(dtype="string"), "step": pd.Series(dtype="Int64"),
+                         "member": pd.Series(dtype="Int64"), "value": pd.Series(dtype="float64")})
+
+
+def _normalise_metrics(df: pd.DataFrame) -> pd.DataFrame:
+    for col in ("step", "member"):
+        if col not in df:
+            df[col] = pd.NA
+        df[col] = df[col].astype("Int64")
+    if "value" in df:
+        df["value"] = pd.to_numeric(df["value"].replace({"nan": np.nan, "inf": np.inf,
+                                                         "-inf": -np.inf}), errors="coerce")
+    return df
+
+
+def consolidate_metrics(run_dir: str | Path) -> Path:
+    """Write ``metrics.parquet`` from ``metrics.jsonl``."""
+    run_dir = Path(run_dir)
+    df = read_metrics_jsonl(run_dir / METRICS_FILE)
+    out = run_dir / METRICS_PARQUET
+    df.to_parquet(out, index=False)
+    return out
+
+
+@dataclass
+class Run:
+    """A run folder, read back.
+
+    Attributes:
+        path: the folder.
+        study: the study's name.
+        config: the resolved config as the study's config class when the study is known
+            (else the plain dict).
+        config_dict: the resolved config as a nested dict.
+        provenance: contents of ``provenance.json``.
+        summary: contents of ``summary.json`` (empty when the run did not complete).
+        status: "complete", "failed", "interrupted" or "incomplete" (killed or still running).
+    """
+
+    path: Path
+    study: str
+    config: Any
+    config_dict: dict[str, Any]
+    provenance: dict[str, Any]
+    summary: dict[str, Any]
+    status: str
+    _metrics: pd.DataFrame | None = field(default=None, repr=False)
+
+    @property
+    def complete(self) -> bool:
+        return self.status == "complete"
+
+    @property
+    def metrics(self) -> pd.DataFrame:
+        """All metrics as a long table (columns: series, tag, step, member, value, t, ...)."""
+        if self._metrics is None:
+            pq = self.path / METRICS_PARQUET
+            jl = self.path / METRICS_FILE
+            if pq.exists() and (not jl.exists() or pq.stat().st_mtime >= jl.stat().st_mtime):
+                self._metrics = _normalise_metrics(pd.read_parquet(pq))
+            else:
+                self._metrics = read_metrics_jsonl(jl)
+        return self._metrics
+
+    def series(self, name: str, tag: str | None = None) -> pd.DataFrame:
+        """Rows of one metric series (optionally one tag)."""
+        df = self.metrics
+        if "series" not in df:
+            return df.iloc[0:0]
+        sel = df["series"] == name
+        if tag is not None:
+            sel &= df.get("tag", pd.Series(index=df.index, dtype="string")) == tag
+        return df[sel.fillna(False)]
+
+    @property
+    def figures_dir(self) -> Path:
+        return self.path / FIGURES_DIR
+
+    def artifact(self, name: str) -> Path:
+        return self.path / ARTIFACTS_DIR / name
+
+    def load_arrays(self, name: str) -> dict[str, np.ndarray]:
+        """Arrays saved with ``RunWriter.save_arrays(name, ...)``."""
+        with np.load(self.artifact(f"{name}.npz"), allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+
+    def load_table(self, name: str) -> pd.DataFrame:
+        return pd.read_parquet(self.artifact(f"{name}.parquet"))
+
+    def load_json(self, name: str) -> Any:
+        return json.loads(self.artifact(f"{name}.json").read_text())
+
+    def has_artifact(self, name: str) -> bool:
+        return self.artifact(name).exists()
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
+
+
+def load_run(path: str | Path) -> Run:
+    """Read a run folder written by :class:`RunWriter` (complete or not).
+
+    Raises:
+        FileNotFoundError: if ``path`` holds no run (no ``config.toml``).
+    """
+    import tomllib
+
+    path = Path(path)
+    cfg_file = path / CONFIG_FILE
+    if not cfg_file.exists():
+        raise FileNotFoundError(f"{path} is not a run folder: {CONFIG_FILE} is missing.")
+    config_dict = tomllib.loads(cfg_file.read_text())
+    provenance = _read_json(path / PROVENANCE_FILE)
+    summary = _read_json(path / SUMMARY_FILE)
+    study = provenance.get("study") or summary.get("study") or "unknown"
+    status = provenance.get("status", "incomplete")
+    if summary and status in ("running", "complete"):
+        status = "complete"
+    elif status == "running":
+        status = "incomplete"
+    config: Any = config_dict
+    try:
+        from learnability.studies import get_study
+
+        config = get_study(study).config_cls.model_validate(config_dict)
+    except Exception:  # noqa: BLE001 - unknown or changed study: keep the plain dict
+        config = config_dict
+    return Run(path=path, study=study, config=config, config_dict=config_dict,
+               provenance=provenance, summary=summary, status=status)

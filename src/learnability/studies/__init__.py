@@ -1,0 +1,56 @@
+"""The studies, registered by name. Each module of this package defines and registers one or more.
+
+A new study is a module here that builds a :class:`Study` and calls :func:`register`; discovery
+imports every public module of the package, so nothing else needs editing.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+from learnability._validation import ParameterError
+from learnability.studies._base import Study, StudyContext
+
+__all__ = ["Study", "StudyContext", "get_study", "list_studies", "register"]
+
+_REGISTRY: dict[str, Study] = {}
+_discovered = False
+
+
+def register(study: Study) -> Study:
+    """Add a study to the registry (a second study with the same name is an error)."""
+    old = _REGISTRY.get(study.name)
+    if old is not None and old is not study and old.run is not study.run:
+        raise ValueError(f"a study named {study.name!r} is already registered")
+    _REGISTRY[study.name] = study
+    return study
+
+
+def _discover() -> None:
+    global _discovered
+    if _discovered:
+        return
+    _discovered = True
+    for mod in pkgutil.iter_modules(__path__):
+        if not mod.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{mod.name}")
+
+
+def list_studies() -> list[Study]:
+    """Every registered study, sorted by name."""
+    _discover()
+    return [_REGISTRY[k] for k in sorted(_REGISTRY)]
+
+
+def get_study(name: str) -> Study:
+    """The study registered as ``name``.
+
+    Raises:
+        ParameterError: for an unknown name (the message lists the known ones).
+    """
+    _discover()
+    if name not in _REGISTRY:
+        raise ParameterError("study", "learnability", "one of {" + ", ".join(sorted(_REGISTRY)) + "}",
+                             name)
+    return _REGISTRY[name]

@@ -1,0 +1,77 @@
+"""What a study is: a name, a frozen config class, a ``run`` function and a ``report`` function."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from learnability._progress import Progress
+from learnability._seeds import derive_seed, derive_seeds
+from learnability.config import StudyConfig
+from learnability.report.document import Report
+from learnability.runs import Run, RunWriter
+
+__all__ = ["Study", "StudyContext"]
+
+
+@dataclass
+class StudyContext:
+    """What a running study gets besides its config: the run folder, the progress bar, seeds.
+
+    Attributes:
+        writer: the run folder's writer (metrics, artifacts); also the training loop's metric sink.
+        progress: the run's single progress bar.
+        device: where to train.
+        root_seed: the config's seed; derive every stream from it with :meth:`seed`.
+    """
+
+    writer: RunWriter
+    progress: Progress
+    device: torch.device
+    root_seed: int
+
+    @property
+    def path(self) -> Path:
+        return self.writer.path
+
+    def seed(self, *keys: object) -> int:
+        """A seed for the stream named by ``keys`` (same keys, same seed)."""
+        return derive_seed(self.root_seed, *keys)
+
+    def seeds(self, n: int, *keys: object) -> list[int]:
+        """``n`` seeds for the members of the stream named by ``keys``."""
+        return derive_seeds(self.root_seed, n, *keys)
+
+    def log(self, series: str, **kwargs: Any) -> None:
+        self.writer.log(series, **kwargs)
+
+    def log_block(self, series: str, steps: Sequence[int] | np.ndarray, values: np.ndarray,
+                  **kwargs: Any) -> None:
+        self.writer.log_block(series, steps, values, **kwargs)
+
+
+@dataclass(frozen=True)
+class Study:
+    """A registered study.
+
+    Args:
+        name: the CLI name, e.g. ``"teacher-student"``.
+        description: one line for ``learnability list``.
+        config_cls: the frozen config class; its defaults are the spec's values.
+        run: ``run(config, context) -> summary`` — trains, logs metrics, saves artifacts and returns
+            the summary (written to ``summary.json``).
+        report: ``report(run) -> Report`` — builds the report from the run folder alone.
+        smoke: overrides giving the small size that CI runs (``--smoke``).
+    """
+
+    name: str
+    description: str
+    config_cls: type[StudyConfig]
+    run: Callable[[Any, StudyContext], Mapping[str, Any]]
+    report: Callable[[Run], Report]
+    smoke: Mapping[str, Any] = field(default_factory=dict)

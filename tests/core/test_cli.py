@@ -1,0 +1,66 @@
+"""The command line: listing, running, config errors before any work, report rebuilding."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from learnability.cli import EXIT_CONFIG, app
+
+runner = CliRunner()
+
+
+def test_list_shows_studies(toy_study) -> None:  # noqa: ANN001
+    res = runner.invoke(app, ["list"])
+    assert res.exit_code == 0
+    assert "toy-regression" in res.output and "Toy regression used by the core tests." in res.output
+
+
+def test_run_prints_folder_last(toy_study, tmp_path) -> None:  # noqa: ANN001
+    res = runner.invoke(app, ["run", "toy-regression", "--smoke", "--seed", "2", "--out", str(tmp_path),
+                              "--no-progress", "--set", "train.seeds=3"])
+    assert res.exit_code == 0, res.output
+    last = res.output.strip().splitlines()[-1]
+    summary = json.loads((tmp_path / last.split("/")[-1] / "summary.json").read_text())
+    assert len(summary["test_mse_members"]) == 3
+
+
+def test_config_errors_exit_before_work(toy_study, tmp_path) -> None:  # noqa: ANN001
+    res = runner.invoke(app, ["run", "toy-regression", "--out", str(tmp_path), "--set", "train.steps=0",
+                              "--set", "bogus=1"])
+    assert res.exit_code == EXIT_CONFIG
+    assert ("The 'train.steps' parameter of toy-regression must be an int in the range [1, inf). "
+            "Got 0 instead.") in res.output
+    assert "Unknown parameter 'bogus' for toy-regression" in res.output
+    assert not any(tmp_path.iterdir())  # nothing was started
+
+
+def test_unknown_study(toy_study) -> None:  # noqa: ANN001
+    res = runner.invoke(app, ["run", "no-such-study"])
+    assert res.exit_code == EXIT_CONFIG and "'study' parameter of learnability must be one of" in res.output
+
+
+def test_cuda_refused_without_gpu(toy_study) -> None:  # noqa: ANN001
+    import torch
+
+    if torch.cuda.is_available():
+        return  # the refusal only applies to machines without CUDA
+    res = runner.invoke(app, ["run", "toy-regression", "--device", "cuda"])
+    assert res.exit_code == EXIT_CONFIG and "must be 'cpu' on this machine" in res.output
+
+
+def test_config_command_prints_resolved_toml(toy_study) -> None:  # noqa: ANN001
+    res = runner.invoke(app, ["config", "toy-regression", "--smoke", "--set", "n_train=64"])
+    assert res.exit_code == 0
+    assert "n_train = 64" in res.output and "steps = 100" in res.output
+
+
+def test_report_rebuilds(toy_study, tmp_path) -> None:  # noqa: ANN001
+    res = runner.invoke(app, ["run", "toy-regression", "--smoke", "--out", str(tmp_path), "--no-progress"])
+    run_dir = res.output.strip().splitlines()[-1]
+    (tmp_path / run_dir.split("/")[-1] / "report.md").unlink()
+    res = runner.invoke(app, ["report", run_dir])
+    assert res.exit_code == 0 and res.output.strip().endswith("report.md")
+    res = runner.invoke(app, ["report", str(tmp_path / "nothing")])
+    assert res.exit_code == EXIT_CONFIG

@@ -1,0 +1,55 @@
+"""Divergence isolation: a member with a huge learning rate is frozen; the others are unaffected."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from learnability.engine import Adam, EvalSet, FixedSource, MLPSpec, StackedMLP, TrainSpec, mse, train
+
+SPEC = MLPSpec(4, (32, 32))
+
+
+def _data() -> FixedSource:
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(500, 4, generator=g)
+    return FixedSource(x, 50 * x.square().sum(1, keepdim=True), batch_size=25)
+
+
+def _run(lrs: list[float]):  # noqa: ANN202
+    model = StackedMLP(SPEC)
+    seeds = [1, 2, 3]
+    xt = torch.rand(100, 4, generator=torch.Generator().manual_seed(1))
+    return train(model, model.init(seeds), loss=mse, optimizer=Adam(), lr=lrs, data=_data(), seeds=seeds,
+                 spec=TrainSpec(max_steps=300, block=40, divergence_factor=10.0),
+                 eval_sets={"test": EvalSet(xt, 50 * xt.square().sum(1, keepdim=True))})
+
+
+def test_huge_learning_rate_diverges_and_others_are_untouched() -> None:
+    bad = _run([1e-3, 1e4, 3e-3])
+    good = _run([1e-3, 1e-2, 3e-3])
+    assert bad.diverged.tolist() == [False, True, False]
+    assert 0 < bad.diverged_step[1] < 300 and not good.diverged.any()
+    step = bad.diverged_step[1]
+    # The recorded step is the first whose loss broke the rule (non-finite or > 10x the first loss).
+    first = bad.train_loss[0, 1]
+    assert not (np.isfinite(bad.train_loss[step, 1]) and bad.train_loss[step, 1] <= 10 * first)
+    assert np.all(bad.train_loss[:step, 1] <= 10 * first)
+    for k in (0, 2):  # identical, not merely close: nothing crosses between members
+        assert np.array_equal(bad.train_loss[:, k], good.train_loss[:, k])
+        assert np.array_equal(bad.evals["test_loss"].values[:, k], good.evals["test_loss"].values[:, k])
+        for a, b in zip(bad.params, good.params, strict=True):
+            assert torch.equal(a[k], b[k])
+    assert np.isnan(bad.final_train_loss(50)[1])
+
+
+def test_frozen_member_stops_changing() -> None:
+    res = _run([1e-3, 1e4, 3e-3])
+    model = StackedMLP(SPEC)
+    # Run again but stop right after the divergence: the frozen member's parameters must match.
+    seeds = [1, 2, 3]
+    stop = int(res.diverged_step[1]) + 5
+    short = train(model, model.init(seeds), loss=mse, optimizer=Adam(), lr=[1e-3, 1e4, 3e-3], data=_data(),
+                  seeds=seeds, spec=TrainSpec(max_steps=stop, block=40, divergence_factor=10.0))
+    for a, b in zip(res.params, short.params, strict=True):
+        torch.testing.assert_close(a[1], b[1], rtol=0, atol=0, equal_nan=True)

@@ -1,0 +1,65 @@
+"""Optimizers on problems with known optima, and agreement with torch.optim step by step."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from learnability._validation import ParameterError
+from learnability.engine import SGD, Adam, make_optimizer
+
+
+def _quadratic_grad(p: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    return 2 * (p - target)  # gradient of |p - target|^2
+
+
+@pytest.mark.parametrize("opt", [Adam(), SGD(), SGD(momentum=0.9), SGD(momentum=0.5, nesterov=True)])
+def test_reaches_known_minimum(opt) -> None:  # noqa: ANN001
+    target = torch.tensor([[[1.0, -2.0, 3.0]]]).expand(2, 1, 3)
+    p = [torch.zeros(2, 1, 3)]
+    state = opt.init(p)
+    lr = torch.tensor([0.05, 0.02], dtype=torch.float64)
+    active = torch.ones(2, dtype=torch.bool)
+    for _ in range(3000):
+        opt.update_(p, [_quadratic_grad(p[0], target)], state, lr, active)
+    torch.testing.assert_close(p[0], target, atol=1e-3, rtol=0)
+
+
+@pytest.mark.parametrize("name", ["adam", "sgd"])
+def test_matches_torch_optim_per_member(name: str) -> None:
+    g = torch.Generator().manual_seed(0)
+    p0 = torch.randn(3, 4, 5, generator=g)
+    grads = [torch.randn(3, 4, 5, generator=g) for _ in range(25)]
+    lrs = [1e-3, 1e-2, 1e-1]
+    ours = make_optimizer(name, **({"momentum": 0.9} if name == "sgd" else {}))
+    p = [p0.clone()]
+    st = ours.init(p)
+    for gr in grads:
+        ours.update_(p, [gr], st, torch.tensor(lrs, dtype=torch.float64), torch.ones(3, dtype=torch.bool))
+    for k in range(3):
+        ref = p0[k].clone().requires_grad_(True)
+        opt = (torch.optim.Adam([ref], lr=lrs[k]) if name == "adam"
+               else torch.optim.SGD([ref], lr=lrs[k], momentum=0.9))
+        for gr in grads:
+            ref.grad = gr[k].clone()
+            opt.step()
+        torch.testing.assert_close(p[0][k], ref.detach(), rtol=1e-5, atol=1e-6)
+
+
+def test_inactive_members_frozen_even_with_nan_gradients() -> None:
+    p = [torch.ones(2, 3)]
+    opt = Adam()
+    st = opt.init(p)
+    grad = torch.tensor([[1.0, 1.0, 1.0], [float("nan")] * 3])
+    opt.update_(p, [grad], st, torch.tensor([0.1, 0.1], dtype=torch.float64), torch.tensor([True, False]))
+    assert torch.equal(p[0][1], torch.ones(3)) and (p[0][0] < 1).all()
+    assert torch.isfinite(st.buffers["m"][0]).all() and torch.isfinite(st.buffers["v"][0]).all()
+
+
+def test_bad_hyperparameters() -> None:
+    with pytest.raises(ParameterError, match=r"'betas\[0\]' parameter of Adam must be a float in the range \[0, 1\)"):
+        Adam(betas=(1.0, 0.999))
+    with pytest.raises(ParameterError, match="'momentum' parameter of SGD"):
+        SGD(momentum=-0.1)
+    with pytest.raises(ParameterError, match="'optimizer' parameter of make_optimizer"):
+        make_optimizer("rmsprop")
