@@ -63,3 +63,33 @@ def test_bad_hyperparameters() -> None:
         SGD(momentum=-0.1)
     with pytest.raises(ParameterError, match="'optimizer' parameter of make_optimizer"):
         make_optimizer("rmsprop")
+
+
+def test_schedules_known_values() -> None:
+    from learnability.engine import make_schedule
+
+    cos = make_schedule("cosine", final=0.1)
+    assert cos(0, 101) == pytest.approx(1.0) and cos(100, 101) == pytest.approx(0.1)
+    assert cos(50, 101) == pytest.approx(0.55)
+    lin = make_schedule("linear", final=0.0)
+    assert lin(25, 101) == pytest.approx(0.75)
+    assert make_schedule("constant")(7, 10) == 1.0
+    with pytest.raises(ParameterError, match="'schedule' parameter of make_schedule"):
+        make_schedule("exp")
+
+
+def test_schedule_scales_sgd_steps_exactly() -> None:
+    # SGD on f(p) = p (gradient 1): p_T = p_0 - lr * sum_t factor(t).
+    from learnability.engine import MLPSpec, StackedMLP, TrainSpec, make_schedule, train
+    from learnability.engine.sources import FixedSource
+
+    model = StackedMLP(MLPSpec(1, ()))  # y = w x + b
+    params = model.init([0])
+    w0 = params[0].clone()
+    x = torch.ones(10, 1)
+    sched = make_schedule("linear", final=0.0)
+    res = train(model, params, loss=lambda out, y: out.mean(dim=(1, 2)), optimizer=SGD(), lr=[0.1],
+                data=FixedSource(x, x, batch_size=10), seeds=[0],
+                spec=TrainSpec(max_steps=11, schedule=sched))
+    expected = w0 - 0.1 * sum(sched(t, 11) for t in range(11))
+    torch.testing.assert_close(res.params[0], expected)

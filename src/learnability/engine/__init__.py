@@ -9,6 +9,7 @@ Public pieces:
 - :class:`OnlineSource`, :class:`FixedSource` — the two data regimes;
 - :func:`train`, :class:`TrainSpec`, :class:`EvalSet`, :class:`TrainResult` — the one loop;
 - :class:`Stationarity` — quasi-stationarity detection;
+- :func:`make_schedule` — learning-rate schedules (constant, cosine, linear decay);
 - :func:`lr_sweep`, :class:`LRGrid`, :class:`Selection` — learning-rate sweeps.
 """
 
@@ -17,6 +18,7 @@ from learnability.engine.losses import accuracy, cross_entropy, get_loss, mse, n
 from learnability.engine.modules import ModuleEnsemble, default_init_
 from learnability.engine.optim import SGD, Adam, Optimizer, OptState, make_optimizer
 from learnability.engine.sources import BatchSource, FixedSource, OnlineSource
+from learnability.engine.schedules import Schedule, make_schedule
 from learnability.engine.stacked import MLPSpec, Params, StackedMLP, member_module
 from learnability.engine.stationarity import Stationarity, StationarityDetector
 from learnability.engine.sweep import LRGrid, Selection, SweepResult, lr_sweep, select_lr
@@ -26,5 +28,5 @@ __all__ = [
     "MetricSink", "ModuleEnsemble", "OnlineSource", "OptState", "Optimizer", "Params", "Selection",
     "StackedMLP", "Stationarity", "StationarityDetector", "SweepResult", "TrainResult", "TrainSpec",
     "accuracy", "cross_entropy", "default_init_", "get_loss", "lr_sweep", "make_optimizer",
-    "member_module", "mse", "nll", "select_lr", "train",
+    "Schedule", "make_schedule", "member_module", "mse", "nll", "select_lr", "train",
 ]

@@ -29,6 +29,7 @@ from learnability._progress import NULL_PROGRESS, Progress
 from learnability._validation import ParameterError, check_in_range
 from learnability.engine.losses import LossFn
 from learnability.engine.optim import Optimizer, OptState
+from learnability.engine.schedules import Schedule
 from learnability.engine.sources import BatchSource
 from learnability.engine.stationarity import Stationarity, StationarityDetector
 
@@ -84,6 +85,8 @@ class TrainSpec:
         stationarity: quasi-stationarity test (``None``: none).
         stop_when_stationary: stop once every member is stationary or diverged.
         compile: fuse the step with ``torch.compile`` (cached per shape; eager fallback on failure).
+        schedule: learning-rate multiplier ``schedule(step, max_steps)`` (see
+            :func:`~learnability.engine.schedules.make_schedule`); ``None`` keeps rates constant.
     """
 
     max_steps: int
@@ -93,6 +96,7 @@ class TrainSpec:
     stationarity: Stationarity | None = None
     stop_when_stationary: bool = True
     compile: bool = False
+    schedule: Schedule | None = None
 
     def __post_init__(self) -> None:
         check_in_range(self.max_steps, "max_steps", "TrainSpec", low=1, kind=int)
@@ -326,16 +330,17 @@ def train(
         block = torch.empty(n, K, device=device, dtype=params[0].dtype)
         for i in range(n):
             x, y = data.next()
+            lr_now = lr_t if spec.schedule is None else lr_t * spec.schedule(done + i, spec.max_steps)
             with torch.no_grad():
                 try:
-                    block[i], active = step_fn(params, state, x, y, lr_t, active, ceiling)
+                    block[i], active = step_fn(params, state, x, y, lr_now, active, ceiling)
                 except Exception as exc:  # noqa: BLE001 - compile problems surface at the first call
                     if step_fn is eager_fn or done + i > 0:
                         raise
                     warnings.warn(f"torch.compile failed ({type(exc).__name__}: {exc}); "
                                   "training eagerly.", RuntimeWarning, stacklevel=2)
                     step_fn = eager_fn
-                    block[i], active = step_fn(params, state, x, y, lr_t, active, ceiling)
+                    block[i], active = step_fn(params, state, x, y, lr_now, active, ceiling)
             if done + i == 0:
                 # Divergence is measured against each member's first loss.
                 ceiling = block[0] * spec.divergence_factor
