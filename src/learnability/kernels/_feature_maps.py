@@ -21,7 +21,7 @@ import numpy as np
 from scipy.special import gammaln
 
 from learnability._validation import ParameterError, check_in_range
-from learnability.kernels._arrays import as_float64, as_matrix
+from learnability._arrays import as_float64, as_matrix
 from learnability.kernels._functions import resolve_rbf_gamma
 
 __all__ = [

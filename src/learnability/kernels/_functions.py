@@ -26,7 +26,7 @@ import numpy as np
 from scipy.spatial.distance import cdist
 
 from learnability._validation import ParameterError, check_choice, check_in_range
-from learnability.kernels._arrays import as_matrix
+from learnability._arrays import as_matrix
 
 __all__ = [
     "KERNELS",

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from learnability._validation import ParameterError, check_choice, check_in_range
-from learnability.linear._arrays import as_float64, as_vector, check_finite
+from learnability._arrays import as_float64, as_vector, check_finite
 
 __all__ = ["LANDSCAPE_LOSSES", "is_midpoint_convex", "loss_landscape", "midpoint_convexity_gap"]
 

@@ -14,7 +14,7 @@ import numpy as np
 import scipy.linalg
 
 from learnability._validation import ParameterError, check_choice, check_in_range
-from learnability.linear._arrays import as_design, as_float64, as_targets
+from learnability._arrays import as_design, as_float64, as_targets
 
 __all__ = ["least_squares", "ridge", "with_bias"]
 
