@@ -5,9 +5,13 @@ from learnability.report.curves import curve_lines, incomplete_report, smooth
 from learnability.report.document import (
     Figure, Heading, Report, Table, Text, fmt, fmt_ci, render_markdown, write_report,
 )
+from learnability.report.html import markdown_to_html, render_html, write_html
+from learnability.report.index import run_headline, write_index
+from learnability.report.plotly_charts import to_plotly
 
 __all__ = [
     "Bar", "Chart", "Figure", "Heading", "Heatmap", "Hist", "Line", "Panel", "Report", "Table",
-    "Text", "curve_lines", "fmt", "fmt_ci", "incomplete_report", "render_markdown",
-    "render_matplotlib", "smooth", "write_report",
+    "Text", "curve_lines", "fmt", "fmt_ci", "incomplete_report", "markdown_to_html", "render_html",
+    "render_markdown", "render_matplotlib", "run_headline", "smooth", "to_plotly", "write_html",
+    "write_index", "write_report",
 ]

@@ -158,7 +158,8 @@ def _draw_panel(ax: Any, panel: Panel, fig: Any) -> None:
 
     has_label = False
     n_hist = sum(isinstance(t, Hist) for t in panel.traces)
-    bars = [t for t in panel.traces if isinstance(t, Bar)]
+    n_bars = sum(isinstance(t, Bar) for t in panel.traces)
+    bar_i = 0  # position of the current Bar among the panel's bars (grouped side by side)
     for tr in panel.traces:
         if isinstance(tr, Line):
             c = next_colour(tr.color)
@@ -182,9 +183,9 @@ def _draw_panel(ax: Any, panel: Panel, fig: Any) -> None:
             has_label |= tr.label is not None
         elif isinstance(tr, Bar):
             c = next_colour(tr.color)
-            i = bars.index(tr)
-            width = 0.8 / len(bars)
-            pos = np.arange(len(tr.categories)) - 0.4 + width * (i + 0.5)
+            width = 0.8 / n_bars
+            pos = np.arange(len(tr.categories)) - 0.4 + width * (bar_i + 0.5)
+            bar_i += 1
             vals = _arr(tr.values)
             yerr = None
             if tr.errors is not None:

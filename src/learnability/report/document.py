@@ -173,9 +173,14 @@ def render_markdown(report: Report, run: Run) -> str:
 
 
 def write_report(report: Report, run: Run) -> Path:
-    """Render every chart to ``figures/`` (PNG + SVG) and write ``report.md``."""
+    """Render every chart to ``figures/`` (PNG + SVG) and write ``report.md``, ``report.html``
+    (interactive, self-contained) and ``headline.json`` (for run indexes); returns ``report.md``."""
+    # Imported here: the HTML writer builds on this module's blocks.
+    from learnability.report.html import write_html
+
     for chart in report.charts:
         render_matplotlib(chart, run.figures_dir)
     path = run.path / REPORT_MD
     path.write_text(render_markdown(report, run))
+    write_html(report, run)
     return path

@@ -1,0 +1,353 @@
+"""An index of a folder of runs, and pages comparing the runs of each study.
+
+``write_index(RUNS_DIR)`` writes ``RUNS_DIR/index.html``: every run folder found under
+``RUNS_DIR`` (any depth; a run folder is one holding ``config.toml``), grouped by study, with its
+date, seed, status (complete / incomplete / interrupted / failed), wall time and headline numbers,
+and relative links to its ``report.html``. For each study with two runs or more it also writes
+``RUNS_DIR/compare-STUDY.html``: the runs' headline numbers side by side, the config values that
+differ between them, and their learning curves overlaid (one panel per metric series and tag, one
+colour per run).
+
+Headline numbers, generically: the ``headline`` that the study's report declared, recorded in the
+run folder's ``headline.json`` by :func:`~learnability.report.document.write_report`; for a run
+without one (an old run, or one killed before any report was written), the top-level scalar entries
+of ``summary.json``. The index reads the folders only; it never reruns or rebuilds anything
+(``learnability report RUN_DIR`` rebuilds one run's pages).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from learnability.report.charts import PALETTE, Chart, Panel
+from learnability.report.curves import curve_lines
+from learnability.report.document import fmt
+from learnability.report.html import (
+    HEADLINE_FILE,
+    REPORT_HTML,
+    esc,
+    href,
+    inline_markdown,
+    page,
+    slug,
+    status_badge,
+    when,
+)
+from learnability.report.plotly_charts import chart_div
+from learnability.runs import CONFIG_FILE, Run, load_run
+
+__all__ = ["INDEX_HTML", "RunEntry", "find_run_dirs", "read_runs", "run_headline", "write_index"]
+
+INDEX_HTML = "index.html"
+COMPARE_PREFIX = "compare-"
+# Summary entries shown as headline numbers when a run has no headline.json: at most this many,
+# and strings only when shorter than this (a scalar summary value, not a blob of text).
+_MAX_SUMMARY_HEADLINE = 8
+_MAX_HEADLINE_STRING = 40
+# Summary entries the index shows in their own columns, so not among the headline numbers.
+_SUMMARY_NOT_HEADLINE = ("study", "wall_seconds")
+# A comparison page overlays at most this many (series, tag) panels (the first, by name).
+_MAX_COMPARE_PANELS = 12
+# A panel's y axis starts in log scale when its positive values span more than this ratio.
+_LOG_RATIO = 100.0
+# Per-step training losses are noisy: smoothed over this many steps in comparisons (as in
+# the report of an incomplete run).
+_TRAIN_LOSS_WINDOW = 50
+# Columns of the index (rows of a comparison) besides the headline numbers.
+_OWN_COLUMNS = ("run", "started", "seed", "status", "wall time")
+# Order of the status counts at the top of the index.
+_STATUS_ORDER = ("complete", "incomplete", "interrupted", "failed", "unreadable")
+
+
+@dataclass
+class RunEntry:
+    """One run folder as the index shows it.
+
+    Attributes:
+        path: the run folder.
+        rel: its path relative to the runs folder (POSIX), used for links and as its label.
+        run: the loaded run (``None`` when the folder could not be read).
+        study: the study's name.
+        status: complete / incomplete / interrupted / failed, or "unreadable".
+        started: provenance start time (ISO), or ``None``.
+        seed: the run's root seed.
+        wall_seconds: wall time of a finished run.
+        headline: headline numbers (see the module docstring), already formatted.
+        error: why the folder could not be read.
+    """
+
+    path: Path
+    rel: str
+    run: Run | None
+    study: str
+    status: str
+    started: str | None = None
+    seed: Any = None
+    wall_seconds: Any = None
+    headline: dict[str, str] = field(default_factory=dict)
+    error: str | None = None
+
+
+def find_run_dirs(runs_dir: str | Path) -> list[Path]:
+    """Every run folder (a folder holding ``config.toml``) under ``runs_dir``, sorted by path.
+
+    Hidden folders are skipped, and so is the inside of a run folder (its artifacts are not runs).
+    """
+    root = Path(runs_dir)
+    found: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        if CONFIG_FILE in filenames:
+            found.append(Path(dirpath))
+            dirnames.clear()
+            continue
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+    return sorted(found)
+
+
+def _summary_headline(summary: Mapping[str, Any]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for k, v in summary.items():
+        if k in _SUMMARY_NOT_HEADLINE or len(out) >= _MAX_SUMMARY_HEADLINE:
+            continue
+        if isinstance(v, bool | int | float) or (isinstance(v, str) and len(v) <= _MAX_HEADLINE_STRING):
+            out[str(k)] = fmt(v)
+    return out
+
+
+def run_headline(run: Run) -> dict[str, str]:
+    """A run's headline numbers: ``headline.json`` if the report wrote one, else ``summary.json``'s
+    top-level scalars (numbers, booleans, short strings)."""
+    try:
+        entry = json.loads((run.path / HEADLINE_FILE).read_text(encoding="utf-8"))
+        head = entry.get("headline") if isinstance(entry, dict) else None
+        if isinstance(head, dict):
+            return {str(k): v if isinstance(v, str) else fmt(v) for k, v in head.items()}
+    except (OSError, ValueError):
+        pass
+    return _summary_headline(run.summary)
+
+
+def read_runs(runs_dir: str | Path) -> list[RunEntry]:
+    """Every run under ``runs_dir`` as a :class:`RunEntry` (unreadable folders included)."""
+    root = Path(runs_dir)
+    entries = []
+    for path in find_run_dirs(root):
+        rel = path.relative_to(root).as_posix()
+        try:
+            run = load_run(path)
+        except Exception as exc:  # noqa: BLE001 - a broken folder is listed, not fatal to the index
+            entries.append(RunEntry(path, rel, None, "unknown", "unreadable",
+                                    error=f"{type(exc).__name__}: {exc}"))
+            continue
+        prov = run.provenance
+        entries.append(RunEntry(
+            path, rel, run, run.study, run.status, started=prov.get("started"),
+            seed=prov.get("seed", run.config_dict.get("seed")),
+            wall_seconds=run.summary.get("wall_seconds", prov.get("wall_seconds")),
+            headline=run_headline(run)))
+    return entries
+
+
+# --------------------------------------------------------------------------- pages
+
+
+def _run_link(e: RunEntry, prefix: str = "") -> str:
+    """A link to the run's page (its report.html, else report.md, else the folder)."""
+    rel = "" if e.rel == "." else e.rel + "/"
+    for name in (REPORT_HTML, "report.md"):
+        if (e.path / name).exists():
+            return f'<a href="{href(prefix + rel + name)}"><code>{esc(e.rel)}</code></a>'
+    return f'<a href="{href(prefix + (rel or "./"))}"><code>{esc(e.rel)}</code></a> (no report)'
+
+
+def _wall(e: RunEntry) -> str:
+    return f"{fmt(e.wall_seconds)} s" if isinstance(e.wall_seconds, int | float) else "—"
+
+
+def _union_keys(dicts: list[dict[str, str]]) -> list[str]:
+    keys: list[str] = []
+    for d in dicts:
+        keys += [k for k in d if k not in keys]
+    return keys
+
+
+def _headline_keys(entries: list[RunEntry]) -> list[str]:
+    """Headline keys of the runs, in order, less those the index shows in its own columns (the
+    report of an incomplete run has a "status" headline)."""
+    return [k for k in _union_keys([e.headline for e in entries]) if k.lower() not in _OWN_COLUMNS]
+
+
+def _study_table(entries: list[RunEntry]) -> str:
+    keys = _headline_keys(entries)
+    head = "".join(f"<th>{esc(c)}</th>" for c in _OWN_COLUMNS)
+    head += "".join(f"<th>{inline_markdown(k)}</th>" for k in keys)
+    rows = []
+    for e in entries:
+        cells = [_run_link(e), esc(when(e.started)), esc("—" if e.seed is None else e.seed),
+                 status_badge(e.status), esc(_wall(e))]
+        cells += [inline_markdown(e.headline.get(k, "—")) for k in keys]
+        rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+        if e.error:
+            rows.append(f'<tr><td colspan="{5 + len(keys)}"><code>{esc(e.error)}</code></td></tr>')
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def _flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, Mapping):
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def _curve_chart(entries: list[RunEntry], name: str) -> tuple[Chart | None, int]:
+    """Curves of every (series, tag) recorded with steps, one line per run; (chart, panels left out)."""
+    frames = []
+    for e in entries:
+        m = e.run.metrics if e.run is not None else None
+        if m is None or m.empty or "series" not in m or "step" not in m:
+            frames.append(None)
+            continue
+        m = m[m["step"].notna()]
+        if "tag" not in m:
+            m = m.assign(tag="")
+        frames.append(m.assign(tag=m["tag"].fillna("").astype(str), series=m["series"].astype(str)))
+    keys = sorted({(s, t) for f in frames if f is not None
+                   for s, t in f[["series", "tag"]].drop_duplicates().itertuples(index=False)})
+    panels = []
+    for series, tag in keys[:_MAX_COMPARE_PANELS]:
+        lines = []
+        values = []
+        for j, (e, f) in enumerate(zip(entries, frames, strict=True)):
+            if f is None:
+                continue
+            df = f[(f["series"] == series) & (f["tag"] == tag)]
+            window = _TRAIN_LOSS_WINDOW if series == "train_loss" else 1
+            lines += curve_lines(df, label=e.rel, smooth_window=window, color=PALETTE[j % len(PALETTE)])
+            values.append(df["value"].to_numpy(float))
+        v = np.concatenate(values) if values else np.zeros(0)
+        v = v[np.isfinite(v)]
+        log = bool(len(v) and v.min() > 0 and v.max() / v.min() > _LOG_RATIO)
+        title = f"{series} · {tag}" if tag else series
+        panels.append(Panel(lines, title=title, xlabel="step", ylabel=series,
+                            yscale="log" if log else "linear"))
+    if not panels:
+        return None, 0
+    return Chart(name, panels, ncols=2 if len(panels) > 1 else 1), max(0, len(keys) - _MAX_COMPARE_PANELS)
+
+
+def compare_html(study: str, entries: list[RunEntry]) -> str:
+    """A page comparing runs of one study: headline numbers, config differences, curves."""
+    runs = [e for e in entries if e.run is not None]
+    cols = ["", *[_run_link(e) for e in runs]]
+    head = "".join(f"<th>{c}</th>" for c in cols)
+
+    def rows(items: list[tuple[str, list[str]]]) -> str:
+        return "".join(f"<tr><th>{k}</th>" + "".join(f"<td>{v}</td>" for v in vals) + "</tr>"
+                       for k, vals in items)
+
+    info = [("started", [esc(when(e.started)) for e in runs]),
+            ("seed", [esc(e.seed) for e in runs]),
+            ("status", [status_badge(e.status) for e in runs]),
+            ("wall time", [esc(_wall(e)) for e in runs])]
+    info += [(inline_markdown(k), [inline_markdown(e.headline.get(k, "—")) for e in runs])
+             for k in _headline_keys(runs)]
+    configs = [_flatten(e.run.config_dict) for e in runs if e.run is not None]
+    diff_keys = [k for k in _union_keys([{k: "" for k in c} for c in configs])
+                 if len({json.dumps(c.get(k), sort_keys=True, default=str) for c in configs}) > 1]
+    diff = [(f"<code>{esc(k)}</code>", [esc(json.dumps(c[k], default=str)) if k in c else "—"
+                                        for c in configs]) for k in diff_keys]
+    chart, left_out = _curve_chart(runs, f"compare-{slug(study)}")
+    parts = [
+        '<p><a href="index.html">← all runs</a></p>',
+        f"<h1>{esc(study)}: {len(runs)} runs compared</h1>",
+        "<h2 id=\"headline\">Headline numbers</h2>",
+        f"<table><thead><tr>{head}</tr></thead><tbody>{rows(info)}</tbody></table>",
+        "<h2 id=\"config\">Configuration differences</h2>",
+        (f"<table><thead><tr>{head}</tr></thead><tbody>{rows(diff)}</tbody></table>" if diff
+         else "<p>The runs have identical configurations.</p>"),
+        "<h2 id=\"curves\">Curves</h2>",
+    ]
+    if chart is None:
+        parts.append("<p>No run recorded a metric with steps.</p>")
+    else:
+        parts.append(
+            '<p class="caption">One colour per run: the median over ensemble members with a 10–90% '
+            f"band; per-step training losses smoothed over {_TRAIN_LOSS_WINDOW} steps.</p>")
+        parts.append(f'<div class="plot">{chart_div(chart, "fig-compare")}</div>')
+        if left_out:
+            parts.append(f"<p>{left_out} more series/tag panels not shown.</p>")
+    return page(f"{study}: runs compared", "\n".join(parts), plotly=chart is not None)
+
+
+def index_html(root: Path, entries: list[RunEntry], compare_pages: Mapping[str, str]) -> str:
+    by_study: dict[str, list[RunEntry]] = {}
+    for e in entries:
+        by_study.setdefault(e.study, []).append(e)
+    statuses = [e.status for e in entries]
+    order = [*_STATUS_ORDER, *sorted(set(statuses) - set(_STATUS_ORDER))]
+    summary = ", ".join(f"{statuses.count(s)} {s}" for s in order if s in statuses)
+    parts = [f"<h1>Runs in <code>{esc(root.resolve().name)}</code></h1>",
+             (f"<p>{len(entries)} runs of {len(by_study)} studies"
+              f"{' (' + esc(summary) + ')' if summary else ''}. Each run links to its report; "
+              "studies with several runs link to a page comparing them.</p>")]
+    if not entries:
+        parts.append("<p>No run folder (a folder holding <code>config.toml</code>) was found.</p>")
+    toc = []
+    used: set[str] = set()
+    for study in sorted(by_study):
+        runs = sorted(by_study[study], key=lambda e: (str(e.started or ""), e.rel), reverse=True)
+        sid = slug(f"study-{study}", used)
+        toc.append(f'<a href="#{sid}">{esc(study)}</a>')
+        parts.append(f'<h2 id="{sid}"><code>{esc(study)}</code> · {len(runs)} '
+                     f'run{"s" if len(runs) != 1 else ""}</h2>')
+        if study in compare_pages:
+            parts.append(f'<p><a href="{href(compare_pages[study])}">Compare these runs →</a></p>')
+        parts.append(_study_table(runs))
+    if toc:
+        parts.insert(2, f'<nav class="toc">{" ".join(toc)}</nav>')
+    return page(f"Runs in {root.resolve().name}", "\n".join(parts), plotly=False)
+
+
+def write_index(runs_dir: str | Path) -> Path:
+    """Write ``RUNS_DIR/index.html`` and a ``compare-STUDY.html`` per study with >= 2 runs.
+
+    Args:
+        runs_dir: a folder holding run folders (at any depth).
+
+    Returns:
+        The path of ``index.html``.
+
+    Raises:
+        FileNotFoundError: if ``runs_dir`` is not an existing folder.
+    """
+    root = Path(runs_dir)
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root} is not a folder of runs.")
+    entries = read_runs(root)
+    by_study: dict[str, list[RunEntry]] = {}
+    for e in entries:
+        if e.run is not None:
+            by_study.setdefault(e.study, []).append(e)
+    used: set[str] = set()
+    compare_pages: dict[str, str] = {}
+    for study in sorted(by_study):
+        runs = sorted(by_study[study], key=lambda e: (str(e.started or ""), e.rel))
+        if len(runs) < 2:
+            continue
+        name = f"{COMPARE_PREFIX}{slug(study, used)}.html"
+        (root / name).write_text(compare_html(study, runs), encoding="utf-8")
+        compare_pages[study] = name
+    path = root / INDEX_HTML
+    path.write_text(index_html(root, entries, compare_pages), encoding="utf-8")
+    return path

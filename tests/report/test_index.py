@@ -1,0 +1,135 @@
+"""index.html over a folder of runs, and the comparison pages of studies with several runs."""
+
+from __future__ import annotations
+
+import html as html_lib
+import json
+import re
+import shutil
+import urllib.parse
+from pathlib import Path
+
+import pytest
+
+from learnability.report import run_headline, write_index
+from learnability.report.html import HEADLINE_FILE, plotly_js
+from learnability.report.index import find_run_dirs, read_runs
+from learnability.runs import load_run
+
+SCRIPT = "<script>alert(1)</script>"
+
+
+@pytest.fixture(scope="module")
+def index(runs) -> Path:  # noqa: ANN001
+    return write_index(runs.root)
+
+
+def _rows(page: str) -> list[str]:
+    return re.findall(r"<tr>(.*?)</tr>", page, re.DOTALL)
+
+
+def _links(page: str) -> list[str]:
+    return [urllib.parse.unquote(html_lib.unescape(h)) for h in re.findall(r'href="([^"#]+)"', page)]
+
+
+def test_every_run_is_listed_with_its_status(runs, index) -> None:  # noqa: ANN001
+    page = index.read_text()
+    rows = _rows(page)
+    expected = {p: "complete" for p in runs.complete}
+    expected.update({runs.failed: "failed", runs.interrupted: "interrupted", runs.killed: "incomplete"})
+    expected.update({p: "complete" for p in runs.evil})
+    assert len(find_run_dirs(runs.root)) == len(expected)
+    for path, status in expected.items():
+        shown = html_lib.escape(path.relative_to(runs.root).as_posix())
+        (row,) = [r for r in rows if f"<code>{shown}</code>" in r]
+        assert f'<span class="status status-{status}">{status}</span>' in row
+    assert "7 runs of 2 studies" in page
+    assert "(4 complete, 1 incomplete, 1 interrupted, 1 failed)" in page
+
+
+def test_links_are_relative_and_resolve(runs, index) -> None:  # noqa: ANN001
+    links = _links(index.read_text())
+    for link in links:
+        assert not urllib.parse.urlsplit(link).scheme and not link.startswith("/")
+        assert (runs.root / link).exists(), link
+    for path in runs.complete + runs.evil + [runs.failed, runs.interrupted]:
+        assert path.relative_to(runs.root).as_posix() + "/report.html" in links
+    assert "toy-killed/" in links  # no report yet: a link to the folder
+
+
+def test_headline_numbers_and_fallback(runs, index, tmp_path) -> None:  # noqa: ANN001
+    page = index.read_text()
+    for path in runs.complete:
+        mse = json.loads((path / HEADLINE_FILE).read_text())["headline"]["test MSE"]
+        (row,) = [r for r in _rows(page) if path.name in r]
+        assert f"<td>{mse}</td>" in row and "<th>test MSE</th>" in page
+        assert f"<td>{load_run(path).config.seed}</td>" in row
+    # Without headline.json: the summary's top-level scalars (not lists, not the study's name).
+    copy = shutil.copytree(runs.complete[0], tmp_path / "old-run")
+    (copy / HEADLINE_FILE).unlink()
+    run = load_run(copy)
+    head = run_headline(run)
+    assert head == {"lr": f"{run.summary['lr']:.3g}", "test_mse": f"{run.summary['test_mse']:.3g}"}
+
+
+def test_comparison_page_of_a_study_with_several_runs(runs, index) -> None:  # noqa: ANN001
+    page = index.read_text()
+    assert 'href="compare-toy-regression.html">Compare these runs' in page
+    compare = (runs.root / "compare-toy-regression.html").read_text()
+    assert compare.count(plotly_js()[:60]) == 1
+    # Every run of the study, oldest first, with its headline numbers and status.
+    toy = [*runs.complete, runs.failed, runs.interrupted, runs.killed]
+    (head,) = re.findall(r"<thead><tr><th></th>(.*?)</tr></thead>", compare)[:1]
+    assert [urllib.parse.unquote(h).split("/")[0] for h in re.findall(r'href="([^"]+)"', head)] == [
+        p.name for p in toy]
+    for path in runs.complete:
+        mse = json.loads((path / HEADLINE_FILE).read_text())["headline"]["test MSE"]
+        assert f"<td>{mse}</td>" in compare
+    (status_row,) = [r for r in _rows(compare) if r.startswith("<th>status</th>")]
+    assert [s for s in re.findall(r"status-(\w+)", status_row)] == [
+        "complete", "complete", "failed", "interrupted", "incomplete"]
+    # The config keys that differ, one column per run: seed 1 and 2, then the hand-written runs'.
+    (seed_row,) = [r for r in _rows(compare) if "<code>seed</code>" in r]
+    assert re.findall(r"<td>(.*?)</td>", seed_row) == ["1", "2", "0", "0", "0"]
+    # Curves: one panel per (series, tag), one legend entry (colour) per run.
+    assert compare.count('class="plotly-graph-div"') == 1
+    data = compare[compare.index("Plotly.newPlot("):]
+    for title in ("train_loss · final", "train_loss · sweep", "test_loss · final", "test_loss · sweep"):
+        assert f'"text":"{title}"' in data
+    names = set(re.findall(r'"name":"([^"]+)"', data))
+    assert names == {p.name for p in toy}
+
+
+def test_hostile_names_are_escaped_in_index_and_comparison(runs, index) -> None:  # noqa: ANN001
+    page = index.read_text()
+    assert "<script>alert" not in page and "<img" not in page
+    assert "hostile/&quot;&gt;&lt;img src=x onerror=alert(1)&gt;-0" in page
+    assert 'href="hostile/%22%3E%3Cimg%20src%3Dx%20onerror%3Dalert%281%29%3E-0/report.html"' in page
+    (compare,) = [p for p in runs.root.glob("compare-evil*.html")]
+    text = compare.read_text()
+    body = text[text.index("</head>"):]
+    assert "<script>alert" not in body and "<img" not in body
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body  # the study name and summary key, as text
+    assert '<code>name</code>' not in body  # same value in both configs: not a difference
+
+
+def test_single_run_study_has_no_comparison_and_bad_folders_are_listed(tmp_path, runs) -> None:  # noqa: ANN001
+    shutil.copytree(runs.complete[0], tmp_path / "a")
+    broken = tmp_path / "nested" / "broken"
+    broken.mkdir(parents=True)
+    (broken / "config.toml").write_text("this is = = not toml")
+    (tmp_path / ".hidden" / "x").mkdir(parents=True)
+    (tmp_path / ".hidden" / "x" / "config.toml").write_text("seed = 0\n")
+    path = write_index(tmp_path)
+    page = path.read_text()
+    assert not list(tmp_path.glob("compare-*.html"))
+    assert [e.status for e in read_runs(tmp_path)] == ["complete", "unreadable"]
+    assert "TOMLDecodeError" in page and "nested/broken" in page and ".hidden" not in page
+    with pytest.raises(FileNotFoundError, match="not a folder of runs"):
+        write_index(tmp_path / "missing")
+
+
+def test_empty_folder(tmp_path) -> None:  # noqa: ANN001
+    page = write_index(tmp_path).read_text()
+    assert "0 runs of 0 studies" in page and "No run folder" in page
+    assert "plotly.js v" not in page  # no figure, no library
