@@ -55,7 +55,7 @@ def _resolve(study_name: str, smoke: bool, config: Optional[Path], assignments: 
 
     try:
         study = get_study(study_name)
-    except ValueError as exc:
+    except (ValueError, ImportError) as exc:
         _fail(str(exc))
     overrides: dict[str, object] = {}
     if seed is not None:
@@ -143,6 +143,90 @@ def bench_cmd(
     res = run_bench(quick=quick, members=members, compile_=not no_compile, echo=typer.echo)
     if json_out is not None:
         json_out.write_text(json.dumps(res, indent=2))
+
+
+def _int_list_option(text: str, name: str) -> list[int]:
+    from learnability._validation import ParameterError
+
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        values = []
+    if not values:
+        raise ParameterError(name, "data-bench", "a comma-separated list of ints, e.g. 0,1,2", text)
+    return values
+
+
+_FIGURE_SUFFIXES = (".png", ".svg", ".pdf")
+
+
+@app.command("data-bench")
+def data_bench_cmd(
+    dataset: Annotated[str, typer.Option(help="bell, digits, cifar10, corrupted or arc.")] = "bell",
+    arc_dir: Annotated[Optional[Path], typer.Option(help="arc: folder of task JSON files "
+                                                    "(default: a small generated set).")] = None,
+    root: Annotated[Optional[Path], typer.Option(help="Folder of image files (CIFAR-10).")] = None,
+    lazy: Annotated[bool, typer.Option("--lazy", help="Read items from files on demand.")] = False,
+    lazy_format: Annotated[str, typer.Option(help="files (one .pt per item) or memmap.")] = "files",
+    lazy_items: Annotated[int, typer.Option(help="Most item files written (--lazy-format files).")] = 1024,
+    precompute: Annotated[bool, typer.Option("--precompute",
+                                             help="corrupted: corrupt every item once, up front.")] = False,
+    batch_size: Annotated[Optional[int], typer.Option(help="Items per model per step "
+                                                      "(default: bell 20, images 64, arc 4).")] = None,
+    workers: Annotated[int, typer.Option(help="DataLoader num_workers.")] = 0,
+    pin_memory: Annotated[bool, typer.Option("--pin-memory", help="DataLoader pin_memory.")] = False,
+    members: Annotated[int, typer.Option(help="K models trained at once by the engine.")] = 1,
+    n_batches: Annotated[int, typer.Option(help="Timed batches per measurement.")] = 30,
+    repeats: Annotated[int, typer.Option(help="Probes; the median is reported.")] = 1,
+    n_items: Annotated[Optional[int], typer.Option(help="Data set size (bell points, first "
+                                                   "images, generated arc tasks).")] = None,
+    sweep: Annotated[bool, typer.Option("--sweep", help="Also sweep workers x batch size.")] = False,
+    sweep_workers: Annotated[str, typer.Option(help="Sweep: worker counts.")] = "0,1,2",
+    sweep_batch_sizes: Annotated[Optional[str], typer.Option(
+        help="Sweep: batch sizes per model (default: 1x, 4x, 16x --batch-size).")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Sweep figure file (.png, .svg, .pdf).")] = None,
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write results here.")] = None,
+    device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+    threads: Annotated[int, typer.Option(help="torch intra-op threads while probing.")] = 1,
+    seed: Annotated[int, typer.Option(help="Data, initial parameters, shuffling.")] = 0,
+) -> None:
+    """Is data loading the bottleneck? DataLoader items/s vs the engine step's items/s."""
+    from learnability._validation import ParameterError
+    from learnability.studies.data_pipeline import data_bench, format_bench
+
+    try:
+        if out is not None and not sweep:
+            raise ParameterError("out", "data-bench", "given only with --sweep (the figure draws "
+                                 "the sweep)", str(out))
+        if out is not None and out.suffix.lower() not in _FIGURE_SUFFIXES:
+            raise ParameterError("out", "data-bench", "a file name ending in "
+                                 + ", ".join(_FIGURE_SUFFIXES), str(out))
+        bench = data_bench(
+            dataset, lazy=lazy, lazy_format=lazy_format, precompute=precompute,
+            batch_size=batch_size, workers=workers, pin_memory=pin_memory, members=members,
+            n_batches=n_batches, repeats=repeats, n_items=n_items, lazy_items=lazy_items,
+            arc_dir=arc_dir, root=root,
+            sweep=sweep, sweep_workers=_int_list_option(sweep_workers, "sweep_workers"),
+            sweep_batch_sizes=(None if sweep_batch_sizes is None
+                               else _int_list_option(sweep_batch_sizes, "sweep_batch_sizes")),
+            device=device, threads=threads, seed=seed)
+    except (ValueError, FileNotFoundError) as exc:  # bad options, missing or corrupt data files
+        _fail(str(exc))
+    typer.echo(format_bench(bench))
+    if out is not None and bench.sweep is not None:
+        from learnability.data import plot_loading_sweep
+
+        out.parent.mkdir(parents=True, exist_ok=True)
+        plot_loading_sweep(bench.sweep, title=f"data-bench: {bench.description}").savefig(out)
+        typer.echo(f"figure: {out}")
+    if json_out is not None:
+        from learnability.runs import jsonable
+
+        json_out.write_text(json.dumps(jsonable({
+            "dataset": bench.dataset, "description": bench.description,
+            "result": bench.result.row(), "notes": bench.notes,
+            "sweep": None if bench.sweep is None else bench.sweep.to_dict("records"),
+        }), indent=2))
 
 
 def main() -> None:

@@ -214,10 +214,11 @@ def _draw_panel(ax: Any, panel: Panel, fig: Any) -> None:
         ax.axvline(x, color="0.35", linestyle=":", linewidth=1.2, label=label or None)
         has_label |= bool(label)
     if panel.image:
-        ax.set_xticks([])
+        ax.set_xticks([])  # after any scale change, which would restore the ticks
         ax.set_yticks([])
-    ax.set_xscale(panel.xscale)
-    ax.set_yscale(panel.yscale)
+    else:
+        ax.set_xscale(panel.xscale)
+        ax.set_yscale(panel.yscale)
     ax.set_title(panel.title, fontsize=10)
     ax.set_xlabel(panel.xlabel)
     ax.set_ylabel(panel.ylabel)

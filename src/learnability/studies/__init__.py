@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import warnings
 
 from learnability._validation import ParameterError
 from learnability.studies._base import Study, StudyContext
@@ -27,14 +28,24 @@ def register(study: Study) -> Study:
     return study
 
 
+_BROKEN: dict[str, str] = {}
+
+
 def _discover() -> None:
+    """Import every public study module; one that fails to import is reported, not fatal."""
     global _discovered
     if _discovered:
         return
     _discovered = True
     for mod in pkgutil.iter_modules(__path__):
-        if not mod.name.startswith("_"):
+        if mod.name.startswith("_"):
+            continue
+        try:
             importlib.import_module(f"{__name__}.{mod.name}")
+        except Exception as exc:  # noqa: BLE001 - keep the other studies usable
+            _BROKEN[mod.name] = f"{type(exc).__name__}: {exc}"
+            warnings.warn(f"study module {mod.name!r} failed to import ({_BROKEN[mod.name]})",
+                          RuntimeWarning, stacklevel=2)
 
 
 def list_studies() -> list[Study]:
@@ -50,6 +61,9 @@ def get_study(name: str) -> Study:
         ParameterError: for an unknown name (the message lists the known ones).
     """
     _discover()
+    module = name.replace("-", "_")
+    if name not in _REGISTRY and module in _BROKEN:
+        raise ImportError(f"the module of study {name!r} failed to import: {_BROKEN[module]}")
     if name not in _REGISTRY:
         raise ParameterError("study", "learnability", "one of {" + ", ".join(sorted(_REGISTRY)) + "}",
                              name)

@@ -1,0 +1,424 @@
+"""Shared pieces of the image-symmetry studies (Labs 4, 4bis and 5; private).
+
+- :class:`ImageDataSettings` and :func:`load_image_splits`: which data set a study uses (``"auto"``
+  picks MNIST when its files are present, else the offline scikit-learn digits laid out like
+  MNIST), the train/test images in ``[0, 1]`` and a normaliser fitted on the training images.
+- :class:`AugmentationSettings`, :data:`AUGMENTATIONS` and :func:`make_augmentation`: the named
+  augmentations of Lab 4 (random rotation, flips, translations) as batched transforms.
+- :class:`AugmentedImageSource`: the engine's ``BatchSource`` for an ensemble whose members each
+  apply their own augmentation with their own generator.
+- :class:`TrainSettings`, :func:`train_image_ensemble`: one call of the engine's training loop.
+- small helpers for statistics and report sentences.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from pydantic import Field, model_validator
+from torch import Tensor, nn
+
+from learnability._seeds import derive_seed
+from learnability._validation import ParameterError, check_in_range
+from learnability.analysis import mean_ci
+from learnability.config import ConfigSection
+from learnability.data import (
+    Compose,
+    ImageNormalizer,
+    ImageTransform,
+    RandomFlip,
+    RandomRotation,
+    RandomTranslation,
+    default_data_root,
+    image_files_available,
+    load_images,
+)
+from learnability.engine import SGD, EvalSet, ModuleEnsemble, TrainResult, TrainSpec, nll, train
+from learnability.report import fmt_ci
+from learnability.studies._base import StudyContext
+
+__all__ = [
+    "AUGMENTATIONS",
+    "AugmentationName",
+    "AugmentationSettings",
+    "AugmentedImageSource",
+    "DatasetName",
+    "ImageDataSettings",
+    "ImageSplits",
+    "TrainSettings",
+    "ci_dict",
+    "ci_text",
+    "derangement",
+    "load_image_splits",
+    "make_augmentation",
+    "num",
+    "resolve_dataset",
+    "train_image_ensemble",
+]
+
+DatasetName = Literal["auto", "digits", "mnist", "fashion-mnist"]
+AugmentationName = Literal["none", "rotation", "hflip", "vflip", "hvflip", "translation"]
+#: The augmentations a study can name (Lab 4 and its "Optional I").
+AUGMENTATIONS: tuple[str, ...] = ("none", "rotation", "hflip", "vflip", "hvflip", "translation")
+
+# Key of the augmentation stream derived from a member's data seed: the shuffling and the
+# augmentation draws come from two generators, so that members that share a data seed see the
+# same images in the same order whatever their augmentation consumes.
+_AUGMENT_STREAM = "augment"
+# MNIST centres each digit's 20x20 bounding box in a 28x28 frame (LeCun et al. 1998).
+_MNIST_BOX = 20
+_MNIST_SIZE = 28
+
+
+# ------------------------------------------------------------------------------------------
+# Data
+# ------------------------------------------------------------------------------------------
+class ImageDataSettings(ConfigSection):
+    """Which images a study uses and at what size."""
+
+    dataset: DatasetName = Field(
+        "auto",
+        description="'auto' uses MNIST when its four IDX files are under data_root, else the "
+        "offline scikit-learn digits; or name one explicitly.",
+    )
+    data_root: str = Field(
+        "", description="Folder holding the MNIST/Fashion-MNIST files ('' = $LEARNABILITY_DATA or ./data)."
+    )
+    image_size: int = Field(_MNIST_SIZE, ge=4, description="Side of the square images (MNIST: 28).")
+    digits_box: int = Field(
+        _MNIST_BOX,
+        ge=1,
+        description="digits only: the 8x8 digit is resized to this side and centred in "
+        "image_size x image_size with zero padding, as MNIST centres its digits in a 20x20 box "
+        "inside 28x28 (set it to image_size for a plain resize filling the frame).",
+    )
+    digits_split_seed: int = Field(
+        0, ge=0, description="digits only: seed of the fixed stratified train/test split (a data "
+        "set property, not an experiment seed: runs with other seeds keep the same split)."
+    )
+    n_train: int | None = Field(None, ge=2, description="Use only the first n training images (None = all).")
+    n_test: int | None = Field(None, ge=2, description="Use only the first n test images (None = all).")
+
+    @model_validator(mode="after")
+    def _box_fits(self) -> ImageDataSettings:
+        if self.digits_box > self.image_size:
+            raise ValueError(f"digits_box ({self.digits_box}) must not exceed image_size "
+                             f"({self.image_size})")
+        return self
+
+
+@dataclass(frozen=True)
+class ImageSplits:
+    """Train and test images of one data set, with the normaliser fitted on the training images.
+
+    Attributes:
+        name: the data set actually loaded (``"digits"``, ``"mnist"``, ...).
+        description: one sentence for the report (what was loaded and why).
+        train_images: ``(N, 1, H, W)`` float32 in ``[0, 1]`` (un-normalised: augmentations act on
+            intensities, so their zero fill is black).
+        train_labels: ``(N,)`` int64.
+        test_images: ``(M, 1, H, W)`` in ``[0, 1]``.
+        test_labels: ``(M,)``.
+        classes: class names.
+        normalizer: ``ImageNormalizer`` fitted on ``train_images`` (for MNIST its statistics are
+            Lab 4's 0.1307 and 0.3081).
+    """
+
+    name: str
+    description: str
+    train_images: Tensor
+    train_labels: Tensor
+    test_images: Tensor
+    test_labels: Tensor
+    classes: tuple[str, ...]
+    normalizer: ImageNormalizer
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        c, h, w = self.train_images.shape[1:]
+        return int(c), int(h), int(w)
+
+    def info(self) -> dict[str, Any]:
+        """JSON-ready facts for the summary and the report."""
+        return {
+            "dataset": self.name,
+            "dataset_description": self.description,
+            "n_train": len(self.train_labels),
+            "n_test": len(self.test_labels),
+            "image_shape": list(self.image_shape),
+            "normalizer_mean": self.normalizer.mean_.tolist(),
+            "normalizer_std": self.normalizer.std_.tolist(),
+        }
+
+
+def resolve_dataset(name: str, root: str | Path | None) -> tuple[str, str]:
+    """The data set to load for ``name`` and the reason, in words.
+
+    ``"auto"`` gives ``"mnist"`` when both MNIST splits are found under ``root`` and the offline
+    ``"digits"`` otherwise; explicit names are kept (loading then fails loudly if files are absent).
+    """
+    where = Path(root) if root else default_data_root()
+    if name != "auto":
+        return name, "chosen in the config"
+    if image_files_available("mnist", where, split="train") and image_files_available(
+        "mnist", where, split="test"
+    ):
+        return "mnist", f"dataset='auto' and the MNIST files were found under {where}"
+    return "digits", (
+        f"dataset='auto' and no MNIST files were found under {where}, so the offline default is used"
+    )
+
+
+def _layout_digits(images: Tensor, box: int, size: int) -> Tensor:
+    """Resize ``(N, 1, 8, 8)`` digits to ``box x box`` and centre them in ``size x size``."""
+    resized = F.interpolate(images, size=(box, box), mode="bilinear", align_corners=False,
+                            antialias=box < images.shape[-1]).clamp_(0.0, 1.0)
+    before = (size - box) // 2
+    after = size - box - before
+    return F.pad(resized, (before, after, before, after))  # zero (black) margin
+
+
+def load_image_splits(settings: ImageDataSettings) -> ImageSplits:
+    """Load the train and test images named by ``settings``; fit the normaliser on train.
+
+    Raises:
+        MissingDataError: an explicitly named data set whose files are absent (the message says
+            which files were expected where).
+    """
+    root = settings.data_root or None
+    name, reason = resolve_dataset(settings.dataset, root)
+    size = settings.image_size
+    if name == "digits":
+        split = {"seed": settings.digits_split_seed}
+        train = load_images(name, root, split="train", limit=settings.n_train, **split)
+        test = load_images(name, root, split="test", limit=settings.n_test, **split)
+        x_train = _layout_digits(train.images, settings.digits_box, size)
+        x_test = _layout_digits(test.images, settings.digits_box, size)
+        layout = (
+            f"the 8x8 images resized to {settings.digits_box}x{settings.digits_box} and centred "
+            f"in {size}x{size}, as MNIST centres its digits in a 20x20 box"
+            if settings.digits_box < size else f"the 8x8 images resized to {size}x{size}"
+        )
+        what = f"scikit-learn's bundled digits ({layout})"
+    else:
+        train = load_images(name, root, split="train", limit=settings.n_train, resize=size)
+        test = load_images(name, root, split="test", limit=settings.n_test, resize=size)
+        x_train, x_test = train.images, test.images
+        what = f"{name} from its IDX files ({size}x{size})"
+    if train.image_shape[0] != 1:
+        raise ParameterError("data.dataset", "the image studies", "a greyscale data set", name)
+    description = (f"{what}: {len(train):,} training and {len(test):,} test images; "
+                   f"{reason}")
+    normalizer = ImageNormalizer(per_channel=True).fit(x_train)
+    return ImageSplits(name=name, description=description, train_images=x_train.contiguous(),
+                       train_labels=train.labels, test_images=x_test.contiguous(),
+                       test_labels=test.labels, classes=train.classes, normalizer=normalizer)
+
+
+# ------------------------------------------------------------------------------------------
+# Augmentations
+# ------------------------------------------------------------------------------------------
+class AugmentationSettings(ConfigSection):
+    """Parameters of the named augmentations (Lab 4)."""
+
+    rotation_degrees: tuple[float, float] = Field(
+        (0.0, 180.0), description="'rotation': angle range in degrees, counter-clockwise (Lab 4: [0, 180])."
+    )
+    flip_p: float = Field(
+        0.5, ge=0, le=1, description="'hflip'/'vflip'/'hvflip': probability of each flip "
+        "(torchvision's RandomHorizontalFlip default)."
+    )
+    max_shift: int = Field(
+        2, ge=0, description="'translation': largest shift in pixels along each axis, zero fill "
+        "(torchvision's usual RandomAffine(translate=(0.1, 0.1)) on 28 pixels, in whole pixels)."
+    )
+
+
+def make_augmentation(name: str, settings: AugmentationSettings) -> ImageTransform | None:
+    """The batched random transform called ``name`` (``None`` for ``"none"``).
+
+    Raises:
+        ParameterError: an unknown name.
+    """
+    if name == "none":
+        return None
+    if name == "rotation":
+        return RandomRotation(degrees=tuple(settings.rotation_degrees))
+    if name == "hflip":
+        return RandomFlip("horizontal", p=settings.flip_p)
+    if name == "vflip":
+        return RandomFlip("vertical", p=settings.flip_p)
+    if name == "hvflip":
+        return Compose((RandomFlip("horizontal", p=settings.flip_p),
+                        RandomFlip("vertical", p=settings.flip_p)))
+    if name == "translation":
+        return RandomTranslation(max_shift=settings.max_shift, mode="zeros")
+    raise ParameterError("augmentation", "make_augmentation", "one of " + ", ".join(AUGMENTATIONS), name)
+
+
+class AugmentedImageSource:
+    """Mini-batches of a fixed image set where every member applies its own augmentation.
+
+    Implements the engine's ``BatchSource`` protocol. Member ``k`` shuffles the images with a
+    generator seeded by ``seeds[k]`` (a fresh permutation every epoch; the ``N % B`` left-over
+    images of an epoch are skipped, as :class:`~learnability.engine.FixedSource` does), augments
+    its batch with ``augmentations[k]`` drawing from a second generator derived from ``seeds[k]``,
+    then normalises. Member ``k``'s batches therefore depend on ``seeds[k]`` and
+    ``augmentations[k]`` only: it gets the same batches trained alone or in any ensemble, and
+    members sharing a seed see the same images in the same order whatever their augmentation.
+
+    Args:
+        images: ``(N, C, H, W)`` intensities in ``[0, 1]`` (augment before normalising, so the
+            zero fill of rotations and translations is black).
+        labels: ``(N,)`` int64.
+        batch_size: B.
+        augmentations: one transform (or ``None``) per member.
+        normalizer: applied after augmentation (``None``: none).
+
+    Shapes:
+        ``next()`` returns inputs ``(K, B, C, H, W)`` and labels ``(K, B)``.
+    """
+
+    def __init__(self, images: Tensor, labels: Tensor, *, batch_size: int,
+                 augmentations: Sequence[ImageTransform | None],
+                 normalizer: ImageNormalizer | None = None) -> None:
+        owner = "AugmentedImageSource"
+        if not isinstance(images, Tensor) or images.ndim != 4 or not images.is_floating_point():
+            raise ParameterError("images", owner, "a float tensor of shape (N, C, H, W)",
+                                 getattr(images, "shape", images))
+        if not isinstance(labels, Tensor) or labels.shape != (images.shape[0],):
+            raise ParameterError("labels", owner, f"a tensor of shape ({images.shape[0]},)",
+                                 getattr(labels, "shape", labels))
+        check_in_range(batch_size, "batch_size", owner, low=1, high=images.shape[0], kind=int)
+        if len(augmentations) == 0:
+            raise ParameterError("augmentations", owner, "one entry per member (at least one)", [])
+        self.images, self.labels, self.batch_size = images, labels, batch_size
+        self.augmentations = list(augmentations)
+        self.normalizer = normalizer
+        self._order_gens: list[torch.Generator] = []
+        self._aug_gens: list[torch.Generator] = []
+        self._order: Tensor | None = None
+        self._i = 0
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return self.images.shape[0] // self.batch_size
+
+    def start(self, seeds: Sequence[int], device: torch.device) -> None:
+        if len(seeds) != len(self.augmentations):
+            raise ParameterError("seeds", "AugmentedImageSource.start",
+                                 f"{len(self.augmentations)} seeds, one per augmentation", list(seeds))
+        device = torch.device(device)
+        self.images, self.labels = self.images.to(device), self.labels.to(device)
+        self._order_gens = [torch.Generator(device=device).manual_seed(int(s)) for s in seeds]
+        self._aug_gens = [torch.Generator(device=device).manual_seed(derive_seed(int(s), _AUGMENT_STREAM))
+                          for s in seeds]
+        self._order = None
+        self._i = 0
+
+    def next(self) -> tuple[Tensor, Tensor]:
+        if not self._order_gens:
+            raise RuntimeError("AugmentedImageSource.next() called before start().")
+        n = self.images.shape[0]
+        if self._order is None or self._i == self.steps_per_epoch:
+            self._order = torch.stack([torch.randperm(n, generator=g, device=self.images.device)
+                                       for g in self._order_gens])  # (K, N)
+            self._i = 0
+        b = self.batch_size
+        idx = self._order[:, self._i * b:(self._i + 1) * b]  # (K, B)
+        self._i += 1
+        batches = []
+        for k, aug in enumerate(self.augmentations):
+            xb = self.images[idx[k]]  # (B, C, H, W)
+            if aug is not None:
+                xb = aug(xb, generator=self._aug_gens[k])
+            batches.append(xb)
+        x = torch.stack(batches)  # (K, B, C, H, W)
+        if self.normalizer is not None:
+            x = self.normalizer.transform(x.flatten(0, 1)).view_as(x)
+        return x, self.labels[idx]
+
+
+# ------------------------------------------------------------------------------------------
+# Training
+# ------------------------------------------------------------------------------------------
+class TrainSettings(ConfigSection):
+    """Fixed-learning-rate SGD without momentum (Lab 4), as in the engine's ``SGD``."""
+
+    lr: float = Field(0.05, gt=0, description="SGD learning rate, fixed (chosen on the training loss).")
+    batch_size: int = Field(64, ge=1, description="Mini-batch size.")
+    epochs: int = Field(30, ge=1, description="Passes over the training images.")
+    seeds: int = Field(3, ge=1, description="Independent seeds (initialisation and data order) per model.")
+    eval_every_epochs: int = Field(1, ge=1, description="Epochs between evaluations of the test sets.")
+
+
+def train_image_ensemble(
+    factory: Callable[[], nn.Module],
+    splits: ImageSplits,
+    augmentations: Sequence[ImageTransform | None],
+    *,
+    init_seeds: Sequence[int],
+    data_seeds: Sequence[int],
+    settings: TrainSettings,
+    eval_sets: dict[str, EvalSet],
+    ctx: StudyContext,
+    tag: str,
+) -> tuple[ModuleEnsemble, list[Tensor], TrainResult]:
+    """Train one member per entry of ``augmentations`` with the engine (NLL of log-softmax outputs).
+
+    Returns:
+        The ensemble (to extract members), a copy of the initial stacked parameters and the
+        engine's :class:`TrainResult` (whose ``params`` are the trained ones).
+    """
+    batch = min(settings.batch_size, len(splits.train_labels))
+    source = AugmentedImageSource(splits.train_images, splits.train_labels, batch_size=batch,
+                                  augmentations=augmentations, normalizer=splits.normalizer)
+    steps_per_epoch = source.steps_per_epoch
+    ensemble = ModuleEnsemble(factory)
+    params = ensemble.init(list(init_seeds), device=ctx.device)
+    initial = [p.detach().clone() for p in params]  # train() updates params in place
+    spec = TrainSpec(max_steps=settings.epochs * steps_per_epoch,
+                     eval_every=settings.eval_every_epochs * steps_per_epoch,
+                     block=steps_per_epoch)
+    result = train(ensemble, params, loss=nll, optimizer=SGD(), lr=[settings.lr] * len(augmentations),
+                   data=source, seeds=list(data_seeds), spec=spec, eval_sets=eval_sets,
+                   sink=ctx.writer, tag=tag, progress=ctx.progress)
+    return ensemble, initial, result
+
+
+# ------------------------------------------------------------------------------------------
+# Statistics and words
+# ------------------------------------------------------------------------------------------
+def derangement(n: int, *, generator: torch.Generator) -> Tensor:
+    """A random permutation of ``range(n)`` with no fixed point (one n-cycle): ``(n,)`` int64.
+
+    Pairs each example with a *different* one, e.g. as the "unrelated image" control.
+    """
+    check_in_range(n, "n", "derangement", low=2, kind=int)
+    perm = torch.randperm(n, generator=generator)
+    partner = torch.empty_like(perm)
+    partner[perm] = perm.roll(-1)
+    return partner
+
+
+def ci_dict(values: Any) -> dict[str, float]:
+    """``{"mean", "low", "high", "n"}``: a Student-t 95% interval (NaN bounds for n = 1)."""
+    v = np.asarray(values, dtype=float).reshape(-1)
+    mean, low, high = mean_ci(v)
+    return {"mean": mean, "low": low, "high": high, "n": int(v.size)}
+
+
+def num(v: Any) -> float:
+    """A float from a summary value (JSON stores non-finite floats as "nan", "inf", "-inf")."""
+    return float(v)
+
+
+def ci_text(d: dict[str, Any], digits: int = 3) -> str:
+    """``"0.812 [0.791, 0.833]"`` from a :func:`ci_dict` (also one read back from JSON)."""
+    return fmt_ci(num(d["mean"]), (num(d["low"]), num(d["high"])), digits)

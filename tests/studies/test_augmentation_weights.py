@@ -1,0 +1,182 @@
+"""augmentation-weights (Lab 4) and the shared image-study helpers: data choice, per-member
+augmentation source, template symmetry scores, and the smoke run through the CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from learnability.cli import app
+from learnability.data import RandomFlip, RandomRotation, hflip, write_idx
+from learnability.engine import SGD, ModuleEnsemble, TrainSpec, nll, train
+from learnability.models import ShallowFCN, load_weights
+from learnability.runs import load_run
+from learnability.studies._images_common import (
+    AugmentedImageSource,
+    ImageDataSettings,
+    load_image_splits,
+    resolve_dataset,
+)
+from learnability.studies.augmentation_weights import SYMMETRIES, template_symmetry, weights_file
+
+runner = CliRunner()
+
+
+# ------------------------------------------------------------------------------------------
+# Data choice
+# ------------------------------------------------------------------------------------------
+def _write_tiny_mnist(root: Path, n: int = 12) -> None:
+    rng = np.random.default_rng(0)
+    for img, lab in (("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+                     ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")):
+        write_idx(root / img, rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8))
+        write_idx(root / lab, (np.arange(n) % 10).astype(np.uint8))
+
+
+def test_auto_uses_mnist_only_when_its_files_are_present(tmp_path: Path) -> None:
+    assert resolve_dataset("auto", tmp_path)[0] == "digits"
+    _write_tiny_mnist(tmp_path)
+    name, reason = resolve_dataset("auto", tmp_path)
+    assert name == "mnist" and str(tmp_path) in reason
+    splits = load_image_splits(ImageDataSettings(data_root=str(tmp_path)))
+    assert splits.name == "mnist" and splits.train_images.shape == (12, 1, 28, 28)
+    # The normaliser is fitted on the training images: population mean and std.
+    assert math.isclose(float(splits.normalizer.mean_[0]), float(splits.train_images.mean()), rel_tol=1e-6)
+
+
+def test_digits_are_centred_in_an_mnist_like_box() -> None:
+    splits = load_image_splits(ImageDataSettings(dataset="digits", n_train=40, n_test=10))
+    x = splits.train_images
+    assert x.shape == (40, 1, 28, 28) and splits.name == "digits"
+    margin = (28 - 20) // 2
+    assert float(x[..., :margin, :].abs().max()) == 0.0  # black 4-pixel frame, as MNIST
+    assert float(x[..., -margin:].abs().max()) == 0.0
+    assert float(x[..., margin:-margin, margin:-margin].max()) > 0.5
+
+
+# ------------------------------------------------------------------------------------------
+# The per-member augmentation source
+# ------------------------------------------------------------------------------------------
+def _images(n: int = 40) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(3)
+    return torch.rand(n, 1, 8, 8, generator=g), torch.arange(n) % 10
+
+
+def test_member_gets_the_same_batches_alone_or_in_the_ensemble() -> None:
+    x, y = _images()
+    augs = [None, RandomRotation((0.0, 180.0)), RandomFlip("horizontal", p=0.5)]
+    seeds = [11, 12, 13]
+    together = AugmentedImageSource(x, y, batch_size=16, augmentations=augs)
+    together.start(seeds, torch.device("cpu"))
+    alone = AugmentedImageSource(x, y, batch_size=16, augmentations=[augs[1]])
+    alone.start([seeds[1]], torch.device("cpu"))
+    for _ in range(5):  # more than two epochs of 2 batches: reshuffles are covered
+        xb, yb = together.next()
+        xa, ya = alone.next()
+        assert xb.shape == (3, 16, 1, 8, 8) and yb.shape == (3, 16)
+        assert torch.equal(xb[1], xa[0]) and torch.equal(yb[1], ya[0])
+
+
+def test_members_sharing_a_seed_see_the_same_images() -> None:
+    x, y = _images()
+    source = AugmentedImageSource(x, y, batch_size=8,
+                                  augmentations=[None, RandomFlip("horizontal", p=1.0)])
+    source.start([5, 5], torch.device("cpu"))
+    for _ in range(6):
+        xb, yb = source.next()
+        assert torch.equal(yb[0], yb[1])
+        assert torch.equal(hflip(xb[0]), xb[1])  # same images, the second one flipped
+
+
+def test_source_refuses_a_seed_count_that_does_not_match() -> None:
+    x, y = _images()
+    source = AugmentedImageSource(x, y, batch_size=8, augmentations=[None, None])
+    with pytest.raises(ValueError, match="'seeds' parameter of AugmentedImageSource.start"):
+        source.start([1], torch.device("cpu"))
+
+
+def test_member_trains_identically_alone_or_in_the_ensemble() -> None:
+    x, y = _images(48)
+    augs = [None, RandomRotation((0.0, 180.0))]
+    ens = ModuleEnsemble(lambda: ShallowFCN(64, 10, seed=0))
+    spec = TrainSpec(max_steps=7, block=7)
+
+    def fit(indices: list[int]) -> list[torch.Tensor]:
+        src = AugmentedImageSource(x, y, batch_size=12, augmentations=[augs[i] for i in indices])
+        params = ens.init([21 + i for i in indices])
+        return train(ens, params, loss=nll, optimizer=SGD(), lr=[0.1] * len(indices), data=src,
+                     seeds=[31 + i for i in indices], spec=spec).params
+
+    both, alone = fit([0, 1]), fit([1])
+    for p_both, p_alone in zip(both, alone, strict=True):
+        torch.testing.assert_close(p_both[1], p_alone[0], rtol=1e-5, atol=1e-6)
+
+
+# ------------------------------------------------------------------------------------------
+# Symmetry scores of templates
+# ------------------------------------------------------------------------------------------
+def test_symmetry_scores_know_symmetric_templates() -> None:
+    h = 28
+    r = torch.cdist(torch.stack(torch.meshgrid(torch.arange(h) + 0.5, torch.arange(h) + 0.5,
+                                               indexing="ij"), -1).reshape(-1, 2),
+                    torch.tensor([[h / 2, h / 2]])).reshape(h, h)
+    radial = torch.cos(r / 2.0)  # a function of the radius only: rotation invariant
+    g = torch.Generator().manual_seed(0)
+    noise = torch.randn(h, h, generator=g)
+    mirror = noise + noise.flip(-1)  # left-right symmetric
+    anti = noise - noise.flip(-1)  # left-right antisymmetric
+    templates = torch.stack([radial, mirror, anti, noise])
+    scores, profile = template_symmetry(templates, angles=[30.0, 90.0, 180.0], shift=2)
+    assert set(scores) == set(SYMMETRIES) and profile.shape == (3, 4)
+    assert float(scores["rotation"][0]) > 0.99  # bilinear resampling only
+    assert float(profile[1, 0]) == pytest.approx(1.0, abs=1e-12)  # 90 degrees: exact
+    assert float(scores["hflip"][1]) == pytest.approx(1.0, abs=1e-12)
+    assert float(scores["hflip"][2]) == pytest.approx(-1.0, abs=1e-12)
+    assert abs(float(scores["rotation"][3])) < 0.1  # white noise has no symmetry
+    # A left-right symmetric template turned by 180 degrees is its upside-down mirror image.
+    assert float(profile[2, 1]) == pytest.approx(float(scores["vflip"][1]), abs=1e-12)
+
+
+# ------------------------------------------------------------------------------------------
+# Smoke run through the CLI
+# ------------------------------------------------------------------------------------------
+def test_smoke_run_through_the_cli(tmp_path: Path) -> None:
+    res = runner.invoke(app, ["run", "augmentation-weights", "--smoke", "--out", str(tmp_path),
+                              "--no-progress", "--set", "data.dataset=digits"])
+    assert res.exit_code == 0, res.output
+    run = load_run(tmp_path / res.output.strip().splitlines()[-1].split("/")[-1])
+    s = run.summary
+    assert run.complete and s["dataset"] == "digits"
+    assert s["augmentations"] == ["none", "rotation", "hflip"] and s["members"] == 6
+    for key in ("test_loss_start", "test_loss_end", "test_acc_start", "test_acc_end", "accuracy",
+                "symmetry", "symmetry_gain"):
+        assert key in s["results"]["rotation"], key
+    none, rot = s["results"]["none"], s["results"]["rotation"]
+    # Paired design: every augmentation starts from the same weights, hence the same test loss.
+    assert none["test_loss_start"]["mean"] == pytest.approx(rot["test_loss_start"]["mean"])
+    assert none["test_loss_end"]["mean"] < none["test_loss_start"]["mean"]
+    assert set(none["accuracy"]) == {"test", "test_rotation", "test_hflip"}
+    assert none["symmetry_gain"]["rotation"]["mean"] == 0.0
+
+    arrays = run.load_arrays("templates")
+    assert arrays["scaled"].shape == (3, 2, 10, 28, 28)
+    assert arrays["scaled"].min() == 0.0 and arrays["scaled"].max() == 1.0
+    for name in ("weights", "loss_curves", "rotation_profile"):
+        assert (run.figures_dir / f"{name}.png").stat().st_size > 1000
+    text = (run.path / "report.md").read_text()
+    assert "figures/weights.png" in text and "What the numbers say" in text
+    assert f"{rot['symmetry']['rotation']['mean']:.3g}" in text  # the sentence quotes the number
+
+    # The saved weights load safely and give back the member's templates.
+    model = ShallowFCN(784, 10, seed=1)
+    meta = load_weights(model, run.artifact(weights_file("rotation", 1)))
+    assert meta["config"]["augmentation"] == "rotation"
+    assert np.allclose(model.fc.weight.detach().numpy().reshape(10, 28, 28), arrays["weights"][1, 1])
+    assert json.loads((run.path / "summary.json").read_text())["diverged_members"] == 0
+
