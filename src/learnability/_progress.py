@@ -33,8 +33,9 @@ class Progress:
         desc: label shown before the bar.
     """
 
-    def __init__(self, *, enabled: bool = True, desc: str = "") -> None:
+    def __init__(self, *, enabled: bool = True, desc: str = "", unit: str = "step") -> None:
         self.enabled = enabled
+        self._unit = unit
         self._bar: Any = None
         self._desc = desc
         self._total = 0
@@ -45,7 +46,7 @@ class Progress:
                 from tqdm.notebook import tqdm
             else:
                 from tqdm import tqdm
-            self._bar = tqdm(total=self._total, desc=self._desc, unit="step", dynamic_ncols=True,
+            self._bar = tqdm(total=self._total, desc=self._desc, unit=self._unit, dynamic_ncols=True,
                              file=sys.stderr, leave=True)
         return self._bar
 

@@ -217,8 +217,14 @@ def _draw_panel(ax: Any, panel: Panel, fig: Any) -> None:
         ax.set_xticks([])  # after any scale change, which would restore the ticks
         ax.set_yticks([])
     else:
+        from matplotlib.ticker import LogFormatterSciNotation
+
         ax.set_xscale(panel.xscale)
         ax.set_yscale(panel.yscale)
+        for axis, scale in ((ax.xaxis, panel.xscale), (ax.yaxis, panel.yscale)):
+            if scale == "log":  # label minor ticks only on very short spans (they overlap otherwise)
+                axis.set_minor_formatter(LogFormatterSciNotation(labelOnlyBase=False,
+                                                                 minor_thresholds=(0.5, 0.25)))
     ax.set_title(panel.title, fontsize=10)
     ax.set_xlabel(panel.xlabel)
     ax.set_ylabel(panel.ylabel)

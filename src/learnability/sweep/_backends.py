@@ -1,0 +1,231 @@
+"""Where the runs of a sweep execute: a local process pool, or Ray tasks.
+
+Both backends take the same :class:`~learnability.sweep._worker.RunTask` s and yield one outcome
+per run as runs finish (in completion order), so the caller can record each finished run at once.
+
+Threads. On a small CPU, separate single-threaded processes train small models faster than one
+process with several threads (measured 1.7-2x on the project's 2-core machine: per-operation
+overhead does not parallelise, processes do). So the local backend's default is one worker per
+core with one torch thread each, and only a sweep with fewer runs than cores gives the spare cores
+to the workers as threads. ``workers x threads`` never exceeds the cores unless both are asked
+for explicitly (then a ``RuntimeWarning`` says so).
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import warnings
+from collections import deque
+from collections.abc import Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from typing import Any
+
+from learnability.sweep._worker import RunTask, run_one, short_error
+
+__all__ = [
+    "BACKENDS", "Resources", "available_cores", "choose_resources", "iter_local", "iter_ray",
+    "pool_context",
+]
+
+BACKENDS = ("local", "ray")
+# Start method of the local pool. A fork server is a fresh interpreter that imports torch and the
+# studies once (PRELOAD) and forks every worker from that state: workers start warm, inherit no
+# thread pools, locks or CUDA state of the sweep process, and later pools of the same process
+# reuse the server. Where fork servers do not exist (Windows), each worker is spawned afresh.
+START_METHODS = ("forkserver", "spawn")
+PRELOAD = "learnability.sweep._preload"
+# Seconds to wait for terminated workers to exit when a sweep is interrupted.
+TERMINATE_GRACE_S = 10.0
+# Ray retries a task whose worker died (e.g. a lost node) this many times; an error raised by the
+# study itself is never retried (run_one returns it as an outcome).
+RAY_MAX_RETRIES = 1
+
+_DIED = ("BrokenProcessPool: a worker process of the local pool died abruptly (killed, out of "
+         "memory, or a crash in native code) while this run was in flight; re-run the sweep to "
+         "retry it")
+
+
+def available_cores() -> int:
+    """CPU cores this process may use (its affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class Resources:
+    """How a sweep's runs are spread over the machine (recorded in ``sweep.json``).
+
+    Attributes:
+        backend: "local" or "ray".
+        workers: local: worker processes; ray: the most tasks in flight (0: no limit, the
+            cluster's free CPUs decide).
+        threads: torch threads per run (= Ray ``num_cpus`` per task).
+        cores: CPU cores seen by the sweep process.
+        requested_workers, requested_threads: what the caller asked for (None: chosen).
+        reason: why, in words.
+    """
+
+    backend: str
+    workers: int
+    threads: int
+    cores: int
+    requested_workers: int | None
+    requested_threads: int | None
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def choose_resources(backend: str, n_runs: int, *, workers: int | None, threads: int | None,
+                     cores: int | None = None) -> Resources:
+    """Workers and threads per run for ``n_runs`` runs to execute.
+
+    Local: without ``workers`` and ``threads``, one single-threaded worker per core (at most one
+    per run; spare cores become threads). Given one of them, the other fills the cores. Ray:
+    ``threads`` (default 1) is each task's ``num_cpus``; ``workers`` only caps the tasks in flight.
+    """
+    cores = cores or available_cores()
+    if backend == "ray":
+        t = threads or 1
+        return Resources("ray", workers or 0, t, cores, workers, threads,
+                         f"one Ray task per run with num_cpus={t}; the cluster's free CPUs decide "
+                         "how many run at once" + (f" (at most {workers})" if workers else ""))
+    runs = max(1, n_runs)
+    if workers is None and threads is None:
+        used = min(cores, runs)
+        t = max(1, cores // used)
+        reason = (f"{used} single-threaded worker(s), one per core: separate processes beat "
+                  "shared threads for small models" if t == 1 else
+                  f"{used} worker(s) for {runs} run(s) on {cores} cores: spare cores as threads")
+    elif workers is None:
+        assert threads is not None
+        t = threads
+        used = max(1, min(cores // t, runs))
+        reason = f"{t} thread(s) per run as asked; {used} worker(s) fill the {cores} cores"
+    else:
+        used = min(workers, runs)
+        t = threads if threads is not None else max(1, cores // used)
+        reason = (f"{used} worker(s) as asked" + (f" (of {workers}: only {runs} run(s) to do)"
+                                                  if used < workers else "")
+                  + (f"; {t} thread(s) each as asked" if threads is not None
+                     else f"; {t} thread(s) each fill the {cores} cores"))
+    if used * t > cores:
+        warnings.warn(f"{used} workers x {t} threads oversubscribe the {cores} cores of this machine; "
+                      "runs will be slower than with fewer workers or threads", RuntimeWarning,
+                      stacklevel=3)
+    return Resources("local", used, t, cores, workers, threads, reason)
+
+
+def _failure(task: RunTask, error: str) -> dict[str, Any]:
+    return {"run_id": task.run_id, "index": task.index, "status": "failed", "error": error,
+            "path": None, "pid": None, "hostname": None, "threads": task.threads, "seconds": None}
+
+
+def _terminate(executor: ProcessPoolExecutor) -> None:
+    """Stop the pool's workers now (an interrupted sweep must not wait for runs in flight)."""
+    processes = list((getattr(executor, "_processes", None) or {}).values())
+    for p in processes:
+        if p.is_alive():
+            p.terminate()
+    for p in processes:
+        p.join(TERMINATE_GRACE_S)
+        if p.is_alive():
+            p.kill()
+
+
+def pool_context() -> multiprocessing.context.BaseContext:
+    """The multiprocessing context of the local pool (see ``START_METHODS``)."""
+    methods = multiprocessing.get_all_start_methods()
+    method = next(m for m in START_METHODS if m in methods)
+    context = multiprocessing.get_context(method)
+    if method == "forkserver":
+        # Takes effect when this process starts its fork server (its first pool).
+        context.set_forkserver_preload([PRELOAD])
+    return context
+
+
+def iter_local(tasks: Sequence[RunTask], *, workers: int) -> Iterator[dict[str, Any]]:
+    """Run ``tasks`` on a pool of ``workers`` processes; yield outcomes as runs finish.
+
+    At most ``workers`` runs are submitted at a time, so the runs in flight are known: if a
+    worker process dies (killed, out of memory), those runs are reported failed and a fresh pool
+    goes on with the rest. Closing the generator (or Ctrl-C) terminates the workers.
+    """
+    queue = deque(tasks)
+    context = pool_context()
+    while queue:
+        executor = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+        in_flight: dict[Future[dict[str, Any]], RunTask] = {}
+        try:
+            broken = False
+            while (queue and not broken) or in_flight:
+                while queue and not broken and len(in_flight) < workers:
+                    task = queue.popleft()
+                    in_flight[executor.submit(run_one, task)] = task
+                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                for future in sorted(done, key=lambda f: in_flight[f].index):
+                    task = in_flight.pop(future)
+                    try:
+                        outcome = future.result()
+                    except BrokenProcessPool:
+                        broken = True
+                        outcome = _failure(task, _DIED)
+                    except Exception as exc:  # noqa: BLE001 - e.g. an unpicklable result
+                        outcome = _failure(task, short_error(exc))
+                    yield outcome
+        except BaseException:
+            for future in in_flight:
+                future.cancel()
+            _terminate(executor)
+            raise
+        finally:
+            executor.shutdown(wait=True, cancel_futures=True)
+
+
+def iter_ray(tasks: Sequence[RunTask], *, max_in_flight: int = 0) -> Iterator[dict[str, Any]]:
+    """Run each task as a Ray task with its declared ``num_cpus`` / ``num_gpus``.
+
+    Uses the Ray instance this process is connected to (``ray.init`` called by the user, e.g.
+    ``ray.init(address="auto")`` on a cluster), or starts one with ``ray.init()`` — which joins
+    the cluster named by ``RAY_ADDRESS`` if set — and shuts it down at the end.
+
+    Raises:
+        ImportError: when ray is not installed (``pip install "learnability[ray]"``).
+    """
+    import ray
+
+    started = not ray.is_initialized()
+    if started:
+        ray.init(logging_level=logging.WARNING)
+    remote = ray.remote(run_one)
+    queue = deque(tasks)
+    in_flight: dict[Any, RunTask] = {}
+    try:
+        while queue or in_flight:
+            while queue and (max_in_flight <= 0 or len(in_flight) < max_in_flight):
+                task = queue.popleft()
+                ref = remote.options(num_cpus=task.threads, num_gpus=task.gpus,
+                                     max_retries=RAY_MAX_RETRIES).remote(task)
+                in_flight[ref] = task
+            ready, _ = ray.wait(list(in_flight), num_returns=1)
+            for ref in ready:
+                task = in_flight.pop(ref)
+                try:
+                    outcome = ray.get(ref)
+                except Exception as exc:  # noqa: BLE001 - a dead worker, a lost node
+                    outcome = _failure(task, short_error(exc).splitlines()[0])
+                yield outcome
+    except BaseException:
+        for ref in in_flight:
+            ray.cancel(ref, force=True)
+        raise
+    finally:
+        if started:
+            ray.shutdown()
