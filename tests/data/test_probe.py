@@ -102,9 +102,14 @@ def test_to_dict_is_plain_json():
         probe.ratio = 1.0  # frozen
 
 
+def _very_slow_step(batch):
+    # Long enough to dominate a worker's IPC cost even on a heavily loaded machine.
+    time.sleep(5 * SLOW_STEP_S)
+
+
 def test_sweep_returns_a_table_and_a_figure():
     frame = sweep_loading(
-        _in_memory(), step_fn=_slow_step, num_workers=(0, 1), batch_sizes=(8, 4),
+        _in_memory(), step_fn=_very_slow_step, num_workers=(0, 1), batch_sizes=(8, 4),
         n_batches=2, warmup_batches=1,
     )  # fmt: skip
     assert isinstance(frame, pd.DataFrame) and len(frame) == 4

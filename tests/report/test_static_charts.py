@@ -24,3 +24,16 @@ def test_every_trace_kind_renders(tmp_path) -> None:  # noqa: ANN001
     assert all(p.stat().st_size > 1000 for p in paths)
     assert paths[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert chart.grid == (2, 3)
+
+
+def test_bar_categories_keep_their_labels(tmp_path) -> None:  # noqa: ANN001
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from learnability.report.charts import _draw_panel
+
+    fig = Figure()
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    _draw_panel(ax, Panel([Bar(["alpha", "beta"], [1.0, 2.0])], yscale="log"), fig)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["alpha", "beta"]

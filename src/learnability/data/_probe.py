@@ -309,6 +309,20 @@ def probe_loading(
         if shuffle
         else SequentialSampler(dataset)
     )
+    # 2. The step alone, on one batch already loaded and moved — timed before any worker
+    #    process exists, so loader workers do not compete with it for the cores.
+    single = DataLoader(dataset, batch_size=batch_size, collate_fn=collate_fn, drop_last=True)
+    resident = _to_device(next(iter(single)), dev, non_blocking=False)
+    per_batch = _batch_len(resident)
+    for _ in range(warmup_batches):
+        step_fn(resident)
+    _sync(dev)
+    t0 = time.perf_counter()
+    for _ in range(n_batches):
+        step_fn(resident)
+    _sync(dev)
+    step_rate = _rate(per_batch * n_batches, time.perf_counter() - t0)
+
     loader = DataLoader(
         dataset,
         batch_size=batch_size,
@@ -320,10 +334,10 @@ def probe_loading(
         persistent_workers=num_workers > 0,  # no re-spawn at epoch boundaries while timing
     )
 
-    # 2. The loader alone.
+    # 3. The loader alone.
     t0 = time.perf_counter()
     batches = _cycle(loader)
-    first = next(batches)
+    next(batches)
     first_batch_s = time.perf_counter() - t0
     for _ in range(max(warmup_batches - 1, 0)):
         next(batches)
@@ -332,18 +346,6 @@ def probe_loading(
     for _ in range(n_batches):
         items += _batch_len(next(batches))
     loader_rate = _rate(items, time.perf_counter() - t0)
-
-    # 3. The step alone, on a batch already loaded and moved.
-    resident = _to_device(first, dev, non_blocking=False)
-    per_batch = _batch_len(first)
-    for _ in range(warmup_batches):
-        step_fn(resident)
-    _sync(dev)
-    t0 = time.perf_counter()
-    for _ in range(n_batches):
-        step_fn(resident)
-    _sync(dev)
-    step_rate = _rate(per_batch * n_batches, time.perf_counter() - t0)
 
     # 4. End to end: what training sees.
     for _ in range(warmup_batches):

@@ -13,7 +13,9 @@ Public pieces:
 - :func:`lr_sweep`, :class:`LRGrid`, :class:`Selection` — learning-rate sweeps.
 """
 
-from learnability.engine.loop import EvalHistory, EvalSet, MetricSink, TrainResult, TrainSpec, train
+from learnability.engine.loop import (
+    EvalHistory, EvalSet, MetricSink, TrainResult, TrainSpec, make_step, train,
+)
 from learnability.engine.losses import accuracy, cross_entropy, get_loss, mse, nll
 from learnability.engine.modules import ModuleEnsemble, default_init_
 from learnability.engine.optim import SGD, Adam, Optimizer, OptState, make_optimizer
@@ -27,6 +29,6 @@ __all__ = [
     "SGD", "Adam", "BatchSource", "EvalHistory", "EvalSet", "FixedSource", "LRGrid", "MLPSpec",
     "MetricSink", "ModuleEnsemble", "OnlineSource", "OptState", "Optimizer", "Params", "Selection",
     "StackedMLP", "Stationarity", "StationarityDetector", "SweepResult", "TrainResult", "TrainSpec",
-    "accuracy", "cross_entropy", "default_init_", "get_loss", "lr_sweep", "make_optimizer",
+    "accuracy", "cross_entropy", "default_init_", "get_loss", "lr_sweep", "make_optimizer", "make_step",
     "Schedule", "make_schedule", "member_module", "mse", "nll", "select_lr", "train",
 ]

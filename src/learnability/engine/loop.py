@@ -33,7 +33,7 @@ from learnability.engine.schedules import Schedule
 from learnability.engine.sources import BatchSource
 from learnability.engine.stationarity import Stationarity, StationarityDetector
 
-__all__ = ["EvalSet", "MetricSink", "Model", "TrainResult", "TrainSpec", "train"]
+__all__ = ["EvalSet", "MetricSink", "Model", "TrainResult", "TrainSpec", "make_step", "train"]
 
 
 class Model(Protocol):
@@ -169,6 +169,19 @@ class TrainResult:
 # Compiled steps, reused across calls of train() with equivalent model, loss and optimizer, so a
 # sweep followed by seed runs compiles once per shape instead of once per call.
 _COMPILED: dict[tuple[object, ...], Callable[..., tuple[Tensor, Tensor]]] = {}
+
+
+def make_step(model: Model, loss: LossFn, optimizer: Optimizer, *, compile: bool = False  # noqa: A002
+              ) -> Callable[..., tuple[Tensor, Tensor]]:
+    """The training step :func:`train` uses, for code that must time or drive single steps.
+
+    Returns ``step(params, state, x, y, lr, active, ceiling) -> (losses (K,), active (K,))``:
+    one optimizer step of every active member on batch ``(x, y)``, updating ``params`` and the
+    optimizer ``state`` (from ``optimizer.init(params)``) in place; members whose loss is
+    non-finite or above ``ceiling`` (K,) become inactive. Call it under ``torch.no_grad()``.
+    Compiled steps are cached per (model, loss, optimizer) configuration.
+    """
+    return _step_fn(model, loss, optimizer, compile)
 
 
 def _step_fn(model: Model, loss_fn: LossFn, optimizer: Optimizer, compile_: bool

@@ -156,6 +156,10 @@ def _draw_panel(ax: Any, panel: Panel, fig: Any) -> None:
         colour_i += 1
         return c
 
+    if not panel.image:
+        # Scales first: setting a scale afterwards would reset categorical tick labels.
+        ax.set_xscale(panel.xscale)
+        ax.set_yscale(panel.yscale)
     has_label = False
     n_hist = sum(isinstance(t, Hist) for t in panel.traces)
     n_bars = sum(isinstance(t, Bar) for t in panel.traces)
@@ -219,8 +223,6 @@ def _draw_panel(ax: Any, panel: Panel, fig: Any) -> None:
     else:
         from matplotlib.ticker import LogFormatterSciNotation
 
-        ax.set_xscale(panel.xscale)
-        ax.set_yscale(panel.yscale)
         for axis, scale in ((ax.xaxis, panel.xscale), (ax.yaxis, panel.yscale)):
             if scale == "log":  # label minor ticks only on very short spans (they overlap otherwise)
                 axis.set_minor_formatter(LogFormatterSciNotation(labelOnlyBase=False,
