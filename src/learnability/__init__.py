@@ -8,6 +8,7 @@ Python API (mirrors the CLI)::
     run.metrics      # pandas DataFrame (long format: series, tag, step, member, value)
     run.summary      # dict, the final numbers
     run = learnability.load_run("runs/teacher-student-...")      # any run folder, even incomplete
+    table = learnability.load_sweep("sweeps/widths")              # one row per run of a sweep
 """
 
 from learnability._version import __version__
@@ -15,4 +16,15 @@ from learnability.runner import rebuild_report, run_study
 from learnability.runs import Run, load_run
 from learnability.studies import get_study, list_studies
 
-__all__ = ["Run", "__version__", "get_study", "list_studies", "load_run", "rebuild_report", "run_study"]
+
+def load_sweep(path):  # noqa: ANN001, ANN201 - thin lazy wrapper, documented below
+    """The results table of a sweep folder (one row per run); see :func:`learnability.sweep.load_sweep`."""
+    from learnability.sweep import load_sweep as _load_sweep
+
+    return _load_sweep(path)
+
+
+__all__ = [
+    "Run", "__version__", "get_study", "list_studies", "load_run", "load_sweep", "rebuild_report",
+    "run_study",
+]

@@ -4,8 +4,10 @@
     learnability run STUDY [--smoke] [--seed N] [--config FILE.toml] [--set key=value ...]
                            [--out DIR] [--device cpu|cuda] [--no-progress] [--threads N]
     learnability config STUDY [--smoke] [--set key=value ...]   # print the resolved TOML
-    learnability report RUN_DIR
+    learnability report RUN_DIR | --index RUNS_DIR
+    learnability sweep FILE.toml [--backend local|ray] [--workers N] [--threads N] [--out DIR]
     learnability bench [--quick]
+    learnability data-bench [--dataset bell|digits|cifar10|corrupted|arc] [--sweep] ...
 """
 
 from __future__ import annotations
@@ -119,14 +121,56 @@ def config_cmd(
 
 
 @app.command("report")
-def report_cmd(run_dir: Annotated[Path, typer.Argument(help="A run folder.")]) -> None:
-    """Rebuild a run's figures and report from the run folder alone."""
-    from learnability.runner import rebuild_report
-
+def report_cmd(
+    run_dir: Annotated[Path, typer.Argument(help="A run folder (or, with --index, a folder of runs).")],
+    index: Annotated[bool, typer.Option("--index", help="Write RUNS_DIR/index.html over every run "
+                                        "below it, with comparison pages per study.")] = False,
+) -> None:
+    """Rebuild a run's figures and report (report.md, report.html) from the run folder alone."""
     try:
+        if index:
+            from learnability.report import write_index
+
+            typer.echo(str(write_index(run_dir)))
+            return
+        from learnability.runner import rebuild_report
+
         path = rebuild_report(run_dir)
     except FileNotFoundError as exc:
         _fail(str(exc))
+    typer.echo(str(path))
+    typer.echo(str(path.with_suffix(".html")))
+
+
+@app.command("sweep")
+def sweep_cmd(
+    file: Annotated[Path, typer.Argument(help="Sweep file (TOML).")],
+    backend: Annotated[str, typer.Option(help="local (process pool) or ray.")] = "local",
+    workers: Annotated[Optional[int], typer.Option(
+        help="local: worker processes; ray: most runs in flight.")] = None,
+    threads: Annotated[Optional[int], typer.Option(help="torch threads per run.")] = None,
+    out: Annotated[Path, typer.Option(help="Parent folder of the sweep folder.")] = Path("sweeps"),
+    no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar.")] = False,
+) -> None:
+    """Run or resume a sweep of runs; the last line printed is the sweep folder."""
+    from learnability._validation import ParameterError
+    from learnability.config import ConfigError
+    from learnability.sweep import run_sweep
+
+    previous = signal.signal(signal.SIGTERM, _sigterm_to_interrupt)
+    try:
+        path = run_sweep(file, backend=backend, workers=workers, threads=threads, out=out,
+                         progress=not no_progress)
+    except ConfigError as exc:  # every problem of the plan, reported before anything runs
+        _fail(exc.messages)
+    except ParameterError as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        typer.echo("interrupted: finished runs are kept; run the same command again to resume",
+                   err=True)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     typer.echo(str(path))
 
 

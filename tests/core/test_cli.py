@@ -61,6 +61,42 @@ def test_report_rebuilds(toy_study, tmp_path) -> None:  # noqa: ANN001
     run_dir = res.output.strip().splitlines()[-1]
     (tmp_path / run_dir.split("/")[-1] / "report.md").unlink()
     res = runner.invoke(app, ["report", run_dir])
-    assert res.exit_code == 0 and res.output.strip().endswith("report.md")
+    lines = res.output.strip().splitlines()
+    assert res.exit_code == 0 and lines[-2].endswith("report.md") and lines[-1].endswith("report.html")
+    assert (tmp_path / run_dir.split("/")[-1] / "report.md").exists()
+    res = runner.invoke(app, ["report", "--index", str(tmp_path)])
+    assert res.exit_code == 0 and (tmp_path / "index.html").exists()
+    assert "toy-regression" in (tmp_path / "index.html").read_text()
     res = runner.invoke(app, ["report", str(tmp_path / "nothing")])
     assert res.exit_code == EXIT_CONFIG
+
+
+def test_sweep_command_runs_and_reports(toy_study, toy_script, tmp_path) -> None:  # noqa: ANN001
+    sweep_file = tmp_path / "tiny.toml"
+    sweep_file.write_text(
+        'study = "toy-regression"\n'
+        f'modules = ["{toy_script}"]\n'
+        "smoke = true\n"
+        "seeds = 2\n"
+        "[base]\n"
+        '"train.steps" = 20\n'
+        "[axes]\n"
+        "n_train = [64, 128]\n"
+    )
+    res = runner.invoke(app, ["sweep", str(sweep_file), "--workers", "1", "--threads", "1",
+                              "--out", str(tmp_path / "sweeps"), "--no-progress"])
+    assert res.exit_code == 0, res.output
+    from learnability import load_sweep
+
+    table = load_sweep(res.output.strip().splitlines()[-1])
+    assert len(table) == 4 and set(table["status"]) == {"complete"}
+    assert sorted(table["n_train"].unique()) == [64, 128]
+
+
+def test_sweep_command_rejects_bad_plan(toy_study, toy_script, tmp_path) -> None:  # noqa: ANN001
+    sweep_file = tmp_path / "bad.toml"
+    sweep_file.write_text(f'study = "toy-regression"\nmodules = ["{toy_script}"]\n[axes]\nn_train = [1, 64]\n')
+    res = runner.invoke(app, ["sweep", str(sweep_file), "--out", str(tmp_path / "sweeps")])
+    assert res.exit_code == EXIT_CONFIG
+    assert "'n_train' parameter of toy-regression must be an int in the range [16, inf). Got 1" in res.output
+    assert not (tmp_path / "sweeps").exists()
