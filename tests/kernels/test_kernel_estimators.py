@@ -391,3 +391,17 @@ def test_feature_count_is_checked_on_new_data() -> None:
 def test_sklearn_estimator_checks(estimator, check) -> None:
     """scikit-learn's own estimator checks (the generic test over every estimator)."""
     check(estimator)
+
+
+def test_kernel_pca_on_a_flat_spectrum() -> None:
+    # An RBF kernel with a huge gamma is the identity to rounding; the centred Gram matrix then has
+    # one eigenvalue repeated N - 1 times, on which LAPACK's subset driver returns nothing.
+    import numpy as np
+
+    from learnability.kernels import KernelPCA, center_gram, rbf_kernel
+
+    X = np.random.default_rng(0).random((40, 2))
+    model = KernelPCA(n_components=2, kernel="rbf", gamma=1e9).fit(X)
+    top = np.linalg.eigvalsh(center_gram(rbf_kernel(X, gamma=1e9)))[::-1][:2]
+    np.testing.assert_allclose(model.eigenvalues_, top)
+    assert model.transform(X).shape == (40, 2)

@@ -325,6 +325,11 @@ class KernelPCA(_KernelParamsMixin, TransformerMixin, BaseEstimator):
         n_comp = n if self.n_components is None else min(n, int(self.n_components))
         # eigh returns ascending eigenvalues; ask only for the n_comp largest.
         eigvals, eigvecs = scipy.linalg.eigh(K_c, subset_by_index=(n - n_comp, n - 1))
+        if eigvals.shape[0] < n_comp:
+            # LAPACK's subset driver can return nothing on a flat spectrum (K = I to rounding,
+            # e.g. an RBF kernel with a huge gamma): fall back to the full decomposition.
+            eigvals, eigvecs = scipy.linalg.eigh(K_c)
+            eigvals, eigvecs = eigvals[n - n_comp:], eigvecs[:, n - n_comp:]
         eigvals = self._fix_spectrum(eigvals)
         # Deterministic sign: the largest-magnitude entry of each eigenvector is positive.
         pivots = np.argmax(np.abs(eigvecs), axis=0)  # (n_comp,)

@@ -230,7 +230,7 @@ def _draw_panel(ax: Any, panel: Panel, fig: Any) -> None:
     ax.set_title(panel.title, fontsize=10)
     ax.set_xlabel(panel.xlabel)
     ax.set_ylabel(panel.ylabel)
-    if not panel.image:
+    if not panel.image and not any(isinstance(t, Heatmap) for t in panel.traces):
         ax.grid(True, which="major", alpha=0.3)
     if has_label and panel.legend:
         ax.legend(fontsize=7, frameon=False)

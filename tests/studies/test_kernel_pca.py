@@ -1,0 +1,79 @@
+"""The kernel-pca study (Lab 2, exercise 3): separability measures, kernel PCA vs PCA, and a smoke
+run through the CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from sklearn.datasets import make_moons
+from sklearn.decomposition import PCA
+from sklearn.decomposition import KernelPCA as SkKernelPCA
+from typer.testing import CliRunner
+
+from learnability.cli import app
+from learnability.kernels import center_gram, rbf_kernel
+from learnability.report import fmt
+from learnability.runs import load_run
+from learnability.studies import kernel_pca as kp
+
+runner = CliRunner()
+SEP = {"folds": 5, "repeats": 2, "seed": 0}
+
+
+def test_smoke_run_through_cli(tmp_path: Path) -> None:
+    res = runner.invoke(app, ["run", "kernel-pca", "--smoke", "--out", str(tmp_path), "--no-progress"])
+    assert res.exit_code == 0, res.output
+    run = load_run(res.output.strip().splitlines()[-1])
+    assert run.complete
+    s = run.summary
+    for key in ("pca", "best_gamma", "best", "reference", "top_gamma_range", "smallest_gamma",
+                "largest_gamma", "fisher_gain_over_pca"):
+        assert key in s
+    md = (run.path / "report.md").read_text()
+    assert f"gamma = {fmt(s['best_gamma'])}" in md
+    assert fmt(s["pca"]["fisher_ratio"]) in md and fmt(s["fisher_gain_over_pca"]) in md
+    assert (run.figures_dir / "separability_vs_gamma.png").exists()
+    assert (run.figures_dir / "projections.png").exists()
+
+
+def test_threshold_accuracy_matches_brute_force() -> None:
+    rng = np.random.default_rng(3)
+    z = rng.standard_normal(30)
+    labels = (z + rng.standard_normal(30) > 0).astype(int)
+    best = 0.0
+    for t in np.concatenate([[-np.inf], np.sort(z)]):
+        pred = (z > t).astype(int)
+        best = max(best, np.mean(pred == labels), np.mean(pred != labels))
+    assert kp.separability(z, labels, **SEP)["threshold_accuracy"] == best
+
+
+def test_separability_extremes() -> None:
+    labels = np.repeat([0, 1], 20)
+    apart = kp.separability(np.where(labels == 1, 5.0, -5.0) + np.linspace(0, 1, 40), labels, **SEP)
+    assert apart["threshold_accuracy"] == 1.0 and apart["cv_accuracy"] == 1.0 and apart["fisher_ratio"] > 50
+    same = kp.separability(np.tile(np.linspace(-1, 1, 20), 2), labels, **SEP)
+    assert same["fisher_ratio"] < 1e-12
+
+
+def test_kernel_pca_vs_pca_on_moons() -> None:
+    X, y = make_moons(n_samples=100, random_state=123)
+    pc1 = PCA(n_components=2).fit_transform(X)[:, 0]
+    small, _ = kp.kpca_projection(X, 1e-3)
+    assert abs(np.corrcoef(small[:, 0], pc1)[0, 1]) > 0.999  # small gamma: kernel PCA = PCA
+    good, _ = kp.kpca_projection(X, 21.5)
+    assert kp.separability(good[:, 0], y, **SEP)["cv_accuracy"] == 1.0
+    assert kp.separability(pc1, y, **SEP)["cv_accuracy"] < 0.8
+
+
+def test_projection_matches_sklearn_and_survives_a_flat_spectrum() -> None:
+    X, _ = make_moons(n_samples=60, random_state=0)
+    Z, lam = kp.kpca_projection(X, 10.0)
+    ref = SkKernelPCA(n_components=2, kernel="rbf", gamma=10.0).fit(X)
+    assert np.allclose(lam, ref.eigenvalues_)
+    assert np.allclose(np.abs(Z), np.abs(ref.transform(X)), atol=1e-8)  # up to the sign of each column
+    # K = I to rounding (scikit-learn's KernelPCA raises here): the centred Gram matrix's top two.
+    Z, lam = kp.kpca_projection(X, 1e6)
+    assert Z.shape == (60, 2) and np.all(np.isfinite(Z))
+    top = np.linalg.eigvalsh(center_gram(rbf_kernel(X, gamma=1e6)))[::-1][:2]
+    assert np.allclose(lam, top)
