@@ -23,8 +23,8 @@ import torch
 from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from learnability._validation import ParameterError, check_choice, check_in_range
 from learnability._arrays import as_matrix
+from learnability._validation import ParameterError, check_choice, check_in_range
 from learnability.kernels._functions import KERNELS, gram_matrix
 
 if TYPE_CHECKING:

@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 from scipy.special import gammaln
 
-from learnability._validation import ParameterError, check_in_range
 from learnability._arrays import as_float64, as_matrix
+from learnability._validation import ParameterError, check_in_range
 from learnability.kernels._functions import resolve_rbf_gamma
 
 __all__ = [

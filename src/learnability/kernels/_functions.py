@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 from scipy.spatial.distance import cdist
 
-from learnability._validation import ParameterError, check_choice, check_in_range
 from learnability._arrays import as_matrix
+from learnability._validation import ParameterError, check_choice, check_in_range
 
 __all__ = [
     "KERNELS",

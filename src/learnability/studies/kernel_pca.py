@@ -33,7 +33,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from learnability.config import StudyConfig
-from learnability.kernels import KernelPCA, center_gram, rbf_kernel
+from learnability.kernels import KernelPCA, rbf_kernel
 from learnability.report import Chart, Figure, Heading, Hist, Line, Panel, Report, Table, Text, fmt
 from learnability.runs import Run
 from learnability.studies import Study, StudyContext, register
