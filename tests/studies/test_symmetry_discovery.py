@@ -1,0 +1,221 @@
+"""Study symmetry-discovery: smoke run through the CLI, loss wiring, batched terms, measurements."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from learnability.cli import EXIT_CONFIG, app
+from learnability.engine import cross_entropy
+from learnability.models import (
+    OrbitClassifier,
+    commutator_penalty,
+    covariance,
+    make_orbit_dataset,
+    rotation_matrices,
+    sort_regularizer,
+)
+from learnability.studies import get_study
+from learnability.studies.symmetry_discovery import (
+    ABLATIONS,
+    RegularisedOrbitEnsemble,
+    SymmetryObjective,
+    batch_covariance,
+    commutator_penalties,
+    gramian_sort_penalty,
+    ideal_orbit_classifier,
+    member_grid,
+    representation_invariance,
+    weight_geometry,
+)
+
+runner = CliRunner()
+F64 = torch.float64
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("symmetry")
+    res = runner.invoke(
+        app, ["run", "symmetry-discovery", "--smoke", "--out", str(out), "--no-progress"]
+    )
+    assert res.exit_code == 0, res.output
+    return out / res.output.strip().splitlines()[-1].split("/")[-1]
+
+
+def test_smoke_run_summary_report_and_figures(smoke_run: Path) -> None:
+    s = json.loads((smoke_run / "summary.json").read_text())
+    for key in (
+        "group_order",
+        "chosen_lr",
+        "ablation",
+        "effects",
+        "sort_weight_sweep",
+        "ideal_orbit",
+        "init_circulant_distance",
+        "soft_vs_hard_sort_gap",
+        "n_members",
+    ):
+        assert key in s
+    assert s["group_order"] == 12 and s["hidden"] == 12  # smoke: 30-degree steps
+    assert set(s["ablation"]) == set(ABLATIONS)
+    # 4 distinct (sort, commutator) pairs from sort_weights [0, 1] and the ablations, x 2 seeds.
+    assert s["n_members"] == 4 * 2 and s["n_diverged"] == 0
+    # Full-orbit data: the covariance of the whole set is isotropic, so that commutator vanishes.
+    assert s["full_data_anisotropy"] < 1e-5
+    assert s["ablation"]["full"]["commutator_full"]["mean"] < 1e-10
+    # The constructed orbit layer is the exact answer: circulant and permuted by rotations.
+    assert s["ideal_orbit"]["circulant_distance"] < 1e-6
+    assert s["ideal_orbit"]["sorted_error_linear"] < 1e-5
+    # Known effect on this fixed tiny configuration: seed by seed, the sort term makes the
+    # Gramian closer to circulant than cross-entropy + commutator alone (0.06/0.28 vs 0.77/0.60).
+    with_sort = s["ablation"]["full"]["circulant_distance"]["values"]
+    without = s["ablation"]["ce_commutator"]["circulant_distance"]["values"]
+    assert all(a < 0.5 * b for a, b in zip(with_sort, without, strict=True))
+    report = (smoke_run / "report.md").read_text()
+    assert "Ablation of the loss terms" in report and "Sweep of the sort weight" in report
+    assert "full orbits of C_12" in report
+    for name in ("gramians", "weights", "sort_weight_sweep", "sort_term_curves"):
+        assert (smoke_run / "figures" / f"{name}.png").stat().st_size > 0
+    members = json.loads((smoke_run / "summary.json").read_text())["configs"]
+    assert len(members) == 4
+
+
+def test_smoke_run_members_table_has_ablations_at_zero_weight(smoke_run: Path) -> None:
+    import pandas as pd
+
+    table = pd.read_parquet(smoke_run / "artifacts" / "members.parquet")
+    ce_only = table[table["ablation"] == "ce_only"]
+    assert (
+        len(ce_only) == 2
+        and (ce_only["sort_weight"] == 0).all()
+        and (ce_only["commutator_weight"] == 0).all()
+    )
+    assert (table.loc[table["ablation"] == "ce_sort", "commutator_weight"] == 0).all()
+    assert (table.loc[table["ablation"] == "ce_commutator", "sort_weight"] == 0).all()
+    # Paired design: the same seeds in every configuration.
+    assert table.groupby("config")["seed"].apply(tuple).nunique() == 1
+
+
+def test_member_grid_covers_sweep_and_ablations() -> None:
+    cfg = get_study("symmetry-discovery").config_cls(
+        sort_weight=2.0, commutator_weight=0.5, sort_weights=[0.0, 1.0, 2.0]
+    )
+    grid = member_grid(cfg)
+    pairs = set(zip(grid["sort_weight"], grid["commutator_weight"], strict=True))
+    assert pairs == {(0.0, 0.5), (1.0, 0.5), (2.0, 0.5), (2.0, 0.0), (0.0, 0.0)}
+    ab = grid.set_index("ablation").loc[list(ABLATIONS)]
+    assert ab.loc["full"].tolist()[1:3] == [2.0, 0.5]
+    assert ab.loc["ce_only"].tolist()[1:3] == [0.0, 0.0]
+    assert grid["config"].is_unique
+
+
+def test_batched_terms_equal_the_library_member_by_member() -> None:
+    g = torch.Generator().manual_seed(0)
+    w = torch.randn(3, 7, 2, generator=g, dtype=F64)
+    x = torch.randn(3, 11, 2, generator=g, dtype=F64)
+    for temperature in (None, 0.5, 5.0):
+        got = gramian_sort_penalty(w, temperature=temperature)
+        for k in range(3):
+            torch.testing.assert_close(
+                got[k], sort_regularizer(w[k] @ w[k].T, temperature=temperature)
+            )
+    cov_x, cov_w = batch_covariance(x), batch_covariance(w)
+    for k in range(3):
+        torch.testing.assert_close(cov_x[k], covariance(x[k]))
+        torch.testing.assert_close(
+            commutator_penalties(cov_x, cov_w)[k], commutator_penalty(cov_x[k], cov_w[k])
+        )
+    assert (
+        float(commutator_penalties(torch.eye(2, dtype=F64)[None], cov_w[:1])) == 0.0
+    )  # I commutes
+
+
+def test_objective_wiring_weights_and_gradients() -> None:
+    data = make_orbit_dataset(3, step_degrees=30.0, seed=0)
+    model = RegularisedOrbitEnsemble(
+        3, 12, temperature=1.0, covariance="batch", full_covariance=covariance(data.x)
+    )
+    params = model.init([5, 5, 5])  # three identical members, different loss weights
+    x = data.x[:16].expand(3, 16, 2)
+    y = data.y[:16]
+    out = model.forward(params, x)
+    assert out.shape == (3, 16, 3 + 2)
+    net = model.member(params, 0)
+    torch.testing.assert_close(out[0, :, :3], net(data.x[:16]))
+    w = net.fc1.weight.detach()
+    torch.testing.assert_close(out[0, 0, 3], sort_regularizer(w @ w.T, temperature=1.0))
+    torch.testing.assert_close(
+        out[0, 0, 4], commutator_penalty(covariance(data.x[:16]), covariance(w))
+    )
+    assert torch.all(out[:, :, 3:] == out[:, :1, 3:])  # the terms are repeated on every row
+    objective = SymmetryObjective(3, torch.tensor([0.0, 2.0, 0.0]), torch.tensor([0.0, 0.0, 3.0]))
+    losses = objective(out, y)
+    ce = cross_entropy(out[..., :3], y)
+    torch.testing.assert_close(
+        losses, ce + torch.stack([0 * ce[0], 2 * out[1, 0, 3], 3 * out[2, 0, 4]])
+    )
+    # A member whose weights are 0 gets exactly the cross-entropy gradient.
+    for p in params:
+        p.requires_grad_(True)
+    grads = torch.autograd.grad(objective(model.forward(params, x), y).sum(), params)
+    ce_grads = torch.autograd.grad(
+        cross_entropy(model.forward(params, x)[..., :3], y).sum(), params
+    )
+    i = model.weight_index
+    torch.testing.assert_close(grads[i][0], ce_grads[i][0])
+    assert not torch.allclose(grads[i][1], ce_grads[i][1])  # the sort term moves member 1
+
+
+def test_full_covariance_mode_makes_the_commutator_vanish_on_full_orbits() -> None:
+    data = make_orbit_dataset(4, step_degrees=10.0, seed=1, dtype=F64)
+    model = RegularisedOrbitEnsemble(
+        4, 36, temperature=1.0, covariance="full", full_covariance=covariance(data.x)
+    )
+    params = [p.double() for p in model.init([0, 1])]
+    out = model.forward(params, data.x[:20].expand(2, 20, 2))
+    assert float(out[..., -1].abs().max()) < 1e-20  # C_x = c I commutes with everything
+    batch = RegularisedOrbitEnsemble(
+        4, 36, temperature=1.0, covariance="batch", full_covariance=covariance(data.x)
+    )
+    assert float(batch.forward(params, data.x[:20].expand(2, 20, 2))[..., -1].min()) > 1e-8
+
+
+def test_weight_geometry_and_invariance_known_answers() -> None:
+    net = ideal_orbit_classifier(3, 15.0, norm=2.0, bias=0.3)  # an orbit of C_24, equal biases
+    geo = weight_geometry(net.fc1.weight)
+    assert geo["circulant_distance"] < 1e-6 and abs(geo["angle_gap_ratio"] - 1) < 1e-6
+    assert geo["norm_spread"] < 1e-6 and geo["anisotropy"] < 1e-6
+    data = make_orbit_dataset(3, step_degrees=15.0, seed=0)
+    gx = data.x @ rotation_matrices(15.0, dtype=torch.float32)[5].T
+    inv = representation_invariance(net, data.x, gx)
+    assert inv["sorted_error_hidden"] < 1e-5 and inv["sorted_error_linear"] < 1e-5
+    # A random layer is neither circulant nor equivariant: the measures see it.
+    rnd = OrbitClassifier(3, hidden=24, seed=0)
+    assert weight_geometry(rnd.fc1.weight)["circulant_distance"] > 0.1
+    assert representation_invariance(rnd, data.x, gx)["sorted_error_linear"] > 0.05
+    # Two clusters of weights: anisotropic, with a large angular gap.
+    w = torch.tensor([[1.0, 0.0], [1.1, 0.05], [-1.0, 0.0], [-0.9, -0.05]])
+    geo = weight_geometry(w)
+    assert (
+        geo["anisotropy"] > 0.9
+        and geo["angle_gap_ratio"] > 1.5
+        and math.isfinite(geo["norm_spread"])
+    )
+
+
+def test_step_that_does_not_divide_360_is_a_config_error(tmp_path: Path) -> None:
+    res = runner.invoke(
+        app,
+        ["run", "symmetry-discovery", "--smoke", "--out", str(tmp_path), "--set", "step_degrees=7"],
+    )
+    assert res.exit_code == EXIT_CONFIG
+    assert (
+        "The 'step_degrees' parameter of symmetry-discovery must be a divisor of 360" in res.output
+    )
+    assert not any(tmp_path.iterdir())
