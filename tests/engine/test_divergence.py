@@ -53,3 +53,26 @@ def test_frozen_member_stops_changing() -> None:
                   seeds=seeds, spec=TrainSpec(max_steps=stop, block=40, divergence_factor=10.0))
     for a, b in zip(res.params, short.params, strict=True):
         torch.testing.assert_close(a[1], b[1], rtol=0, atol=0, equal_nan=True)
+
+
+def test_log_every_sends_group_means() -> None:
+    class Sink:
+        def __init__(self) -> None:
+            self.rows: list[tuple[int, np.ndarray]] = []
+
+        def log_block(self, series, steps, values, *, tag=None):  # noqa: ANN001, ANN202
+            self.rows += list(zip(steps, values, strict=True))
+
+        def log(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            pass
+
+    model = StackedMLP(SPEC)
+    sink = Sink()
+    # 7-step groups do not align with 40-step blocks; 250 steps leave a final short group of 5.
+    res = train(model, model.init([1, 2]), loss=mse, optimizer=Adam(), lr=[1e-3, 2e-3], data=_data(),
+                seeds=[1, 2], spec=TrainSpec(max_steps=250, block=40, log_every=7), sink=sink)
+    steps = [int(s) for s, _ in sink.rows]
+    assert steps == list(range(6, 250, 7)) + [249]
+    for s, v in sink.rows:
+        start = (s // 7) * 7
+        np.testing.assert_allclose(v, res.train_loss[start:s + 1].mean(axis=0), rtol=1e-6)

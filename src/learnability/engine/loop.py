@@ -87,6 +87,9 @@ class TrainSpec:
         compile: fuse the step with ``torch.compile`` (cached per shape; eager fallback on failure).
         schedule: learning-rate multiplier ``schedule(step, max_steps)`` (see
             :func:`~learnability.engine.schedules.make_schedule`); ``None`` keeps rates constant.
+        log_every: the sink receives ``train_loss`` as the mean of each group of this many steps
+            (recorded at the group's last step); 1 logs every step. The returned
+            :class:`TrainResult` always holds every step's loss.
     """
 
     max_steps: int
@@ -97,12 +100,14 @@ class TrainSpec:
     stop_when_stationary: bool = True
     compile: bool = False
     schedule: Schedule | None = None
+    log_every: int = 1
 
     def __post_init__(self) -> None:
         check_in_range(self.max_steps, "max_steps", "TrainSpec", low=1, kind=int)
         if self.eval_every is not None:
             check_in_range(self.eval_every, "eval_every", "TrainSpec", low=1, kind=int)
         check_in_range(self.block, "block", "TrainSpec", low=1, kind=int)
+        check_in_range(self.log_every, "log_every", "TrainSpec", low=1, kind=int)
         check_in_range(self.divergence_factor, "divergence_factor", "TrainSpec", low=1.0,
                        low_inclusive=False)
 
@@ -258,6 +263,36 @@ def _first_bad(losses: np.ndarray, ceiling: np.ndarray, already: np.ndarray, off
     return np.where(already >= 0, already, first)
 
 
+def _flush_train_loss(sink: MetricSink, pending: list[np.ndarray], done: int, every: int,
+                      tag: str | None, *, final: bool) -> None:
+    """Send complete groups of ``every`` steps (their mean) to the sink; keep the remainder.
+
+    ``pending`` holds the losses of the steps just before ``done``. With ``final`` the last,
+    possibly shorter group is sent too.
+    """
+    rows = np.concatenate(pending) if len(pending) > 1 else pending[0] if pending else None
+    pending.clear()
+    if rows is None or len(rows) == 0:
+        return
+    first = done - len(rows)
+    n_groups = len(rows) // every
+    if final and len(rows) % every:
+        n_groups += 1
+    if n_groups:
+        used = min(n_groups * every, len(rows))
+        if every == 1:
+            values, steps = rows[:used], np.arange(first, first + used)
+        else:
+            with np.errstate(invalid="ignore", over="ignore"):  # diverged members: inf/nan
+                values = np.stack([rows[i:i + every].astype(np.float64).mean(axis=0)
+                                   for i in range(0, used, every)])
+            steps = np.minimum(np.arange(first + every - 1, first + used + every - 1, every), done - 1)
+        sink.log_block("train_loss", steps, values, tag=tag)
+        rows = rows[used:]
+    if len(rows):
+        pending.append(rows)
+
+
 def train(
     model: Model,
     params: list[Tensor],
@@ -335,6 +370,7 @@ def train(
     t0 = time.perf_counter()
     run_eval(0)
     history: list[np.ndarray] = []
+    pending: list[np.ndarray] = []  # training losses not yet sent to the sink
     done = 0
     while done < spec.max_steps:
         n = min(spec.block, spec.max_steps - done)
@@ -365,7 +401,8 @@ def train(
                                    diverged_step, done)
         history.append(losses)
         if sink is not None:
-            sink.log_block("train_loss", steps, losses, tag=tag)
+            pending.append(losses)
+            _flush_train_loss(sink, pending, done + n, spec.log_every, tag, final=False)
         if detector is not None:
             detector.update(np.where(np.isfinite(losses), losses, np.nan))
         done += n
@@ -377,6 +414,8 @@ def train(
             if finished.all():
                 progress.skip(spec.max_steps - done)
                 break
+    if sink is not None:
+        _flush_train_loss(sink, pending, done, spec.log_every, tag, final=True)
     run_eval(done)
     wall = time.perf_counter() - t0
 

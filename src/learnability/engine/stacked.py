@@ -29,8 +29,9 @@ Params = list[Tensor]
 Activation = Literal["relu", "tanh", "identity"]
 _ACTIVATIONS = {"relu": torch.relu, "tanh": torch.tanh, "identity": lambda z: z}
 
-# Evaluation chunks are sized so one chunk's widest activation stays under this many floats.
-_EVAL_FLOATS = 2**24
+# Evaluation chunks are sized so one chunk's widest activation stays under this many floats
+# (2 MB): cache-sized chunks evaluate 3-4x faster than large ones on a CPU.
+_EVAL_FLOATS = 2**19
 
 
 @dataclass(frozen=True)

@@ -114,6 +114,18 @@ def isotonic_blocks(y: Tensor) -> Tensor:
     """
     values = y.detach().to("cpu", torch.float64).numpy()
     batch, n = values.shape
+    block = np.broadcast_to(np.arange(n), (batch, n)).copy()
+    # Rows already non-increasing are their own solution (every block a singleton); for the soft
+    # sort that is the hard-sort regime, common at small temperatures. Only the others need PAV.
+    todo = ~np.all(values[:, 1:] <= values[:, :-1], axis=1)
+    if todo.any():
+        block[todo] = _pav_blocks(values[todo])
+    return torch.from_numpy(block).to(y.device)
+
+
+def _pav_blocks(values: np.ndarray) -> np.ndarray:
+    """Pool-adjacent-violators on each row of ``values`` (B, n); block index of each position."""
+    batch, n = values.shape
     rows = np.arange(batch)
     sums = np.zeros((batch, n))  # stack of block sums
     counts = np.zeros((batch, n), dtype=np.int64)  # stack of block sizes
@@ -143,4 +155,4 @@ def isotonic_blocks(y: Tensor) -> Tensor:
     positions = np.arange(n)[None, :] + offset
     block = np.searchsorted(ends.reshape(-1), positions.reshape(-1), side="right").reshape(batch, n)
     block -= rows[:, None] * n  # searchsorted counts the n ends of every earlier row
-    return torch.from_numpy(block).to(y.device)
+    return block

@@ -60,8 +60,16 @@ def get_study(name: str) -> Study:
     Raises:
         ParameterError: for an unknown name (the message lists the known ones).
     """
-    _discover()
     module = name.replace("-", "_")
+    if name not in _REGISTRY and not _discovered and not module.startswith("_"):
+        # Conventionally study "a-b" lives in module a_b: import only that one (fast CLI start).
+        try:
+            importlib.import_module(f"{__name__}.{module}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__name__}.{module}":
+                raise
+    if name not in _REGISTRY:
+        _discover()
     if name not in _REGISTRY and module in _BROKEN:
         raise ImportError(f"the module of study {name!r} failed to import: {_BROKEN[module]}")
     if name not in _REGISTRY:
