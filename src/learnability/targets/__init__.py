@@ -18,14 +18,26 @@ from learnability.targets.polynomials import (
     monomial_features,
     scramble,
 )
+from learnability.targets.teacher import (
+    TEACHER_D_IN,
+    TEACHER_HIDDEN,
+    TEACHER_INPUT_HIGH,
+    TEACHER_INPUT_LOW,
+    Teacher,
+    teacher_spec,
+)
 
 __all__ = [
-    # polynomials
+    "TEACHER_D_IN",
+    "TEACHER_HIDDEN",
+    "TEACHER_INPUT_HIGH",
+    "TEACHER_INPUT_LOW",
     "Monomial",
     "Polynomial",
     "RuleViolation",
     "ScrambleResult",
     "ScrambleRule",
+    "Teacher",
     "apply_permutations",
     "bell_polynomial",
     "check_scrambled",
@@ -33,4 +45,5 @@ __all__ = [
     "monomial_exponents",
     "monomial_features",
     "scramble",
+    "teacher_spec",
 ]

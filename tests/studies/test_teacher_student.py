@@ -1,0 +1,341 @@
+"""The teacher-student study (issue 3): config, data, sweep and seed wiring, scaling, baselines,
+distribution comparison, symmetry-aware alignment, and a smoke run end to end through the CLI."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from scipy import stats
+from typer.testing import CliRunner
+
+from learnability._progress import Progress
+from learnability.cli import app
+from learnability.config import ConfigError, build_config, config_to_toml
+from learnability.engine import Adam, MLPSpec, OnlineSource, StackedMLP, TrainSpec, mse, train
+from learnability.runs import Run, RunWriter, load_run
+from learnability.studies import StudyContext
+from learnability.studies import teacher_student as ts
+from learnability.targets import Teacher
+
+runner = CliRunner()
+
+# A tiny configuration run directly (no report): one small and one teacher-shaped student.
+TINY: dict[str, Any] = {
+    "students": {"S_u": [4], "S_e": [75, 50, 10]},
+    "n_test": 500, "n_reference": 500, "compile": False,
+    # Raw targets of scale 1e2: rates from 1e-2 let every seed leave the mean predictor in 60 steps.
+    "sweep": {"points": 3, "max_steps": 60, "max_extensions": 0, "lr_low": 1e-2, "lr_high": 1.0},
+    "train": {"max_steps": 60, "eval_every": 20, "window": 10},
+}
+
+
+def _config(**over: Any) -> ts.TeacherStudentConfig:
+    layers: list[dict[str, Any]] = [TINY, over] if over else [TINY]
+    return build_config(ts.TeacherStudentConfig, owner="teacher-student", layers=layers)
+
+
+def _run_direct(cfg: ts.TeacherStudentConfig, path: Path) -> Run:
+    """Run the study's ``run`` into a folder without building the report (fast)."""
+    writer = RunWriter(path, study="teacher-student", config=cfg, config_toml=config_to_toml(cfg))
+    ctx = StudyContext(writer=writer, progress=Progress(enabled=False), device=torch.device("cpu"),
+                       root_seed=cfg.seed)
+    try:
+        summary = ts.run(cfg, ctx)
+    except BaseException as exc:
+        writer.fail(exc)
+        raise
+    writer.finish(summary)
+    return load_run(path)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    return _run_direct(_config(), tmp_path_factory.mktemp("tiny") / "run")
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    out = tmp_path_factory.mktemp("smoke")
+    res = runner.invoke(app, ["run", "teacher-student", "--smoke", "--out", str(out), "--no-progress"])
+    assert res.exit_code == 0, res.output
+    return load_run(out / res.output.strip().splitlines()[-1].split("/")[-1])
+
+
+def _without_timing(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _without_timing(v) for k, v in obj.items() if k not in ("timing", "wall_seconds")}
+    return obj
+
+
+# ------------------------------------------------------------------------------------ config
+
+
+def test_defaults_are_the_spec() -> None:
+    cfg = ts.TeacherStudentConfig()
+    assert cfg.teacher.d_in == 100 and cfg.teacher.hidden == [75, 50, 10]
+    assert (cfg.teacher.input_low, cfg.teacher.input_high, cfg.teacher.init_std) == (0.0, 2.0, 1.0)
+    assert cfg.students == {"S_u": [10], "S_e": [75, 50, 10], "S_o": [200, 200, 200, 100]}
+    assert cfg.n_test >= 60_000 and cfg.train.batch_size == 128 and cfg.train.optimizer == "adam"
+    assert cfg.train.seeds >= 3 and cfg.sweep.points >= 8
+    assert not cfg.standardize_targets and cfg.compile
+    # Calibration: optimal Adam rates from ~7e-4 to ~0.1, strictly inside the grid.
+    assert cfg.sweep.lr_low < 7e-4 and cfg.sweep.lr_high > 0.1
+    # The default students: under-, exactly- and over-parameterised (teacher: 11,896).
+    counts = {n: MLPSpec(100, tuple(h)).n_params for n, h in cfg.students.items()}
+    assert counts["S_u"] < 11_896 == counts["S_e"] < counts["S_o"]
+
+
+@pytest.mark.parametrize("students, message", [
+    ({"S u": [10]}, "'students.S u' parameter of teacher-student"),
+    ({"S_x": []}, "'students.S_x' parameter of teacher-student must be a non-empty list"),
+    ({}, "'students' parameter of teacher-student must be a non-empty table"),
+])
+def test_bad_students_are_refused(students: dict[str, list[int]], message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        build_config(ts.TeacherStudentConfig, owner="teacher-student", layers=[{"students": students}])
+
+
+def test_fewer_than_three_seeds_is_refused() -> None:
+    with pytest.raises(ConfigError, match=re.escape("'train.seeds' parameter of teacher-student")):
+        build_config(ts.TeacherStudentConfig, owner="teacher-student", layers=[{"train": {"seeds": 2}}])
+
+
+# ------------------------------------------------------------------------------------ data
+
+
+def test_online_batches_are_fresh_and_labelled_by_the_teacher() -> None:
+    teacher = Teacher(seed=0)
+    source = OnlineSource(lambda g, n: torch.rand(n, 100, generator=g) * 2, teacher.label,
+                          batch_size=128)
+    shared = ts.SharedStreamSource(OnlineSource(source.sample, source.label, batch_size=128))
+    source.start([7, 8], torch.device("cpu"))
+    shared.start([7, 7, 8], torch.device("cpu"))
+    seen = []
+    for _ in range(20):  # crosses a refill of the 16-step chunk
+        x, y = source.next()
+        xs, ys = shared.next()
+        assert x.shape == (2, 128, 100) and y.shape == (2, 128, 1)
+        # A shared stream gives each member exactly its own OnlineSource stream.
+        torch.testing.assert_close(xs, x[[0, 0, 1]], rtol=0, atol=0)
+        torch.testing.assert_close(ys, y[[0, 0, 1]], rtol=0, atol=0)
+        torch.testing.assert_close(y[0], teacher.label(x[0]))
+        assert float(x.min()) >= 0.0 and float(x.max()) <= 2.0
+        seen.append(x[0])
+    # Every batch is new: no two of the 20 batches share an input.
+    flat = torch.cat(seen)
+    assert torch.unique(flat, dim=0).shape[0] == flat.shape[0]
+
+
+def test_teacher_labels_unchanged_by_student_training() -> None:
+    teacher = Teacher(seed=1)
+    x = torch.rand(256, 100, generator=torch.Generator().manual_seed(0)) * 2
+    before, params_before = teacher.label(x).clone(), teacher.flat_parameters()
+    student = StackedMLP(MLPSpec(100, (75, 50, 10)))
+    src = OnlineSource(lambda g, n: torch.rand(n, 100, generator=g) * 2, teacher.label, batch_size=32)
+    res = train(student, student.init([0, 1]), loss=mse, optimizer=Adam(), lr=[1e-2, 1e-2], data=src,
+                seeds=[3, 4], spec=TrainSpec(max_steps=30, block=10))
+    assert res.train_loss[-1].mean() < res.train_loss[0].mean()  # the student did learn
+    torch.testing.assert_close(teacher.label(x), before, rtol=0, atol=0)
+    np.testing.assert_array_equal(teacher.flat_parameters(), params_before)
+
+
+def test_target_scaling_round_trip() -> None:
+    y = np.random.default_rng(0).normal(400.0, 200.0, size=(5000, 1))
+    sc = ts.TargetScaling.fit(y, standardize=True)
+    z = sc.to_train(torch.as_tensor(y)).numpy()
+    assert abs(z.mean()) < 1e-9 and abs(z.std() - 1.0) < 1e-9
+    assert sc.loss_scale == pytest.approx(y.std() ** 2)
+    raw = ts.TargetScaling.fit(y, standardize=False)
+    assert raw.loss_scale == 1.0 and raw.to_train(torch.as_tensor(y)).numpy() is not None
+    np.testing.assert_array_equal(raw.to_train(torch.as_tensor(y)).numpy(), y)
+
+
+def test_baselines_known_answers() -> None:
+    g = torch.Generator().manual_seed(0)
+    x_ref, x_test = torch.rand(400, 5, generator=g), torch.rand(300, 5, generator=g)
+    w = torch.tensor([[1.0], [-2.0], [0.5], [3.0], [0.0]])
+    b = ts.fit_baselines(x_ref, x_ref @ w + 7.0, x_test, x_test @ w + 7.0)
+    # An affine teacher is fitted exactly by OLS; the mean predictor has relative MSE ~1.
+    assert b["linear"]["test_rel_mse"] < 1e-10 and b["linear"]["train_rel_mse"] < 1e-10
+    y_test = (x_test @ w + 7.0).double().numpy()
+    expected = np.mean((y_test - float((x_ref @ w + 7.0).double().mean())) ** 2) / y_test.var()
+    assert b["mean"]["test_rel_mse"] == pytest.approx(expected, rel=1e-9)
+
+
+# ------------------------------------------------------------------------------------ analysis
+
+
+def test_layer_pairing() -> None:
+    pairs = [(p.student_layer, p.teacher_layers, p.role) for p in ts.layer_pairing(5, 4)]
+    assert pairs == [(0, (0,), "input"), (1, (1, 2), "hidden"), (2, (1, 2), "hidden"),
+                     (3, (1, 2), "hidden"), (4, (3,), "output")]
+    assert [(p.student_layer, p.teacher_layers) for p in ts.layer_pairing(2, 4)] == [(0, (0,)), (1, (3,))]
+    assert [p.teacher_layers for p in ts.layer_pairing(4, 4)] == [(0,), (1,), (2,), (3,)]
+
+
+def test_distribution_statistics_against_scipy() -> None:
+    teacher = Teacher(seed=0).layers()
+    shift = 0.5
+    shifted = [(w + shift, b + shift) for w, b in teacher]  # known answer: W1 = 0.5, shape equal
+    res = ts.compare_with_teacher([teacher, shifted], teacher, n_quantiles=20)
+    all_p = res["all"]
+    t_flat = np.concatenate([w.ravel() for w, _ in teacher] + [b.ravel() for _, b in teacher])
+    ks = [0.0, stats.ks_2samp(t_flat + shift, t_flat).statistic]
+    assert all_p["ks"] == pytest.approx(np.mean(ks))
+    assert all_p["wasserstein"] == pytest.approx(shift / 2)  # mean of 0 and 0.5 over the two "seeds"
+    assert all_p["wasserstein_standardized"] == pytest.approx(0.0, abs=1e-9)
+    assert all_p["ks_pvalues"][0] == pytest.approx(1.0)
+    assert all_p["student"]["std"] == pytest.approx(t_flat.std())
+    first_w = res["layers"][0]
+    assert first_w["name"] == "layer 1 weights" and first_w["n_student"] == 7_500
+    assert first_w["wasserstein"] == pytest.approx(shift / 2)
+    assert len(res["layers"]) == 8  # four layers, weights and biases
+
+
+def _permuted_rescaled(layers: list[tuple[np.ndarray, np.ndarray]], seed: int
+                       ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The same function: hidden units permuted, incoming weights x c > 0, outgoing / c."""
+    rng = np.random.default_rng(seed)
+    ws, bs = [w.copy() for w, _ in layers], [b.copy() for _, b in layers]
+    for l in range(len(ws) - 1):
+        perm = rng.permutation(ws[l].shape[0])
+        c = rng.uniform(0.2, 5.0, size=ws[l].shape[0])
+        ws[l], bs[l] = ws[l][perm] * c[:, None], bs[l][perm] * c
+        ws[l + 1] = ws[l + 1][:, perm] / c[None, :]
+    return list(zip(ws, bs, strict=True))
+
+
+def test_alignment_recovers_a_permuted_rescaled_teacher() -> None:
+    teacher = Teacher(seed=2)
+    tl = teacher.layers()
+    copy = _permuted_rescaled(tl, seed=0)
+    # Through the study's path: stacked student parameters -> layers -> alignment -> summary.
+    model = StackedMLP(MLPSpec(100, (75, 50, 10)))
+    params = [torch.as_tensor(w.T[None], dtype=torch.float64) for w, _ in copy] + \
+             [torch.as_tensor(b[None, None], dtype=torch.float64) for _, b in copy]
+    student = ts.student_layers(model, params, 0)
+    x = torch.rand(50, 100, generator=torch.Generator().manual_seed(1)).double() * 2
+    torch.testing.assert_close(model.predict(params, x)[0], teacher.label(x).double(), rtol=1e-4, atol=1e-2)
+    random_student = ts.student_layers(model, model.init([9]), 0)
+    aligned = ts.align_to_teacher([student], tl)
+    chance = ts.align_to_teacher([random_student], tl)
+    summary = ts.alignment_summary(aligned, chance)
+    assert summary["n_units"] == 135
+    assert summary["recovered"] == [135]
+    assert summary["mean_cosine"][0] == pytest.approx(1.0, abs=1e-9)
+    assert summary["output_cosine"][0] == pytest.approx(1.0, abs=1e-9)
+    assert [layer["recovered_per_seed"] for layer in summary["layers"]] == [[75], [50], [10]]
+    # An unrelated network is not "recovered": the check can fail.
+    assert summary["chance"]["recovered"][0] < 20 and summary["chance"]["mean_cosine"][0] < 0.5
+
+
+# ------------------------------------------------------------------------------------ the run
+
+
+def test_sweep_and_seed_wiring(tiny_run: Run) -> None:
+    s = tiny_run.summary
+    for name in ("S_u", "S_e"):
+        st = s["students"][name]
+        table = tiny_run.load_table(f"sweep_{name}")
+        assert st["lr"] == pytest.approx(float(table.loc[table["chosen"], "lr"].iloc[0]))
+        assert st["lr"] == st["sweep"]["chosen_lr"] and table["chosen"].sum() == 1
+        np.testing.assert_allclose(np.sort(table["lr"]), np.geomspace(1e-2, 1.0, 3))
+        sweep = tiny_run.series("train_loss", f"{name}/sweep")
+        seeds = tiny_run.series("train_loss", f"{name}/seeds")
+        first_sweep = sweep[sweep["step"] == 0]["value"].to_numpy()
+        first_seeds = seeds[seeds["step"] == 0]["value"].to_numpy()
+        # Sweep: every rate starts from the same init on the same batch -> equal first losses.
+        assert len(first_sweep) == 3 and np.ptp(first_sweep) == 0.0
+        # Seeds: >= 3 fresh inits and data streams, none of them the sweep's.
+        assert st["seeds"] == len(first_seeds) >= 3
+        assert len(np.unique(first_seeds)) == len(first_seeds)
+        assert not np.isin(first_seeds, first_sweep).any()
+        # Test loss logged every eval_every steps, on the seeds only (never in the sweep).
+        test = tiny_run.series("test_mse", f"{name}/seeds")
+        assert sorted(test["step"].unique()) == [0, 20, 40, 60]
+        assert tiny_run.series("test_mse", f"{name}/sweep").empty
+        assert st["test_rel_mse"] == pytest.approx(st["test_mse"] / s["teacher"]["test_var"])
+
+
+def test_same_seed_same_summary(tiny_run: Run, tmp_path: Path) -> None:
+    again = _run_direct(_config(), tmp_path / "again")
+    assert _without_timing(again.summary) == _without_timing(tiny_run.summary)
+    # Each student's streams derive from (seed, its name): alone it trains exactly as beside others,
+    # and another seed changes it.
+    alone = _run_direct(_config(students={"S_u": [4]}), tmp_path / "alone")
+    assert _without_timing(alone.summary["students"]["S_u"]) == \
+        _without_timing(tiny_run.summary["students"]["S_u"])
+    other = _run_direct(_config(seed=1, students={"S_u": [4]}), tmp_path / "other")
+    assert other.summary["students"]["S_u"]["test_mse"] != tiny_run.summary["students"]["S_u"]["test_mse"]
+
+
+def test_standardised_targets_are_reported_in_original_units(tiny_run: Run, tmp_path: Path) -> None:
+    run_ = _run_direct(_config(standardize_targets=True, students={"S_u": [4]}), tmp_path / "std")
+    s = run_.summary
+    scale = s["targets"]["loss_scale"]
+    assert s["targets"]["standardized"] and scale == pytest.approx(s["targets"]["std"] ** 2)
+    # The teacher's outputs are large, so the loss scale is far from 1 and a unit slip shows.
+    assert scale > 100
+    assert s["targets"]["failure_loss"] == pytest.approx(1.0, rel=1e-6)
+    st = s["students"]["S_u"]
+    # Test: the logged original-unit MSE is the training-unit loss times std^2.
+    loss = run_.series("test_loss", "S_u/seeds").sort_values(["step", "member"])["value"].to_numpy()
+    raw = run_.series("test_mse", "S_u/seeds").sort_values(["step", "member"])["value"].to_numpy()
+    np.testing.assert_allclose(raw, loss * scale, rtol=1e-4)
+    # Train: the summary's MSE is the last window of logged training-unit losses times std^2.
+    tr = run_.series("train_loss", "S_u/seeds")
+    last = tr[tr["step"] >= tr["step"].max() - 9].groupby("member")["value"].mean().to_numpy()
+    np.testing.assert_allclose(st["train_mse_per_seed"], last * scale, rtol=1e-4)
+    # At initialisation a standardised student predicts ~the mean: relative test MSE ~1, in
+    # original units (raw-target students start far above: their output ignores the mean).
+    start = run_.series("test_mse", "S_u/seeds")
+    rel0 = start[start["step"] == 0]["value"].to_numpy() / s["teacher"]["test_var"]
+    assert np.all((rel0 > 0.9) & (rel0 < 2.0))
+    assert 0 < st["test_rel_mse"] < 2 and 0 < st["train_rel_mse"] < 2
+    # Same teacher and test set as the raw run: the two variances agree.
+    assert s["teacher"]["test_var"] == tiny_run.summary["teacher"]["test_var"]
+
+
+def test_smoke_run_through_the_cli(smoke_run: Run) -> None:
+    s = smoke_run.summary
+    assert s["study"] == "teacher-student"
+    assert s["teacher"]["n_params"] == 11_896 and s["teacher"]["test_var"] > 0
+    assert s["test_set"]["n"] == 2_000
+    assert 0.0 <= s["test_set"]["input_low"] < s["test_set"]["input_high"] <= 2.0
+    assert s["baselines"]["mean"]["test_rel_mse"] == pytest.approx(1.0, abs=0.05)
+    assert 0 < s["baselines"]["linear"]["test_rel_mse"] < 1
+    assert set(s["students"]) == {"S_u", "S_e", "S_o"}
+    for name, hidden in (("S_u", [10]), ("S_e", [75, 50, 10]), ("S_o", [200, 200, 200, 100])):
+        st = s["students"][name]
+        assert st["hidden"] == hidden and st["n_params"] == MLPSpec(100, tuple(hidden)).n_params
+        for key in ("lr", "steps", "seeds", "test_mse", "test_mse_ci", "test_rel_mse",
+                    "test_rel_mse_ci", "train_mse", "train_mse_ci", "converged_step", "sweep"):
+            assert key in st, key
+        assert st["seeds"] >= 3 and len(st["test_mse_ci"]) == 2
+        assert st["test_mse_ci"][0] <= st["test_mse"] <= st["test_mse_ci"][1]
+        assert {"ks", "wasserstein"} <= set(st["distribution"]["all"])
+        assert 0 <= st["distribution"]["all"]["ks"] <= 1
+    al = s["students"]["S_e"]["alignment"]
+    assert len(al["mean_cosine"]) == len(al["recovered"]) == s["students"]["S_e"]["seeds"]
+    assert "alignment" not in s["students"]["S_u"]
+    figures = {p.name for p in smoke_run.figures_dir.glob("*.png")}
+    assert {"curves.png", "sweep_S_u.png", "sweep_S_o.png", "dist_S_o.png",
+            "alignment_S_e.png"} <= figures
+    md = (smoke_run.path / "report.md").read_text()
+    # Sentences carry the measured numbers.
+    rel = s["students"]["S_o"]["test_rel_mse"]
+    from learnability.report import fmt
+    assert f"relative {fmt(rel)}" in md
+    assert re.search(r"The teacher has 11,896 frozen parameters\. \*\*S_u\*\* \[10\] has 1021", md)
+    assert re.search(r"Ordering by relative test MSE: S_\w \([\d.e+-]+ \[", md)
+    assert re.search(r"Units recovered \(cosine > 0\.9\) per seed: \d+, \d+, \d+ of 135", md)
+    assert "KS = " in md and "W1 = " in md
+    # The report is a function of the folder alone: rebuilt from a fresh load, same blocks.
+    again = ts.report(load_run(smoke_run.path))
+    assert [c.name for c in again.charts] == ["sweep_S_u", "sweep_S_e", "sweep_S_o", "curves",
+                                              "dist_S_u", "dist_S_e", "dist_S_o", "alignment_S_e"]
