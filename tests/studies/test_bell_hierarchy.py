@@ -99,7 +99,7 @@ def test_defaults_are_the_spec_and_smoke_is_small() -> None:
     assert cfg.data.order == 6 and cfg.data.n_train >= 100_000 and cfg.data.n_test >= 60_000
     assert cfg.train.batch_size == 20 and cfg.train.epochs >= 30 and cfg.train.seeds >= 3
     assert cfg.train.lr_points >= 8 and cfg.train.lr_high / cfg.train.lr_low >= 100
-    assert cfg.train.lr_schedule == "constant" and cfg.train.compile
+    assert cfg.train.lr_schedule == "cosine" and cfg.train.compile and not cfg.data.standardize_targets
     assert cfg.analysis.n_base >= 50 and cfg.analysis.grid_points >= 200
     smoke = BellConfig.model_validate(SMOKE)
     assert smoke.data.n_train * smoke.train.epochs <= 10_000 and not smoke.train.compile
