@@ -12,7 +12,7 @@ import torch
 TESTS = Path(__file__).parent
 
 
-def _load_toy():  # noqa: ANN202
+def _load_toy():
     name = "learnability_tests_toy_study"
     if name in sys.modules:
         return sys.modules[name]
@@ -24,7 +24,7 @@ def _load_toy():  # noqa: ANN202
 
 
 @pytest.fixture(scope="session")
-def toy_study():  # noqa: ANN201
+def toy_study():
     """The registered toy study (see tests/toy_study.py)."""
     return _load_toy().ensure_registered()
 
@@ -35,7 +35,7 @@ def toy_script() -> Path:
 
 
 @pytest.fixture(autouse=True, scope="session")
-def _one_thread():  # noqa: ANN202
+def _one_thread():
     # Tiny models run fastest on one thread, and tests must not fight over the two CI cores.
     previous = torch.get_num_threads()
     torch.set_num_threads(1)

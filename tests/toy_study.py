@@ -16,7 +16,17 @@ from pydantic import Field
 
 from learnability.config import ConfigSection, StudyConfig
 from learnability.engine import (
-    Adam, EvalSet, FixedSource, LRGrid, MLPSpec, Selection, StackedMLP, TrainSpec, lr_sweep, mse, train,
+    Adam,
+    EvalSet,
+    FixedSource,
+    LRGrid,
+    MLPSpec,
+    Selection,
+    StackedMLP,
+    TrainSpec,
+    lr_sweep,
+    mse,
+    train,
 )
 from learnability.report import Chart, Figure, Panel, Report, Table, Text, curve_lines, fmt
 from learnability.studies import Study, StudyContext, register
@@ -48,12 +58,12 @@ def run(cfg: ToyConfig, ctx: StudyContext) -> dict:
     model = StackedMLP(MLPSpec(4, tuple(cfg.hidden)))
 
     class Slow(FixedSource):
-        def next(self):  # noqa: ANN202
+        def next(self):
             if cfg.pause_per_block and self._i % 10 == 0:
                 time.sleep(cfg.pause_per_block)
             return super().next()
 
-    def train_fn(lrs: np.ndarray):  # noqa: ANN202
+    def train_fn(lrs: np.ndarray):
         seeds = [ctx.seed("sweep")] * len(lrs)
         return train(model, model.init(seeds), loss=mse, optimizer=Adam(), lr=lrs,
                      data=Slow(x, y, batch_size=cfg.train.batch_size), seeds=seeds,
@@ -74,7 +84,7 @@ def run(cfg: ToyConfig, ctx: StudyContext) -> dict:
     return {"lr": sweep.chosen_lr, "test_mse": float(np.mean(test)), "test_mse_members": test.tolist()}
 
 
-def report(run_) -> Report:  # noqa: ANN001
+def report(run_) -> Report:
     s = run_.summary
     rep = Report("Toy regression", headline={"test MSE": fmt(s["test_mse"])})
     rep.add(Text(f"The chosen rate {fmt(s['lr'])} reaches a test MSE of {fmt(s['test_mse'])}."))

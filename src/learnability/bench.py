@@ -23,7 +23,15 @@ import torch
 from torch import nn
 
 from learnability.engine import (
-    Adam, FixedSource, MLPSpec, OnlineSource, StackedMLP, TrainSpec, member_module, mse, train,
+    Adam,
+    FixedSource,
+    MLPSpec,
+    OnlineSource,
+    StackedMLP,
+    TrainSpec,
+    member_module,
+    mse,
+    train,
 )
 
 __all__ = ["BenchResult", "flops_per_model_step", "measure_peak_gflops", "run_bench"]

@@ -17,7 +17,7 @@ import signal
 import sys
 from pathlib import Path
 from types import FrameType
-from typing import Annotated, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -49,8 +49,8 @@ def list_cmd() -> None:
         typer.echo(f"{s.name:<{width}}  {s.description}")
 
 
-def _resolve(study_name: str, smoke: bool, config: Optional[Path], assignments: list[str],
-             seed: Optional[int], device: Optional[str]):  # noqa: ANN202
+def _resolve(study_name: str, smoke: bool, config: Path | None, assignments: list[str],
+             seed: int | None, device: str | None) -> tuple[Any, Any]:
     from learnability.config import ConfigError
     from learnability.runner import resolve_config
     from learnability.studies import get_study
@@ -76,13 +76,13 @@ def _resolve(study_name: str, smoke: bool, config: Optional[Path], assignments: 
 def run_cmd(
     study: Annotated[str, typer.Argument(help="Study name (see `learnability list`).")],
     smoke: Annotated[bool, typer.Option("--smoke", help="Small size, as CI runs it.")] = False,
-    seed: Annotated[Optional[int], typer.Option(help="Root seed of the run.")] = None,
-    config: Annotated[Optional[Path], typer.Option(help="TOML file of settings.")] = None,
-    set_: Annotated[Optional[list[str]], typer.Option("--set", help="key=value (repeatable).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Root seed of the run.")] = None,
+    config: Annotated[Path | None, typer.Option(help="TOML file of settings.")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="key=value (repeatable).")] = None,
     out: Annotated[Path, typer.Option(help="Parent folder of run folders.")] = Path("runs"),
-    device: Annotated[Optional[str], typer.Option(help="cpu or cuda.")] = None,
+    device: Annotated[str | None, typer.Option(help="cpu or cuda.")] = None,
     no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar.")] = False,
-    threads: Annotated[Optional[int], typer.Option(help="torch intra-op threads.")] = None,
+    threads: Annotated[int | None, typer.Option(help="torch intra-op threads.")] = None,
 ) -> None:
     """Run a study; the last line printed is the run folder."""
     study_obj, cfg = _resolve(study, smoke, config, set_ or [], seed, device)
@@ -110,8 +110,8 @@ def run_cmd(
 def config_cmd(
     study: Annotated[str, typer.Argument(help="Study name.")],
     smoke: Annotated[bool, typer.Option("--smoke")] = False,
-    config: Annotated[Optional[Path], typer.Option(help="TOML file of settings.")] = None,
-    set_: Annotated[Optional[list[str]], typer.Option("--set", help="key=value (repeatable).")] = None,
+    config: Annotated[Path | None, typer.Option(help="TOML file of settings.")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="key=value (repeatable).")] = None,
 ) -> None:
     """Print a study's resolved configuration as TOML (a starting point for --config)."""
     from learnability.config import config_to_toml
@@ -146,9 +146,9 @@ def report_cmd(
 def sweep_cmd(
     file: Annotated[Path, typer.Argument(help="Sweep file (TOML).")],
     backend: Annotated[str, typer.Option(help="local (process pool) or ray.")] = "local",
-    workers: Annotated[Optional[int], typer.Option(
+    workers: Annotated[int | None, typer.Option(
         help="local: worker processes; ray: most runs in flight.")] = None,
-    threads: Annotated[Optional[int], typer.Option(help="torch threads per run.")] = None,
+    threads: Annotated[int | None, typer.Option(help="torch threads per run.")] = None,
     out: Annotated[Path, typer.Option(help="Parent folder of the sweep folder.")] = Path("sweeps"),
     no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar.")] = False,
 ) -> None:
@@ -179,7 +179,7 @@ def bench_cmd(
     quick: Annotated[bool, typer.Option("--quick", help="Few steps: checks the benchmark runs.")] = False,
     members: Annotated[int, typer.Option(help="K, members trained at once.")] = 32,
     no_compile: Annotated[bool, typer.Option("--no-compile", help="Skip the compiled engine.")] = False,
-    json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write results here.")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Also write results here.")] = None,
 ) -> None:
     """Model-steps/s of the engine vs the naive loop (W_A, W_B) and the machine's peak."""
     from learnability.bench import run_bench
@@ -207,29 +207,29 @@ _FIGURE_SUFFIXES = (".png", ".svg", ".pdf")
 @app.command("data-bench")
 def data_bench_cmd(
     dataset: Annotated[str, typer.Option(help="bell, digits, cifar10, corrupted or arc.")] = "bell",
-    arc_dir: Annotated[Optional[Path], typer.Option(help="arc: folder of task JSON files "
+    arc_dir: Annotated[Path | None, typer.Option(help="arc: folder of task JSON files "
                                                     "(default: a small generated set).")] = None,
-    root: Annotated[Optional[Path], typer.Option(help="Folder of image files (CIFAR-10).")] = None,
+    root: Annotated[Path | None, typer.Option(help="Folder of image files (CIFAR-10).")] = None,
     lazy: Annotated[bool, typer.Option("--lazy", help="Read items from files on demand.")] = False,
     lazy_format: Annotated[str, typer.Option(help="files (one .pt per item) or memmap.")] = "files",
     lazy_items: Annotated[int, typer.Option(help="Most item files written (--lazy-format files).")] = 1024,
     precompute: Annotated[bool, typer.Option("--precompute",
                                              help="corrupted: corrupt every item once, up front.")] = False,
-    batch_size: Annotated[Optional[int], typer.Option(help="Items per model per step "
+    batch_size: Annotated[int | None, typer.Option(help="Items per model per step "
                                                       "(default: bell 20, images 64, arc 4).")] = None,
     workers: Annotated[int, typer.Option(help="DataLoader num_workers.")] = 0,
     pin_memory: Annotated[bool, typer.Option("--pin-memory", help="DataLoader pin_memory.")] = False,
     members: Annotated[int, typer.Option(help="K models trained at once by the engine.")] = 1,
     n_batches: Annotated[int, typer.Option(help="Timed batches per measurement.")] = 30,
     repeats: Annotated[int, typer.Option(help="Probes; the median is reported.")] = 1,
-    n_items: Annotated[Optional[int], typer.Option(help="Data set size (bell points, first "
+    n_items: Annotated[int | None, typer.Option(help="Data set size (bell points, first "
                                                    "images, generated arc tasks).")] = None,
     sweep: Annotated[bool, typer.Option("--sweep", help="Also sweep workers x batch size.")] = False,
     sweep_workers: Annotated[str, typer.Option(help="Sweep: worker counts.")] = "0,1,2",
-    sweep_batch_sizes: Annotated[Optional[str], typer.Option(
+    sweep_batch_sizes: Annotated[str | None, typer.Option(
         help="Sweep: batch sizes per model (default: 1x, 4x, 16x --batch-size).")] = None,
-    out: Annotated[Optional[Path], typer.Option(help="Sweep figure file (.png, .svg, .pdf).")] = None,
-    json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write results here.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Sweep figure file (.png, .svg, .pdf).")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Also write results here.")] = None,
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
     threads: Annotated[int, typer.Option(help="torch intra-op threads while probing.")] = 1,
     seed: Annotated[int, typer.Option(help="Data, initial parameters, shuffling.")] = 0,

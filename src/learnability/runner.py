@@ -6,10 +6,12 @@ run produce the same folder.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from learnability._progress import Progress
@@ -71,6 +73,29 @@ def rebuild_report(path: str | Path) -> Path:
     return write_report(report, run)
 
 
+def _denormals_flushed() -> bool:
+    """Whether this thread's floating-point unit currently flushes subnormal float32 to zero."""
+    smallest_normal = np.finfo(np.float32).tiny
+    return bool(np.float32(smallest_normal) / np.float32(2) == 0)
+
+
+@contextlib.contextmanager
+def flushing_denormals() -> Iterator[bool]:
+    """Flush subnormal floats to zero inside the block; restore the previous mode after it.
+
+    Subnormals (tiny Adam second moments late in training) are many times slower on CPUs;
+    flushing them changes values below 1.2e-38 only. The mode is process state that other code
+    (numpy, hypothesis, a notebook) relies on, so it never outlives the run. Yields whether the
+    CPU supports flushing (recorded in provenance).
+    """
+    before = _denormals_flushed()
+    supported = torch.set_flush_denormal(True)
+    try:
+        yield supported
+    finally:
+        torch.set_flush_denormal(before)
+
+
 def execute(study: Study, config: StudyConfig, *, out: str | Path = "runs", progress: bool = True,
             argv: Sequence[str] | None = None) -> Path:
     """Run ``study`` with ``config``; return the run folder.
@@ -78,30 +103,27 @@ def execute(study: Study, config: StudyConfig, *, out: str | Path = "runs", prog
     Metrics are flushed as they are produced. On an error or Ctrl-C the folder is marked failed or
     interrupted, an incomplete-run report is written, and the exception propagates.
     """
-    # Denormal floats (tiny Adam second moments late in training) are slow on CPUs; flushing them
-    # to zero changes values below 1.2e-38 only. A process-wide setting, recorded in provenance.
-    flush = torch.set_flush_denormal(True)
-    path = new_run_dir(out, study.name, config.seed)
-    header = (f"learnability run {study.name}: resolved configuration\n"
-              f"re-run with: learnability run {study.name} --config config.toml")
-    writer = RunWriter(path, study=study.name, config=config,
-                       config_toml=config_to_toml(config, header=header), argv=argv)
-    writer.provenance["flush_denormal"] = flush
-    bar = Progress(enabled=progress, desc=study.name)
-    ctx = StudyContext(writer=writer, progress=bar, device=torch.device(config.device),
-                       root_seed=config.seed)
-    try:
-        summary = study.run(config, ctx)
-        bar.close()
-        writer.finish(summary)
-    except BaseException as exc:
-        bar.close()
-        writer.fail(exc)
+    with flushing_denormals() as flush:
+        path = new_run_dir(out, study.name, config.seed)
+        header = (f"learnability run {study.name}: resolved configuration\n"
+                  f"re-run with: learnability run {study.name} --config config.toml")
+        writer = RunWriter(path, study=study.name, config=config,
+                           config_toml=config_to_toml(config, header=header), argv=argv)
+        writer.provenance["flush_denormal"] = flush
+        bar = Progress(enabled=progress, desc=study.name)
+        ctx = StudyContext(writer=writer, progress=bar, device=torch.device(config.device),
+                           root_seed=config.seed)
         try:
-            rebuild_report(path)
-        except Exception:  # noqa: BLE001 - the original error matters more than the report's
-            pass
-        raise
+            summary = study.run(config, ctx)
+            bar.close()
+            writer.finish(summary)
+        except BaseException as exc:
+            bar.close()
+            writer.fail(exc)
+            # The original error matters more than the report's.
+            with contextlib.suppress(Exception):
+                rebuild_report(path)
+            raise
     rebuild_report(path)
     return path
 

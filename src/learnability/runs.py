@@ -17,6 +17,7 @@ that line is skipped when reading), so a partial run can still be inspected and 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import math
@@ -37,7 +38,7 @@ import pandas as pd
 
 from learnability._version import __version__
 
-__all__ = ["Run", "RunWriter", "load_run", "new_run_dir", "jsonable"]
+__all__ = ["Run", "RunWriter", "jsonable", "load_run", "new_run_dir"]
 
 CONFIG_FILE = "config.toml"
 PROVENANCE_FILE = "provenance.json"
@@ -277,10 +278,9 @@ class RunWriter:
         """Mark the run failed (or interrupted, for Ctrl-C) and keep what was written."""
         status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
         error = "".join(traceback.format_exception(exc)) if status == "failed" else None
-        try:
+        # A broken consolidation must not hide the real error.
+        with contextlib.suppress(Exception):
             consolidate_metrics(self.path)
-        except Exception:  # noqa: BLE001 - a broken consolidation must not hide the real error
-            pass
         self._close(status, error)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 
@@ -25,7 +26,7 @@ TEACHER_SIZES = (100, 75, 50, 10, 1)  # the teacher of issue 3
 
 def random_mlp(sizes: tuple[int, ...], rng: np.random.Generator
                ) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    weights = [rng.normal(size=(o, i)) for i, o in zip(sizes[:-1], sizes[1:], strict=True)]
+    weights = [rng.normal(size=(o, i)) for i, o in itertools.pairwise(sizes)]
     biases = [rng.normal(size=o) for o in sizes[1:]]
     return weights, biases
 

@@ -185,7 +185,7 @@ def test_saltelli_design_structure():
     for m in (d.a, d.b):
         assert (m >= torch.tensor([0, -1, 2])).all() and (m <= torch.tensor([1, 1, 5])).all()
     values = torch.arange(64 * 5, dtype=F64)
-    f_a, f_b, f_ab = d.split(values)
+    f_a, _f_b, f_ab = d.split(values)
     assert torch.equal(f_a, values[:64]) and torch.equal(f_ab[:, 1], values[192:256])
     assert d.stacked().shape == (320, 3)
     # Explicit randomness: same seed, same design; a generator seeded alike is equivalent.

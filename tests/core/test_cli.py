@@ -11,13 +11,13 @@ from learnability.cli import EXIT_CONFIG, app
 runner = CliRunner()
 
 
-def test_list_shows_studies(toy_study) -> None:  # noqa: ANN001
+def test_list_shows_studies(toy_study) -> None:
     res = runner.invoke(app, ["list"])
     assert res.exit_code == 0
     assert "toy-regression" in res.output and "Toy regression used by the core tests." in res.output
 
 
-def test_run_prints_folder_last(toy_study, tmp_path) -> None:  # noqa: ANN001
+def test_run_prints_folder_last(toy_study, tmp_path) -> None:
     res = runner.invoke(app, ["run", "toy-regression", "--smoke", "--seed", "2", "--out", str(tmp_path),
                               "--no-progress", "--set", "train.seeds=3"])
     assert res.exit_code == 0, res.output
@@ -26,7 +26,7 @@ def test_run_prints_folder_last(toy_study, tmp_path) -> None:  # noqa: ANN001
     assert len(summary["test_mse_members"]) == 3
 
 
-def test_config_errors_exit_before_work(toy_study, tmp_path) -> None:  # noqa: ANN001
+def test_config_errors_exit_before_work(toy_study, tmp_path) -> None:
     res = runner.invoke(app, ["run", "toy-regression", "--out", str(tmp_path), "--set", "train.steps=0",
                               "--set", "bogus=1"])
     assert res.exit_code == EXIT_CONFIG
@@ -36,12 +36,12 @@ def test_config_errors_exit_before_work(toy_study, tmp_path) -> None:  # noqa: A
     assert not any(tmp_path.iterdir())  # nothing was started
 
 
-def test_unknown_study(toy_study) -> None:  # noqa: ANN001
+def test_unknown_study(toy_study) -> None:
     res = runner.invoke(app, ["run", "no-such-study"])
     assert res.exit_code == EXIT_CONFIG and "'study' parameter of learnability must be one of" in res.output
 
 
-def test_cuda_refused_without_gpu(toy_study) -> None:  # noqa: ANN001
+def test_cuda_refused_without_gpu(toy_study) -> None:
     import torch
 
     if torch.cuda.is_available():
@@ -50,13 +50,13 @@ def test_cuda_refused_without_gpu(toy_study) -> None:  # noqa: ANN001
     assert res.exit_code == EXIT_CONFIG and "must be 'cpu' on this machine" in res.output
 
 
-def test_config_command_prints_resolved_toml(toy_study) -> None:  # noqa: ANN001
+def test_config_command_prints_resolved_toml(toy_study) -> None:
     res = runner.invoke(app, ["config", "toy-regression", "--smoke", "--set", "n_train=64"])
     assert res.exit_code == 0
     assert "n_train = 64" in res.output and "steps = 100" in res.output
 
 
-def test_report_rebuilds(toy_study, tmp_path) -> None:  # noqa: ANN001
+def test_report_rebuilds(toy_study, tmp_path) -> None:
     res = runner.invoke(app, ["run", "toy-regression", "--smoke", "--out", str(tmp_path), "--no-progress"])
     run_dir = res.output.strip().splitlines()[-1]
     (tmp_path / run_dir.split("/")[-1] / "report.md").unlink()
@@ -71,7 +71,7 @@ def test_report_rebuilds(toy_study, tmp_path) -> None:  # noqa: ANN001
     assert res.exit_code == EXIT_CONFIG
 
 
-def test_sweep_command_runs_and_reports(toy_study, toy_script, tmp_path) -> None:  # noqa: ANN001
+def test_sweep_command_runs_and_reports(toy_study, toy_script, tmp_path) -> None:
     sweep_file = tmp_path / "tiny.toml"
     sweep_file.write_text(
         'study = "toy-regression"\n'
@@ -93,7 +93,7 @@ def test_sweep_command_runs_and_reports(toy_study, toy_script, tmp_path) -> None
     assert sorted(table["n_train"].unique()) == [64, 128]
 
 
-def test_sweep_command_rejects_bad_plan(toy_study, toy_script, tmp_path) -> None:  # noqa: ANN001
+def test_sweep_command_rejects_bad_plan(toy_study, toy_script, tmp_path) -> None:
     sweep_file = tmp_path / "bad.toml"
     sweep_file.write_text(f'study = "toy-regression"\nmodules = ["{toy_script}"]\n[axes]\nn_train = [1, 64]\n')
     res = runner.invoke(app, ["sweep", str(sweep_file), "--out", str(tmp_path / "sweeps")])

@@ -8,7 +8,12 @@ import pytest
 from pydantic import Field, ValidationError
 
 from learnability.config import (
-    ConfigError, ConfigSection, StudyConfig, build_config, config_from_toml, config_to_toml,
+    ConfigError,
+    ConfigSection,
+    StudyConfig,
+    build_config,
+    config_from_toml,
+    config_to_toml,
     parse_assignments,
 )
 
@@ -26,7 +31,7 @@ class Cfg(StudyConfig):
     train: Train = Field(default_factory=Train)
 
 
-def build(*layers):  # noqa: ANN001, ANN201
+def build(*layers):
     return build_config(Cfg, owner="demo", layers=layers)
 
 
@@ -98,7 +103,7 @@ def test_layers_apply_in_order() -> None:
     assert cfg.train.max_steps == 20 and cfg.train.lr == 0.5
 
 
-def test_toml_round_trip(tmp_path) -> None:  # noqa: ANN001
+def test_toml_round_trip(tmp_path) -> None:
     cfg = build({"hidden": [3, 4], "train.lr": 0.25})
     path = tmp_path / "c.toml"
     path.write_text(config_to_toml(cfg, header="a comment\nsecond line"))
@@ -106,7 +111,7 @@ def test_toml_round_trip(tmp_path) -> None:  # noqa: ANN001
     assert build(config_from_toml(path)) == cfg
 
 
-def test_bad_toml_file(tmp_path) -> None:  # noqa: ANN001
+def test_bad_toml_file(tmp_path) -> None:
     path = tmp_path / "bad.toml"
     path.write_text("x = = 1")
     with pytest.raises(ConfigError, match="not valid TOML"):

@@ -14,11 +14,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from learnability.runner import execute, rebuild_report, resolve_config, run_study
+from learnability.runner import execute, flushing_denormals, rebuild_report, resolve_config, run_study
 from learnability.runs import RunWriter, load_run, read_metrics_jsonl
 
 
-def test_run_folder_contents(toy_study, tmp_path) -> None:  # noqa: ANN001
+def test_run_folder_contents(toy_study, tmp_path) -> None:
     run = run_study("toy-regression", smoke=True, out=tmp_path, progress=False, seed=3)
     p = run.path
     for name in ("config.toml", "provenance.json", "metrics.jsonl", "metrics.parquet", "summary.json",
@@ -42,7 +42,7 @@ def test_run_folder_contents(toy_study, tmp_path) -> None:  # noqa: ANN001
     assert isinstance(run.load_table("sweep"), pd.DataFrame)
 
 
-def test_same_seed_same_numbers(toy_study, tmp_path) -> None:  # noqa: ANN001
+def test_same_seed_same_numbers(toy_study, tmp_path) -> None:
     a = run_study("toy-regression", smoke=True, out=tmp_path / "a", progress=False, seed=5)
     b = run_study("toy-regression", smoke=True, out=tmp_path / "b", progress=False, seed=5)
     c = run_study("toy-regression", smoke=True, out=tmp_path / "c", progress=False, seed=6)
@@ -52,14 +52,27 @@ def test_same_seed_same_numbers(toy_study, tmp_path) -> None:  # noqa: ANN001
     assert a.summary["test_mse"] != c.summary["test_mse"]
 
 
-def test_metrics_survive_a_cut_last_line(tmp_path) -> None:  # noqa: ANN001
+def test_flushing_denormals_is_scoped_to_the_run(toy_study, tmp_path) -> None:
+    """Runs flush subnormals for speed but leave the process's floating-point mode as they found it."""
+    subnormal = np.float32(np.finfo(np.float32).tiny) / np.float32(2)
+    assert subnormal != 0  # IEEE default before
+    seen: list[bool] = []
+    with flushing_denormals() as supported:
+        seen.append(bool(np.float32(np.finfo(np.float32).tiny) / np.float32(2) == 0))
+    if supported:
+        assert seen == [True]
+    run_study("toy-regression", smoke=True, out=tmp_path, progress=False)
+    assert np.float32(np.finfo(np.float32).tiny) / np.float32(2) != 0  # restored after a run
+
+
+def test_metrics_survive_a_cut_last_line(tmp_path) -> None:
     path = tmp_path / "metrics.jsonl"
     path.write_text('{"series":"a","step":0,"value":[1.0,2.0]}\n{"series":"a","step":1,"va')
     df = read_metrics_jsonl(path)
     assert len(df) == 2 and df["member"].tolist() == [0, 1] and df["value"].tolist() == [1.0, 2.0]
 
 
-def test_non_finite_values_round_trip(tmp_path) -> None:  # noqa: ANN001
+def test_non_finite_values_round_trip(tmp_path) -> None:
     from learnability.config import StudyConfig
 
     w = RunWriter(tmp_path / "r", study="x", config=StudyConfig(), config_toml="seed = 0\n")
@@ -70,10 +83,10 @@ def test_non_finite_values_round_trip(tmp_path) -> None:  # noqa: ANN001
     json.loads((tmp_path / "r" / "summary.json").read_text())  # strict JSON
 
 
-def test_exception_marks_failed_and_keeps_metrics(toy_study, tmp_path, monkeypatch) -> None:  # noqa: ANN001
+def test_exception_marks_failed_and_keeps_metrics(toy_study, tmp_path, monkeypatch) -> None:
     import learnability.engine.sweep as sweep_mod
 
-    def boom(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    def boom(*args, **kwargs):
         raise RuntimeError("selection exploded")
 
     monkeypatch.setattr(sweep_mod, "select_lr", boom)
@@ -89,7 +102,7 @@ def test_exception_marks_failed_and_keeps_metrics(toy_study, tmp_path, monkeypat
     assert "incomplete run" in text and "FAILED" in text
 
 
-def test_killed_run_is_readable_and_reportable(toy_study, toy_script, tmp_path) -> None:  # noqa: ANN001
+def test_killed_run_is_readable_and_reportable(toy_study, toy_script, tmp_path) -> None:
     out = tmp_path / "runs"
     proc = subprocess.Popen([sys.executable, str(toy_script), str(out), "pause_per_block=0.02",
                              "train.steps=100000"],

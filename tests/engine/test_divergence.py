@@ -16,7 +16,7 @@ def _data() -> FixedSource:
     return FixedSource(x, 50 * x.square().sum(1, keepdim=True), batch_size=25)
 
 
-def _run(lrs: list[float]):  # noqa: ANN202
+def _run(lrs: list[float]):
     model = StackedMLP(SPEC)
     seeds = [1, 2, 3]
     xt = torch.rand(100, 4, generator=torch.Generator().manual_seed(1))
@@ -60,10 +60,10 @@ def test_log_every_sends_group_means() -> None:
         def __init__(self) -> None:
             self.rows: list[tuple[int, np.ndarray]] = []
 
-        def log_block(self, series, steps, values, *, tag=None):  # noqa: ANN001, ANN202
+        def log_block(self, series, steps, values, *, tag=None):
             self.rows += list(zip(steps, values, strict=True))
 
-        def log(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        def log(self, *args, **kwargs):
             pass
 
     model = StackedMLP(SPEC)

@@ -9,7 +9,16 @@ import torch
 from torch import nn
 
 from learnability.engine import (
-    SGD, Adam, FixedSource, MLPSpec, OnlineSource, StackedMLP, TrainSpec, member_module, mse, train,
+    SGD,
+    Adam,
+    FixedSource,
+    MLPSpec,
+    OnlineSource,
+    StackedMLP,
+    TrainSpec,
+    member_module,
+    mse,
+    train,
 )
 
 STEPS = 200
@@ -22,7 +31,7 @@ def _teacher(x: torch.Tensor) -> torch.Tensor:
     return (x[:, :1] * x[:, 1:2] + x[:, 2:].sin().sum(1, keepdim=True))
 
 
-def _source(regime: str):  # noqa: ANN202
+def _source(regime: str):
     if regime == "online":
         return OnlineSource(lambda g, n: torch.rand(n, 5, generator=g), _teacher, batch_size=32,
                             chunk_steps=8)
@@ -31,7 +40,7 @@ def _source(regime: str):  # noqa: ANN202
     return FixedSource(x, _teacher(x), batch_size=32)
 
 
-def _optimizers(name: str):  # noqa: ANN202
+def _optimizers(name: str):
     if name == "adam":
         return Adam(), lambda p, lr: torch.optim.Adam(p, lr=lr)
     return SGD(momentum=0.9), lambda p, lr: torch.optim.SGD(p, lr=lr, momentum=0.9)

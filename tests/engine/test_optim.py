@@ -14,7 +14,7 @@ def _quadratic_grad(p: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 
 @pytest.mark.parametrize("opt", [Adam(), SGD(), SGD(momentum=0.9), SGD(momentum=0.5, nesterov=True)])
-def test_reaches_known_minimum(opt) -> None:  # noqa: ANN001
+def test_reaches_known_minimum(opt) -> None:
     target = torch.tensor([[[1.0, -2.0, 3.0]]]).expand(2, 1, 3)
     p = [torch.zeros(2, 1, 3)]
     state = opt.init(p)

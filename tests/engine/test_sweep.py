@@ -31,7 +31,7 @@ def _score(r: TrainResult) -> np.ndarray:
 def test_interior_optimum_needs_no_extension() -> None:
     calls = []
 
-    def fn(lrs):  # noqa: ANN001, ANN202
+    def fn(lrs):
         calls.append(lrs)
         return _fake(lrs, best=1e-2)
 
@@ -43,7 +43,7 @@ def test_interior_optimum_needs_no_extension() -> None:
 def test_edge_extends_upwards_until_interior() -> None:
     calls = []
 
-    def fn(lrs):  # noqa: ANN001, ANN202
+    def fn(lrs):
         calls.append(np.asarray(lrs))
         return _fake(lrs, best=30.0)
 

@@ -57,7 +57,7 @@ def _writer(path: Path, study: str, config_toml: str = "seed = 0\n", seed: int =
     return w
 
 
-def evil_report(run) -> Report:  # noqa: ANN001
+def evil_report(run) -> Report:
     """A report whose every text field carries markup and script."""
     x = np.arange(STEPS, dtype=float)
     chart = Chart(IMG, [Panel([Line(x, np.exp(-x / 10), label=f"</script>{SCRIPT}", band=(x * 0, x * 0 + 1))],
@@ -70,7 +70,7 @@ def evil_report(run) -> Report:  # noqa: ANN001
 
 
 @pytest.fixture(scope="session")
-def runs(toy_study, tmp_path_factory) -> RunsFolder:  # noqa: ANN001
+def runs(toy_study, tmp_path_factory) -> RunsFolder:
     root = tmp_path_factory.mktemp("runs")
     complete = [run_study("toy-regression", smoke=True, out=root, progress=False, seed=s).path
                 for s in (1, 2)]

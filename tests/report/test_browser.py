@@ -54,7 +54,7 @@ def _chromium() -> str:
 
 
 @pytest.fixture(scope="module")
-def browser(tmp_path_factory) -> Iterator[Any]:  # noqa: ANN001
+def browser(tmp_path_factory) -> Iterator[Any]:
     """A headless Chromium with a fresh profile, every request outside the disk refused."""
     executable = _chromium()
     sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is missing")
@@ -83,7 +83,7 @@ class Visit:
         return [u for u in self.requests if not u.startswith(LOCAL_SCHEMES)]
 
 
-def _visit(browser: Any, path: Path, shot: Path) -> Visit:  # noqa: ANN401
+def _visit(browser: Any, path: Path, shot: Path) -> Visit:
     """Open ``path``, wait for every plotly figure to draw its SVG, screenshot it to ``shot``."""
     page = browser.new_page()
     v = Visit(page)
@@ -132,7 +132,7 @@ def _every_kind_run(root: Path) -> Path:
     return w.path
 
 
-def test_report_pages_draw_offline_without_errors(runs, browser, tmp_path) -> None:  # noqa: ANN001
+def test_report_pages_draw_offline_without_errors(runs, browser, tmp_path) -> None:
     # Each page parses ~5 MB of plotly.js (seconds on a busy CI core): a complete run, a failed one
     # (the interrupted and killed pages are built the same way), and every trace kind.
     pages = {"complete": runs.complete[0] / REPORT_HTML, "failed": runs.failed / REPORT_HTML,
@@ -160,7 +160,7 @@ def test_report_pages_draw_offline_without_errors(runs, browser, tmp_path) -> No
     assert sorted(p.name for p in tmp_path.glob("*.png")) == sorted(f"{n}.png" for n in pages)
 
 
-def test_index_and_hostile_pages_inject_nothing(runs, browser, tmp_path) -> None:  # noqa: ANN001
+def test_index_and_hostile_pages_inject_nothing(runs, browser, tmp_path) -> None:
     index = write_index(runs.root)
     pages = {"index": index, "compare": runs.root / "compare-toy-regression.html",
              "hostile-report": runs.evil[0] / REPORT_HTML}

@@ -42,7 +42,7 @@ def test_markdown_never_passes_html_or_script_links() -> None:
     assert inline_markdown("a\x00b") == "ab"  # placeholders cannot be forged
 
 
-def test_complete_run_page(runs) -> None:  # noqa: ANN001
+def test_complete_run_page(runs) -> None:
     run = load_run(runs.complete[0])
     page = (run.path / REPORT_HTML).read_text()
     js = plotly_js()
@@ -70,7 +70,7 @@ def test_complete_run_page(runs) -> None:  # noqa: ANN001
 @pytest.mark.parametrize(("which", "words"), [
     ("failed", "FAILED"), ("interrupted", "interrupted (Ctrl-C)"),
 ])
-def test_unfinished_run_pages_say_so(runs, which: str, words: str) -> None:  # noqa: ANN001
+def test_unfinished_run_pages_say_so(runs, which: str, words: str) -> None:
     path = getattr(runs, which)
     page = (path / REPORT_HTML).read_text()
     banner = re.search(r'<div class="banner banner-(\w+)" role="alert">(.*?)</div>', page, re.DOTALL)
@@ -82,7 +82,7 @@ def test_unfinished_run_pages_say_so(runs, which: str, words: str) -> None:  # n
     assert json.loads((path / HEADLINE_FILE).read_text())["status"] == which
 
 
-def test_killed_run_gets_a_page_when_rebuilt(runs, tmp_path) -> None:  # noqa: ANN001
+def test_killed_run_gets_a_page_when_rebuilt(runs, tmp_path) -> None:
     import shutil
 
     from learnability.runner import rebuild_report
@@ -95,7 +95,7 @@ def test_killed_run_gets_a_page_when_rebuilt(runs, tmp_path) -> None:  # noqa: A
     assert page.count('class="plotly-graph-div"') == 1
 
 
-def test_everything_is_escaped(runs) -> None:  # noqa: ANN001
+def test_everything_is_escaped(runs) -> None:
     for path in runs.evil:
         page = (path / REPORT_HTML).read_text()
         body = page[page.index("</head>"):]

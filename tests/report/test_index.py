@@ -20,7 +20,7 @@ SCRIPT = "<script>alert(1)</script>"
 
 
 @pytest.fixture(scope="module")
-def index(runs) -> Path:  # noqa: ANN001
+def index(runs) -> Path:
     return write_index(runs.root)
 
 
@@ -32,7 +32,7 @@ def _links(page: str) -> list[str]:
     return [urllib.parse.unquote(html_lib.unescape(h)) for h in re.findall(r'href="([^"#]+)"', page)]
 
 
-def test_every_run_is_listed_with_its_status(runs, index) -> None:  # noqa: ANN001
+def test_every_run_is_listed_with_its_status(runs, index) -> None:
     page = index.read_text()
     rows = _rows(page)
     expected = {p: "complete" for p in runs.complete}
@@ -47,7 +47,7 @@ def test_every_run_is_listed_with_its_status(runs, index) -> None:  # noqa: ANN0
     assert "(4 complete, 1 incomplete, 1 interrupted, 1 failed)" in page
 
 
-def test_links_are_relative_and_resolve(runs, index) -> None:  # noqa: ANN001
+def test_links_are_relative_and_resolve(runs, index) -> None:
     links = _links(index.read_text())
     for link in links:
         assert not urllib.parse.urlsplit(link).scheme and not link.startswith("/")
@@ -57,7 +57,7 @@ def test_links_are_relative_and_resolve(runs, index) -> None:  # noqa: ANN001
     assert "toy-killed/" in links  # no report yet: a link to the folder
 
 
-def test_headline_numbers_and_fallback(runs, index, tmp_path) -> None:  # noqa: ANN001
+def test_headline_numbers_and_fallback(runs, index, tmp_path) -> None:
     page = index.read_text()
     for path in runs.complete:
         mse = json.loads((path / HEADLINE_FILE).read_text())["headline"]["test MSE"]
@@ -72,7 +72,7 @@ def test_headline_numbers_and_fallback(runs, index, tmp_path) -> None:  # noqa: 
     assert head == {"lr": f"{run.summary['lr']:.3g}", "test_mse": f"{run.summary['test_mse']:.3g}"}
 
 
-def test_comparison_page_of_a_study_with_several_runs(runs, index) -> None:  # noqa: ANN001
+def test_comparison_page_of_a_study_with_several_runs(runs, index) -> None:
     page = index.read_text()
     assert 'href="compare-toy-regression.html">Compare these runs' in page
     compare = (runs.root / "compare-toy-regression.html").read_text()
@@ -100,7 +100,7 @@ def test_comparison_page_of_a_study_with_several_runs(runs, index) -> None:  # n
     assert names == {p.name for p in toy}
 
 
-def test_hostile_names_are_escaped_in_index_and_comparison(runs, index) -> None:  # noqa: ANN001
+def test_hostile_names_are_escaped_in_index_and_comparison(runs, index) -> None:
     page = index.read_text()
     assert "<script>alert" not in page and "<img" not in page
     assert "hostile/&quot;&gt;&lt;img src=x onerror=alert(1)&gt;-0" in page
@@ -113,7 +113,7 @@ def test_hostile_names_are_escaped_in_index_and_comparison(runs, index) -> None:
     assert '<code>name</code>' not in body  # same value in both configs: not a difference
 
 
-def test_single_run_study_has_no_comparison_and_bad_folders_are_listed(tmp_path, runs) -> None:  # noqa: ANN001
+def test_single_run_study_has_no_comparison_and_bad_folders_are_listed(tmp_path, runs) -> None:
     shutil.copytree(runs.complete[0], tmp_path / "a")
     broken = tmp_path / "nested" / "broken"
     broken.mkdir(parents=True)
@@ -129,7 +129,7 @@ def test_single_run_study_has_no_comparison_and_bad_folders_are_listed(tmp_path,
         write_index(tmp_path / "missing")
 
 
-def test_empty_folder(tmp_path) -> None:  # noqa: ANN001
+def test_empty_folder(tmp_path) -> None:
     page = write_index(tmp_path).read_text()
     assert "0 runs of 0 studies" in page and "No run folder" in page
     assert "plotly.js v" not in page  # no figure, no library

@@ -15,7 +15,7 @@ from learnability.report.charts import PALETTE
 from learnability.report.plotly_charts import chart_div
 
 
-def _one(*traces, **panel) -> Chart:  # noqa: ANN002, ANN003
+def _one(*traces, **panel) -> Chart:
     return Chart("c", [Panel(list(traces), **panel)])
 
 

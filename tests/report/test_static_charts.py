@@ -7,7 +7,7 @@ import numpy as np
 from learnability.report.charts import Bar, Chart, Heatmap, Hist, Line, Panel, render_matplotlib
 
 
-def test_every_trace_kind_renders(tmp_path) -> None:  # noqa: ANN001
+def test_every_trace_kind_renders(tmp_path) -> None:
     x = np.linspace(1, 10, 20)
     chart = Chart("all", [
         Panel([Line(x, x**2, label="y", band=(x**2 * 0.9, x**2 * 1.1)), Line(x, x, mode="markers")],
@@ -26,7 +26,7 @@ def test_every_trace_kind_renders(tmp_path) -> None:  # noqa: ANN001
     assert chart.grid == (2, 3)
 
 
-def test_bar_categories_keep_their_labels(tmp_path) -> None:  # noqa: ANN001
+def test_bar_categories_keep_their_labels(tmp_path) -> None:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 

@@ -14,21 +14,57 @@ Public pieces:
 """
 
 from learnability.engine.loop import (
-    EvalHistory, EvalSet, MetricSink, TrainResult, TrainSpec, make_step, train,
+    EvalHistory,
+    EvalSet,
+    MetricSink,
+    TrainResult,
+    TrainSpec,
+    make_step,
+    train,
 )
 from learnability.engine.losses import accuracy, cross_entropy, get_loss, mse, nll
 from learnability.engine.modules import ModuleEnsemble, default_init_
 from learnability.engine.optim import SGD, Adam, Optimizer, OptState, make_optimizer
-from learnability.engine.sources import BatchSource, FixedSource, OnlineSource
 from learnability.engine.schedules import Schedule, make_schedule
+from learnability.engine.sources import BatchSource, FixedSource, OnlineSource
 from learnability.engine.stacked import MLPSpec, Params, StackedMLP, member_module
 from learnability.engine.stationarity import Stationarity, StationarityDetector
 from learnability.engine.sweep import LRGrid, Selection, SweepResult, lr_sweep, select_lr
 
 __all__ = [
-    "SGD", "Adam", "BatchSource", "EvalHistory", "EvalSet", "FixedSource", "LRGrid", "MLPSpec",
-    "MetricSink", "ModuleEnsemble", "OnlineSource", "OptState", "Optimizer", "Params", "Selection",
-    "StackedMLP", "Stationarity", "StationarityDetector", "SweepResult", "TrainResult", "TrainSpec",
-    "accuracy", "cross_entropy", "default_init_", "get_loss", "lr_sweep", "make_optimizer", "make_step",
-    "Schedule", "make_schedule", "member_module", "mse", "nll", "select_lr", "train",
+    "SGD",
+    "Adam",
+    "BatchSource",
+    "EvalHistory",
+    "EvalSet",
+    "FixedSource",
+    "LRGrid",
+    "MLPSpec",
+    "MetricSink",
+    "ModuleEnsemble",
+    "OnlineSource",
+    "OptState",
+    "Optimizer",
+    "Params",
+    "Schedule",
+    "Selection",
+    "StackedMLP",
+    "Stationarity",
+    "StationarityDetector",
+    "SweepResult",
+    "TrainResult",
+    "TrainSpec",
+    "accuracy",
+    "cross_entropy",
+    "default_init_",
+    "get_loss",
+    "lr_sweep",
+    "make_optimizer",
+    "make_schedule",
+    "make_step",
+    "member_module",
+    "mse",
+    "nll",
+    "select_lr",
+    "train",
 ]

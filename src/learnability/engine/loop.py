@@ -176,7 +176,7 @@ class TrainResult:
 _COMPILED: dict[tuple[object, ...], Callable[..., tuple[Tensor, Tensor]]] = {}
 
 
-def make_step(model: Model, loss: LossFn, optimizer: Optimizer, *, compile: bool = False  # noqa: A002
+def make_step(model: Model, loss: LossFn, optimizer: Optimizer, *, compile: bool = False
               ) -> Callable[..., tuple[Tensor, Tensor]]:
     """The training step :func:`train` uses, for code that must time or drive single steps.
 
@@ -383,7 +383,7 @@ def train(
             with torch.no_grad():
                 try:
                     block[i], active = step_fn(params, state, x, y, lr_now, active, ceiling)
-                except Exception as exc:  # noqa: BLE001 - compile problems surface at the first call
+                except Exception as exc:
                     if step_fn is eager_fn or done + i > 0:
                         raise
                     warnings.warn(f"torch.compile failed ({type(exc).__name__}: {exc}); "
@@ -396,7 +396,6 @@ def train(
                 ceiling_np = ceiling.cpu().numpy().astype(np.float64)
                 ceiling = torch.where(torch.isfinite(ceiling), ceiling, torch.full_like(ceiling, float("inf")))
         losses = block.cpu().numpy()
-        steps = np.arange(done, done + n)
         diverged_step = _first_bad(losses, np.where(np.isfinite(ceiling_np), ceiling_np, np.inf),
                                    diverged_step, done)
         history.append(losses)

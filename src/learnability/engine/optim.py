@@ -26,7 +26,7 @@ from torch import Tensor
 
 from learnability._validation import check_in_range
 
-__all__ = ["Adam", "OptState", "Optimizer", "SGD", "make_optimizer"]
+__all__ = ["SGD", "Adam", "OptState", "Optimizer", "make_optimizer"]
 
 
 def _per_member(v: Tensor, like: Tensor) -> Tensor:
@@ -86,7 +86,8 @@ class Adam(Optimizer):
         )
 
     @torch.no_grad()
-    def update_(self, params, grads, state, lr, active):  # noqa: D102 - see class docstring
+    def update_(self, params: list[Tensor], grads: list[Tensor], state: OptState, lr: Tensor,
+                active: Tensor) -> None:
         b1, b2 = self.betas
         state.step += 1
         bc1 = 1 - b1 ** state.step
@@ -128,7 +129,8 @@ class SGD(Optimizer):
         return OptState(buffers=buffers, step=torch.zeros((), device=params[0].device, dtype=torch.float64))
 
     @torch.no_grad()
-    def update_(self, params, grads, state, lr, active):  # noqa: D102 - see class docstring
+    def update_(self, params: list[Tensor], grads: list[Tensor], state: OptState, lr: Tensor,
+                active: Tensor) -> None:
         state.step += 1
         lr_eff = lr.to(params[0].dtype) * active
         bufs = state.buffers.get("momentum", [None] * len(params))

@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 import scipy.linalg
 
-from learnability._validation import ParameterError, check_choice, check_in_range
 from learnability._arrays import as_design, as_targets
+from learnability._validation import ParameterError, check_choice, check_in_range
 from learnability.linear._least_squares import _reference
 
 __all__ = ["GDResult", "gradient_descent_least_squares", "hessian_lambda_max", "step_size_bound"]

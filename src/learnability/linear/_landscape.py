@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from learnability._validation import ParameterError, check_choice, check_in_range
 from learnability._arrays import as_float64, as_vector, check_finite
+from learnability._validation import ParameterError, check_choice, check_in_range
 
 __all__ = ["LANDSCAPE_LOSSES", "is_midpoint_convex", "loss_landscape", "midpoint_convexity_gap"]
 

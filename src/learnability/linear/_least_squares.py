@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 import scipy.linalg
 
-from learnability._validation import ParameterError, check_choice, check_in_range
 from learnability._arrays import as_design, as_float64, as_targets
+from learnability._validation import ParameterError, check_choice, check_in_range
 
 __all__ = ["least_squares", "ridge", "with_bias"]
 

@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from learnability._validation import check_in_range
 from learnability._arrays import as_design, as_targets
+from learnability._validation import check_in_range
 from learnability.linear._gradient_descent import gradient_descent_least_squares, hessian_lambda_max
 from learnability.linear._least_squares import _reference, least_squares
 

@@ -29,8 +29,8 @@ from numpy.polynomial import chebyshev as _cheb
 from numpy.polynomial import legendre as _leg
 from numpy.polynomial import polynomial as _poly
 
-from learnability._validation import ParameterError, check_choice, check_in_range
 from learnability._arrays import as_vector
+from learnability._validation import ParameterError, check_choice, check_in_range
 from learnability.linear._least_squares import least_squares, ridge
 
 __all__ = ["POLYNOMIAL_BASES", "PolynomialFit", "fit_polynomial", "polynomial_features"]

@@ -3,7 +3,15 @@
 from learnability.report.charts import Bar, Chart, Heatmap, Hist, Line, Panel, render_matplotlib
 from learnability.report.curves import curve_lines, incomplete_report, smooth
 from learnability.report.document import (
-    Figure, Heading, Report, Table, Text, fmt, fmt_ci, render_markdown, write_report,
+    Figure,
+    Heading,
+    Report,
+    Table,
+    Text,
+    fmt,
+    fmt_ci,
+    render_markdown,
+    write_report,
 )
 from learnability.report.html import markdown_to_html, render_html, write_html
 from learnability.report.index import run_headline, write_index

@@ -101,7 +101,7 @@ def incomplete_report(run: Run) -> Report:
     for series, sdf in df.groupby("series", sort=True):
         tags = sorted(sdf["tag"].unique())
         last_step = sdf["step"].max()
-        rows.append([str(series), ", ".join(t for t in tags if t) or "—", int(len(sdf)),
+        rows.append([str(series), ", ".join(t for t in tags if t) or "—", len(sdf),
                      "—" if pd.isna(last_step) else int(last_step)])
         if sdf["step"].notna().any():
             lines = []
@@ -117,5 +117,5 @@ def incomplete_report(run: Run) -> Report:
     if panels:
         rep.add(Heading("Curves"))
         rep.add(Figure(Chart("recorded_curves", panels, title="Recorded before the run stopped")))
-    rep.headline = {"status": run.status, "records": fmt(int(len(df)))}
+    rep.headline = {"status": run.status, "records": fmt(len(df))}
     return rep

@@ -181,8 +181,7 @@ def _curves_section(s: dict[str, Any], run: Run, names: list[str]) -> list[Any]:
     test_lines, batch_lines = [], []
     for g, name in enumerate(names):
         m = groups == g
-        for key, lines, dash, label in (("test_rel", test_lines, False, "test"),
-                                        ("train_eval_rel", test_lines, True, "train subset")):
+        for key, dash, label in (("test_rel", False, "test"), ("train_eval_rel", True, "train subset")):
             v = c[key][:, m]
             test_lines.append(Line(epochs[1:], v[1:].mean(1), label=f"{name} {label}", dash=dash,
                                    band=None if dash else (v[1:].min(1), v[1:].max(1)), color=COLOURS[g]))

@@ -937,8 +937,10 @@ def data_bench(dataset: str = "bell", *, lazy: bool = False, lazy_format: str = 
 
 def _col(rows: list[list[str]], header: list[str]) -> list[str]:
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    line = lambda r: "  ".join(c.ljust(w) if i == 0 else c.rjust(w)
-                               for i, (c, w) in enumerate(zip(r, widths, strict=True)))
+
+    def line(r: list[str]) -> str:
+        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
+
     return [line(header), "  ".join("-" * w for w in widths), *(line(r) for r in rows)]
 
 

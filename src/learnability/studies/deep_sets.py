@@ -41,6 +41,7 @@ from learnability.engine import (
     LRGrid,
     ModuleEnsemble,
     Selection,
+    TrainResult,
     TrainSpec,
     lr_sweep,
     make_schedule,
@@ -125,7 +126,8 @@ class SetModels(ConfigSection):
     poolings: list[Literal["sum", "mean", "max"]] = Field(
         default_factory=lambda: ["sum", "mean"],
         min_length=1,
-        description="Pooling inside the equivariant layers, one Deep Sets model each (the lab: sum, 1 1^T x; mean keeps the per-element features independent of the set size).",
+        description="Pooling inside the equivariant layers, one Deep Sets model each (the lab: sum, "
+                    "1 1^T x; mean keeps the per-element features independent of the set size).",
     )
     readout: Literal["sum", "mean", "max"] = Field(
         "sum", description="Pooling before rho (Deep Sets: sum)."
@@ -342,7 +344,8 @@ def run(cfg: DeepSetsConfig, ctx: StudyContext) -> dict:
     for name, factory in factories.items():
         ens = ModuleEnsemble(factory)
 
-        def fit(lrs: Sequence[float], seeds: list[int], tag: str, ens: ModuleEnsemble = ens):
+        def fit(lrs: Sequence[float], seeds: list[int], tag: str,
+                ens: ModuleEnsemble = ens) -> TrainResult:
             return train(
                 ens,
                 ens.init(seeds, device=ctx.device),

@@ -115,7 +115,8 @@ class SyntheticSection(ConfigSection):
     max_elements: int = Field(
         16,
         ge=1,
-        description="Group elements tested per group (a random sample when the group is larger; invariance under a sample of elements is checked element by element).",
+        description="Group elements tested per group (a random sample when the group is larger; "
+                    "invariance under a sample of elements is checked element by element).",
     )
 
 

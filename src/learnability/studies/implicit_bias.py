@@ -362,7 +362,8 @@ def report(run_: Run) -> Report:
     above = [r for r in s["step_size"] if r["fraction"] > 1]
     below = [r for r in s["step_size"] if r["fraction"] < 1]
     text = (f"On the first over-determined problem lambda_max = {fmt(s['lambda_max_first'])}, so the bound is "
-            f"2 / lambda_max = {fmt(s['step_bound_first'])}. GD contracts the error by max_i |1 - lr lambda_i| per step.")
+            f"2 / lambda_max = {fmt(s['step_bound_first'])}. "
+            "GD contracts the error by max_i |1 - lr lambda_i| per step.")
     if below:
         text += (" Below the bound the final losses are " + ", ".join(
             f"{fmt(r['final_loss'])} at {fmt(r['fraction'])}x" for r in below) + ".")

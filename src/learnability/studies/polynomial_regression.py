@@ -583,7 +583,8 @@ def report(run_: Run) -> Report:
         Panel([Line(fs["x"], fs["t"], mode="markers", label="train", color="#000000"),
                Line(g, np.sin(2 * np.pi * g), dash=True, label="sin(2 pi x)", color="#009E73"),
                Line(g, np.clip(fs["pred_top"], -PLOT_CLIP, PLOT_CLIP), label="lambda = 0"),
-               Line(g, np.clip(fs["pred_top_decay"], -PLOT_CLIP, PLOT_CLIP), label=f"lambda = {fmt(s['tutorial_lambda'])}")],
+               Line(g, np.clip(fs["pred_top_decay"], -PLOT_CLIP, PLOT_CLIP),
+                    label=f"lambda = {fmt(s['tutorial_lambda'])}")],
               xlabel="x", ylabel="t", title="The two fits (clipped)"),
     ], caption="Weight decay keeps the high-order coefficients small.")))
 
@@ -610,7 +611,8 @@ def report(run_: Run) -> Report:
     top_p = max(c["landscape"]["p_values"])
     # Cell indices on the axes, mapped to (a, b) in the axis titles (see kernel_features.py).
     step = float(a[1] - a[0])
-    axes = {"xlabel": f"index j: b = {fmt(b[0])} + {fmt(step)} j", "ylabel": f"index i: a = {fmt(a[0])} + {fmt(step)} i"}
+    axes = {"xlabel": f"index j: b = {fmt(b[0])} + {fmt(step)} j",
+            "ylabel": f"index i: a = {fmt(a[0])} + {fmt(step)} i"}
     rep.add(Figure(Chart("landscapes", [
         Panel([Heatmap(np.log10(maps["mse"]), cmap="viridis")], title="log10 MSE", **axes),
         Panel([Heatmap(maps["l1"], cmap="viridis")], title="L1", **axes),

@@ -57,6 +57,7 @@ from learnability.engine import (
     LRGrid,
     ModuleEnsemble,
     Selection,
+    TrainResult,
     TrainSpec,
     accuracy,
     cross_entropy,
@@ -187,7 +188,8 @@ class SymmetryDiscoveryConfig(StudyConfig):
     )
     covariance: Literal["batch", "full"] = Field(
         "batch",
-        description="Data covariance in the commutator: each mini-batch's, or the whole training set's (isotropic: the term is 0).",
+        description="Data covariance in the commutator: each mini-batch's, or the whole training set's "
+                    "(isotropic: the term is 0).",
     )
     train: SymmetryTrain = Field(default_factory=SymmetryTrain)
 
@@ -532,7 +534,7 @@ def run(cfg: SymmetryDiscoveryConfig, ctx: StudyContext) -> dict:
         lrs: Sequence[float],
         tag: str,
         params: list[Tensor] | None = None,
-    ):
+    ) -> TrainResult:
         objective = SymmetryObjective(
             cfg.n_orbits,
             torch.tensor(sort_w, device=ctx.device),
@@ -558,7 +560,7 @@ def run(cfg: SymmetryDiscoveryConfig, ctx: StudyContext) -> dict:
     # 1. Learning rate: one sweep with the full loss, scored on the training objective.
     sweep_seed = ctx.seed("sweep")
 
-    def sweep_fn(lrs: np.ndarray):
+    def sweep_fn(lrs: np.ndarray) -> TrainResult:
         k = len(lrs)
         return fit(
             [cfg.sort_weight] * k, [cfg.commutator_weight] * k, [sweep_seed] * k, lrs, "sweep"
@@ -838,7 +840,8 @@ def report(run_: Run) -> Report:
             f"{fmt_est(full['commutator_batch_mean'])} on average over {COMMUTATOR_BATCHES} mini-batches. "
             f"**Soft sort.** At temperature {fmt(s['temperature'])} the soft-sorted rows of the initial "
             f"Gramian differ from the hard-sorted ones by {fmt(s['soft_vs_hard_sort_gap'])} (relative max), "
-            f"so at this scale the soft sort is {'effectively the hard sort' if s['soft_vs_hard_sort_gap'] < 1e-3 else 'a smoothed sort'}."
+            "so at this scale the soft sort is "
+            f"{'effectively the hard sort' if s['soft_vs_hard_sort_gap'] < 1e-3 else 'a smoothed sort'}."
         )
     )
 
@@ -910,8 +913,10 @@ def report(run_: Run) -> Report:
     ce_eff = eff["commutator:circulant_distance"]
     txt = (
         f"Adding the sort term to cross-entropy + commutator changes the circulant distance by "
-        f"{fmt_est(se)} (paired over seeds; {'an interval excluding 0' if _significant(se) else 'an interval including 0'}): "
-        f"{fmt(full['circulant_distance']['mean'])} with it, {_ratio_words(full['circulant_distance']['mean'], ab['ce_commutator']['circulant_distance']['mean'])} "
+        f"{fmt_est(se)} (paired over seeds; "
+        f"{'an interval excluding 0' if _significant(se) else 'an interval including 0'}): "
+        f"{fmt(full['circulant_distance']['mean'])} with it, "
+        f"{_ratio_words(full['circulant_distance']['mean'], ab['ce_commutator']['circulant_distance']['mean'])} "
         f"{fmt(ab['ce_commutator']['circulant_distance']['mean'])} without it, and "
         f"{fmt(s['init_circulant_distance']['mean'])} at initialisation. "
         f"Adding the commutator term to cross-entropy + sort changes it by {fmt_est(ce_eff)} "

@@ -668,7 +668,7 @@ class ScrambleResult:
         w_old = max((len(str(m)) for m in self.original.terms), default=0)
         w_sig = max((len(format_permutation(s)) for s in self.permutations), default=0)
         for m, s, r in zip(self.original.terms, self.permutations, new, strict=True):
-            lines.append(f"  {str(m):<{w_old}}  {format_permutation(s):<{w_sig}}  ->  {r}")
+            lines.append(f"  {m!s:<{w_old}}  {format_permutation(s):<{w_sig}}  ->  {r}")
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
