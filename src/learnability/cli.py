@@ -95,9 +95,13 @@ def run_cmd(
             _fail(f"The 'threads' parameter of learnability run must be an int in the range [1, inf). "
                   f"Got {threads} instead.")
         torch.set_num_threads(threads)
+    from learnability._validation import ParameterError
+
     previous = signal.signal(signal.SIGTERM, _sigterm_to_interrupt)
     try:
         path = execute(study_obj, cfg, out=out, progress=not no_progress, argv=sys.argv)
+    except ParameterError as exc:  # a study's pre-run check (nothing was created) or a bad input
+        _fail(str(exc))
     except KeyboardInterrupt:
         typer.echo("interrupted: the run folder keeps everything recorded so far", err=True)
         raise typer.Exit(EXIT_INTERRUPTED) from None

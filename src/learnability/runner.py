@@ -103,6 +103,8 @@ def execute(study: Study, config: StudyConfig, *, out: str | Path = "runs", prog
     Metrics are flushed as they are produced. On an error or Ctrl-C the folder is marked failed or
     interrupted, an incomplete-run report is written, and the exception propagates.
     """
+    if study.check is not None:  # refuse before creating anything
+        study.check(config)
     with flushing_denormals() as flush:
         path = new_run_dir(out, study.name, config.seed)
         header = (f"learnability run {study.name}: resolved configuration\n"

@@ -99,3 +99,31 @@ def test_all_infeasible_raises() -> None:
     with pytest.raises(RuntimeError, match="no learning rate"):
         lr_sweep(lambda lrs: _fake(lrs, best=1.0, diverge_above=0.0), LRGrid(1e-3, 1.0, num=3),
                  score=_score, step_cap=CAP)
+
+
+def test_least_bad_fallback_when_every_rate_collapsed() -> None:
+    # Every finite loss is at the trivial predictor's level: "raise" refuses, "least_bad" keeps the
+    # lowest finite, non-diverged loss and says it is infeasible; all diverged still raises.
+    def table() -> pd.DataFrame:
+        return pd.DataFrame({"lr": [1e-3, 1e-2, 1e-1, 1.0], "final_loss": [1.0, 0.97, 0.99, 0.5],
+                             "steps_to_converge": [900, 300, 10, -1],
+                             "converged": [True, True, True, False],
+                             "diverged": [False, False, False, True]})
+    with pytest.raises(RuntimeError, match="no learning rate"):
+        select_lr(table(), Selection(), failure_loss=1.0, step_cap=CAP)
+    t = table()
+    assert select_lr(t, Selection(if_none_feasible="least_bad"), failure_loss=1.0, step_cap=CAP) == 1
+    assert not t["feasible"].any() and not t["good"].any()
+    with pytest.raises(RuntimeError, match="no learning rate"):
+        lr_sweep(lambda lrs: _fake(lrs, best=1.0, diverge_above=0.0), LRGrid(1e-3, 1.0, num=3),
+                 score=_score, step_cap=CAP, selection=Selection(if_none_feasible="least_bad"))
+
+
+def test_least_bad_choice_is_reported_infeasible() -> None:
+    res = lr_sweep(lambda lrs: _fake(lrs, best=1e-2), LRGrid(1e-3, 1e-1, num=3), score=_score,
+                   selection=Selection("final_loss", if_none_feasible="least_bad"),
+                   failure_loss=1e-9, step_cap=CAP)
+    assert not res.feasible and res.chosen_row["lr"] == res.chosen_lr
+    ok = lr_sweep(lambda lrs: _fake(lrs, best=1e-2), LRGrid(1e-3, 1e-1, num=3), score=_score,
+                  selection=Selection("final_loss"), step_cap=CAP)
+    assert ok.feasible

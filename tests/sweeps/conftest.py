@@ -30,7 +30,7 @@ def sweep_text(body: str, *, study: str = "toy-regression",
 
 
 @pytest.fixture
-def write_sweep(tmp_path: Path, toy_study) -> Callable[..., Path]:  # noqa: ANN001
+def write_sweep(tmp_path: Path, toy_study) -> Callable[..., Path]:
     """``write_sweep(body, name="tiny", study=..., modules=...)`` -> path of the file."""
 
     def write(body: str, *, name: str = "tiny", **kwargs: object) -> Path:

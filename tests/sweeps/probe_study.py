@@ -23,7 +23,7 @@ from learnability.studies import Study
 TESTS = Path(__file__).resolve().parents[1]
 
 
-def _toy():  # noqa: ANN202 - the same module object tests/conftest.py loads
+def _toy():
     name = "learnability_tests_toy_study"
     if name in sys.modules:
         return sys.modules[name]
@@ -46,7 +46,7 @@ class ProbeConfig(toy.ToyConfig):
     exit_code: int = Field(-1, ge=-1, description="os._exit(code) at the start when >= 0")
 
 
-def run(cfg: ProbeConfig, ctx) -> dict:  # noqa: ANN001
+def run(cfg: ProbeConfig, ctx) -> dict:
     if cfg.exit_code >= 0:
         os._exit(cfg.exit_code)  # the worker dies without any cleanup, like a SIGKILL
     if cfg.barrier_n:

@@ -98,7 +98,7 @@ def _handmade_sweep(folder: Path) -> Path:
     return folder
 
 
-def test_report_from_the_sweep_folder_alone(tmp_path) -> None:  # noqa: ANN001
+def test_report_from_the_sweep_folder_alone(tmp_path) -> None:
     sweep = _handmade_sweep(tmp_path / "handmade")
     df = load_sweep(sweep)  # no results.parquet yet: built from the run folders
     # A summary value named like a fixed column gets the prefix "summary.".

@@ -34,7 +34,7 @@ def _counts(sweep_dir: Path) -> tuple[int, int, int]:
 
 
 def test_a_failing_run_is_recorded_and_a_rerun_retries_only_unfinished_runs(write_sweep, tmp_path
-                                                                            ) -> None:  # noqa: ANN001
+                                                                            ) -> None:
     # lr_low = 1.0 is a valid config but LRGrid refuses lr_low > lr_high (0.1) at run time.
     path = write_sweep(TINY_BASE + "[axes]\nlr_low = [0.001, 1.0]\n")
     out = tmp_path / "out"
@@ -78,7 +78,7 @@ def test_a_failing_run_is_recorded_and_a_rerun_retries_only_unfinished_runs(writ
     assert len(list((sweep / "history").iterdir())) == 1  # the earlier sweep file, kept
 
 
-def test_the_local_backend_runs_the_requested_workers_at_once(write_sweep, tmp_path) -> None:  # noqa: ANN001
+def test_the_local_backend_runs_the_requested_workers_at_once(write_sweep, tmp_path) -> None:
     # Each run waits until two distinct worker processes have reached the barrier: the sweep
     # can only finish if two workers run at the same time.
     barrier = tmp_path / "barrier"
@@ -96,7 +96,7 @@ def test_the_local_backend_runs_the_requested_workers_at_once(write_sweep, tmp_p
     assert (resources["backend"], resources["workers"], resources["threads"]) == ("local", 2, 1)
 
 
-def test_a_worker_that_dies_fails_only_its_run(write_sweep, tmp_path) -> None:  # noqa: ANN001
+def test_a_worker_that_dies_fails_only_its_run(write_sweep, tmp_path) -> None:
     path = write_sweep(TINY_BASE + "[axes]\nexit_code = [3, -1]\n", study="toy-probe",
                        modules=[PROBE_MODULE])
     sweep = run_sweep(path, out=tmp_path / "out", workers=1, threads=2, progress=False)
@@ -108,7 +108,7 @@ def test_a_worker_that_dies_fails_only_its_run(write_sweep, tmp_path) -> None:  
     assert _last_invocation(sweep)["resources"]["threads"] == 2
 
 
-def test_killing_the_sweep_loses_no_finished_run(write_sweep, tmp_path) -> None:  # noqa: ANN001
+def test_killing_the_sweep_loses_no_finished_run(write_sweep, tmp_path) -> None:
     # Runs of ~1-2 s (pauses in the data source); the whole process group is killed with
     # SIGKILL once the first run has finished, as a machine crash or an OOM kill would.
     path = write_sweep("seeds = 3\n" + TINY_BASE + "pause_per_block = 0.3\n")

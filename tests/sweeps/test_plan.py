@@ -26,11 +26,11 @@ from learnability.sweep._sweep import build_tasks
 from .conftest import TINY_BASE
 
 
-def _points(plan):  # noqa: ANN001, ANN202
+def _points(plan):
     return [(r.point, r.seed) for r in plan.runs]
 
 
-def test_crossed_axes_with_a_seed_count(write_sweep) -> None:  # noqa: ANN001
+def test_crossed_axes_with_a_seed_count(write_sweep) -> None:
     plan = plan_sweep(write_sweep('seeds = 2\n' + TINY_BASE
                                   + '[axes]\nn_train = [16, 32]\n"train.steps" = [10, 20]\n'))
     a, b = "n_train", "train.steps"
@@ -47,7 +47,7 @@ def test_crossed_axes_with_a_seed_count(write_sweep) -> None:  # noqa: ANN001
     assert run.config["train"]["batch_size"] == 16  # the study's default is kept
 
 
-def test_run_ids_are_readable_stable_and_digest_the_resolved_config(write_sweep) -> None:  # noqa: ANN001
+def test_run_ids_are_readable_stable_and_digest_the_resolved_config(write_sweep) -> None:
     path = write_sweep('seeds = 2\n' + TINY_BASE
                        + '[axes]\nn_train = [16, 32]\n"train.steps" = [10, 20]\n')
     plan = plan_sweep(path)
@@ -65,7 +65,7 @@ def test_run_ids_are_readable_stable_and_digest_the_resolved_config(write_sweep)
     assert not {r.run_id for r in changed.runs} & {r.run_id for r in plan.runs}
 
 
-def test_zipped_axes_vary_together_in_place_of_their_first_axis(write_sweep) -> None:  # noqa: ANN001
+def test_zipped_axes_vary_together_in_place_of_their_first_axis(write_sweep) -> None:
     plan = plan_sweep(write_sweep(
         'zip = [["train.steps", "n_train"]]\n' + TINY_BASE
         + '[axes]\nn_train = [16, 32, 64]\nlr_low = [0.001, 0.01]\n"train.steps" = [10, 20, 30]\n'))
@@ -78,7 +78,7 @@ def test_zipped_axes_vary_together_in_place_of_their_first_axis(write_sweep) -> 
     assert plan.zip == (("train.steps", "n_train"),)
 
 
-def test_log_and_linear_ranges(write_sweep) -> None:  # noqa: ANN001
+def test_log_and_linear_ranges(write_sweep) -> None:
     plan = plan_sweep(write_sweep(TINY_BASE + """[axes]
 lr_high = { start = 0.001, stop = 0.1, num = 3, scale = "log" }
 n_train = { start = 16, stop = 64, num = 4 }
@@ -99,7 +99,7 @@ lr_low = { start = 0.0001, stop = 0.0005, num = 5 }
                                    "lr_low": 0.0005, "train.batch_size": 8}
 
 
-def test_values_table_nested_axes_seed_list_and_smoke(write_sweep) -> None:  # noqa: ANN001
+def test_values_table_nested_axes_seed_list_and_smoke(write_sweep) -> None:
     quoted = plan_sweep(write_sweep('seeds = [3, 7]\nsmoke = true\n[base]\nn_train = 16\n[axes]\n'
                                     'lr_high = { values = [0.01, 0.1], scale = "log" }\n'
                                     '"train.batch_size" = [4, 8]\n', name="quoted"))
@@ -112,19 +112,19 @@ def test_values_table_nested_axes_seed_list_and_smoke(write_sweep) -> None:  # n
     assert {r.config["train"]["steps"] for r in quoted.runs} == {100}  # the toy's smoke size
 
 
-def test_without_seeds_each_point_runs_once_with_the_base_seed(write_sweep) -> None:  # noqa: ANN001
+def test_without_seeds_each_point_runs_once_with_the_base_seed(write_sweep) -> None:
     plan = plan_sweep(write_sweep(TINY_BASE + "seed = 5\n[axes]\nn_train = [16, 32]\n"))
     assert _points(plan) == [({"n_train": 16}, 5), ({"n_train": 32}, 5)]
 
 
-def test_no_axes_only_seeds(write_sweep) -> None:  # noqa: ANN001
+def test_no_axes_only_seeds(write_sweep) -> None:
     plan = plan_sweep(write_sweep("seeds = 3\n" + TINY_BASE))
     assert _points(plan) == [({}, 0), ({}, 1), ({}, 2)]
     assert plan.runs[0].run_id.startswith("s0-")
 
 
 def test_config_errors_are_the_messages_of_learnability_run_and_nothing_is_created(
-        write_sweep, toy_study, tmp_path) -> None:  # noqa: ANN001
+        write_sweep, toy_study, tmp_path) -> None:
     path = write_sweep("seeds = 2\n" + TINY_BASE + "n_trian = 16\n[axes]\nn_train = [8, 16, 32]\n"
                        '"train.batch_size" = [0]\n')
     expected = []
@@ -166,7 +166,7 @@ def test_config_errors_are_the_messages_of_learnability_run_and_nothing_is_creat
     ("[axes]\nn_train = [16, 17]\nhidden = [[4, 4], [8]]\nlr_low = [0.001, 0.001]\n",
      "without repeated values. Got [0.001, 0.001] instead."),
 ])
-def test_sweep_file_errors(write_sweep, tmp_path, body, message) -> None:  # noqa: ANN001
+def test_sweep_file_errors(write_sweep, tmp_path, body, message) -> None:
     out = tmp_path / "out"
     with pytest.raises(SweepError) as err:
         run_sweep(write_sweep(body), out=out, progress=False)
@@ -174,7 +174,7 @@ def test_sweep_file_errors(write_sweep, tmp_path, body, message) -> None:  # noq
     assert not out.exists()
 
 
-def test_unknown_study_missing_module_and_bad_toml(write_sweep, tmp_path) -> None:  # noqa: ANN001
+def test_unknown_study_missing_module_and_bad_toml(write_sweep, tmp_path) -> None:
     with pytest.raises(SweepError) as err:
         plan_sweep(write_sweep("", study="toy-regresion"))
     assert err.value.messages[0].startswith("The 'study' parameter of learnability must be one of {")
@@ -189,7 +189,7 @@ def test_unknown_study_missing_module_and_bad_toml(write_sweep, tmp_path) -> Non
         plan_sweep(tmp_path / "missing.toml")
 
 
-def test_bad_arguments_and_missing_ray(write_sweep, tmp_path, monkeypatch) -> None:  # noqa: ANN001
+def test_bad_arguments_and_missing_ray(write_sweep, tmp_path, monkeypatch) -> None:
     path = write_sweep(TINY_BASE)
     out = tmp_path / "out"
     with pytest.raises(ParameterError, match="The 'backend' parameter of learnability sweep must be"):
@@ -202,7 +202,7 @@ def test_bad_arguments_and_missing_ray(write_sweep, tmp_path, monkeypatch) -> No
     assert not out.exists()
 
 
-def test_cuda_runs_are_refused_locally_but_planned_for_ray(write_sweep, tmp_path) -> None:  # noqa: ANN001
+def test_cuda_runs_are_refused_locally_but_planned_for_ray(write_sweep, tmp_path) -> None:
     import torch
 
     if torch.cuda.is_available():
@@ -221,7 +221,7 @@ def test_cuda_runs_are_refused_locally_but_planned_for_ray(write_sweep, tmp_path
     assert task.gpus == 0.0 and cpu.gpus == 0.5
 
 
-def test_shipped_example_expands(toy_study) -> None:  # noqa: ANN001
+def test_shipped_example_expands(toy_study) -> None:
     assert "toy-regression" in list_examples()
     plan = plan_sweep(example_path("toy-regression"))
     assert plan.axes[0] == Axis("n_train", (16, 64, 256), "log")
@@ -235,7 +235,7 @@ def test_shipped_example_expands(toy_study) -> None:  # noqa: ANN001
     (10, None, 2, (1, 2)),      # two threads asked: one worker fills the cores
     (1, 2, None, (1, 2)),       # never more workers than runs: the idle core becomes a thread
 ])
-def test_local_resources_fill_the_cores_deliberately(runs, workers, threads, expected) -> None:  # noqa: ANN001
+def test_local_resources_fill_the_cores_deliberately(runs, workers, threads, expected) -> None:
     res = choose_resources("local", runs, workers=workers, threads=threads, cores=2)
     assert (res.workers, res.threads) == expected and res.cores == 2
     assert res.workers * res.threads <= 2

@@ -17,7 +17,7 @@ OBJECT_STORE_BYTES = 80 * 1024**2
 
 
 @pytest.fixture
-def local_ray():  # noqa: ANN201
+def local_ray():
     """``ray.init(num_cpus=2)`` on 127.0.0.1 only, without usage reporting; shut down after."""
     patch = pytest.MonkeyPatch()
     patch.setenv("RAY_USAGE_STATS_ENABLED", "0")
@@ -39,7 +39,7 @@ def local_ray():  # noqa: ANN201
         patch.undo()
 
 
-def test_ray_backend_runs_each_run_as_a_task(local_ray, write_sweep, tmp_path) -> None:  # noqa: ANN001
+def test_ray_backend_runs_each_run_as_a_task(local_ray, write_sweep, tmp_path) -> None:
     path = write_sweep("seeds = 2\n" + TINY_BASE)
     out = tmp_path / "out"
     sweep = run_sweep(path, backend="ray", out=out, progress=False)

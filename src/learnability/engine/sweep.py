@@ -76,14 +76,20 @@ class Selection:
         tolerance: rates whose final loss is within this relative margin of the best are "good".
         failure_margin: with ``failure_loss`` given, a final loss above
             ``(1 - failure_margin) * failure_loss`` marks a failed (collapsed) member.
+        if_none_feasible: when every rate diverged or collapsed: ``"raise"`` an error, or take
+            the ``"least_bad"`` rate (lowest finite final loss among those that did not diverge)
+            and report it as infeasible — for studies where "no better than the trivial
+            predictor" is itself a result (a tiny model), not a broken grid.
     """
 
     criterion: Literal["time_to_convergence", "final_loss"] = "time_to_convergence"
     tolerance: float = 0.1
     failure_margin: float = 0.05
+    if_none_feasible: Literal["raise", "least_bad"] = "raise"
 
     def __post_init__(self) -> None:
         check_choice(self.criterion, "criterion", "Selection", ("time_to_convergence", "final_loss"))
+        check_choice(self.if_none_feasible, "if_none_feasible", "Selection", ("raise", "least_bad"))
         check_in_range(self.tolerance, "tolerance", "Selection", low=0.0)
         check_in_range(self.failure_margin, "failure_margin", "Selection", low=0.0, high=1.0)
 
@@ -98,12 +104,14 @@ class SweepResult:
         chosen_lr: the selected rate.
         at_edge: the chosen rate is still on an edge of the rates tried (extensions exhausted).
         results: the :class:`TrainResult` of each round, in order.
+        feasible: the chosen rate is feasible (False only for a ``"least_bad"`` fallback).
     """
 
     table: pd.DataFrame
     chosen_lr: float
     at_edge: bool
     results: list[TrainResult] = field(default_factory=list)
+    feasible: bool = True
 
     @property
     def chosen_row(self) -> pd.Series:
@@ -115,7 +123,8 @@ def select_lr(table: pd.DataFrame, selection: Selection, failure_loss: float | N
     """Index (into ``table``) of the chosen rate; fills ``feasible``, ``good``, ``collapsed``.
 
     Raises:
-        RuntimeError: when no rate is feasible.
+        RuntimeError: when no rate is feasible (and ``selection.if_none_feasible == "raise"``, or
+            every rate diverged or was non-finite).
     """
     final = table["final_loss"].to_numpy(dtype=float)
     collapsed = np.zeros(len(table), dtype=bool)
@@ -126,6 +135,9 @@ def select_lr(table: pd.DataFrame, selection: Selection, failure_loss: float | N
     table["feasible"] = feasible
     if not feasible.any():
         table["good"] = False
+        usable = ~table["diverged"].to_numpy() & np.isfinite(final)
+        if selection.if_none_feasible == "least_bad" and usable.any():
+            return int(np.flatnonzero(usable)[np.argmin(final[usable])])
         raise RuntimeError("no learning rate in the sweep trained successfully (all diverged, "
                            "non-finite or no better than the failure level); lower the grid")
     best = final[feasible].min()
@@ -198,4 +210,5 @@ def lr_sweep(
     table["chosen"] = False
     table.loc[chosen, "chosen"] = True
     return SweepResult(table=table, chosen_lr=float(table.loc[chosen, "lr"]),
-                       at_edge=bool(at_low or at_high), results=results)
+                       at_edge=bool(at_low or at_high), results=results,
+                       feasible=bool(table.loc[chosen, "feasible"]))

@@ -67,6 +67,9 @@ class Study:
             the summary (written to ``summary.json``).
         report: ``report(run) -> Report`` — builds the report from the run folder alone.
         smoke: overrides giving the small size that CI runs (``--smoke``).
+        check: ``check(config)`` — checks that need more than the config's types (e.g. a folder
+            that a setting names), run before the run folder is created; raises
+            :class:`~learnability._validation.ParameterError` naming the setting.
     """
 
     name: str
@@ -75,3 +78,4 @@ class Study:
     run: Callable[[Any, StudyContext], Mapping[str, Any]]
     report: Callable[[Run], Report]
     smoke: Mapping[str, Any] = field(default_factory=dict)
+    check: Callable[[Any], None] | None = None

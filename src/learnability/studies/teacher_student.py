@@ -39,7 +39,7 @@ import torch
 from pydantic import Field, field_validator
 from torch import Tensor
 
-from learnability._validation import parameter_message
+from learnability._validation import ParameterError, parameter_message
 from learnability.analysis import (
     MLPAlignment,
     align_mlp,
@@ -83,6 +83,12 @@ from learnability.report import (
 )
 from learnability.runs import Run
 from learnability.studies import Study, StudyContext, register
+from learnability.studies._parameter_count import ARTIFACT as PARAMETER_COUNT_ARTIFACT
+from learnability.studies._parameter_count import (
+    config_differences,
+    parameter_count_blocks,
+    parameter_count_table,
+)
 from learnability.targets import (
     TEACHER_D_IN,
     TEACHER_HIDDEN,
@@ -105,6 +111,7 @@ __all__ = [
     "compare_with_teacher",
     "fit_baselines",
     "layer_pairing",
+    "parameter_count_table",
     "report",
     "run",
 ]
@@ -209,6 +216,8 @@ class TeacherStudentConfig(StudyConfig):
 
     Command:  learnability run teacher-student        (smoke: learnability run teacher-student --smoke)
               standardised targets: learnability run teacher-student --set standardize_targets=true
+              with the parameter-count sweep in the report (run the sweep first, ~45 min):
+              learnability run teacher-student --set parameter_count=sweeps/parameter-count
     Runtime:  measured 7 min 35 s end to end (CLI incl. report; the study itself 411 s: S_u 29 s,
               S_e 60 s, S_o 317 s = sweep 8 x 16k steps 172 s + seeds 3 x 24k 145 s) on the 2-core
               CPU with 2 threads and compile=True, while other jobs kept the load at ~1-2. No
@@ -240,6 +249,20 @@ class TeacherStudentConfig(StudyConfig):
     n_quantiles: int = Field(100, ge=2, description="Quantiles in the QQ plots.")
     sweep: SweepSettings = Field(default_factory=SweepSettings)
     train: TrainSettings = Field(default_factory=TrainSettings)
+    parameter_count: str | None = Field(None, description="Folder of a finished parameter-count "
+                                        "sweep (learnability sweep src/learnability/sweep/examples/"
+                                        "parameter-count.toml): its table, figure and commentary "
+                                        "are copied into this run's report. Read, not re-run.")
+
+    @field_validator("parameter_count")
+    @classmethod
+    def _sweep_folder(cls, v: str | None) -> str | None:
+        # Only the shape here: whether the folder holds a sweep is checked when the run starts
+        # (a config must stay loadable after the folder moves).
+        if v is not None and not v.strip():
+            raise ValueError(parameter_message("parameter_count", STUDY_NAME,
+                                               "the path of a sweep folder, or absent", v))
+        return v
 
     @field_validator("students")
     @classmethod
@@ -635,8 +658,9 @@ def _sweep(task: _Task, name: str, model: StackedMLP) -> SweepResult:
     return lr_sweep(
         train_fn, LRGrid(sw.lr_low, sw.lr_high, num=sw.points, max_extensions=sw.max_extensions),
         score=lambda r: r.final_train_loss(cfg.train.window),  # fresh batches: never the test set
+        # A student too small to beat the mean predictor is a result, not a broken grid.
         selection=Selection("time_to_convergence", tolerance=sw.tolerance,
-                            failure_margin=sw.failure_margin),
+                            failure_margin=sw.failure_margin, if_none_feasible="least_bad"),
         failure_loss=task.failure_loss, step_cap=sw.max_steps)
 
 
@@ -698,10 +722,11 @@ def _train_student(task: _Task, name: str, hidden: Sequence[int]) -> dict[str, A
         "rates_tried": len(table), "extensions": len(sweep.results) - 1,
         "lr_min": float(table["lr"].min()), "lr_max": float(table["lr"].max()),
         "chosen_lr": sweep.chosen_lr, "at_edge": bool(sweep.at_edge),
+        "chosen_feasible": bool(sweep.feasible),
         "chosen_steps_to_converge": int(row["steps_to_converge"]),
         "chosen_converged": bool(row["converged"]),
         "chosen_final_rel": float(row["final_loss"] / task.failure_loss),
-        "best_final_rel": float(np.nanmin(table["final_rel"].where(table["feasible"]))),
+        "best_final_rel": float(np.nanmin(table["final_rel"].where(~table["diverged"]))),
         "n_diverged": int(table["diverged"].sum()), "n_collapsed": int(table["collapsed"].sum()),
         "n_collapsed_above": int((table["collapsed"] & ~table["diverged"]
                                   & (table["lr"] > sweep.chosen_lr)).sum()),
@@ -728,12 +753,54 @@ def _strip_qq(d: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in d.items() if k != "qq"}
 
 
+def _load_parameter_count(cfg: TeacherStudentConfig) -> pd.DataFrame:
+    """The parameter-count sweep's table, checked against this run's teacher.
+
+    Raises:
+        ParameterError: (naming ``parameter_count``) for a folder that is not a teacher-student
+            sweep with a complete run, or a sweep of another teacher than this run's.
+    """
+    assert cfg.parameter_count is not None
+    table = parameter_count_table(cfg.parameter_count)
+    teacher = cfg.teacher.model_dump(mode="json")
+    if table.attrs["teacher"] != teacher:
+        raise ParameterError("parameter_count", STUDY_NAME, f"a sweep of this run's teacher "
+                             f"{teacher} (the sweep's runs have {table.attrs['teacher']})",
+                             cfg.parameter_count)
+    return table
+
+
+def check(cfg: TeacherStudentConfig) -> None:
+    """Refuse a ``parameter_count`` folder that cannot be used, before the run folder exists."""
+    if cfg.parameter_count is not None:
+        _load_parameter_count(cfg)
+
+
+def _read_parameter_count(cfg: TeacherStudentConfig, ctx: StudyContext) -> dict[str, Any]:
+    """Copy the parameter-count sweep's table into the run folder (see :func:`check`)."""
+    table = _load_parameter_count(cfg)
+    differs = config_differences(cfg.model_dump(mode="json"), table.attrs["config"])
+    info = {"sweep": table.attrs["sweep_dir"], "name": table.attrs["name"],
+            "runs_planned": table.attrs["planned"], "runs_complete": table.attrs["complete"],
+            "rows": len(table), "differs": differs}
+    table.attrs = {}  # the artifact is the table alone; its facts are in the summary
+    ctx.writer.save_table(PARAMETER_COUNT_ARTIFACT, table)
+    return info
+
+
 def run(cfg: TeacherStudentConfig, ctx: StudyContext) -> dict[str, Any]:
-    """Train every student (sweep, then seeds), evaluate, compare with the teacher."""
+    """Train every student (sweep, then seeds), evaluate, compare with the teacher.
+
+    With ``parameter_count`` set, the sweep folder is read (and refused) first, before training.
+    """
+    pc = _read_parameter_count(cfg, ctx) if cfg.parameter_count is not None else None
     task, facts = _make_task(cfg, ctx)
     students = {name: _train_student(task, name, hidden) for name, hidden in cfg.students.items()}
-    return {"study": STUDY_NAME, **facts, "students": students,
-            "eval_every": cfg.train.eval_every, "window": cfg.train.window}
+    out = {"study": STUDY_NAME, **facts, "students": students,
+           "eval_every": cfg.train.eval_every, "window": cfg.train.window}
+    if pc is not None:
+        out["parameter_count"] = pc
+    return out
 
 
 # =============================================================================================
@@ -909,6 +976,11 @@ def _trainability_text(name: str, st: Mapping[str, Any], tol: float) -> str:
             f"{fmt(sw['chosen_steps_to_converge'])} steps" if sw["chosen_converged"] else
             f"none of them became quasi-stationary within the sweep's {fmt(sw['step_cap'])} steps, "
             f"so the lowest final loss decided: lr = {fmt(st['lr'])}")
+    if not sw.get("chosen_feasible", True):
+        pick = (f"**no rate beat the mean predictor** (every final training loss that did not "
+                f"diverge was within the failure margin of Var(y); best relative "
+                f"{fmt(sw['best_final_rel'])}), so the least bad one was kept, lr = {fmt(st['lr'])}: "
+                f"this student's errors are those of a model that learned (almost) nothing")
     return (f"**{name}.** The sweep trained {sw['rates_tried']} rates from {fmt(sw['lr_min'])} to "
             f"{fmt(sw['lr_max'])} as one ensemble ({sw['extensions']} extension(s) past an edge); "
             f"{sw['n_diverged']} diverged, {sw['n_collapsed_above']} above the chosen rate collapsed "
@@ -1253,8 +1325,14 @@ def report(run_: Run) -> Report:
     rep.add(Heading("Across students"))
     for para in _across_text(s):
         rep.add(Text(para))
+    pc = s.get("parameter_count")
+    if pc is not None and run_.has_artifact(f"{PARAMETER_COUNT_ARTIFACT}.parquet"):
+        table = run_.load_table(PARAMETER_COUNT_ARTIFACT)
+        table.attrs = {"name": pc["name"], "planned": pc["runs_planned"]}
+        rep.add(Heading("Parameter count: the same question along a sweep of widths"))
+        rep.add(*parameter_count_blocks(table, s, pc["differs"]))
     return rep
 
 
 register(Study(STUDY_NAME, "Students of a frozen N(0,1) teacher trained online (Challenge 2, part A).",
-               TeacherStudentConfig, run, report, smoke=SMOKE))
+               TeacherStudentConfig, run, report, smoke=SMOKE, check=check))

@@ -109,7 +109,7 @@ def load_modules(entries: Iterable[str]) -> list[ModuleType]:
                 module = _import_path(path)
             else:
                 module = importlib.import_module(entry)
-        except Exception as exc:  # noqa: BLE001 - re-raised with the entry named
+        except Exception as exc:  # re-raised with the entry named
             raise ImportError(f"Could not import the study module {entry!r}: "
                               f"{type(exc).__name__}: {exc}") from exc
         _register_module_studies(module)
