@@ -65,6 +65,18 @@ def test_flushing_denormals_is_scoped_to_the_run(toy_study, tmp_path) -> None:
     assert np.float32(np.finfo(np.float32).tiny) / np.float32(2) != 0  # restored after a run
 
 
+def test_run_study_threads_apply_to_the_run_only(toy_study, tmp_path) -> None:
+    import torch
+
+    from learnability._validation import ParameterError
+
+    before = torch.get_num_threads()
+    run = run_study("toy-regression", smoke=True, out=tmp_path, progress=False, threads=2)
+    assert run.provenance["threads"] == 2 and torch.get_num_threads() == before
+    with pytest.raises(ParameterError, match=r"The 'threads' parameter of run_study must be an int"):
+        run_study("toy-regression", smoke=True, out=tmp_path, progress=False, threads=0)
+
+
 def test_metrics_survive_a_cut_last_line(tmp_path) -> None:
     path = tmp_path / "metrics.jsonl"
     path.write_text('{"series":"a","step":0,"value":[1.0,2.0]}\n{"series":"a","step":1,"va')

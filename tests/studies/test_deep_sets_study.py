@@ -15,6 +15,7 @@ from learnability.cli import app
 from learnability.engine import ModuleEnsemble
 from learnability.models import DeepSets, PermutationEquivariant
 from learnability.report import fmt, fmt_ci
+from learnability.runs import load_run
 from learnability.studies.deep_sets import (
     SetMLP,
     invariance_errors,
@@ -60,6 +61,13 @@ def test_smoke_run_summary_report_and_figures(smoke_run: Path) -> None:
     assert "relative test MSE" in report and "invariance error" in report
     assert (smoke_run / "figures" / "set_task.png").stat().st_size > 0
     assert (smoke_run / "artifacts" / "lr_sweep_deep_sets_sum.parquet").exists()
+    # Every (series, tag, step, member) is logged once: a grid extension has a tag of its own.
+    run_ = load_run(smoke_run)
+    assert not run_.metrics.duplicated(["series", "tag", "step", "member"]).any()
+    for name in s["models"]:
+        rounds = int(run_.load_table(f"lr_sweep_{name}")["round"].max())
+        tags = set(run_.metrics["tag"])
+        assert {f"{name}/sweep/ext{r}" for r in range(1, rounds + 1)} <= tags
     assert (
         f"= {fmt(lab['layer']['equivariance'])} (" in report
     )  # the sentence quotes the measured number

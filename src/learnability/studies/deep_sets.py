@@ -362,8 +362,16 @@ def run(cfg: DeepSetsConfig, ctx: StudyContext) -> dict:
             )
 
         sweep_seed = ctx.seed("sweep", name)
+        rounds: list[int] = []  # the grid's extensions log under their own tags (no duplicate steps)
+
+        def sweep_round(lrs: np.ndarray, fit: Callable[..., TrainResult] = fit, s: int = sweep_seed,
+                        name: str = name, rounds: list[int] = rounds) -> TrainResult:
+            tag = f"{name}/sweep" + (f"/ext{len(rounds)}" if rounds else "")
+            rounds.append(len(lrs))
+            return fit(lrs, [s] * len(lrs), tag)
+
         sweep = lr_sweep(
-            lambda lrs, fit=fit, s=sweep_seed, name=name: fit(lrs, [s] * len(lrs), f"{name}/sweep"),
+            sweep_round,
             LRGrid(tc.lr_low, tc.lr_high, num=tc.lr_num, max_extensions=1),
             score=lambda r: r.evals["val_loss"].final,
             selection=Selection("final_loss"),

@@ -560,11 +560,13 @@ def run(cfg: SymmetryDiscoveryConfig, ctx: StudyContext) -> dict:
     # 1. Learning rate: one sweep with the full loss, scored on the training objective.
     sweep_seed = ctx.seed("sweep")
 
+    rounds: list[int] = []  # the grid's extensions log under their own tags (no duplicate steps)
+
     def sweep_fn(lrs: np.ndarray) -> TrainResult:
         k = len(lrs)
-        return fit(
-            [cfg.sort_weight] * k, [cfg.commutator_weight] * k, [sweep_seed] * k, lrs, "sweep"
-        )
+        tag = "sweep" + (f"/ext{len(rounds)}" if rounds else "")
+        rounds.append(k)
+        return fit([cfg.sort_weight] * k, [cfg.commutator_weight] * k, [sweep_seed] * k, lrs, tag)
 
     sweep = lr_sweep(
         sweep_fn,
