@@ -218,11 +218,11 @@ class TeacherStudentConfig(StudyConfig):
               standardised targets: learnability run teacher-student --set standardize_targets=true
               with the parameter-count sweep in the report (run the sweep first, ~45 min):
               learnability run teacher-student --set parameter_count=sweeps/parameter-count
-    Runtime:  measured 7 min 35 s end to end (CLI incl. report; the study itself 411 s: S_u 29 s,
-              S_e 60 s, S_o 317 s = sweep 8 x 16k steps 172 s + seeds 3 x 24k 145 s) on the 2-core
-              CPU with 2 threads and compile=True, while other jobs kept the load at ~1-2. No
-              grid extension was needed; each one adds 2 x 16k steps (~45 s for S_o). Smoke:
-              ~16 s through the CLI (run + report) on a quiet machine.
+    Runtime:  measured 7 min 12 s end to end through the CLI (report included; the study itself
+              399 s) on the quiet 2-core CPU with 2 threads and compile=True (an earlier run under
+              load ~1-2: 411 s = S_u 29 s, S_e 60 s, S_o 317 s, of which the S_o sweep 8 x 16k
+              steps 172 s and its seeds 3 x 24k 145 s). No grid extension was needed; each adds
+              2 x 16k steps (~45 s for S_o). Smoke: ~16 s through the CLI (run + report).
     Expected: (full run, seed 0, raw targets; Var(y_test) = 3.66e4) relative test MSE S_o 0.060
               [0.027, 0.093] (lr 3.1e-3) < S_e 0.091 [0.064, 0.118] (lr 9.7e-3) < S_u 0.237
               [0.214, 0.259] (lr 3.0e-2); OLS 0.296, mean predictor 1.00. S_e and S_o are still
