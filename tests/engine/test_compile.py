@@ -21,3 +21,16 @@ def test_compiled_equals_eager() -> None:
     assert eager.diverged.tolist() == fused.diverged.tolist() == [False, False, True]
     for a, b in zip(eager.params, fused.params, strict=True):
         torch.testing.assert_close(a[:2], b[:2], rtol=1e-4, atol=1e-5)
+
+
+def test_many_shapes_stay_compiled() -> None:
+    # Every compiled step shares one code object; torch's default of 8 graphs per code object
+    # would silently run later shapes (a sweep worker over widths) uncompiled.
+    import torch._dynamo.config as dynamo_config
+
+    from learnability.engine import make_step
+    from learnability.engine.loop import RECOMPILE_LIMIT
+
+    make_step(StackedMLP(MLPSpec(2, (3,))), mse, Adam(), compile=True)
+    assert dynamo_config.recompile_limit >= RECOMPILE_LIMIT >= 64
+    assert dynamo_config.accumulated_recompile_limit >= RECOMPILE_LIMIT

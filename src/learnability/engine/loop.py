@@ -175,6 +175,12 @@ class TrainResult:
 # sweep followed by seed runs compiles once per shape instead of once per call.
 _COMPILED: dict[tuple[object, ...], Callable[..., tuple[Tensor, Tensor]]] = {}
 
+# torch keeps at most ``recompile_limit`` graphs per code object (default 8) and then silently runs
+# the function uncompiled. Every compiled step shares the code object of ``fused`` below, so one
+# process that trains many shapes (a sweep worker over widths, a study with several students and
+# grid extensions) needs more; each graph is one (model, K, batch) configuration.
+RECOMPILE_LIMIT = 256
+
 
 def make_step(model: Model, loss: LossFn, optimizer: Optimizer, *, compile: bool = False
               ) -> Callable[..., tuple[Tensor, Tensor]]:
@@ -238,6 +244,12 @@ def _make_step(model: Model, loss_fn: LossFn, optimizer: Optimizer, compile_: bo
 
     if not compile_:
         return eager
+    import torch._dynamo.config as dynamo_config
+
+    # Raising a limit only: other compiled code in the process keeps its behaviour.
+    dynamo_config.recompile_limit = max(dynamo_config.recompile_limit, RECOMPILE_LIMIT)
+    dynamo_config.accumulated_recompile_limit = max(dynamo_config.accumulated_recompile_limit,
+                                                    RECOMPILE_LIMIT)
     # Shapes are static within a run; the compiled graph is cached per shape by torch.
     return torch.compile(fused, dynamic=False)
 
