@@ -216,7 +216,7 @@ class TeacherStudentConfig(StudyConfig):
 
     Command:  learnability run teacher-student        (smoke: learnability run teacher-student --smoke)
               standardised targets: learnability run teacher-student --set standardize_targets=true
-              with the parameter-count sweep in the report (run the sweep first, ~45 min):
+              with the parameter-count sweep in the report (run the sweep first, ~21 min):
               learnability run teacher-student --set parameter_count=sweeps/parameter-count
     Runtime:  measured 7 min 12 s end to end through the CLI (report included; the study itself
               399 s) on the quiet 2-core CPU with 2 threads and compile=True (an earlier run under
