@@ -54,7 +54,8 @@ _METRIC_DIGITS = 7
 
 
 def _now() -> str:
-    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+    # Milliseconds: runs started within one second (a sweep, a test) still sort in start order.
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="milliseconds")
 
 
 def jsonable(obj: Any) -> Any:
