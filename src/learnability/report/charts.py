@@ -7,7 +7,7 @@ and SVG files for papers and the interactive figures of the HTML report, so the 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -142,19 +142,30 @@ class Chart:
         return nrows, ncols
 
 
+def colour_cycle() -> Callable[[str | None], str]:
+    """``next_colour(explicit)``: the explicit colour, else the next of :data:`PALETTE`.
+
+    Both renderers (matplotlib, plotly) colour a panel's traces with it, so the static and the
+    interactive figure of a chart agree.
+    """
+    used = 0
+
+    def next_colour(explicit: str | None) -> str:
+        nonlocal used
+        if explicit:
+            return explicit
+        c = PALETTE[used % len(PALETTE)]
+        used += 1
+        return c
+
+    return next_colour
+
+
 # --------------------------------------------------------------------------- matplotlib
 
 
 def _draw_panel(ax: Any, panel: Panel, fig: Any) -> None:
-    colour_i = 0
-
-    def next_colour(explicit: str | None) -> str:
-        nonlocal colour_i
-        if explicit:
-            return explicit
-        c = PALETTE[colour_i % len(PALETTE)]
-        colour_i += 1
-        return c
+    next_colour = colour_cycle()
 
     if not panel.image:
         # Scales first: setting a scale afterwards would reset categorical tick labels.

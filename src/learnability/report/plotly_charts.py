@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from learnability.report.charts import PALETTE, Bar, Chart, Heatmap, Hist, Line, Panel
+from learnability.report.charts import Bar, Chart, Heatmap, Hist, Line, Panel, colour_cycle
 
 __all__ = ["PLOTLY_CONFIG", "chart_div", "to_plotly"]
 
@@ -216,15 +216,7 @@ def _reference_traces(panel: Panel, traces: list[dict[str, Any]], legend: _Legen
 
 
 def _panel_traces(panel: Panel, legend: _Legend) -> list[dict[str, Any]]:
-    colour_i = 0
-
-    def next_colour(explicit: str | None) -> str:
-        nonlocal colour_i
-        if explicit:
-            return explicit
-        c = PALETTE[colour_i % len(PALETTE)]
-        colour_i += 1
-        return c
+    next_colour = colour_cycle()
 
     n_hist = sum(isinstance(t, Hist) for t in panel.traces)
     n_bars = sum(isinstance(t, Bar) for t in panel.traces)
