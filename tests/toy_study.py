@@ -65,21 +65,44 @@ def run(cfg: ToyConfig, ctx: StudyContext) -> dict:
 
     def train_fn(lrs: np.ndarray):
         seeds = [ctx.seed("sweep")] * len(lrs)
-        return train(model, model.init(seeds), loss=mse, optimizer=Adam(), lr=lrs,
-                     data=Slow(x, y, batch_size=cfg.train.batch_size), seeds=seeds,
-                     spec=TrainSpec(max_steps=cfg.train.steps, eval_every=50, block=10),
-                     eval_sets={"test": EvalSet(xt, yt)}, sink=ctx.writer, tag="sweep",
-                     progress=ctx.progress)
+        return train(
+            model,
+            model.init(seeds),
+            loss=mse,
+            optimizer=Adam(),
+            lr=lrs,
+            data=Slow(x, y, batch_size=cfg.train.batch_size),
+            seeds=seeds,
+            spec=TrainSpec(max_steps=cfg.train.steps, eval_every=50, block=10),
+            eval_sets={"test": EvalSet(xt, yt)},
+            sink=ctx.writer,
+            tag="sweep",
+            progress=ctx.progress,
+        )
 
-    sweep = lr_sweep(train_fn, LRGrid(cfg.lr_low, cfg.lr_high, num=4, max_extensions=1),
-                     score=lambda r: r.final_train_loss(50), selection=Selection("final_loss"),
-                     step_cap=cfg.train.steps)
+    sweep = lr_sweep(
+        train_fn,
+        LRGrid(cfg.lr_low, cfg.lr_high, num=4, max_extensions=1),
+        score=lambda r: r.final_train_loss(50),
+        selection=Selection("final_loss"),
+        step_cap=cfg.train.steps,
+    )
     ctx.writer.save_table("sweep", sweep.table)
     seeds = ctx.seeds(cfg.train.seeds, "final")
-    res = train(model, model.init(seeds), loss=mse, optimizer=Adam(), lr=[sweep.chosen_lr] * len(seeds),
-                data=Slow(x, y, batch_size=cfg.train.batch_size), seeds=seeds,
-                spec=TrainSpec(max_steps=cfg.train.steps, eval_every=50, block=10),
-                eval_sets={"test": EvalSet(xt, yt)}, sink=ctx.writer, tag="final", progress=ctx.progress)
+    res = train(
+        model,
+        model.init(seeds),
+        loss=mse,
+        optimizer=Adam(),
+        lr=[sweep.chosen_lr] * len(seeds),
+        data=Slow(x, y, batch_size=cfg.train.batch_size),
+        seeds=seeds,
+        spec=TrainSpec(max_steps=cfg.train.steps, eval_every=50, block=10),
+        eval_sets={"test": EvalSet(xt, yt)},
+        sink=ctx.writer,
+        tag="final",
+        progress=ctx.progress,
+    )
     test = res.evals["test_loss"].final
     return {"lr": sweep.chosen_lr, "test_mse": float(np.mean(test)), "test_mse_members": test.tolist()}
 
@@ -90,13 +113,20 @@ def report(run_) -> Report:
     rep.add(Text(f"The chosen rate {fmt(s['lr'])} reaches a test MSE of {fmt(s['test_mse'])}."))
     rep.add(Table(["member", "test MSE"], [[i, v] for i, v in enumerate(s["test_mse_members"])]))
     df = run_.series("train_loss", "final")
-    rep.add(Figure(Chart("curves", [Panel(curve_lines(df, label="final", smooth_window=10),
-                                          yscale="log", xlabel="step", ylabel="MSE")])))
+    rep.add(
+        Figure(
+            Chart(
+                "curves",
+                [Panel(curve_lines(df, label="final", smooth_window=10), yscale="log", xlabel="step", ylabel="MSE")],
+            )
+        )
+    )
     return rep
 
 
-TOY = Study("toy-regression", "Toy regression used by the core tests.", ToyConfig, run, report,
-            smoke={"train": {"steps": 100}})
+TOY = Study(
+    "toy-regression", "Toy regression used by the core tests.", ToyConfig, run, report, smoke={"train": {"steps": 100}}
+)
 
 
 def ensure_registered() -> Study:

@@ -25,6 +25,12 @@ def load_sweep(path):  # noqa: ANN001, ANN201 - thin lazy wrapper, documented be
 
 
 __all__ = [
-    "Run", "__version__", "get_study", "list_studies", "load_run", "load_sweep", "rebuild_report",
+    "Run",
+    "__version__",
+    "get_study",
+    "list_studies",
+    "load_run",
+    "load_sweep",
+    "rebuild_report",
     "run_study",
 ]

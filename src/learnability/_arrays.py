@@ -16,6 +16,7 @@ from learnability._validation import ParameterError, check_matrix
 
 __all__ = ["as_design", "as_float64", "as_matrix", "as_targets", "as_vector", "check_finite"]
 
+
 def as_float64(array: Any) -> np.ndarray:
     """Convert a NumPy array, sequence or torch tensor to a float64 ndarray (no shape check)."""
     if isinstance(array, torch.Tensor):

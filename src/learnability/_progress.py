@@ -46,8 +46,9 @@ class Progress:
                 from tqdm.notebook import tqdm
             else:
                 from tqdm import tqdm
-            self._bar = tqdm(total=self._total, desc=self._desc, unit=self._unit, dynamic_ncols=True,
-                             file=sys.stderr, leave=True)
+            self._bar = tqdm(
+                total=self._total, desc=self._desc, unit=self._unit, dynamic_ncols=True, file=sys.stderr, leave=True
+            )
         return self._bar
 
     def add_total(self, n: int) -> None:

@@ -78,6 +78,7 @@ def measure_peak_gflops(size: int = PEAK_SIZE, repeats: int = 5) -> float:
 def _uniform02(d: int) -> Callable[[torch.Generator, int], torch.Tensor]:
     def sample(g: torch.Generator, n: int) -> torch.Tensor:
         return torch.rand(n, d, generator=g, device=g.device) * 2.0
+
     return sample
 
 
@@ -87,6 +88,7 @@ def _teacher() -> Callable[[torch.Tensor], torch.Tensor]:
 
     def label(x: torch.Tensor) -> torch.Tensor:
         return tm.forward(tp, x.unsqueeze(0))[0]
+
     return label
 
 
@@ -97,8 +99,9 @@ def _naive_b(steps: int) -> float:
     model = StackedMLP(W_B)
     net = member_module(W_B, model.layers(model.init([0]), 0))
     opt = torch.optim.Adam(net.parameters(), lr=LR)
-    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=W_B_BATCH,
-                                         shuffle=True, generator=g)
+    loader = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(x, y), batch_size=W_B_BATCH, shuffle=True, generator=g
+    )
     it = iter(loader)
     t0 = 0.0
     warm = min(20, steps // 5)
@@ -151,13 +154,22 @@ def _engine(workload: str, members: int, steps: int, compile_: bool) -> float:
     warm = TrainSpec(max_steps=min(20, steps), compile=compile_, block=10)
     spec = TrainSpec(max_steps=steps, compile=compile_, block=100)
     for s in (warm, spec):  # the first call compiles (cached), the second is timed
-        res = train(model, model.init(seeds), loss=mse, optimizer=Adam(), lr=np.full(members, LR),
-                    data=data, seeds=seeds, spec=s)
+        res = train(
+            model,
+            model.init(seeds),
+            loss=mse,
+            optimizer=Adam(),
+            lr=np.full(members, LR),
+            data=data,
+            seeds=seeds,
+            spec=s,
+        )
     return steps * members / res.wall_seconds
 
 
-def run_bench(*, quick: bool = False, members: int = 32, compile_: bool = True,
-              echo: Callable[[str], None] = print) -> dict[str, object]:
+def run_bench(
+    *, quick: bool = False, members: int = 32, compile_: bool = True, echo: Callable[[str], None] = print
+) -> dict[str, object]:
     """Measure the engine against the naive loop on W_B and W_A; print and return the figures.
 
     Args:
@@ -169,8 +181,10 @@ def run_bench(*, quick: bool = False, members: int = 32, compile_: bool = True,
     threads = torch.get_num_threads()
     steps_b, steps_a = (200, 10) if quick else (2000, 60)
     naive_steps_b, naive_steps_a = (200, 10) if quick else (1500, 60)
-    echo(f"learnability bench — torch {torch.__version__}, {threads} threads, K={members}"
-         f"{' (quick: figures are indicative only)' if quick else ''}")
+    echo(
+        f"learnability bench — torch {torch.__version__}, {threads} threads, K={members}"
+        f"{' (quick: figures are indicative only)' if quick else ''}"
+    )
     peak = measure_peak_gflops(1024 if quick else PEAK_SIZE)
     echo(f"peak fp32 matmul: {peak:.1f} GFLOP/s")
     results: list[BenchResult] = []
@@ -185,12 +199,12 @@ def run_bench(*, quick: bool = False, members: int = 32, compile_: bool = True,
         for name, comp in modes:
             rate = _engine(wl, members, n_eng, comp)
             results.append(BenchResult(wl, f"engine-{name}", members, rate, rate * fl / 1e9))
-    echo(f"{'workload':8} {'method':16} {'K':>4} {'model-steps/s':>14} {'GFLOP/s':>8} "
-         f"{'x naive':>8} {'% peak':>7}")
+    echo(f"{'workload':8} {'method':16} {'K':>4} {'model-steps/s':>14} {'GFLOP/s':>8} {'x naive':>8} {'% peak':>7}")
     for r in results:
         base = next(b for b in results if b.workload == r.workload and b.method == "naive")
-        echo(f"{r.workload:8} {r.method:16} {r.members:>4} {r.model_steps_per_s:>14,.0f} "
-             f"{r.gflops:>8.1f} {r.model_steps_per_s / base.model_steps_per_s:>8.1f} "
-             f"{100 * r.gflops / peak:>6.0f}%")
-    return {"threads": threads, "peak_gflops": peak, "members": members,
-            "results": [r.to_dict() for r in results]}
+        echo(
+            f"{r.workload:8} {r.method:16} {r.members:>4} {r.model_steps_per_s:>14,.0f} "
+            f"{r.gflops:>8.1f} {r.model_steps_per_s / base.model_steps_per_s:>8.1f} "
+            f"{100 * r.gflops / peak:>6.0f}%"
+        )
+    return {"threads": threads, "peak_gflops": peak, "members": members, "results": [r.to_dict() for r in results]}

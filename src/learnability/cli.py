@@ -1,13 +1,13 @@
 """The ``learnability`` command. Thin: every command calls the library.
 
-    learnability list
-    learnability run STUDY [--smoke] [--seed N] [--config FILE.toml] [--set key=value ...]
-                           [--out DIR] [--device cpu|cuda] [--no-progress] [--threads N]
-    learnability config STUDY [--smoke] [--set key=value ...]   # print the resolved TOML
-    learnability report RUN_DIR | --index RUNS_DIR
-    learnability sweep FILE.toml [--backend local|ray] [--workers N] [--threads N] [--out DIR]
-    learnability bench [--quick]
-    learnability data-bench [--dataset bell|digits|cifar10|corrupted|arc] [--sweep] ...
+learnability list
+learnability run STUDY [--smoke] [--seed N] [--config FILE.toml] [--set key=value ...]
+                       [--out DIR] [--device cpu|cuda] [--no-progress] [--threads N]
+learnability config STUDY [--smoke] [--set key=value ...]   # print the resolved TOML
+learnability report RUN_DIR | --index RUNS_DIR
+learnability sweep FILE.toml [--backend local|ray] [--workers N] [--threads N] [--out DIR]
+learnability bench [--quick]
+learnability data-bench [--dataset bell|digits|cifar10|corrupted|arc] [--sweep] ...
 """
 
 from __future__ import annotations
@@ -21,8 +21,11 @@ from typing import Annotated, Any
 
 import typer
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="Reproducible empirical studies of what neural networks and kernel machines learn.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Reproducible empirical studies of what neural networks and kernel machines learn.",
+)
 
 EXIT_CONFIG = 2
 EXIT_INTERRUPTED = 130
@@ -49,8 +52,9 @@ def list_cmd() -> None:
         typer.echo(f"{s.name:<{width}}  {s.description}")
 
 
-def _resolve(study_name: str, smoke: bool, config: Path | None, assignments: list[str],
-             seed: int | None, device: str | None) -> tuple[Any, Any]:
+def _resolve(
+    study_name: str, smoke: bool, config: Path | None, assignments: list[str], seed: int | None, device: str | None
+) -> tuple[Any, Any]:
     from learnability.config import ConfigError
     from learnability.runner import resolve_config
     from learnability.studies import get_study
@@ -65,8 +69,9 @@ def _resolve(study_name: str, smoke: bool, config: Path | None, assignments: lis
     if device is not None:
         overrides["device"] = device
     try:
-        cfg = resolve_config(study, smoke=smoke, config_file=config, overrides=overrides or None,
-                             assignments=assignments)
+        cfg = resolve_config(
+            study, smoke=smoke, config_file=config, overrides=overrides or None, assignments=assignments
+        )
     except ConfigError as exc:
         _fail(exc.messages)
     return study, cfg
@@ -92,8 +97,10 @@ def run_cmd(
 
     if threads is not None:
         if threads < 1:
-            _fail(f"The 'threads' parameter of learnability run must be an int in the range [1, inf). "
-                  f"Got {threads} instead.")
+            _fail(
+                f"The 'threads' parameter of learnability run must be an int in the range [1, inf). "
+                f"Got {threads} instead."
+            )
         torch.set_num_threads(threads)
     from learnability._validation import ParameterError
 
@@ -127,8 +134,12 @@ def config_cmd(
 @app.command("report")
 def report_cmd(
     run_dir: Annotated[Path, typer.Argument(help="A run folder (or, with --index, a folder of runs).")],
-    index: Annotated[bool, typer.Option("--index", help="Write RUNS_DIR/index.html over every run "
-                                        "below it, with comparison pages per study.")] = False,
+    index: Annotated[
+        bool,
+        typer.Option(
+            "--index", help="Write RUNS_DIR/index.html over every run below it, with comparison pages per study."
+        ),
+    ] = False,
 ) -> None:
     """Rebuild a run's figures and report (report.md, report.html) from the run folder alone."""
     try:
@@ -150,8 +161,7 @@ def report_cmd(
 def sweep_cmd(
     file: Annotated[Path, typer.Argument(help="Sweep file (TOML).")],
     backend: Annotated[str, typer.Option(help="local (process pool) or ray.")] = "local",
-    workers: Annotated[int | None, typer.Option(
-        help="local: worker processes; ray: most runs in flight.")] = None,
+    workers: Annotated[int | None, typer.Option(help="local: worker processes; ray: most runs in flight.")] = None,
     threads: Annotated[int | None, typer.Option(help="torch threads per run.")] = None,
     out: Annotated[Path, typer.Option(help="Parent folder of the sweep folder.")] = Path("sweeps"),
     no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar.")] = False,
@@ -163,15 +173,13 @@ def sweep_cmd(
 
     previous = signal.signal(signal.SIGTERM, _sigterm_to_interrupt)
     try:
-        path = run_sweep(file, backend=backend, workers=workers, threads=threads, out=out,
-                         progress=not no_progress)
+        path = run_sweep(file, backend=backend, workers=workers, threads=threads, out=out, progress=not no_progress)
     except ConfigError as exc:  # every problem of the plan, reported before anything runs
         _fail(exc.messages)
     except ParameterError as exc:
         _fail(str(exc))
     except KeyboardInterrupt:
-        typer.echo("interrupted: finished runs are kept; run the same command again to resume",
-                   err=True)
+        typer.echo("interrupted: finished runs are kept; run the same command again to resume", err=True)
         raise typer.Exit(EXIT_INTERRUPTED) from None
     finally:
         signal.signal(signal.SIGTERM, previous)
@@ -211,27 +219,32 @@ _FIGURE_SUFFIXES = (".png", ".svg", ".pdf")
 @app.command("data-bench")
 def data_bench_cmd(
     dataset: Annotated[str, typer.Option(help="bell, digits, cifar10, corrupted or arc.")] = "bell",
-    arc_dir: Annotated[Path | None, typer.Option(help="arc: folder of task JSON files "
-                                                    "(default: a small generated set).")] = None,
+    arc_dir: Annotated[
+        Path | None, typer.Option(help="arc: folder of task JSON files (default: a small generated set).")
+    ] = None,
     root: Annotated[Path | None, typer.Option(help="Folder of image files (CIFAR-10).")] = None,
     lazy: Annotated[bool, typer.Option("--lazy", help="Read items from files on demand.")] = False,
     lazy_format: Annotated[str, typer.Option(help="files (one .pt per item) or memmap.")] = "files",
     lazy_items: Annotated[int, typer.Option(help="Most item files written (--lazy-format files).")] = 1024,
-    precompute: Annotated[bool, typer.Option("--precompute",
-                                             help="corrupted: corrupt every item once, up front.")] = False,
-    batch_size: Annotated[int | None, typer.Option(help="Items per model per step "
-                                                      "(default: bell 20, images 64, arc 4).")] = None,
+    precompute: Annotated[
+        bool, typer.Option("--precompute", help="corrupted: corrupt every item once, up front.")
+    ] = False,
+    batch_size: Annotated[
+        int | None, typer.Option(help="Items per model per step (default: bell 20, images 64, arc 4).")
+    ] = None,
     workers: Annotated[int, typer.Option(help="DataLoader num_workers.")] = 0,
     pin_memory: Annotated[bool, typer.Option("--pin-memory", help="DataLoader pin_memory.")] = False,
     members: Annotated[int, typer.Option(help="K models trained at once by the engine.")] = 1,
     n_batches: Annotated[int, typer.Option(help="Timed batches per measurement.")] = 30,
     repeats: Annotated[int, typer.Option(help="Probes; the median is reported.")] = 1,
-    n_items: Annotated[int | None, typer.Option(help="Data set size (bell points, first "
-                                                   "images, generated arc tasks).")] = None,
+    n_items: Annotated[
+        int | None, typer.Option(help="Data set size (bell points, first images, generated arc tasks).")
+    ] = None,
     sweep: Annotated[bool, typer.Option("--sweep", help="Also sweep workers x batch size.")] = False,
     sweep_workers: Annotated[str, typer.Option(help="Sweep: worker counts.")] = "0,1,2",
-    sweep_batch_sizes: Annotated[str | None, typer.Option(
-        help="Sweep: batch sizes per model (default: 1x, 4x, 16x --batch-size).")] = None,
+    sweep_batch_sizes: Annotated[
+        str | None, typer.Option(help="Sweep: batch sizes per model (default: 1x, 4x, 16x --batch-size).")
+    ] = None,
     out: Annotated[Path | None, typer.Option(help="Sweep figure file (.png, .svg, .pdf).")] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Also write results here.")] = None,
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
@@ -244,20 +257,33 @@ def data_bench_cmd(
 
     try:
         if out is not None and not sweep:
-            raise ParameterError("out", "data-bench", "given only with --sweep (the figure draws "
-                                 "the sweep)", str(out))
+            raise ParameterError("out", "data-bench", "given only with --sweep (the figure draws the sweep)", str(out))
         if out is not None and out.suffix.lower() not in _FIGURE_SUFFIXES:
-            raise ParameterError("out", "data-bench", "a file name ending in "
-                                 + ", ".join(_FIGURE_SUFFIXES), str(out))
+            raise ParameterError("out", "data-bench", "a file name ending in " + ", ".join(_FIGURE_SUFFIXES), str(out))
         bench = data_bench(
-            dataset, lazy=lazy, lazy_format=lazy_format, precompute=precompute,
-            batch_size=batch_size, workers=workers, pin_memory=pin_memory, members=members,
-            n_batches=n_batches, repeats=repeats, n_items=n_items, lazy_items=lazy_items,
-            arc_dir=arc_dir, root=root,
-            sweep=sweep, sweep_workers=_int_list_option(sweep_workers, "sweep_workers"),
-            sweep_batch_sizes=(None if sweep_batch_sizes is None
-                               else _int_list_option(sweep_batch_sizes, "sweep_batch_sizes")),
-            device=device, threads=threads, seed=seed)
+            dataset,
+            lazy=lazy,
+            lazy_format=lazy_format,
+            precompute=precompute,
+            batch_size=batch_size,
+            workers=workers,
+            pin_memory=pin_memory,
+            members=members,
+            n_batches=n_batches,
+            repeats=repeats,
+            n_items=n_items,
+            lazy_items=lazy_items,
+            arc_dir=arc_dir,
+            root=root,
+            sweep=sweep,
+            sweep_workers=_int_list_option(sweep_workers, "sweep_workers"),
+            sweep_batch_sizes=(
+                None if sweep_batch_sizes is None else _int_list_option(sweep_batch_sizes, "sweep_batch_sizes")
+            ),
+            device=device,
+            threads=threads,
+            seed=seed,
+        )
     except (ValueError, FileNotFoundError) as exc:  # bad options, missing or corrupt data files
         _fail(str(exc))
     typer.echo(format_bench(bench))
@@ -270,11 +296,20 @@ def data_bench_cmd(
     if json_out is not None:
         from learnability.runs import jsonable
 
-        json_out.write_text(json.dumps(jsonable({
-            "dataset": bench.dataset, "description": bench.description,
-            "result": bench.result.row(), "notes": bench.notes,
-            "sweep": None if bench.sweep is None else bench.sweep.to_dict("records"),
-        }), indent=2))
+        json_out.write_text(
+            json.dumps(
+                jsonable(
+                    {
+                        "dataset": bench.dataset,
+                        "description": bench.description,
+                        "result": bench.result.row(),
+                        "notes": bench.notes,
+                        "sweep": None if bench.sweep is None else bench.sweep.to_dict("records"),
+                    }
+                ),
+                indent=2,
+            )
+        )
 
 
 def main() -> None:

@@ -240,9 +240,7 @@ def _check_keys(cls: type[BaseModel], flat: Mapping[str, Any], owner: str) -> li
         close = difflib.get_close_matches(key, known, n=1)
         hint = f" Did you mean '{close[0]}'?" if close else ""
         leaves = ", ".join(k for k in known if k.count(".") == key.count("."))
-        problems.append(
-            f"Unknown parameter '{key}' for {owner}.{hint} Known parameters at this level: {leaves}."
-        )
+        problems.append(f"Unknown parameter '{key}' for {owner}.{hint} Known parameters at this level: {leaves}.")
     return problems
 
 

@@ -57,8 +57,9 @@ def resolve_config(
         layers.append(parse_assignments(study.config_cls, assignments))
     config = build_config(study.config_cls, owner=study.name, layers=layers)
     if config.device == "cuda" and not torch.cuda.is_available():
-        raise ConfigError([parameter_message("device", study.name, "'cpu' on this machine (CUDA is not "
-                                             "available)", "cuda")])
+        raise ConfigError(
+            [parameter_message("device", study.name, "'cpu' on this machine (CUDA is not available)", "cuda")]
+        )
     return config
 
 
@@ -96,8 +97,14 @@ def flushing_denormals() -> Iterator[bool]:
         torch.set_flush_denormal(before)
 
 
-def execute(study: Study, config: StudyConfig, *, out: str | Path = "runs", progress: bool = True,
-            argv: Sequence[str] | None = None) -> Path:
+def execute(
+    study: Study,
+    config: StudyConfig,
+    *,
+    out: str | Path = "runs",
+    progress: bool = True,
+    argv: Sequence[str] | None = None,
+) -> Path:
     """Run ``study`` with ``config``; return the run folder.
 
     Metrics are flushed as they are produced. On an error or Ctrl-C the folder is marked failed or
@@ -107,14 +114,16 @@ def execute(study: Study, config: StudyConfig, *, out: str | Path = "runs", prog
         study.check(config)
     with flushing_denormals() as flush:
         path = new_run_dir(out, study.name, config.seed)
-        header = (f"learnability run {study.name}: resolved configuration\n"
-                  f"re-run with: learnability run {study.name} --config config.toml")
-        writer = RunWriter(path, study=study.name, config=config,
-                           config_toml=config_to_toml(config, header=header), argv=argv)
+        header = (
+            f"learnability run {study.name}: resolved configuration\n"
+            f"re-run with: learnability run {study.name} --config config.toml"
+        )
+        writer = RunWriter(
+            path, study=study.name, config=config, config_toml=config_to_toml(config, header=header), argv=argv
+        )
         writer.provenance["flush_denormal"] = flush
         bar = Progress(enabled=progress, desc=study.name)
-        ctx = StudyContext(writer=writer, progress=bar, device=torch.device(config.device),
-                           root_seed=config.seed)
+        ctx = StudyContext(writer=writer, progress=bar, device=torch.device(config.device), root_seed=config.seed)
         try:
             summary = study.run(config, ctx)
             bar.close()
@@ -130,9 +139,16 @@ def execute(study: Study, config: StudyConfig, *, out: str | Path = "runs", prog
     return path
 
 
-def run_study(name: str, *, smoke: bool = False, config: str | Path | Mapping[str, Any] | None = None,
-              out: str | Path = "runs", progress: bool = True, threads: int | None = None,
-              **overrides: Any) -> Run:
+def run_study(
+    name: str,
+    *,
+    smoke: bool = False,
+    config: str | Path | Mapping[str, Any] | None = None,
+    out: str | Path = "runs",
+    progress: bool = True,
+    threads: int | None = None,
+    **overrides: Any,
+) -> Run:
     """Run a study from Python, exactly as ``learnability run`` does; return the loaded run.
 
     Args:
@@ -166,8 +182,13 @@ def run_study(name: str, *, smoke: bool = False, config: str | Path | Mapping[st
     if threads is not None:
         torch.set_num_threads(threads)
     try:
-        path = execute(study, cfg, out=out, progress=progress,
-                       argv=["<python>", "run_study", name, *(f"{k}={v!r}" for k, v in layers.items())])
+        path = execute(
+            study,
+            cfg,
+            out=out,
+            progress=progress,
+            argv=["<python>", "run_study", name, *(f"{k}={v!r}" for k, v in layers.items())],
+        )
     finally:
         torch.set_num_threads(before)
     return load_run(path)

@@ -95,11 +95,17 @@ def _git_commit() -> dict[str, Any]:
     try:
         commit = subprocess.run(
             ["git", "-C", str(here), "rev-parse", "HEAD"],
-            capture_output=True, text=True, timeout=5, check=True,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
         ).stdout.strip()
         dirty = subprocess.run(
             ["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True, text=True, timeout=5, check=True,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
         ).stdout.strip()
         return {"commit": commit, "dirty": bool(dirty)}
     except (OSError, subprocess.SubprocessError):
@@ -189,8 +195,9 @@ class RunWriter:
 
     # ----------------------------------------------------------------- metrics
 
-    def log(self, series: str, *, step: int | None = None, tag: str | None = None,
-            value: Any = None, **fields: Any) -> None:
+    def log(
+        self, series: str, *, step: int | None = None, tag: str | None = None, value: Any = None, **fields: Any
+    ) -> None:
         """Append one record and flush it to disk.
 
         ``value`` may be a scalar or a per-member sequence (one entry per ensemble member);
@@ -205,13 +212,19 @@ class RunWriter:
             record["value"] = value
         record.update(fields)
         rec = jsonable(record)
-        rec = {k: ([_round_metric(x) for x in v] if isinstance(v, list) else _round_metric(v))
-               for k, v in rec.items()}
+        rec = {k: ([_round_metric(x) for x in v] if isinstance(v, list) else _round_metric(v)) for k, v in rec.items()}
         self._metrics.write(json.dumps(rec, separators=(",", ":")) + "\n")
         self._metrics.flush()
 
-    def log_block(self, series: str, steps: Sequence[int] | np.ndarray, values: np.ndarray,
-                  *, tag: str | None = None, **fields: Any) -> None:
+    def log_block(
+        self,
+        series: str,
+        steps: Sequence[int] | np.ndarray,
+        values: np.ndarray,
+        *,
+        tag: str | None = None,
+        **fields: Any,
+    ) -> None:
         """Append one record per step; ``values`` has shape (n_steps, K)."""
         values = np.asarray(values)
         lines = []
@@ -233,8 +246,7 @@ class RunWriter:
 
     def save_arrays(self, name: str, **arrays: Any) -> Path:
         """Save arrays to ``artifacts/NAME.npz`` (tensors are moved to CPU)."""
-        clean = {k: (v.detach().cpu().numpy() if hasattr(v, "detach") else np.asarray(v))
-                 for k, v in arrays.items()}
+        clean = {k: (v.detach().cpu().numpy() if hasattr(v, "detach") else np.asarray(v)) for k, v in arrays.items()}
         path = self.artifact_path(f"{name}.npz")
         np.savez_compressed(path, **clean)
         return path
@@ -256,7 +268,8 @@ class RunWriter:
         if not self._metrics.closed:
             self._metrics.close()
         self.provenance.update(
-            status=status, finished=_now(),
+            status=status,
+            finished=_now(),
             wall_seconds=round(time.perf_counter() - self._t0, 2),
         )
         if error is not None:
@@ -326,8 +339,14 @@ def read_metrics_jsonl(path: str | Path) -> pd.DataFrame:
 
 
 def _empty_metrics() -> pd.DataFrame:
-    return pd.DataFrame({"series": pd.Series(dtype="string"), "step": pd.Series(dtype="Int64"),
-                         "member": pd.Series(dtype="Int64"), "value": pd.Series(dtype="float64")})
+    return pd.DataFrame(
+        {
+            "series": pd.Series(dtype="string"),
+            "step": pd.Series(dtype="Int64"),
+            "member": pd.Series(dtype="Int64"),
+            "value": pd.Series(dtype="float64"),
+        }
+    )
 
 
 def _normalise_metrics(df: pd.DataFrame) -> pd.DataFrame:
@@ -336,8 +355,9 @@ def _normalise_metrics(df: pd.DataFrame) -> pd.DataFrame:
             df[col] = pd.NA
         df[col] = df[col].astype("Int64")
     if "value" in df:
-        df["value"] = pd.to_numeric(df["value"].replace({"nan": np.nan, "inf": np.inf,
-                                                         "-inf": -np.inf}), errors="coerce")
+        df["value"] = pd.to_numeric(
+            df["value"].replace({"nan": np.nan, "inf": np.inf, "-inf": -np.inf}), errors="coerce"
+        )
     return df
 
 
@@ -457,5 +477,12 @@ def load_run(path: str | Path) -> Run:
         config = get_study(study).config_cls.model_validate(config_dict)
     except Exception:  # noqa: BLE001 - unknown or changed study: keep the plain dict
         config = config_dict
-    return Run(path=path, study=study, config=config, config_dict=config_dict,
-               provenance=provenance, summary=summary, status=status)
+    return Run(
+        path=path,
+        study=study,
+        config=config,
+        config_dict=config_dict,
+        provenance=provenance,
+        summary=summary,
+        status=status,
+    )

@@ -24,15 +24,13 @@ from learnability.analysis.alignment import (
 TEACHER_SIZES = (100, 75, 50, 10, 1)  # the teacher of issue 3
 
 
-def random_mlp(sizes: tuple[int, ...], rng: np.random.Generator
-               ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def random_mlp(sizes: tuple[int, ...], rng: np.random.Generator) -> tuple[list[np.ndarray], list[np.ndarray]]:
     weights = [rng.normal(size=(o, i)) for i, o in itertools.pairwise(sizes)]
     biases = [rng.normal(size=o) for o in sizes[1:]]
     return weights, biases
 
 
-def torch_forward(weights: list[np.ndarray], biases: list[np.ndarray], x: np.ndarray
-                  ) -> np.ndarray:
+def torch_forward(weights: list[np.ndarray], biases: list[np.ndarray], x: np.ndarray) -> np.ndarray:
     """Reference forward pass with torch.nn.Linear layers, independent of mlp_forward."""
     layers: list[torch.nn.Module] = []
     for l, (w, b) in enumerate(zip(weights, biases, strict=True)):
@@ -106,12 +104,12 @@ def test_aligned_student_computes_the_same_function() -> None:
     aw, ab = aligned_student(sw, sb, tw, tb)
     x = rng.uniform(0, 2, size=(256, 100))
     ref = torch_forward(sw, sb, x)
-    np.testing.assert_allclose(torch_forward(aw, ab, x), ref, rtol=1e-10,
-                               atol=1e-10 * np.abs(ref).max())
+    np.testing.assert_allclose(torch_forward(aw, ab, x), ref, rtol=1e-10, atol=1e-10 * np.abs(ref).max())
     # Incoming norms now equal the teacher's (every unit is matched when widths agree).
     for l in range(3):
-        np.testing.assert_allclose(np.hypot(np.linalg.norm(aw[l], axis=1), ab[l]),
-                                   np.hypot(np.linalg.norm(tw[l], axis=1), tb[l]), rtol=1e-12)
+        np.testing.assert_allclose(
+            np.hypot(np.linalg.norm(aw[l], axis=1), ab[l]), np.hypot(np.linalg.norm(tw[l], axis=1), tb[l]), rtol=1e-12
+        )
     # The reported cosines are the row cosines of the aligned student against the teacher.
     res = align_mlp(sw, sb, tw, tb)
     for l, layer in enumerate(res.layers):
@@ -145,8 +143,7 @@ def test_assignment_is_optimal_on_small_layer() -> None:
     res = align_mlp(sw, sb, tw, tb)
     vs = np.column_stack([sw[0], sb[0]])
     vt = np.column_stack([tw[0], tb[0]])
-    cos = (vs / np.linalg.norm(vs, axis=1, keepdims=True)) @ (
-        vt / np.linalg.norm(vt, axis=1, keepdims=True)).T
+    cos = (vs / np.linalg.norm(vs, axis=1, keepdims=True)) @ (vt / np.linalg.norm(vt, axis=1, keepdims=True)).T
     best = max(sum(cos[p[j], j] for j in range(4)) for p in permutations(range(4)))
     assert sum(res.layers[0].cosines) == pytest.approx(best, rel=1e-12)
 
@@ -188,8 +185,7 @@ def test_narrower_student_leaves_teacher_units_unmatched(teacher) -> None:
     res = align_mlp(sw, sb, tw, tb)
     first = res.layers[0]
     assert first.matching == "student_narrower" and first.recovered == 60
-    assert [j for j, s in enumerate(first.permutation) if s == -1] == sorted(
-        set(range(75)) - set(keep.tolist()))
+    assert [j for j, s in enumerate(first.permutation) if s == -1] == sorted(set(range(75)) - set(keep.tolist()))
     assert sum(math.isnan(c) for c in first.cosines) == 15
     assert first.fraction_recovered == pytest.approx(60 / 75)
     assert first.mean_cosine == pytest.approx(1.0, abs=1e-12)
@@ -205,9 +201,7 @@ def test_narrower_student_leaves_teacher_units_unmatched(teacher) -> None:
     low=st.floats(1e-3, 1.0),
     ratio=st.floats(1.0, 1e3),
 )
-def test_property_random_permutations_and_scalings(
-    seed: int, sizes: list[int], low: float, ratio: float
-) -> None:
+def test_property_random_permutations_and_scalings(seed: int, sizes: list[int], low: float, ratio: float) -> None:
     rng = np.random.default_rng(seed)
     arch = (4, *sizes, 2)
     tw, tb = random_mlp(arch, rng)
@@ -221,16 +215,16 @@ def test_property_random_permutations_and_scalings(
     for a, t in zip(aw + ab, tw + tb, strict=True):
         np.testing.assert_allclose(a, t, rtol=1e-8, atol=1e-9)
     x = rng.normal(size=(16, 4))
-    np.testing.assert_allclose(mlp_forward(aw, ab, x), mlp_forward(sw, sb, x), rtol=1e-8,
-                               atol=1e-9)
+    np.testing.assert_allclose(mlp_forward(aw, ab, x), mlp_forward(sw, sb, x), rtol=1e-8, atol=1e-9)
 
 
 def test_torch_parameters_and_serialisation() -> None:
     gen = torch.Generator().manual_seed(0)
-    weights = [torch.randn(4, 5, generator=gen, requires_grad=True),
-               torch.randn(1, 4, generator=gen, requires_grad=True)]
-    biases = [torch.randn(4, generator=gen, requires_grad=True),
-              torch.randn(1, generator=gen, requires_grad=True)]
+    weights = [
+        torch.randn(4, 5, generator=gen, requires_grad=True),
+        torch.randn(1, 4, generator=gen, requires_grad=True),
+    ]
+    biases = [torch.randn(4, generator=gen, requires_grad=True), torch.randn(1, generator=gen, requires_grad=True)]
     res = align_mlp(weights, biases, weights, biases)
     assert res.recovered == [4]
     d = json.loads(json.dumps(res.to_dict()))
@@ -265,12 +259,10 @@ def test_no_hidden_layer() -> None:
 @pytest.mark.parametrize(
     ("mutate", "match"),
     [
-        (lambda w, b: (w[:-1], b[:-1]),
-         "'student_weights' parameter of align_mlp.*teacher's depth"),
+        (lambda w, b: (w[:-1], b[:-1]), "'student_weights' parameter of align_mlp.*teacher's depth"),
         (lambda w, b: (w, b[:-1]), "'student_biases' parameter of align_mlp"),
         (lambda w, b: ([w[0][:, :-1]] + w[1:], b), r"'student_weights\[0\]'.*input dimension"),
-        (lambda w, b: ([w[0][:-1]] + w[1:], [b[0][:-1]] + b[1:]),
-         r"'student_weights\[1\]'.*columns"),
+        (lambda w, b: ([w[0][:-1]] + w[1:], [b[0][:-1]] + b[1:]), r"'student_weights\[1\]'.*columns"),
         (lambda w, b: (w[:-1] + [w[-1][:0]], b[:-1] + [b[-1][:0]]), "output dimension"),
         (lambda w, b: (w, b[:1] + [b[1][:, None]] + b[2:]), r"'student_biases\[1\]'"),
         (lambda w, b: ([w[0] * np.nan] + w[1:], b), "finite"),

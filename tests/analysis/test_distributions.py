@@ -43,8 +43,7 @@ def test_statistics_match_scipy(samples: tuple[np.ndarray, np.ndarray]) -> None:
     assert res.ks == ks.statistic and res.ks_pvalue == ks.pvalue
     assert res.wasserstein == pytest.approx(sps.wasserstein_distance(a, flat_b), rel=1e-12)
     za, zb = sps.zscore(a), sps.zscore(flat_b)
-    assert res.wasserstein_standardized == pytest.approx(sps.wasserstein_distance(za, zb),
-                                                         rel=1e-10)
+    assert res.wasserstein_standardized == pytest.approx(sps.wasserstein_distance(za, zb), rel=1e-10)
 
 
 def test_known_answers_for_gaussians() -> None:
@@ -92,17 +91,15 @@ def test_qq_data() -> None:
     st.floats(0.1, 10.0),
     st.floats(-5.0, 5.0),
 )
-def test_standardized_w1_ignores_location_and_scale(
-    seed: int, sa: float, ma: float, sb: float, mb: float
-) -> None:
+def test_standardized_w1_ignores_location_and_scale(seed: int, sa: float, ma: float, sb: float, mb: float) -> None:
     rng = np.random.default_rng(seed)
     a, b = rng.exponential(size=200), rng.normal(size=150)
     base = standardized_wasserstein_distance(a, b)
-    assert standardized_wasserstein_distance(sa * a + ma, sb * b + mb) == pytest.approx(
-        base, rel=1e-9, abs=1e-12)
+    assert standardized_wasserstein_distance(sa * a + ma, sb * b + mb) == pytest.approx(base, rel=1e-9, abs=1e-12)
     # Raw W1 scales with the data.
     assert compare_distributions(sa * a, sa * b).wasserstein == pytest.approx(
-        sa * sps.wasserstein_distance(a, b), rel=1e-9)
+        sa * sps.wasserstein_distance(a, b), rel=1e-9
+    )
 
 
 def test_degenerate_samples_without_warnings() -> None:

@@ -58,20 +58,23 @@ def exact_uniform_sobol(poly: Polynomial, half_width: int = 2) -> tuple[list[flo
         # E[(E[f | x_keep])^2]: integrate the other variables out term by term, then square.
         g: dict[tuple[int, ...], Fraction] = {}
         for c, e in terms:
-            w = Fraction(c) * math.prod((moment(k) for j, k in enumerate(e) if j not in keep),
-                                        start=Fraction(1))
+            w = Fraction(c) * math.prod((moment(k) for j, k in enumerate(e) if j not in keep), start=Fraction(1))
             key = tuple(k if j in keep else 0 for j, k in enumerate(e))
             g[key] = g.get(key, Fraction(0)) + w
-        return sum((ca * cb * math.prod((moment(p + q) for p, q in zip(ea, eb, strict=True)),
-                                        start=Fraction(1))
-                    for ea, ca in g.items() for eb, cb in g.items()), Fraction(0))
+        return sum(
+            (
+                ca * cb * math.prod((moment(p + q) for p, q in zip(ea, eb, strict=True)), start=Fraction(1))
+                for ea, ca in g.items()
+                for eb, cb in g.items()
+            ),
+            Fraction(0),
+        )
 
     n = poly.n_vars
     mean_sq = second_moment_of_conditional(set())
     var = second_moment_of_conditional(set(range(n))) - mean_sq
     first = [float((second_moment_of_conditional({i}) - mean_sq) / var) for i in range(n)]
-    total = [float(1 - (second_moment_of_conditional(set(range(n)) - {i}) - mean_sq) / var)
-             for i in range(n)]
+    total = [float(1 - (second_moment_of_conditional(set(range(n)) - {i}) - mean_sq) / var) for i in range(n)]
     return first, total
 
 
@@ -96,8 +99,7 @@ def test_sweep_inputs_hold_other_coordinates_fixed():
     assert one.shape == (2, 7, 4) and one.dtype == torch.float32
     assert torch.equal(one[0, :, 3], grid.float()) and torch.equal(one[1, :, 1], grid.float())
     assert torch.equal(one[0, :, :3], base[0, :3].float().expand(7, 3))
-    assert torch.equal(base, torch.rand(5, 4, generator=torch.Generator().manual_seed(0),
-                                        dtype=F64))
+    assert torch.equal(base, torch.rand(5, 4, generator=torch.Generator().manual_seed(0), dtype=F64))
 
 
 def test_sweep_inputs_refuses_bad_arguments():
@@ -125,8 +127,9 @@ def test_evaluate_sweeps_matches_direct_evaluation():
 
 def test_sweep_summary_known_answers():
     grid = torch.linspace(0, 2, 9, dtype=F64)
-    target = torch.stack([torch.stack([grid**2, 3 * grid, torch.sin(grid)]),
-                          torch.stack([grid, -grid, grid**3])])  # (M=2, V=3, G=9)
+    target = torch.stack(
+        [torch.stack([grid**2, 3 * grid, torch.sin(grid)]), torch.stack([grid, -grid, grid**3])]
+    )  # (M=2, V=3, G=9)
     model = target + 0.5
     s = sweep_summary(target, model)
     torch.testing.assert_close(s.mae.per_point, torch.full((2, 3), 0.5, dtype=F64))
@@ -189,8 +192,7 @@ def test_saltelli_design_structure():
     assert torch.equal(f_a, values[:64]) and torch.equal(f_ab[:, 1], values[192:256])
     assert d.stacked().shape == (320, 3)
     # Explicit randomness: same seed, same design; a generator seeded alike is equivalent.
-    again = saltelli_design(3, n_samples=64, low=[0, -1, 2], high=[1, 1, 5],
-                            generator=torch.Generator().manual_seed(0))
+    again = saltelli_design(3, n_samples=64, low=[0, -1, 2], high=[1, 1, 5], generator=torch.Generator().manual_seed(0))
     assert torch.equal(again.a, d.a) and torch.equal(again.b, d.b)
     mc = saltelli_design(3, n_samples=64, sampler="mc", seed=0)
     assert not torch.equal(mc.a, saltelli_design(3, n_samples=64, sampler="mc", seed=1).a)
@@ -210,9 +212,17 @@ def test_sobol_additive_function(sampler):
 
 def test_sobol_additive_unequal_ranges_with_bootstrap():
     # f = x1 + x2 on [0, 1] x [0, 3]: Var = 1/12 + 9/12, S = (0.1, 0.9).
-    s = sobol_indices(lambda x: x.sum(1, keepdim=True), 2, n_samples=2**12, low=0.0,
-                      high=[1.0, 3.0], sampler="mc", seed=0, n_bootstrap=200,
-                      confidence=0.99)
+    s = sobol_indices(
+        lambda x: x.sum(1, keepdim=True),
+        2,
+        n_samples=2**12,
+        low=0.0,
+        high=[1.0, 3.0],
+        sampler="mc",
+        seed=0,
+        n_bootstrap=200,
+        confidence=0.99,
+    )
     truth = torch.tensor([0.1, 0.9], dtype=F64)
     assert s.first_ci is not None and s.first_ci.shape == (2, 2)
     assert bool(((s.first_ci[:, 0] <= truth) & (truth <= s.first_ci[:, 1])).all())

@@ -77,8 +77,7 @@ def test_mean_ci_nan_policy() -> None:
         ([], 0.95, "'values' parameter of mean_ci must be an array with at least 1"),
         ([[1.0, 2.0]], 0.95, "'values' parameter of mean_ci must be a 1-D array"),
         ([1.0, float("inf")], 0.95, "finite"),
-        ([1.0, 2.0], 1.0,
-         r"'confidence' parameter of mean_ci must be a float in the range \(0, 1\)"),
+        ([1.0, 2.0], 1.0, r"'confidence' parameter of mean_ci must be a float in the range \(0, 1\)"),
         ([1.0, 2.0], 0.0, "'confidence'"),
         (["a", "b"], 0.95, "array of real numbers"),
     ],
@@ -114,8 +113,7 @@ def test_mean_ci_coverage_is_nominal() -> None:
     # 2000 normal samples of size 5: the 90% interval covers 0 in 90% +/- 3 sd of cases.
     rng = np.random.default_rng(0)
     trials, n, conf = 2000, 5, 0.9
-    hits = sum(lo <= 0.0 <= hi for _, lo, hi in (mean_ci(rng.normal(size=n), conf)
-                                                 for _ in range(trials)))
+    hits = sum(lo <= 0.0 <= hi for _, lo, hi in (mean_ci(rng.normal(size=n), conf) for _ in range(trials)))
     assert abs(hits / trials - conf) < 3 * math.sqrt(conf * (1 - conf) / trials)
 
 
@@ -143,8 +141,7 @@ def test_estimate_is_frozen_and_serialises() -> None:
     est = Estimate(0.0812, 0.0791, 0.0833, 5)
     assert str(est) == "0.0812 [0.0791, 0.0833]"
     assert est.format(digits=2) == "0.0812 [0.0791, 0.0833]"
-    assert est.to_dict() == {"mean": 0.0812, "low": 0.0791, "high": 0.0833, "n": 5,
-                             "confidence": 0.95}
+    assert est.to_dict() == {"mean": 0.0812, "low": 0.0791, "high": 0.0833, "n": 5, "confidence": 0.95}
     assert est.half_width == pytest.approx(0.0021)
     with pytest.raises(AttributeError):
         est.mean = 1.0  # type: ignore[misc]
@@ -176,12 +173,11 @@ def test_bootstrap_bca_equals_scipy_given_same_resamples() -> None:
     # the jackknife acceleration) must agree to rounding.
     x = np.random.default_rng(2).exponential(size=40)
     ours = bootstrap_ci(np.std, x, n_resamples=2000, method="bca", vectorized=True, seed=11)
-    ref = sps.bootstrap((x,), np.std, n_resamples=2000, method="BCa",
-                        rng=np.random.default_rng(11))
+    ref = sps.bootstrap((x,), np.std, n_resamples=2000, method="BCa", rng=np.random.default_rng(11))
     np.testing.assert_allclose(ref.bootstrap_distribution.shape, (2000,))
     np.testing.assert_allclose(
-        (ours.low, ours.high),
-        (ref.confidence_interval.low, ref.confidence_interval.high), rtol=1e-10)
+        (ours.low, ours.high), (ref.confidence_interval.low, ref.confidence_interval.high), rtol=1e-10
+    )
     assert ours.standard_error == pytest.approx(ref.standard_error, rel=1e-10)
 
 
@@ -198,8 +194,7 @@ def test_bootstrap_two_independent_samples_and_paired_bca_match_scipy() -> None:
 
     c = a + rng.normal(size=30)
     ours = bootstrap_ci(diff, a, c, n_resamples=1000, paired=True, vectorized=True, seed=7)
-    ref = sps.bootstrap((a, c), diff, n_resamples=1000, paired=True,
-                        rng=np.random.default_rng(7))
+    ref = sps.bootstrap((a, c), diff, n_resamples=1000, paired=True, rng=np.random.default_rng(7))
     np.testing.assert_allclose((ours.low, ours.high), tuple(ref.confidence_interval), rtol=1e-10)
 
 
@@ -236,6 +231,7 @@ def test_bootstrap_degenerate_cases_are_deliberate() -> None:
     x = np.arange(10.0)
     pct = bootstrap_ci(np.min, x, n_resamples=500, method="percentile", vectorized=True, seed=0)
     assert pct.low == 0.0 and pct.high >= 0.0
+
     # The number of distinct values: every resample of 20 distinct values has fewer (all
     # distinct has probability 20!/20^20 ~ 2e-8), so BCa's bias correction is infinite -> NaN.
     def distinct(s: np.ndarray) -> float:
@@ -331,8 +327,7 @@ def test_paired_test_nan_policy_drops_pairs() -> None:
         paired_test(a, b)
     res = paired_test(a, b, nan_policy="omit")
     assert res.n == 3
-    assert res.t_statistic == pytest.approx(
-        sps.ttest_rel([1.0, 4.0, 5.0], [1.5, 3.0, 6.5]).statistic)
+    assert res.t_statistic == pytest.approx(sps.ttest_rel([1.0, 4.0, 5.0], [1.5, 3.0, 6.5]).statistic)
 
 
 @pytest.mark.parametrize(
@@ -365,8 +360,7 @@ def test_geometric_mean_ratio_one_sample_and_paired() -> None:
     assert est.low * est.high == pytest.approx(est.mean**2, rel=1e-12)  # symmetric in logs
     num, den = np.array([2.0, 8.0, 24.0]), np.array([1.0, 2.0, 3.0])
     paired = geometric_mean_ratio(num, den, paired=True)
-    assert (paired.mean, paired.low, paired.high) == pytest.approx((est.mean, est.low, est.high),
-                                                                   rel=1e-12)
+    assert (paired.mean, paired.low, paired.high) == pytest.approx((est.mean, est.low, est.high), rel=1e-12)
     assert paired.n == 3
 
 
@@ -377,8 +371,7 @@ def test_geometric_mean_ratio_welch_matches_scipy() -> None:
     est = geometric_mean_ratio(a, b, 0.9)
     ref = sps.ttest_ind(np.log(a), np.log(b), equal_var=False).confidence_interval(0.9)
     assert est.mean == pytest.approx(math.exp(np.log(a).mean() - np.log(b).mean()), rel=1e-12)
-    assert (est.low, est.high) == pytest.approx((math.exp(ref.low), math.exp(ref.high)),
-                                                rel=1e-10)
+    assert (est.low, est.high) == pytest.approx((math.exp(ref.low), math.exp(ref.high)), rel=1e-10)
     assert est.n == 21 and est.confidence == 0.9
 
 
@@ -403,6 +396,5 @@ def test_geometric_mean_ratio_edge_cases_and_errors() -> None:
         geometric_mean_ratio([1.0, 2.0], [1.0, -2.0], paired=True)
     with pytest.raises(ParameterError, match="'denominator'.*shape"):
         geometric_mean_ratio([1.0, 2.0], [1.0], paired=True)
-    omit = geometric_mean_ratio([2.0, np.nan, 8.0], [1.0, 1.0, 2.0], paired=True,
-                                nan_policy="omit")
+    omit = geometric_mean_ratio([2.0, np.nan, 8.0], [1.0, 1.0, 2.0], paired=True, nan_policy="omit")
     assert omit.n == 2 and omit.mean == pytest.approx(math.sqrt(2.0 * 4.0))

@@ -18,8 +18,21 @@ def test_list_shows_studies(toy_study) -> None:
 
 
 def test_run_prints_folder_last(toy_study, tmp_path) -> None:
-    res = runner.invoke(app, ["run", "toy-regression", "--smoke", "--seed", "2", "--out", str(tmp_path),
-                              "--no-progress", "--set", "train.seeds=3"])
+    res = runner.invoke(
+        app,
+        [
+            "run",
+            "toy-regression",
+            "--smoke",
+            "--seed",
+            "2",
+            "--out",
+            str(tmp_path),
+            "--no-progress",
+            "--set",
+            "train.seeds=3",
+        ],
+    )
     assert res.exit_code == 0, res.output
     last = res.output.strip().splitlines()[-1]
     summary = json.loads((tmp_path / last.split("/")[-1] / "summary.json").read_text())
@@ -27,11 +40,13 @@ def test_run_prints_folder_last(toy_study, tmp_path) -> None:
 
 
 def test_config_errors_exit_before_work(toy_study, tmp_path) -> None:
-    res = runner.invoke(app, ["run", "toy-regression", "--out", str(tmp_path), "--set", "train.steps=0",
-                              "--set", "bogus=1"])
+    res = runner.invoke(
+        app, ["run", "toy-regression", "--out", str(tmp_path), "--set", "train.steps=0", "--set", "bogus=1"]
+    )
     assert res.exit_code == EXIT_CONFIG
-    assert ("The 'train.steps' parameter of toy-regression must be an int in the range [1, inf). "
-            "Got 0 instead.") in res.output
+    assert (
+        "The 'train.steps' parameter of toy-regression must be an int in the range [1, inf). Got 0 instead."
+    ) in res.output
     assert "Unknown parameter 'bogus' for toy-regression" in res.output
     assert not any(tmp_path.iterdir())  # nothing was started
 
@@ -83,8 +98,20 @@ def test_sweep_command_runs_and_reports(toy_study, toy_script, tmp_path) -> None
         "[axes]\n"
         "n_train = [64, 128]\n"
     )
-    res = runner.invoke(app, ["sweep", str(sweep_file), "--workers", "1", "--threads", "1",
-                              "--out", str(tmp_path / "sweeps"), "--no-progress"])
+    res = runner.invoke(
+        app,
+        [
+            "sweep",
+            str(sweep_file),
+            "--workers",
+            "1",
+            "--threads",
+            "1",
+            "--out",
+            str(tmp_path / "sweeps"),
+            "--no-progress",
+        ],
+    )
     assert res.exit_code == 0, res.output
     from learnability import load_sweep
 

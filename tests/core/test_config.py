@@ -58,15 +58,15 @@ def test_unknown_top_level_key() -> None:
 def test_wrong_type_message_shape() -> None:
     with pytest.raises(ConfigError) as err:
         build(parse_assignments(Cfg, ["train.max_steps=abc"]))
-    assert str(err.value) == ("The 'train.max_steps' parameter of demo must be an int in the range "
-                              "[1, inf). Got 'abc' instead.")
+    assert str(err.value) == (
+        "The 'train.max_steps' parameter of demo must be an int in the range [1, inf). Got 'abc' instead."
+    )
 
 
 def test_out_of_range_message_shape() -> None:
     with pytest.raises(ConfigError) as err:
         build({"train": {"lr": 2.0}})
-    assert str(err.value) == ("The 'train.lr' parameter of demo must be a float in the range (0, 1]. "
-                              "Got 2.0 instead.")
+    assert str(err.value) == ("The 'train.lr' parameter of demo must be a float in the range (0, 1]. Got 2.0 instead.")
 
 
 def test_literal_choices_listed() -> None:
@@ -86,8 +86,9 @@ def test_every_problem_reported_at_once() -> None:
 
 
 def test_assignments_are_typed() -> None:
-    flat = parse_assignments(Cfg, ["hidden=[200, 100]", "train.lr=3e-4", "name=student",
-                                   "standardize=true", "train.optimizer=sgd"])
+    flat = parse_assignments(
+        Cfg, ["hidden=[200, 100]", "train.lr=3e-4", "name=student", "standardize=true", "train.optimizer=sgd"]
+    )
     cfg = build(flat)
     assert cfg.hidden == [200, 100] and cfg.train.lr == 3e-4 and cfg.name == "student"
     assert cfg.standardize is True and cfg.train.optimizer == "sgd"

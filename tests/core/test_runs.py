@@ -21,12 +21,33 @@ from learnability.runs import RunWriter, load_run, read_metrics_jsonl
 def test_run_folder_contents(toy_study, tmp_path) -> None:
     run = run_study("toy-regression", smoke=True, out=tmp_path, progress=False, seed=3)
     p = run.path
-    for name in ("config.toml", "provenance.json", "metrics.jsonl", "metrics.parquet", "summary.json",
-                 "report.md", "figures/curves.png", "figures/curves.svg", "artifacts/sweep.parquet"):
+    for name in (
+        "config.toml",
+        "provenance.json",
+        "metrics.jsonl",
+        "metrics.parquet",
+        "summary.json",
+        "report.md",
+        "figures/curves.png",
+        "figures/curves.svg",
+        "artifacts/sweep.parquet",
+    ):
         assert (p / name).exists(), name
     prov = json.loads((p / "provenance.json").read_text())
-    for key in ("version", "git", "python", "torch", "numpy", "device", "threads", "seed", "command",
-                "started", "finished", "wall_seconds"):
+    for key in (
+        "version",
+        "git",
+        "python",
+        "torch",
+        "numpy",
+        "device",
+        "threads",
+        "seed",
+        "command",
+        "started",
+        "finished",
+        "wall_seconds",
+    ):
         assert key in prov, key
     assert prov["status"] == "complete" and prov["seed"] == 3
     assert run.status == "complete" and run.complete
@@ -116,10 +137,12 @@ def test_exception_marks_failed_and_keeps_metrics(toy_study, tmp_path, monkeypat
 
 def test_killed_run_is_readable_and_reportable(toy_study, toy_script, tmp_path) -> None:
     out = tmp_path / "runs"
-    proc = subprocess.Popen([sys.executable, str(toy_script), str(out), "pause_per_block=0.02",
-                             "train.steps=100000"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    proc = subprocess.Popen(
+        [sys.executable, str(toy_script), str(out), "pause_per_block=0.02", "train.steps=100000"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     try:
         deadline = time.time() + 60
         metrics = None

@@ -62,9 +62,7 @@ def test_collate_pads_to_batch_maximum_with_masks(tmp_path):
     assert a_out[0, :3].tolist() == [3, 3, 3]
     assert batch["train_output_mask"][0, 1].sum() == 3
     assert bool((a_out[~batch["train_output_mask"][0, 1]] == 10).all())
-    assert batch["test_output_mask"][1, 1].sum() == 2 and batch["test_output"][
-        1, 1, :2, 0
-    ].tolist() == [8, 8]
+    assert batch["test_output_mask"][1, 1].sum() == 2 and batch["test_output"][1, 1, :2, 0].tolist() == [8, 8]
     assert batch["test_output_size"][1].tolist() == [[1, 1], [2, 1]]
     assert int(batch["train_input_mask"][1, 1].sum()) == 0  # padded pair: no real cell
     total_cells = sum(g.numel() for item in (ds[0], ds[1]) for g in item["train_input"])

@@ -50,9 +50,7 @@ def test_corruption_depends_only_on_seed_and_index():
     assert torch.equal(CorruptedImageDataset(_data(), seed=7)[5]["corrupted"], forward[5])
     assert not torch.equal(CorruptedImageDataset(_data(), seed=8)[5]["corrupted"], forward[5])
     # Same image at two indices gets two different corruptions.
-    twin = ImageData(
-        _data().images[:1].repeat(2, 1, 1, 1), torch.zeros(2, dtype=torch.long), ("0",)
-    )
+    twin = ImageData(_data().images[:1].repeat(2, 1, 1, 1), torch.zeros(2, dtype=torch.long), ("0",))
     noisy = CorruptedImageDataset(twin, GaussianNoise(0.1), seed=0)
     assert not torch.equal(noisy[0]["corrupted"], noisy[1]["corrupted"])
 
@@ -89,9 +87,7 @@ def test_gaussian_noise_statistics_and_clipping():
 
 def test_black_patches_zero_rectangles_only():
     x = torch.rand(16, 3, 10, 10) + 0.5  # no zeros before
-    out = RandomBlackPatches(n_patches=2, size=(0.2, 0.4))(
-        x, generator=torch.Generator().manual_seed(0)
-    )
+    out = RandomBlackPatches(n_patches=2, size=(0.2, 0.4))(x, generator=torch.Generator().manual_seed(0))
     zero = out == 0
     assert torch.equal(out[~zero], x[~zero])
     assert torch.equal(zero.all(dim=1), zero.any(dim=1))  # all channels blacked together

@@ -245,9 +245,7 @@ def test_digits_resize_to_28_is_bilinear_interpolate():
     small = load_images(split="test")
     big = load_images(split="test", resize=28)
     assert big.images.shape == (len(small), 1, 28, 28)
-    want = torch.nn.functional.interpolate(
-        small.images, size=(28, 28), mode="bilinear", align_corners=False
-    )
+    want = torch.nn.functional.interpolate(small.images, size=(28, 28), mode="bilinear", align_corners=False)
     torch.testing.assert_close(big.images, want.clamp(0, 1))
 
 

@@ -56,9 +56,7 @@ def _in_memory(n: int = 64) -> TensorDictDataset:
 
 
 def test_slow_dataset_is_loader_bound():
-    probe = probe_loading(
-        SlowDataset(), batch_size=8, step_fn=_fast_step, n_batches=4, warmup_batches=1
-    )
+    probe = probe_loading(SlowDataset(), batch_size=8, step_fn=_fast_step, n_batches=4, warmup_batches=1)
     assert isinstance(probe, LoadingProbe)
     assert probe.bottleneck == "loader"
     assert probe.ratio > 10
@@ -80,9 +78,7 @@ def test_lazy_files_are_loader_bound_and_in_memory_is_suggested_first(tmp_path):
 
 
 def test_slow_step_is_compute_bound():
-    probe = probe_loading(
-        _in_memory(), batch_size=8, step_fn=_slow_step, n_batches=4, warmup_batches=1
-    )
+    probe = probe_loading(_in_memory(), batch_size=8, step_fn=_slow_step, n_batches=4, warmup_batches=1)
     assert probe.bottleneck == "compute"
     assert probe.ratio < 0.1
     assert probe.step_items_per_s < 8 / SLOW_STEP_S
@@ -92,9 +88,7 @@ def test_slow_step_is_compute_bound():
 
 
 def test_to_dict_is_plain_json():
-    probe = probe_loading(
-        _in_memory(16), batch_size=4, step_fn=_fast_step, n_batches=2, shuffle=False
-    )
+    probe = probe_loading(_in_memory(16), batch_size=4, step_fn=_fast_step, n_batches=2, shuffle=False)
     d = probe.to_dict()
     assert json.loads(json.dumps(d))["batch_size"] == 4
     assert set(d) >= {"loader_items_per_s", "step_items_per_s", "end_to_end_items_per_s", "verdict"}

@@ -126,9 +126,7 @@ def test_zero_fill_shifts_match_a_slice_copy():
         h, w = xn.shape[-2:]
         src = xn[i][:, max(-dy, 0) : h - max(dy, 0), max(-dx, 0) : w - max(dx, 0)]
         if src.size:
-            want[
-                :, max(dy, 0) : max(dy, 0) + src.shape[1], max(dx, 0) : max(dx, 0) + src.shape[2]
-            ] = src
+            want[:, max(dy, 0) : max(dy, 0) + src.shape[1], max(dx, 0) : max(dx, 0) + src.shape[2]] = src
         np.testing.assert_array_equal(out[i].numpy(), want)
 
 
@@ -159,9 +157,7 @@ def test_normalizer_matches_numpy_and_uses_training_statistics():
     np.testing.assert_allclose(norm.mean_.numpy(), xn.mean(axis=(0, 2, 3)), rtol=1e-12)
     np.testing.assert_allclose(norm.std_.numpy(), xn.std(axis=(0, 2, 3)), rtol=1e-12)
     z = norm.transform(train).double()
-    torch.testing.assert_close(
-        z.mean(dim=(0, 2, 3)), torch.zeros(3, dtype=torch.float64), atol=1e-6, rtol=0
-    )
+    torch.testing.assert_close(z.mean(dim=(0, 2, 3)), torch.zeros(3, dtype=torch.float64), atol=1e-6, rtol=0)
     torch.testing.assert_close(
         z.std(dim=(0, 2, 3), correction=0), torch.ones(3, dtype=torch.float64), atol=1e-5, rtol=0
     )

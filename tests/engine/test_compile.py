@@ -14,8 +14,19 @@ def test_compiled_equals_eager() -> None:
     x = torch.rand(400, 3, generator=g)
     data = FixedSource(x, x.prod(1, keepdim=True), batch_size=20)
     seeds = [1, 2, 3]
-    runs = [train(model, model.init(seeds), loss=mse, optimizer=Adam(), lr=[1e-3, 1e-2, 1e5], data=data,
-                  seeds=seeds, spec=TrainSpec(max_steps=60, block=20, compile=c)) for c in (False, True)]
+    runs = [
+        train(
+            model,
+            model.init(seeds),
+            loss=mse,
+            optimizer=Adam(),
+            lr=[1e-3, 1e-2, 1e5],
+            data=data,
+            seeds=seeds,
+            spec=TrainSpec(max_steps=60, block=20, compile=c),
+        )
+        for c in (False, True)
+    ]
     eager, fused = runs
     np.testing.assert_allclose(eager.train_loss[:, :2], fused.train_loss[:, :2], rtol=1e-4)
     assert eager.diverged.tolist() == fused.diverged.tolist() == [False, False, True]

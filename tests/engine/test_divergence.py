@@ -20,9 +20,17 @@ def _run(lrs: list[float]):
     model = StackedMLP(SPEC)
     seeds = [1, 2, 3]
     xt = torch.rand(100, 4, generator=torch.Generator().manual_seed(1))
-    return train(model, model.init(seeds), loss=mse, optimizer=Adam(), lr=lrs, data=_data(), seeds=seeds,
-                 spec=TrainSpec(max_steps=300, block=40, divergence_factor=10.0),
-                 eval_sets={"test": EvalSet(xt, 50 * xt.square().sum(1, keepdim=True))})
+    return train(
+        model,
+        model.init(seeds),
+        loss=mse,
+        optimizer=Adam(),
+        lr=lrs,
+        data=_data(),
+        seeds=seeds,
+        spec=TrainSpec(max_steps=300, block=40, divergence_factor=10.0),
+        eval_sets={"test": EvalSet(xt, 50 * xt.square().sum(1, keepdim=True))},
+    )
 
 
 def test_huge_learning_rate_diverges_and_others_are_untouched() -> None:
@@ -49,8 +57,16 @@ def test_frozen_member_stops_changing() -> None:
     # Run again but stop right after the divergence: the frozen member's parameters must match.
     seeds = [1, 2, 3]
     stop = int(res.diverged_step[1]) + 5
-    short = train(model, model.init(seeds), loss=mse, optimizer=Adam(), lr=[1e-3, 1e4, 3e-3], data=_data(),
-                  seeds=seeds, spec=TrainSpec(max_steps=stop, block=40, divergence_factor=10.0))
+    short = train(
+        model,
+        model.init(seeds),
+        loss=mse,
+        optimizer=Adam(),
+        lr=[1e-3, 1e4, 3e-3],
+        data=_data(),
+        seeds=seeds,
+        spec=TrainSpec(max_steps=stop, block=40, divergence_factor=10.0),
+    )
     for a, b in zip(res.params, short.params, strict=True):
         torch.testing.assert_close(a[1], b[1], rtol=0, atol=0, equal_nan=True)
 
@@ -69,10 +85,19 @@ def test_log_every_sends_group_means() -> None:
     model = StackedMLP(SPEC)
     sink = Sink()
     # 7-step groups do not align with 40-step blocks; 250 steps leave a final short group of 5.
-    res = train(model, model.init([1, 2]), loss=mse, optimizer=Adam(), lr=[1e-3, 2e-3], data=_data(),
-                seeds=[1, 2], spec=TrainSpec(max_steps=250, block=40, log_every=7), sink=sink)
+    res = train(
+        model,
+        model.init([1, 2]),
+        loss=mse,
+        optimizer=Adam(),
+        lr=[1e-3, 2e-3],
+        data=_data(),
+        seeds=[1, 2],
+        spec=TrainSpec(max_steps=250, block=40, log_every=7),
+        sink=sink,
+    )
     steps = [int(s) for s, _ in sink.rows]
     assert steps == list(range(6, 250, 7)) + [249]
     for s, v in sink.rows:
         start = (s // 7) * 7
-        np.testing.assert_allclose(v, res.train_loss[start:s + 1].mean(axis=0), rtol=1e-6)
+        np.testing.assert_allclose(v, res.train_loss[start : s + 1].mean(axis=0), rtol=1e-6)

@@ -28,13 +28,12 @@ SEEDS = [11, 12, 13]
 
 
 def _teacher(x: torch.Tensor) -> torch.Tensor:
-    return (x[:, :1] * x[:, 1:2] + x[:, 2:].sin().sum(1, keepdim=True))
+    return x[:, :1] * x[:, 1:2] + x[:, 2:].sin().sum(1, keepdim=True)
 
 
 def _source(regime: str):
     if regime == "online":
-        return OnlineSource(lambda g, n: torch.rand(n, 5, generator=g), _teacher, batch_size=32,
-                            chunk_steps=8)
+        return OnlineSource(lambda g, n: torch.rand(n, 5, generator=g), _teacher, batch_size=32, chunk_steps=8)
     g = torch.Generator().manual_seed(0)
     x = torch.rand(600, 5, generator=g)
     return FixedSource(x, _teacher(x), batch_size=32)
@@ -54,8 +53,16 @@ def test_member_equals_reference_module(regime: str, opt_name: str) -> None:
     lrs = LRS if opt_name == "adam" else [x * 5 for x in LRS]
     params = model.init(SEEDS)
     init = [p.clone() for p in params]
-    res = train(model, params, loss=mse, optimizer=ours, lr=lrs, data=_source(regime), seeds=SEEDS,
-                spec=TrainSpec(max_steps=STEPS, block=64))
+    res = train(
+        model,
+        params,
+        loss=mse,
+        optimizer=ours,
+        lr=lrs,
+        data=_source(regime),
+        seeds=SEEDS,
+        spec=TrainSpec(max_steps=STEPS, block=64),
+    )
     for k in range(len(SEEDS)):
         net = member_module(SPEC, model.layers(init, k))
         opt = make_ref(net.parameters(), lrs[k])

@@ -38,8 +38,7 @@ def test_matches_torch_optim_per_member(name: str) -> None:
         ours.update_(p, [gr], st, torch.tensor(lrs, dtype=torch.float64), torch.ones(3, dtype=torch.bool))
     for k in range(3):
         ref = p0[k].clone().requires_grad_(True)
-        opt = (torch.optim.Adam([ref], lr=lrs[k]) if name == "adam"
-               else torch.optim.SGD([ref], lr=lrs[k], momentum=0.9))
+        opt = torch.optim.Adam([ref], lr=lrs[k]) if name == "adam" else torch.optim.SGD([ref], lr=lrs[k], momentum=0.9)
         for gr in grads:
             ref.grad = gr[k].clone()
             opt.step()
@@ -88,8 +87,15 @@ def test_schedule_scales_sgd_steps_exactly() -> None:
     w0 = params[0].clone()
     x = torch.ones(10, 1)
     sched = make_schedule("linear", final=0.0)
-    res = train(model, params, loss=lambda out, y: out.mean(dim=(1, 2)), optimizer=SGD(), lr=[0.1],
-                data=FixedSource(x, x, batch_size=10), seeds=[0],
-                spec=TrainSpec(max_steps=11, schedule=sched))
+    res = train(
+        model,
+        params,
+        loss=lambda out, y: out.mean(dim=(1, 2)),
+        optimizer=SGD(),
+        lr=[0.1],
+        data=FixedSource(x, x, batch_size=10),
+        seeds=[0],
+        spec=TrainSpec(max_steps=11, schedule=sched),
+    )
     expected = w0 - 0.1 * sum(sched(t, 11) for t in range(11))
     torch.testing.assert_close(res.params[0], expected)

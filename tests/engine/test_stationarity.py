@@ -16,7 +16,7 @@ def _exp_curve(steps: int, c: float, a: float, tau: float) -> np.ndarray:
 
 def _expected_window(c: float, a: float, tau: float, W: int, tol: float, n_windows: int) -> int:
     """First window j (>= 1) whose mean improved by less than tol over window j-1 (exact means)."""
-    means = [_exp_curve(W * n_windows, c, a, tau)[j * W:(j + 1) * W].mean() for j in range(n_windows)]
+    means = [_exp_curve(W * n_windows, c, a, tau)[j * W : (j + 1) * W].mean() for j in range(n_windows)]
     for j in range(1, n_windows):
         if (means[j - 1] - means[j]) / means[j - 1] < tol:
             return j
@@ -29,7 +29,7 @@ def test_exponential_decay_known_step(tau: float) -> None:
     curve = _exp_curve(W * n, c=1.0, a=10.0, tau=tau)
     det = StationarityDetector(Stationarity(window=W, rel_tol=tol, patience=1), n_members=1)
     for start in range(0, len(curve), 37):  # blocks not aligned with windows
-        det.update(curve[start:start + 37, None])
+        det.update(curve[start : start + 37, None])
     j = _expected_window(1.0, 10.0, tau, W, tol, n)
     assert det.converged_step[0] == (j + 1) * W - 1
     # Closed form: a e^{-t/tau} (1 - e^{-W/tau}) ~ tol (c + a e^{-t/tau}) near the detected step.

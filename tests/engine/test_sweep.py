@@ -18,10 +18,17 @@ def _fake(lrs: np.ndarray, *, best: float, diverge_above: float = np.inf) -> Tra
     final = 1.0 + (np.log10(lrs) - np.log10(best)) ** 2
     conv = np.clip((CAP * 1e-3 / lrs), 1, CAP - 1).astype(int)
     diverged = lrs > diverge_above
-    return TrainResult(params=[], lr=lrs, seeds=np.zeros(len(lrs)), steps=CAP,
-                       train_loss=np.tile(final, (CAP, 1)), evals={},
-                       diverged_step=np.where(diverged, 5, -1), converged_step=np.where(diverged, -1, conv),
-                       wall_seconds=0.0)
+    return TrainResult(
+        params=[],
+        lr=lrs,
+        seeds=np.zeros(len(lrs)),
+        steps=CAP,
+        train_loss=np.tile(final, (CAP, 1)),
+        evals={},
+        diverged_step=np.where(diverged, 5, -1),
+        converged_step=np.where(diverged, -1, conv),
+        wall_seconds=0.0,
+    )
 
 
 def _score(r: TrainResult) -> np.ndarray:
@@ -58,31 +65,53 @@ def test_edge_extends_upwards_until_interior() -> None:
 
 
 def test_edge_extends_downwards() -> None:
-    res = lr_sweep(lambda lrs: _fake(lrs, best=1e-6), LRGrid(1e-4, 1e-1, num=4, extend_by=1, max_extensions=5),
-                   score=_score, selection=Selection("final_loss"), step_cap=CAP)
+    res = lr_sweep(
+        lambda lrs: _fake(lrs, best=1e-6),
+        LRGrid(1e-4, 1e-1, num=4, extend_by=1, max_extensions=5),
+        score=_score,
+        selection=Selection("final_loss"),
+        step_cap=CAP,
+    )
     assert res.chosen_lr == pytest.approx(1e-6) and not res.at_edge
     assert res.table["lr"].min() == pytest.approx(1e-7)
 
 
 def test_extensions_are_capped() -> None:
-    res = lr_sweep(lambda lrs: _fake(lrs, best=1e9), LRGrid(1e-3, 1.0, num=4, max_extensions=2, extend_by=1),
-                   score=_score, selection=Selection("final_loss"), step_cap=CAP)
+    res = lr_sweep(
+        lambda lrs: _fake(lrs, best=1e9),
+        LRGrid(1e-3, 1.0, num=4, max_extensions=2, extend_by=1),
+        score=_score,
+        selection=Selection("final_loss"),
+        step_cap=CAP,
+    )
     assert res.at_edge and res.table["lr"].max() == pytest.approx(100.0)
 
 
 def test_time_to_convergence_picks_fastest_good_rate() -> None:
     # Loss flat within 10% over [1e-3, 1e-1]: fastest (largest) good rate wins; 1.0 is worse.
-    table = pd.DataFrame({"lr": [1e-3, 1e-2, 1e-1, 1.0], "final_loss": [1.0, 1.05, 1.08, 2.0],
-                          "steps_to_converge": [900, 300, 100, 50], "converged": [True] * 4,
-                          "diverged": [False] * 4})
+    table = pd.DataFrame(
+        {
+            "lr": [1e-3, 1e-2, 1e-1, 1.0],
+            "final_loss": [1.0, 1.05, 1.08, 2.0],
+            "steps_to_converge": [900, 300, 100, 50],
+            "converged": [True] * 4,
+            "diverged": [False] * 4,
+        }
+    )
     idx = select_lr(table, Selection("time_to_convergence", tolerance=0.1), None, CAP)
     assert idx == 2 and table["good"].tolist() == [True, True, True, False]
 
 
 def test_diverged_and_collapsed_are_infeasible() -> None:
-    table = pd.DataFrame({"lr": [1e-3, 1e-2, 1e-1, 1.0], "final_loss": [0.5, 0.3, 0.99, np.nan],
-                          "steps_to_converge": [900, 300, 10, -1], "converged": [True, True, True, False],
-                          "diverged": [False, False, False, True]})
+    table = pd.DataFrame(
+        {
+            "lr": [1e-3, 1e-2, 1e-1, 1.0],
+            "final_loss": [0.5, 0.3, 0.99, np.nan],
+            "steps_to_converge": [900, 300, 10, -1],
+            "converged": [True, True, True, False],
+            "diverged": [False, False, False, True],
+        }
+    )
     idx = select_lr(table, Selection(), failure_loss=1.0, step_cap=CAP)
     assert idx == 1
     assert table["collapsed"].tolist() == [False, False, True, False]
@@ -90,40 +119,69 @@ def test_diverged_and_collapsed_are_infeasible() -> None:
 
 
 def test_unconverged_counts_as_the_cap() -> None:
-    table = pd.DataFrame({"lr": [1e-3, 1e-2], "final_loss": [1.0, 1.0], "steps_to_converge": [-1, 800],
-                          "converged": [False, True], "diverged": [False, False]})
+    table = pd.DataFrame(
+        {
+            "lr": [1e-3, 1e-2],
+            "final_loss": [1.0, 1.0],
+            "steps_to_converge": [-1, 800],
+            "converged": [False, True],
+            "diverged": [False, False],
+        }
+    )
     assert select_lr(table, Selection(), None, CAP) == 1
 
 
 def test_all_infeasible_raises() -> None:
     with pytest.raises(RuntimeError, match="no learning rate"):
-        lr_sweep(lambda lrs: _fake(lrs, best=1.0, diverge_above=0.0), LRGrid(1e-3, 1.0, num=3),
-                 score=_score, step_cap=CAP)
+        lr_sweep(
+            lambda lrs: _fake(lrs, best=1.0, diverge_above=0.0), LRGrid(1e-3, 1.0, num=3), score=_score, step_cap=CAP
+        )
 
 
 def test_least_bad_fallback_when_every_rate_collapsed() -> None:
     # Every finite loss is at the trivial predictor's level: "raise" refuses, "least_bad" keeps the
     # lowest finite, non-diverged loss and says it is infeasible; all diverged still raises.
     def table() -> pd.DataFrame:
-        return pd.DataFrame({"lr": [1e-3, 1e-2, 1e-1, 1.0], "final_loss": [1.0, 0.97, 0.99, 0.5],
-                             "steps_to_converge": [900, 300, 10, -1],
-                             "converged": [True, True, True, False],
-                             "diverged": [False, False, False, True]})
+        return pd.DataFrame(
+            {
+                "lr": [1e-3, 1e-2, 1e-1, 1.0],
+                "final_loss": [1.0, 0.97, 0.99, 0.5],
+                "steps_to_converge": [900, 300, 10, -1],
+                "converged": [True, True, True, False],
+                "diverged": [False, False, False, True],
+            }
+        )
+
     with pytest.raises(RuntimeError, match="no learning rate"):
         select_lr(table(), Selection(), failure_loss=1.0, step_cap=CAP)
     t = table()
     assert select_lr(t, Selection(if_none_feasible="least_bad"), failure_loss=1.0, step_cap=CAP) == 1
     assert not t["feasible"].any() and not t["good"].any()
     with pytest.raises(RuntimeError, match="no learning rate"):
-        lr_sweep(lambda lrs: _fake(lrs, best=1.0, diverge_above=0.0), LRGrid(1e-3, 1.0, num=3),
-                 score=_score, step_cap=CAP, selection=Selection(if_none_feasible="least_bad"))
+        lr_sweep(
+            lambda lrs: _fake(lrs, best=1.0, diverge_above=0.0),
+            LRGrid(1e-3, 1.0, num=3),
+            score=_score,
+            step_cap=CAP,
+            selection=Selection(if_none_feasible="least_bad"),
+        )
 
 
 def test_least_bad_choice_is_reported_infeasible() -> None:
-    res = lr_sweep(lambda lrs: _fake(lrs, best=1e-2), LRGrid(1e-3, 1e-1, num=3), score=_score,
-                   selection=Selection("final_loss", if_none_feasible="least_bad"),
-                   failure_loss=1e-9, step_cap=CAP)
+    res = lr_sweep(
+        lambda lrs: _fake(lrs, best=1e-2),
+        LRGrid(1e-3, 1e-1, num=3),
+        score=_score,
+        selection=Selection("final_loss", if_none_feasible="least_bad"),
+        failure_loss=1e-9,
+        step_cap=CAP,
+    )
     assert not res.feasible and res.chosen_row["lr"] == res.chosen_lr
-    ok = lr_sweep(lambda lrs: _fake(lrs, best=1e-2), LRGrid(1e-3, 1e-1, num=3), score=_score,
-                  selection=Selection("final_loss"), step_cap=CAP)
+    ok = lr_sweep(
+        lambda lrs: _fake(lrs, best=1e-2),
+        LRGrid(1e-3, 1e-1, num=3),
+        score=_score,
+        selection=Selection("final_loss"),
+        step_cap=CAP,
+    )
     assert ok.feasible

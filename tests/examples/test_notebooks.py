@@ -40,9 +40,13 @@ def _code_cells(nb: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
 def _smoke_value(cell: nbformat.NotebookNode) -> object:
     """The constant assigned to ``SMOKE`` by the cell (``KeyError`` if it assigns none)."""
     for node in ast.parse(cell.source).body:
-        if (isinstance(node, ast.Assign) and len(node.targets) == 1
-                and isinstance(node.targets[0], ast.Name) and node.targets[0].id == "SMOKE"
-                and isinstance(node.value, ast.Constant)):
+        if (
+            isinstance(node, ast.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
+            and node.targets[0].id == "SMOKE"
+            and isinstance(node.value, ast.Constant)
+        ):
             return node.value.value
     raise KeyError("SMOKE")
 
@@ -75,14 +79,16 @@ def test_notebook_stored_clean(path: Path) -> None:
         assert cell.execution_count is None, f"code cell {i} of {path.name} has an execution count"
     first = ast.parse(cells[0].source).body
     assert len(first) == 1 and _smoke_value(cells[0]) is True, (
-        f"the first code cell of {path.name} must be exactly `SMOKE = True` (and comments)")
+        f"the first code cell of {path.name} must be exactly `SMOKE = True` (and comments)"
+    )
     assert "#" in cells[0].source, "SMOKE needs a comment: what False means and how long it takes"
     calls = _run_study_calls(nb)
     assert calls, f"{path.name} runs no study"
     for call in calls:
         smoke = [k.value for k in call.keywords if k.arg == "smoke"]
         assert len(smoke) == 1 and isinstance(smoke[0], ast.Name) and smoke[0].id == "SMOKE", (
-            f"every run_study call in {path.name} must pass smoke=SMOKE")
+            f"every run_study call in {path.name} must pass smoke=SMOKE"
+        )
 
 
 def test_smoke_value_detects_a_full_run() -> None:
@@ -124,13 +130,16 @@ def _problems(nb: nbformat.NotebookNode) -> list[str]:
 def test_problems_are_found() -> None:
     # The execution check must be able to fail: errors, widget errors and warnings are all reported.
     v4 = nbformat.v4
-    nb = v4.new_notebook(cells=[
-        v4.new_code_cell("1", outputs=[v4.new_output("error", ename="ValueError", evalue="bad", traceback=[])]),
-        v4.new_code_cell("2", outputs=[v4.new_output("stream", name="stderr", text="IProgress not found.")]),
-        v4.new_code_cell("3", outputs=[v4.new_output("stream", name="stderr",
-                                                     text="x.py:1: UserWarning: careful\n  warn()")]),
-        v4.new_code_cell("4", outputs=[v4.new_output("stream", name="stdout", text="all fine\n")]),
-    ])
+    nb = v4.new_notebook(
+        cells=[
+            v4.new_code_cell("1", outputs=[v4.new_output("error", ename="ValueError", evalue="bad", traceback=[])]),
+            v4.new_code_cell("2", outputs=[v4.new_output("stream", name="stderr", text="IProgress not found.")]),
+            v4.new_code_cell(
+                "3", outputs=[v4.new_output("stream", name="stderr", text="x.py:1: UserWarning: careful\n  warn()")]
+            ),
+            v4.new_code_cell("4", outputs=[v4.new_output("stream", name="stdout", text="all fine\n")]),
+        ]
+    )
     found = _problems(nb)
     assert len(found) == 3
     assert found[0].startswith("cell 0: ValueError") and "widget" in found[1] and "UserWarning" in found[2]
@@ -143,13 +152,17 @@ def test_notebook_executes(path: Path, tmp_path: Path) -> None:
     assert _smoke_value(_code_cells(nb)[0]) is True
     work = tmp_path / "work"
     work.mkdir()
-    client = NotebookClient(nb, timeout=PER_CELL_TIMEOUT, kernel_name="python3",
-                            resources={"metadata": {"path": str(work)}})
+    client = NotebookClient(
+        nb, timeout=PER_CELL_TIMEOUT, kernel_name="python3", resources={"metadata": {"path": str(work)}}
+    )
     t0 = time.perf_counter()
     client.execute(env=_kernel_env(tmp_path))
     print(f"{path.name} executed in {time.perf_counter() - t0:.1f} s")
     assert _problems(nb) == []
-    figures = sum(out.output_type == "display_data" and "image/png" in out.get("data", {})
-                  for c in _code_cells(nb) for out in c.outputs)
+    figures = sum(
+        out.output_type == "display_data" and "image/png" in out.get("data", {})
+        for c in _code_cells(nb)
+        for out in c.outputs
+    )
     assert figures >= 2, f"{path.name} drew {figures} figures"
     assert not any(work.iterdir()), "the notebook wrote into its working directory"

@@ -64,9 +64,7 @@ def test_quadratic_feature_map_refuses_negative_coef0() -> None:
 def _lab1_gaussian_feature_map(x: float, sigma: float, approx_order: int) -> np.ndarray:
     """Lab 1 (solved), verbatim apart from the scalar input."""
     common_factor = np.exp(-(x**2) / (2 * sigma**2))
-    return common_factor * np.asarray(
-        [(x / sigma) ** i / math.sqrt(math.factorial(i)) for i in range(approx_order)]
-    )
+    return common_factor * np.asarray([(x / sigma) ** i / math.sqrt(math.factorial(i)) for i in range(approx_order)])
 
 
 def test_taylor_1d_equals_lab_1() -> None:
@@ -86,9 +84,7 @@ def test_taylor_on_the_diagonal_is_a_poisson_cdf() -> None:
     sigma = 10.0
     for x, order in [(100.0, 99), (100.0, 150), (30.0, 5), (5.0, 3)]:
         phi = gaussian_taylor_feature_map_1d(np.array([x]), sigma=sigma, order=order)
-        assert float(phi[0] @ phi[0]) == pytest.approx(
-            poisson.cdf(order, (x / sigma) ** 2), rel=1e-10
-        )
+        assert float(phi[0] @ phi[0]) == pytest.approx(poisson.cdf(order, (x / sigma) ** 2), rel=1e-10)
 
 
 @pytest.mark.parametrize("d", [1, 2, 3])
@@ -104,12 +100,7 @@ def test_taylor_error_decreases_with_order_and_obeys_the_remainder_bound(d: int)
         phi = gaussian_taylor_feature_map(X, sigma=sigma, order=order)
         assert phi.shape == (15, math.comb(d + order, order))
         err = np.abs(phi @ phi.T - K)
-        bound = (
-            envelope
-            * np.abs(z) ** (order + 1)
-            / math.factorial(order + 1)
-            * np.exp(np.maximum(z, 0))
-        )
+        bound = envelope * np.abs(z) ** (order + 1) / math.factorial(order + 1) * np.exp(np.maximum(z, 0))
         assert np.all(err <= bound + 1e-14)
         errors.append(err.max())
     assert all(later < earlier for earlier, later in itertools.pairwise(errors))
@@ -137,9 +128,7 @@ def test_monomial_exponents() -> None:
 
 
 def test_taylor_refuses_huge_maps() -> None:
-    with pytest.raises(
-        ParameterError, match="The 'order' parameter of gaussian_taylor_feature_map"
-    ):
+    with pytest.raises(ParameterError, match="The 'order' parameter of gaussian_taylor_feature_map"):
         gaussian_taylor_feature_map(np.ones((1, 50)), sigma=1.0, order=10)
 
 
@@ -150,9 +139,7 @@ def _rff_squared_errors(X: np.ndarray, gamma: float, n_components: int, seeds: r
     K = rbf_kernel(X, gamma=gamma)
     out = []
     for seed in seeds:
-        z = RandomFourierFeatures.sample(
-            X.shape[1], n_components, gamma=gamma, seed=seed
-        ).transform(X)
+        z = RandomFourierFeatures.sample(X.shape[1], n_components, gamma=gamma, seed=seed).transform(X)
         out.append(np.mean((z @ z.T - K) ** 2))
     return np.asarray(out)
 

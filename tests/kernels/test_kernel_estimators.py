@@ -69,9 +69,7 @@ KERNEL_PARAMS = [
 # ---------------------------------------------------------------- KernelRidge
 
 
-@pytest.mark.parametrize(
-    "params", KERNEL_PARAMS, ids=lambda p: "-".join(f"{v}" for v in p.values())
-)
+@pytest.mark.parametrize("params", KERNEL_PARAMS, ids=lambda p: "-".join(f"{v}" for v in p.values()))
 @pytest.mark.parametrize("alpha", [1e-2, 1.0])
 def test_kernel_ridge_matches_sklearn(params: dict, alpha: float) -> None:
     compared = 0
@@ -162,9 +160,7 @@ def test_center_gram_is_the_lab_2_formula() -> None:
     K, K_new = rbf_kernel(X, gamma=0.4), rbf_kernel(X_new, X, gamma=0.4)
     one_n = np.full((20, 20), 1 / 20)
     one_mn = np.full((7, 20), 1 / 20)
-    np.testing.assert_allclose(
-        center_gram(K), K - one_n @ K - K @ one_n + one_n @ K @ one_n, atol=1e-14
-    )
+    np.testing.assert_allclose(center_gram(K), K - one_n @ K - K @ one_n + one_n @ K @ one_n, atol=1e-14)
     np.testing.assert_allclose(
         center_gram(K_new, K_fit=K),
         K_new - one_mn @ K - K_new @ one_n + one_mn @ K @ one_n,
@@ -203,24 +199,15 @@ def test_center_gram_shape_errors() -> None:
 def _assert_equal_up_to_sign(a: np.ndarray, b: np.ndarray, n_check: int) -> None:
     for j in range(n_check):
         sign = np.sign(a[:, j] @ b[:, j])
-        np.testing.assert_allclose(
-            sign * a[:, j], b[:, j], rtol=1e-8, atol=1e-9 * np.abs(b[:, j]).max()
-        )
+        np.testing.assert_allclose(sign * a[:, j], b[:, j], rtol=1e-8, atol=1e-9 * np.abs(b[:, j]).max())
 
 
 def _n_separated(eigenvalues: np.ndarray, limit: int) -> int:
     """Components whose eigenvalue is well separated from its neighbours (well-defined axes)."""
     n = 0
     for j in range(min(limit, len(eigenvalues))):
-        gaps = [
-            abs(eigenvalues[j] - eigenvalues[i])
-            for i in (j - 1, j + 1)
-            if 0 <= i < len(eigenvalues)
-        ]
-        if (
-            eigenvalues[j] <= 1e-8 * eigenvalues[0]
-            or min(gaps, default=np.inf) <= 1e-6 * eigenvalues[0]
-        ):
+        gaps = [abs(eigenvalues[j] - eigenvalues[i]) for i in (j - 1, j + 1) if 0 <= i < len(eigenvalues)]
+        if eigenvalues[j] <= 1e-8 * eigenvalues[0] or min(gaps, default=np.inf) <= 1e-6 * eigenvalues[0]:
             break
         n += 1
     return n
@@ -255,14 +242,10 @@ def test_kernel_pca_matches_sklearn(params: dict, n_components: int | None) -> N
 def test_kernel_pca_laplacian_matches_sklearn_precomputed() -> None:
     X, _labels = make_moons(n_samples=100, random_state=123)
     ours = KernelPCA(n_components=3, kernel="laplacian", gamma=2.0).fit(X)
-    theirs = sklearn.decomposition.KernelPCA(n_components=3, kernel="precomputed").fit(
-        sk_laplacian(X, gamma=2.0)
-    )
+    theirs = sklearn.decomposition.KernelPCA(n_components=3, kernel="precomputed").fit(sk_laplacian(X, gamma=2.0))
     np.testing.assert_allclose(ours.eigenvalues_, theirs.eigenvalues_, rtol=1e-10)
     X_new = X[:10] + 0.1
-    _assert_equal_up_to_sign(
-        ours.transform(X_new), theirs.transform(sk_laplacian(X_new, X, gamma=2.0)), 3
-    )
+    _assert_equal_up_to_sign(ours.transform(X_new), theirs.transform(sk_laplacian(X_new, X, gamma=2.0)), 3)
 
 
 def test_linear_kernel_pca_equals_pca() -> None:
@@ -271,9 +254,7 @@ def test_linear_kernel_pca_equals_pca() -> None:
     kpca = KernelPCA(n_components=3, kernel="linear").fit(X)
     pca = sklearn.decomposition.PCA(n_components=3).fit(X)
     _assert_equal_up_to_sign(kpca.transform(X), pca.transform(X), 3)
-    np.testing.assert_allclose(
-        kpca.eigenvalues_ / (len(X) - 1), pca.explained_variance_, rtol=1e-10
-    )
+    np.testing.assert_allclose(kpca.eigenvalues_ / (len(X) - 1), pca.explained_variance_, rtol=1e-10)
 
 
 def test_kernel_pca_transform_of_training_points_equals_fit_transform() -> None:
@@ -301,9 +282,7 @@ def test_kernel_pca_null_space_is_dropped_like_sklearn() -> None:
     X = np.random.default_rng(9).normal(size=(30, 2))  # linear kernel: centred rank 2
     assert KernelPCA(kernel="linear").fit(X).eigenvalues_.shape == (2,)
     assert KernelPCA(n_components=5, kernel="linear").fit(X).eigenvalues_.shape == (5,)
-    assert KernelPCA(n_components=5, kernel="linear", remove_zero_eig=True).fit(
-        X
-    ).eigenvalues_.shape == (2,)
+    assert KernelPCA(n_components=5, kernel="linear", remove_zero_eig=True).fit(X).eigenvalues_.shape == (2,)
     Z = KernelPCA(n_components=5, kernel="linear").fit(X).transform(X)
     np.testing.assert_array_equal(Z[:, 2:], 0.0)
 
@@ -323,9 +302,7 @@ def test_clone_and_params(estimator) -> None:
     assert copy.gamma == 0.25 and estimator.get_params()["gamma"] != 0.25
 
 
-@pytest.mark.parametrize(
-    ("estimator", "method"), [(KernelRidge(), "predict"), (KernelPCA(), "transform")]
-)
+@pytest.mark.parametrize(("estimator", "method"), [(KernelRidge(), "predict"), (KernelPCA(), "transform")])
 def test_unfitted_estimator_raises_not_fitted(estimator, method: str) -> None:
     with pytest.raises(NotFittedError, match="is not fitted yet"):
         getattr(estimator, method)(np.ones((2, 2)))
@@ -339,9 +316,7 @@ def test_fit_returns_self_and_refit_is_identical() -> None:
     np.testing.assert_array_equal(model.fit(X, y).predict(X_new), first)
     kpca = KernelPCA(2, kernel="rbf")
     assert kpca.fit(X) is kpca
-    np.testing.assert_array_equal(
-        kpca.transform(X_new), KernelPCA(2, kernel="rbf").fit(X).transform(X_new)
-    )
+    np.testing.assert_array_equal(kpca.transform(X_new), KernelPCA(2, kernel="rbf").fit(X).transform(X_new))
 
 
 @pytest.mark.parametrize(
@@ -379,15 +354,11 @@ def test_invalid_parameter_message(estimator, message: str) -> None:
 def test_feature_count_is_checked_on_new_data() -> None:
     X, y, _ = _random_regression(12)
     model = KernelRidge().fit(X, y)
-    with pytest.raises(
-        ValueError, match="X has 3 features, but KernelRidge is expecting 5 features"
-    ):
+    with pytest.raises(ValueError, match="X has 3 features, but KernelRidge is expecting 5 features"):
         model.predict(np.ones((2, 3)))
 
 
-@parametrize_with_checks(
-    [KernelRidge(alpha=0.1, kernel="rbf"), KernelPCA(n_components=2, kernel="laplacian")]
-)
+@parametrize_with_checks([KernelRidge(alpha=0.1, kernel="rbf"), KernelPCA(n_components=2, kernel="laplacian")])
 def test_sklearn_estimator_checks(estimator, check) -> None:
     """scikit-learn's own estimator checks (the generic test over every estimator)."""
     check(estimator)

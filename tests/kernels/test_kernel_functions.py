@@ -59,9 +59,7 @@ def test_rbf_sigma_matches_lab_definition(data) -> None:
     K = rbf_kernel(X, Y, sigma=sigma)
     for i, x in enumerate(X):
         for j, y in enumerate(Y):
-            assert K[i, j] == pytest.approx(
-                math.exp(-np.sum((x - y) ** 2) / (2 * sigma**2)), rel=RTOL
-            )
+            assert K[i, j] == pytest.approx(math.exp(-np.sum((x - y) ** 2) / (2 * sigma**2)), rel=RTOL)
     np.testing.assert_allclose(K, rbf_kernel(X, Y, gamma=gamma_from_sigma(sigma)), rtol=RTOL)
 
 
@@ -74,12 +72,8 @@ def test_quadratic_kernel_is_lab_nonuniform_quadratic(data) -> None:
 
 def test_gram_matrix_dispatch(data) -> None:
     X, Y = data
-    np.testing.assert_allclose(
-        gram_matrix(X, Y, kernel="poly", degree=2), polynomial_kernel(X, Y, degree=2)
-    )
-    np.testing.assert_allclose(
-        gram_matrix(X, Y, kernel="rbf", gamma=0.5), rbf_kernel(X, Y, gamma=0.5)
-    )
+    np.testing.assert_allclose(gram_matrix(X, Y, kernel="poly", degree=2), polynomial_kernel(X, Y, degree=2))
+    np.testing.assert_allclose(gram_matrix(X, Y, kernel="rbf", gamma=0.5), rbf_kernel(X, Y, gamma=0.5))
     np.testing.assert_allclose(gram_matrix(X, kernel="linear"), linear_kernel(X))
     np.testing.assert_allclose(gram_matrix(X, kernel="laplacian"), laplacian_kernel(X))
 
@@ -123,21 +117,15 @@ def test_bad_parameters_use_the_project_message(data) -> None:
         laplacian_kernel(X, Y[:, :3])
     with pytest.raises(ParameterError, match="finite"):
         linear_kernel(np.array([[np.nan, 1.0]]))
-    with pytest.raises(
-        ParameterError, match="The 'kernel' parameter of gram_matrix must be one of"
-    ):
+    with pytest.raises(ParameterError, match="The 'kernel' parameter of gram_matrix must be one of"):
         gram_matrix(X, kernel="cosine")
-    with pytest.raises(
-        ParameterError, match="The 'degree' parameter of polynomial_kernel must be an int"
-    ):
+    with pytest.raises(ParameterError, match="The 'degree' parameter of polynomial_kernel must be an int"):
         polynomial_kernel(X, degree=2.5)
 
 
 @settings(max_examples=25, deadline=None)
 @given(
-    X=arrays(
-        np.float64, st.tuples(st.integers(1, 12), st.integers(1, 4)), elements=st.floats(-3, 3)
-    ),
+    X=arrays(np.float64, st.tuples(st.integers(1, 12), st.integers(1, 4)), elements=st.floats(-3, 3)),
     gamma=st.floats(0.05, 5.0),
 )
 def test_gram_matrices_are_symmetric_psd(X: np.ndarray, gamma: float) -> None:

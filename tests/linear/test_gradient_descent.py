@@ -30,9 +30,7 @@ def test_lab8_overdetermined_case() -> None:
 def test_underdetermined_gd_from_zero_converges_to_pinv() -> None:
     rng = np.random.default_rng(1)
     X, y = rng.normal(size=(20, 60)), rng.normal(size=20)
-    result = gradient_descent_least_squares(
-        X, y, lr=step_size_bound(X) / 2, n_steps=3000, record_every=100
-    )
+    result = gradient_descent_least_squares(X, y, lr=step_size_bound(X) / 2, n_steps=3000, record_every=100)
     w_pinv = np.linalg.pinv(X) @ y
     np.testing.assert_allclose(result.w, w_pinv, atol=1e-9)
     np.testing.assert_allclose(X @ result.w, y, atol=1e-9)
@@ -80,9 +78,7 @@ def test_step_size_above_the_bound_raises_or_warns_and_diverges() -> None:
     ):
         gradient_descent_least_squares(X, y, lr=1.01 * bound, n_steps=5)
     with pytest.warns(RuntimeWarning, match="will not converge"):
-        diverging = gradient_descent_least_squares(
-            X, y, lr=1.1 * bound, n_steps=200, on_unstable="warn"
-        )
+        diverging = gradient_descent_least_squares(X, y, lr=1.1 * bound, n_steps=200, on_unstable="warn")
     assert diverging.losses[-1] > 1e3 * diverging.losses[0]
     converging = gradient_descent_least_squares(X, y, lr=0.99 * bound, n_steps=2000)
     assert converging.losses[-1] < converging.losses[0]

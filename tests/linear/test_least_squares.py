@@ -41,9 +41,7 @@ def test_least_squares_closest_to_w0_in_the_underdetermined_case() -> None:
     # w - w0 lies in the row space of X, so no other interpolant is closer to w0
     P_row = np.linalg.pinv(X) @ X
     np.testing.assert_allclose(P_row @ (w - w0), w - w0, atol=1e-10)
-    other = w + (np.eye(20) - P_row) @ np.random.default_rng(4).normal(
-        size=20
-    )  # another interpolant
+    other = w + (np.eye(20) - P_row) @ np.random.default_rng(4).normal(size=20)  # another interpolant
     np.testing.assert_allclose(X @ other, y, atol=1e-9)
     assert np.linalg.norm(w - w0) < np.linalg.norm(other - w0)
 
@@ -57,9 +55,7 @@ def test_intercept_with_a_bias_column_matches_sklearn() -> None:
     ref = LinearRegression().fit(x, y)
     np.testing.assert_allclose(w, [ref.coef_[0], ref.intercept_], rtol=1e-10)
     w_no_bias = least_squares(x, y)
-    np.testing.assert_allclose(
-        w_no_bias, LinearRegression(fit_intercept=False).fit(x, y).coef_, rtol=1e-10
-    )
+    np.testing.assert_allclose(w_no_bias, LinearRegression(fit_intercept=False).fit(x, y).coef_, rtol=1e-10)
     assert abs(w[0] - 2.0) < 0.05 and abs(w[1] - 50.0) < 1.0
 
 
@@ -74,9 +70,7 @@ def test_ridge_matches_sklearn_and_the_closed_form(m: int, n: int, alpha: float)
         rtol=1e-9,
         atol=1e-12,
     )
-    np.testing.assert_allclose(
-        w, np.linalg.solve(X.T @ X + alpha * np.eye(n), X.T @ y), rtol=1e-8, atol=1e-12
-    )
+    np.testing.assert_allclose(w, np.linalg.solve(X.T @ X + alpha * np.eye(n), X.T @ y), rtol=1e-8, atol=1e-12)
 
 
 def test_ridge_limits() -> None:
@@ -112,7 +106,5 @@ def test_torch_inputs_and_errors() -> None:
         match=r"The 'w0' parameter of least_squares must be an array of shape \(3,\)",
     ):
         least_squares(X, y, w0=np.zeros(4))
-    with pytest.raises(
-        ParameterError, match="The 'method' parameter of least_squares must be one of"
-    ):
+    with pytest.raises(ParameterError, match="The 'method' parameter of least_squares must be one of"):
         least_squares(X, y, method="inv")

@@ -34,9 +34,7 @@ def _loop_landscape(x, t, loss: str, p: float = 2.0) -> np.ndarray:
     return out
 
 
-@pytest.mark.parametrize(
-    ("loss", "p"), [("mse", 2.0), ("l1", 1.0), ("lp", 1.0), ("lp", 3.0), ("lp", 50.0)]
-)
+@pytest.mark.parametrize(("loss", "p"), [("mse", 2.0), ("l1", 1.0), ("lp", 1.0), ("lp", 3.0), ("lp", 50.0)])
 def test_vectorised_landscape_equals_the_loop(data, loss: str, p: float) -> None:
     x, t = data
     L = loss_landscape(x, t, A_GRID, B_GRID, loss=loss, p=p)
@@ -71,9 +69,7 @@ def test_convexity_check_rejects_non_convex_functions() -> None:
     bumped = bowl.copy()
     bumped[20, 15] += 0.5
     assert is_midpoint_convex(bowl) and not is_midpoint_convex(bumped)
-    assert midpoint_convexity_gap(bumped) == pytest.approx(
-        0.5 - (A_GRID[1] - A_GRID[0]) ** 2, rel=1e-9
-    )
+    assert midpoint_convexity_gap(bumped) == pytest.approx(0.5 - (A_GRID[1] - A_GRID[0]) ** 2, rel=1e-9)
 
 
 def test_convexity_gap_known_values_1d() -> None:
@@ -91,9 +87,7 @@ def test_errors(data) -> None:
         match=r"The 'p' parameter of loss_landscape must be a float in the range \[1, inf\)\. Got 0\.5 instead\.",
     ):
         loss_landscape(x, t, A_GRID, B_GRID, loss="lp", p=0.5)
-    with pytest.raises(
-        ParameterError, match="The 'loss' parameter of loss_landscape must be one of"
-    ):
+    with pytest.raises(ParameterError, match="The 'loss' parameter of loss_landscape must be one of"):
         loss_landscape(x, t, A_GRID, B_GRID, loss="huber")
     with pytest.raises(
         ParameterError,

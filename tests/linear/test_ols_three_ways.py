@@ -28,9 +28,7 @@ def test_three_ways_agree_on_lab3_style_data() -> None:
     X, y = _lab3_data(1000, 100, seed=0)
     result = ols_three_ways(X, y, n_steps=800)
     assert result.closed_form.shape == (101, 1)
-    np.testing.assert_allclose(
-        result.closed_form, np.linalg.lstsq(X.numpy(), y.numpy(), rcond=None)[0], rtol=1e-10
-    )
+    np.testing.assert_allclose(result.closed_form, np.linalg.lstsq(X.numpy(), y.numpy(), rcond=None)[0], rtol=1e-10)
     # GD and autograd run the same iteration: equal to rounding
     np.testing.assert_allclose(result.gradient_descent, result.autograd, rtol=1e-12, atol=1e-12)
     assert result.max_abs_difference < 1e-8

@@ -23,9 +23,7 @@ def test_fit_matches_numpy_polyfit(degree: int) -> None:
     x, t = _tutorial3_data(40, seed=degree)
     fit = fit_polynomial(x, t, degree)
     np.testing.assert_allclose(fit.coef[::-1], np.polyfit(x, t, degree), rtol=1e-9, atol=1e-11)
-    np.testing.assert_allclose(
-        fit(x), np.polyval(np.polyfit(x, t, degree), x), rtol=1e-10, atol=1e-12
-    )
+    np.testing.assert_allclose(fit(x), np.polyval(np.polyfit(x, t, degree), x), rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("basis", ["monomial", "chebyshev", "legendre"])
@@ -79,20 +77,14 @@ def test_ridge_fit_is_ridge_on_the_features_and_shrinks_coefficients() -> None:
 def test_feature_columns_and_errors() -> None:
     x = np.array([0.0, 0.5, 1.0])
     np.testing.assert_array_equal(polynomial_features(x, 2), [[1, 0, 0], [1, 0.5, 0.25], [1, 1, 1]])
-    np.testing.assert_allclose(
-        polynomial_features(x, 2, domain=(0, 1)), [[1, -1, 1], [1, 0, 0], [1, 1, 1]]
-    )
-    np.testing.assert_allclose(
-        polynomial_features(x, 2, basis="chebyshev", domain=(0, 1))[:, 2], [1, -1, 1]
-    )
+    np.testing.assert_allclose(polynomial_features(x, 2, domain=(0, 1)), [[1, -1, 1], [1, 0, 0], [1, 1, 1]])
+    np.testing.assert_allclose(polynomial_features(x, 2, basis="chebyshev", domain=(0, 1))[:, 2], [1, -1, 1])
     with pytest.raises(
         ParameterError,
         match=r"The 'x' parameter of polynomial_features must be an array with 1 dimensions",
     ):
         polynomial_features(x[:, None], 2)
-    with pytest.raises(
-        ParameterError, match="The 'basis' parameter of polynomial_features must be one of"
-    ):
+    with pytest.raises(ParameterError, match="The 'basis' parameter of polynomial_features must be one of"):
         polynomial_features(x, 2, basis="hermite")
     with pytest.raises(ParameterError, match="The 'domain' parameter of polynomial_features"):
         polynomial_features(x, 2, domain=(1, 0))

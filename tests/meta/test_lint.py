@@ -15,6 +15,11 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_ruff_passes() -> None:
     if shutil.which("ruff") is None:
         pytest.skip("ruff is not installed (pip install -e '.[dev]' installs it)")
-    res = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "src", "tests", "benchmarks", "examples"],
-                         cwd=ROOT, capture_output=True, text=True, check=False)
+    res = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--no-cache", "src", "tests", "benchmarks", "examples"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert res.returncode == 0, res.stdout + res.stderr

@@ -48,9 +48,7 @@ def test_layer_known_values_for_each_pooling():
 )
 def test_layer_is_permutation_equivariant(seed, n, pooling, d_in, d_out, data):
     perm = torch.tensor(data.draw(st.permutations(range(n)), label="perm"))
-    layer = PermutationEquivariant(
-        d_in, d_out, pooling=pooling, activation="tanh", seed=seed
-    ).double()
+    layer = PermutationEquivariant(d_in, d_out, pooling=pooling, activation="tanh", seed=seed).double()
     x = torch.randn(3, n, d_in, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
     torch.testing.assert_close(layer(x[:, perm]), layer(x)[:, perm], **TOL)
 
@@ -65,9 +63,7 @@ def test_layer_is_permutation_equivariant(seed, n, pooling, d_in, d_out, data):
 )
 def test_deep_sets_is_permutation_invariant(seed, n, readout, pooling, data):
     perm = torch.tensor(data.draw(st.permutations(range(n)), label="perm"))
-    model = DeepSets(
-        2, 3, phi_hidden=(8, 8), rho_hidden=(8,), pooling=pooling, readout=readout, seed=seed
-    ).double()
+    model = DeepSets(2, 3, phi_hidden=(8, 8), rho_hidden=(8,), pooling=pooling, readout=readout, seed=seed).double()
     x = torch.randn(4, n, 2, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
     out = model(x)
     assert out.shape == (4, 3)

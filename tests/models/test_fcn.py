@@ -105,9 +105,7 @@ def _roll(t: torch.Tensor, a: int, b: int) -> torch.Tensor:
 )
 def test_circular_conv_is_exactly_shift_equivariant(seed, a, b, kernel):
     model = LabCNN(12, kernel_size=kernel, padding_mode="circular", seed=seed).double()
-    x = torch.randn(
-        3, 1, 12, 12, dtype=torch.float64, generator=torch.Generator().manual_seed(seed)
-    )
+    x = torch.randn(3, 1, 12, 12, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
     conv = model.forward_with_representations(x)[1]
     conv_shifted = model.forward_with_representations(_roll(x, a, b))[1]
     torch.testing.assert_close(conv_shifted, _roll(conv, a, b), rtol=1e-12, atol=1e-12)
@@ -117,18 +115,14 @@ def test_circular_conv_is_exactly_shift_equivariant(seed, a, b, kernel):
 def test_non_circular_conv_is_equivariant_only_away_from_the_boundary(mode):
     size, (a, b) = 12, (3, 2)
     model = LabCNN(size, padding_mode=mode, seed=0).double()
-    x = torch.randn(
-        2, 1, size, size, dtype=torch.float64, generator=torch.Generator().manual_seed(1)
-    )
+    x = torch.randn(2, 1, size, size, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
     conv = model.forward_with_representations(x)[1]
     conv_shifted = model.forward_with_representations(_roll(x, a, b))[1]
     # Output pixel (i, j) sees input rows i, i+1 and columns j, j+1 (kernel 2). Away from the
     # wrapped-in rows/columns and from the last row/column (which, with "zeros", sees the
     # padding), the shifted input's output is the shifted output, exactly.
     interior = conv_shifted[..., a : size - 1, b : size - 1]
-    torch.testing.assert_close(
-        interior, conv[..., : size - 1 - a, : size - 1 - b], rtol=1e-12, atol=1e-12
-    )
+    torch.testing.assert_close(interior, conv[..., : size - 1 - a, : size - 1 - b], rtol=1e-12, atol=1e-12)
     # Near the boundary it is not: no circular shift of the output matches.
     assert (conv_shifted - _roll(conv, a, b)).abs().max() > 1e-3
 

@@ -69,25 +69,19 @@ def test_constructors_build_groups(name, order):
     PermutationGroup(group.perms, shape=group.shape)  # validation: permutations, identity, closure
     table = group.multiplication_table
     e = group.identity_index
-    assert torch.equal(table[e], torch.arange(order)) and torch.equal(
-        table[:, e], torch.arange(order)
-    )
+    assert torch.equal(table[e], torch.arange(order)) and torch.equal(table[:, e], torch.arange(order))
     assert torch.equal(table[torch.arange(order), group.inverse], torch.full((order,), e))
 
 
 def test_group_actions_match_torch_ops():
     x = torch.arange(20.0).reshape(1, 4, 5)
-    assert torch.equal(
-        flip_group(4, 5).act(x, 1), torch.from_numpy(np.fliplr(x[0].numpy()).copy())[None]
-    )
+    assert torch.equal(flip_group(4, 5).act(x, 1), torch.from_numpy(np.fliplr(x[0].numpy()).copy())[None])
     assert torch.equal(flip_group(4, 5, mirror="up-down").act(x, 1), torch.flip(x, dims=(-2,)))
     sq = torch.arange(16.0).reshape(1, 4, 4)
     assert torch.equal(rotation90_group(4).act(sq, 1), torch.rot90(sq, 1, dims=(-2, -1)))
     assert torch.equal(cyclic_shift_group((4, 5)).act(x, 2), torch.roll(x, 2, dims=-1))
     mats = rotation90_group(4).matrices(torch.float64)
-    assert torch.equal(
-        mats[3] @ sq.reshape(16).double(), rotation90_group(4).act(sq, 3).reshape(16).double()
-    )
+    assert torch.equal(mats[3] @ sq.reshape(16).double(), rotation90_group(4).act(sq, 3).reshape(16).double())
 
 
 def test_invalid_groups_are_refused():

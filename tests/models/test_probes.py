@@ -132,9 +132,7 @@ def test_unknown_layer_lists_the_available_names():
 # -- weights --------------------------------------------------------------------------------------
 def test_save_load_round_trip(tmp_path):
     trained = ShallowFCN(64, 10, seed=0)
-    path = save_weights(
-        trained, tmp_path / "run" / "model.pt", config={"in_features": 64, "lr": 0.1}
-    )
+    path = save_weights(trained, tmp_path / "run" / "model.pt", config={"in_features": 64, "lr": 0.1})
     fresh = ShallowFCN(64, 10, seed=1)
     meta = load_weights(fresh, path)
     for a, b in zip(trained.state_dict().values(), fresh.state_dict().values(), strict=True):
@@ -251,12 +249,8 @@ def test_invariance_score_extremes():
     pool = nn.Sequential(nn.Flatten(), nn.Linear(16, 3))
     invariant = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())  # mean is shift-invariant
     x = _x(12, 1, 4, 4).double()
-    score = invariance_score(
-        invariant, x, _roll, layer="1", generator=torch.Generator().manual_seed(0)
-    )
-    assert (
-        score.paired.max() < 1e-12 and score.control.min() > 0 and score.score == pytest.approx(1.0)
-    )
+    score = invariance_score(invariant, x, _roll, layer="1", generator=torch.Generator().manual_seed(0))
+    assert score.paired.max() < 1e-12 and score.control.min() > 0 and score.score == pytest.approx(1.0)
     # Transforming x into an unrelated x gives a score of 0 when the control is that same x.
     other = _x(12, 1, 4, 4, seed=5).double()
     pool.double()
@@ -268,13 +262,9 @@ def test_invariance_score_extremes():
 def test_invariance_score_control_is_a_derangement():
     model = nn.Sequential(nn.Identity())
     x = torch.arange(10.0).reshape(10, 1)
-    score = invariance_score(
-        model, x, lambda t: t, layer="0", generator=torch.Generator().manual_seed(3)
-    )
+    score = invariance_score(model, x, lambda t: t, layer="0", generator=torch.Generator().manual_seed(3))
     assert (score.control > 0).all()  # every example is compared with a different one
-    again = invariance_score(
-        model, x, lambda t: t, layer="0", generator=torch.Generator().manual_seed(3)
-    )
+    again = invariance_score(model, x, lambda t: t, layer="0", generator=torch.Generator().manual_seed(3))
     assert torch.equal(score.control, again.control)  # same seed, same controls
     with pytest.raises(ParameterError, match="generator"):
         invariance_score(model, x, lambda t: t, layer="0")

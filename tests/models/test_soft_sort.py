@@ -37,9 +37,7 @@ def _projection_reference(theta: np.ndarray, eps: float) -> np.ndarray:
         constraints=constraints,
         options={"ftol": 1e-12, "maxiter": 500},
     )
-    return (
-        res.x
-    )  # (SLSQP may report a line-search stop at the optimum; the tolerance below decides)
+    return res.x  # (SLSQP may report a line-search stop at the optimum; the tolerance below decides)
 
 
 @pytest.mark.parametrize("eps", [1.0, 2.0, 3.0])  # all three pool some values
@@ -63,9 +61,7 @@ def test_isotonic_blocks_match_scipy():
     blocks = isotonic_blocks(y)
     for row, b in zip(y, blocks, strict=True):
         fit = isotonic_regression(row.numpy(), increasing=False).x
-        means = torch.zeros(9, dtype=torch.float64).index_add_(0, b, row) / torch.bincount(
-            b, minlength=9
-        ).clamp_min(1)
+        means = torch.zeros(9, dtype=torch.float64).index_add_(0, b, row) / torch.bincount(b, minlength=9).clamp_min(1)
         np.testing.assert_allclose(means[b].numpy(), fit, atol=1e-12)
     assert blocks[0].max() == 0 and torch.equal(blocks[1], torch.arange(9))
 
@@ -84,15 +80,11 @@ def test_small_temperature_is_the_hard_sort(seed, n, descending):
 def test_converges_to_hard_sort_and_to_mean():
     theta = torch.tensor([[3.0, 1.0, 2.5, -0.5, 1.1]], dtype=torch.float64)
     hard = theta.sort(dim=-1).values
-    errors = [
-        (soft_sort(theta, temperature=t) - hard).abs().max().item() for t in (100.0, 10.0, 1.0, 0.5)
-    ]
+    errors = [(soft_sort(theta, temperature=t) - hard).abs().max().item() for t in (100.0, 10.0, 1.0, 0.5)]
     assert all(a >= b for a, b in itertools.pairwise(errors)) and errors[0] > errors[-1]
     assert soft_sort(theta, temperature=0.01).equal(hard)
     far = soft_sort(theta, temperature=1e9)
-    torch.testing.assert_close(
-        far, theta.mean(dim=-1, keepdim=True).expand_as(theta), atol=1e-8, rtol=0
-    )
+    torch.testing.assert_close(far, theta.mean(dim=-1, keepdim=True).expand_as(theta), atol=1e-8, rtol=0)
 
 
 @SETTINGS
@@ -113,12 +105,8 @@ def test_output_is_sorted_and_keeps_the_sum(seed, n, eps):
 def test_gradient_matches_finite_differences(eps, descending):
     theta = torch.randn(3, 6, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     theta.requires_grad_()
-    assert torch.autograd.gradcheck(
-        lambda t: soft_sort(t, temperature=eps, descending=descending), (theta,)
-    )
-    assert torch.autograd.gradgradcheck(
-        lambda t: soft_sort(t, temperature=eps, descending=descending), (theta,)
-    )
+    assert torch.autograd.gradcheck(lambda t: soft_sort(t, temperature=eps, descending=descending), (theta,))
+    assert torch.autograd.gradgradcheck(lambda t: soft_sort(t, temperature=eps, descending=descending), (theta,))
 
 
 def test_jacobian_is_block_averaging():

@@ -61,9 +61,7 @@ def test_rotation_matrices_form_the_cyclic_group():
     torch.testing.assert_close(torch.linalg.det(rot), torch.ones(12, dtype=F64))
     torch.testing.assert_close(torch.linalg.matrix_power(rot[1], 5), rot[5])
     torch.testing.assert_close(torch.linalg.matrix_power(rot[1], 12), eye)
-    torch.testing.assert_close(
-        rot[3] @ torch.tensor([1.0, 0.0], dtype=F64), torch.tensor([0.0, 1.0], dtype=F64)
-    )
+    torch.testing.assert_close(rot[3] @ torch.tensor([1.0, 0.0], dtype=F64), torch.tensor([0.0, 1.0], dtype=F64))
 
 
 def test_orbit_dataset_sizes_labels_and_orbits():
@@ -74,9 +72,7 @@ def test_orbit_dataset_sizes_labels_and_orbits():
     # default radii 1..n_orbits; rotations keep the norm
     torch.testing.assert_close(data.x.norm(dim=1), (data.y + 1).to(F64))
     # each point is its orbit's base point rotated by its recorded rotation
-    torch.testing.assert_close(
-        data.x, rotate_points(data.base[data.y], data.rotation, step_degrees=4)
-    )
+    torch.testing.assert_close(data.x, rotate_points(data.base[data.y], data.rotation, step_degrees=4))
     # every orbit is complete: all m rotations, each once
     for c in range(4):
         assert torch.equal(data.rotation[data.y == c].sort().values, torch.arange(m))
@@ -147,9 +143,7 @@ def test_circulant_distance(seed, n):
     proj = circulant_projection(noisy)
     torch.testing.assert_close(circulant_projection(proj), proj)  # a projection
     # the residual is orthogonal to every circulant matrix
-    torch.testing.assert_close(
-        (noisy - proj).mul(c).sum(), torch.tensor(0.0, dtype=F64), atol=1e-10, rtol=0
-    )
+    torch.testing.assert_close((noisy - proj).mul(c).sum(), torch.tensor(0.0, dtype=F64), atol=1e-10, rtol=0)
 
 
 def test_circulant_distance_known_value_and_order():
@@ -184,20 +178,12 @@ def test_sort_regularizer_vanishes_on_circulant_matrices(temperature):
 def test_sorted_rows_spread_known_value_and_columns():
     m = torch.tensor([[0.0, 1.0], [0.0, 3.0]], dtype=F64)
     # hard-sorted rows (0, 1) and (0, 3); mean (0, 2); spread 1 + 1 = 2; ||M||^2 = 10
-    torch.testing.assert_close(
-        sorted_rows_spread(m, temperature=None, relative=False), torch.tensor(2.0, dtype=F64)
-    )
-    torch.testing.assert_close(
-        sorted_rows_spread(m, temperature=None), torch.tensor(0.2, dtype=F64)
-    )
+    torch.testing.assert_close(sorted_rows_spread(m, temperature=None, relative=False), torch.tensor(2.0, dtype=F64))
+    torch.testing.assert_close(sorted_rows_spread(m, temperature=None), torch.tensor(0.2, dtype=F64))
     # columns (0, 0) and (1, 3): spread 2 * ((1 - 0.5)^2 + (3 - 1.5)^2) = 5 -> relative 0.5
-    torch.testing.assert_close(
-        sort_regularizer(m, temperature=None), torch.tensor(0.2 + 0.5, dtype=F64)
-    )
+    torch.testing.assert_close(sort_regularizer(m, temperature=None), torch.tensor(0.2 + 0.5, dtype=F64))
     # relative values are scale-free
-    torch.testing.assert_close(
-        sort_regularizer(5 * m, temperature=None), sort_regularizer(m, temperature=None)
-    )
+    torch.testing.assert_close(sort_regularizer(5 * m, temperature=None), sort_regularizer(m, temperature=None))
 
 
 def test_commutator_penalty():
@@ -206,12 +192,7 @@ def test_commutator_penalty():
     a = a @ a.T
     commuting = 2 * a @ a - a + 0.5 * torch.eye(3, dtype=F64)  # a polynomial in a
     assert commutator_penalty(a, commuting) < 1e-20
-    assert (
-        commutator_penalty(
-            torch.diag(torch.tensor([1.0, 2.0])), torch.diag(torch.tensor([5.0, -1.0]))
-        )
-        == 0
-    )
+    assert commutator_penalty(torch.diag(torch.tensor([1.0, 2.0])), torch.diag(torch.tensor([5.0, -1.0]))) == 0
     b = torch.randn(3, 3, generator=gen, dtype=F64)
     b = b @ b.T
     assert commutator_penalty(a, b) > 1e-3
@@ -250,18 +231,12 @@ def test_symmetry_loss_terms_and_ablation():
         loss.cross_entropy, torch.nn.functional.cross_entropy(model(data.x[batch]), data.y[batch])
     )
     torch.testing.assert_close(loss.sort, sort_regularizer(model.gramian(), temperature=0.3))
-    torch.testing.assert_close(
-        loss.commutator, commutator_penalty(cov, covariance(model.fc1.weight))
-    )
-    torch.testing.assert_close(
-        loss.total, loss.cross_entropy + 0.5 * loss.sort + 2.0 * loss.commutator
-    )
+    torch.testing.assert_close(loss.commutator, commutator_penalty(cov, covariance(model.fc1.weight)))
+    torch.testing.assert_close(loss.total, loss.cross_entropy + 0.5 * loss.sort + 2.0 * loss.commutator)
     assert loss.sort > 0 and loss.commutator > 0
     loss.total.backward()
     assert model.fc1.weight.grad is not None and model.fc1.weight.grad.abs().sum() > 0
-    ablated = symmetry_loss(
-        model(data.x), data.y, model.fc1.weight, cov, sort_weight=0.0, commutator_weight=0.0
-    )
+    ablated = symmetry_loss(model(data.x), data.y, model.fc1.weight, cov, sort_weight=0.0, commutator_weight=0.0)
     torch.testing.assert_close(ablated.total, ablated.cross_entropy)
     with pytest.raises(ParameterError, match="labels"):
         symmetry_loss(model(data.x), data.y[:5], model.fc1.weight, cov)

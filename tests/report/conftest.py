@@ -48,8 +48,9 @@ class RunsFolder:
 
 
 def _writer(path: Path, study: str, config_toml: str = "seed = 0\n", seed: int = 0) -> RunWriter:
-    w = RunWriter(path, study=study, config=StudyConfig(seed=seed), config_toml=config_toml,
-                  argv=["learnability", "run", study])
+    w = RunWriter(
+        path, study=study, config=StudyConfig(seed=seed), config_toml=config_toml, argv=["learnability", "run", study]
+    )
     steps = np.arange(STEPS)
     loss = np.exp(-steps / 10.0)[:, None] * (1.0 + 0.1 * np.arange(MEMBERS))[None, :]  # (steps, K)
     w.log_block("train_loss", steps, loss, tag="final")
@@ -60,20 +61,33 @@ def _writer(path: Path, study: str, config_toml: str = "seed = 0\n", seed: int =
 def evil_report(run) -> Report:
     """A report whose every text field carries markup and script."""
     x = np.arange(STEPS, dtype=float)
-    chart = Chart(IMG, [Panel([Line(x, np.exp(-x / 10), label=f"</script>{SCRIPT}", band=(x * 0, x * 0 + 1))],
-                              title=SCRIPT, xlabel=IMG, ylabel=SCRIPT)],
-                  title=f"{SCRIPT}{IMG}", caption=f"caption {SCRIPT} {IMG}")
+    chart = Chart(
+        IMG,
+        [
+            Panel(
+                [Line(x, np.exp(-x / 10), label=f"</script>{SCRIPT}", band=(x * 0, x * 0 + 1))],
+                title=SCRIPT,
+                xlabel=IMG,
+                ylabel=SCRIPT,
+            )
+        ],
+        title=f"{SCRIPT}{IMG}",
+        caption=f"caption {SCRIPT} {IMG}",
+    )
     rep = Report(title=f"Report {SCRIPT}", headline={SCRIPT: IMG, "plain": run.summary.get(SCRIPT, "—")})
-    rep.add(Heading(f"Heading {SCRIPT}"), Text(f"Text {SCRIPT} and {IMG} and [link](javascript:alert(1))"),
-            Table([SCRIPT, IMG], [[SCRIPT, IMG], [1.5, 2]], caption=IMG), Figure(chart))
+    rep.add(
+        Heading(f"Heading {SCRIPT}"),
+        Text(f"Text {SCRIPT} and {IMG} and [link](javascript:alert(1))"),
+        Table([SCRIPT, IMG], [[SCRIPT, IMG], [1.5, 2]], caption=IMG),
+        Figure(chart),
+    )
     return rep
 
 
 @pytest.fixture(scope="session")
 def runs(toy_study, tmp_path_factory) -> RunsFolder:
     root = tmp_path_factory.mktemp("runs")
-    complete = [run_study("toy-regression", smoke=True, out=root, progress=False, seed=s).path
-                for s in (1, 2)]
+    complete = [run_study("toy-regression", smoke=True, out=root, progress=False, seed=s).path for s in (1, 2)]
 
     w = _writer(root / "toy-failed", "toy-regression")
     try:
@@ -93,8 +107,12 @@ def runs(toy_study, tmp_path_factory) -> RunsFolder:
 
     evil = []
     for seed in (0, 1):
-        w = _writer(root / "hostile" / f"{IMG}-{seed}", EVIL_STUDY, seed=seed,
-                    config_toml=f'seed = {seed}\nname = "{SCRIPT}"\nother = \'{IMG}\'\n')
+        w = _writer(
+            root / "hostile" / f"{IMG}-{seed}",
+            EVIL_STUDY,
+            seed=seed,
+            config_toml=f"seed = {seed}\nname = \"{SCRIPT}\"\nother = '{IMG}'\n",
+        )
         w.log("test_loss", step=0, tag=SCRIPT, value=[1.0, 2.0])
         w.log("test_loss", step=1, tag=SCRIPT, value=[0.5, 1.0])
         w.finish({SCRIPT: 0.5 + seed, "note": IMG})

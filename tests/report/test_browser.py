@@ -36,8 +36,14 @@ from learnability.runs import RunWriter, load_run
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 # Schemes a page may load from: itself on disk, and in-memory images plotly makes.
 LOCAL_SCHEMES = ("file:", "data:", "blob:", "about:")
 # Milliseconds allowed for all figures of a page to draw (plotly.js parses ~5 MB first).
@@ -48,8 +54,10 @@ VIEWPORT = {"width": 1280, "height": 900}
 def _chromium() -> str:
     path = shutil.which("chromium")
     if path is None:
-        pytest.skip("Chromium is not installed: the browser tests need Debian's `chromium` on PATH "
-                    "(apt-get install chromium; .ci/run installs it)")
+        pytest.skip(
+            "Chromium is not installed: the browser tests need Debian's `chromium` on PATH "
+            "(apt-get install chromium; .ci/run installs it)"
+        )
     return path
 
 
@@ -60,10 +68,16 @@ def browser(tmp_path_factory) -> Iterator[Any]:
     sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is missing")
     with sync_api.sync_playwright() as pw:
         ctx = pw.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=executable,
-            headless=True, args=CHROMIUM_ARGS, viewport=VIEWPORT, offline=True)
-        ctx.route("**/*", lambda route: route.continue_() if route.request.url.startswith(LOCAL_SCHEMES)
-                  else route.abort())
+            str(tmp_path_factory.mktemp("chromium-profile")),
+            executable_path=executable,
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport=VIEWPORT,
+            offline=True,
+        )
+        ctx.route(
+            "**/*", lambda route: route.continue_() if route.request.url.startswith(LOCAL_SCHEMES) else route.abort()
+        )
         yield ctx
         ctx.close()
 
@@ -95,7 +109,9 @@ def _visit(browser: Any, path: Path, shot: Path) -> Visit:
     v.figures = page.locator("div.plotly-graph-div").count()
     page.wait_for_function(
         "() => [...document.querySelectorAll('div.plotly-graph-div')]"
-        ".every(d => d.querySelector('svg.main-svg') !== null)", timeout=DRAW_TIMEOUT_MS)
+        ".every(d => d.querySelector('svg.main-svg') !== null)",
+        timeout=DRAW_TIMEOUT_MS,
+    )
     page.screenshot(path=str(shot), full_page=True)
     return v
 
@@ -105,8 +121,10 @@ def _assert_clean(v: Visit) -> None:
     assert v.remote == [], v.remote
     assert v.dialogs == [], v.dialogs
     drawn = v.page.eval_on_selector_all(
-        "div.plotly-graph-div", "ds => ds.map(d => d.querySelectorAll('svg.main-svg').length > 0 "
-        "&& d.querySelectorAll('.plot .trace, .plot .heatmaplayer image, .plot .bars').length > 0)")
+        "div.plotly-graph-div",
+        "ds => ds.map(d => d.querySelectorAll('svg.main-svg').length > 0 "
+        "&& d.querySelectorAll('.plot .trace, .plot .heatmaplayer image, .plot .bars').length > 0)",
+    )
     assert drawn == [True] * v.figures
 
 
@@ -117,16 +135,33 @@ def _every_kind_run(root: Path) -> Path:
     rng = np.random.default_rng(0)
     x = np.arange(1.0, 60.0)
     y = 1.0 / x
-    chart = Chart("kinds", [
-        Panel([Line(x, y, label="$1/t$", band=(0.8 * y, 1.2 * y)), Line(x, 2 * y, label="2/t", dash=True)],
-              title="lines", xlabel="step $t$", ylabel="loss", yscale="log", hlines=[(0.05, "target")]),
-        Panel([Hist(rng.normal(size=400), label="a"), Hist(rng.normal(1.0, size=400), label="b")],
-              title="histograms"),
-        Panel([Bar(["S_u", "S_e", "S_o"], [3.0, 2.0, 1.0], label="MSE", errors=([2.5, 1.6, 0.8], [3.4, 2.3, 1.1])),
-               Bar(["S_u", "S_e", "S_o"], [2.0, 1.0, 0.5], label="relative")], title="bars"),
-        Panel([Heatmap(rng.normal(size=(6, 5)), cmap="RdBu_r", symmetric=True)], title="heatmap"),
-        Panel([Heatmap(rng.random((12, 12)), cmap="gray")], title="image", image=True),
-    ], title="Every trace kind", caption="One panel per kind.")
+    chart = Chart(
+        "kinds",
+        [
+            Panel(
+                [Line(x, y, label="$1/t$", band=(0.8 * y, 1.2 * y)), Line(x, 2 * y, label="2/t", dash=True)],
+                title="lines",
+                xlabel="step $t$",
+                ylabel="loss",
+                yscale="log",
+                hlines=[(0.05, "target")],
+            ),
+            Panel(
+                [Hist(rng.normal(size=400), label="a"), Hist(rng.normal(1.0, size=400), label="b")], title="histograms"
+            ),
+            Panel(
+                [
+                    Bar(["S_u", "S_e", "S_o"], [3.0, 2.0, 1.0], label="MSE", errors=([2.5, 1.6, 0.8], [3.4, 2.3, 1.1])),
+                    Bar(["S_u", "S_e", "S_o"], [2.0, 1.0, 0.5], label="relative"),
+                ],
+                title="bars",
+            ),
+            Panel([Heatmap(rng.normal(size=(6, 5)), cmap="RdBu_r", symmetric=True)], title="heatmap"),
+            Panel([Heatmap(rng.random((12, 12)), cmap="gray")], title="image", image=True),
+        ],
+        title="Every trace kind",
+        caption="One panel per kind.",
+    )
     run = load_run(w.path)
     write_report(Report("Every kind", [Text("All of them."), Figure(chart)], {"x": "1"}), run)
     return w.path
@@ -135,8 +170,11 @@ def _every_kind_run(root: Path) -> Path:
 def test_report_pages_draw_offline_without_errors(runs, browser, tmp_path) -> None:
     # Each page parses ~5 MB of plotly.js (seconds on a busy CI core): a complete run, a failed one
     # (the interrupted and killed pages are built the same way), and every trace kind.
-    pages = {"complete": runs.complete[0] / REPORT_HTML, "failed": runs.failed / REPORT_HTML,
-             "kinds": _every_kind_run(tmp_path) / REPORT_HTML}
+    pages = {
+        "complete": runs.complete[0] / REPORT_HTML,
+        "failed": runs.failed / REPORT_HTML,
+        "kinds": _every_kind_run(tmp_path) / REPORT_HTML,
+    }
     for name, path in pages.items():
         v = _visit(browser, path, tmp_path / f"{name}.png")
         assert v.figures >= 1, name
@@ -149,11 +187,15 @@ def test_report_pages_draw_offline_without_errors(runs, browser, tmp_path) -> No
             gd = "d => [d.layout.yaxis.type, d.layout.yaxis2.type, d.layout.yaxis4.type]"
             assert fig.evaluate(gd) == ["log", "linear", "linear"]
             v.page.get_by_text("y linear", exact=True).first.click()
-            v.page.wait_for_function("() => document.querySelector('div.plotly-graph-div')"
-                                     ".layout.yaxis.type === 'linear'", timeout=DRAW_TIMEOUT_MS)
+            v.page.wait_for_function(
+                "() => document.querySelector('div.plotly-graph-div').layout.yaxis.type === 'linear'",
+                timeout=DRAW_TIMEOUT_MS,
+            )
             v.page.get_by_text("y log", exact=True).first.click()
-            v.page.wait_for_function("() => document.querySelector('div.plotly-graph-div')"
-                                     ".layout.yaxis2.type === 'log'", timeout=DRAW_TIMEOUT_MS)
+            v.page.wait_for_function(
+                "() => document.querySelector('div.plotly-graph-div').layout.yaxis2.type === 'log'",
+                timeout=DRAW_TIMEOUT_MS,
+            )
             assert fig.evaluate(gd) == ["log", "log", "linear"]
             assert v.errors == []
         v.page.close()
@@ -162,8 +204,11 @@ def test_report_pages_draw_offline_without_errors(runs, browser, tmp_path) -> No
 
 def test_index_and_hostile_pages_inject_nothing(runs, browser, tmp_path) -> None:
     index = write_index(runs.root)
-    pages = {"index": index, "compare": runs.root / "compare-toy-regression.html",
-             "hostile-report": runs.evil[0] / REPORT_HTML}
+    pages = {
+        "index": index,
+        "compare": runs.root / "compare-toy-regression.html",
+        "hostile-report": runs.evil[0] / REPORT_HTML,
+    }
     for name, path in pages.items():
         v = _visit(browser, path, tmp_path / f"{name}.png")
         _assert_clean(v)

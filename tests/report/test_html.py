@@ -16,24 +16,35 @@ SCRIPT = "<script>alert(1)</script>"
 IMG = '"><img src=x onerror=alert(1)>'
 
 
-@pytest.mark.parametrize(("md", "html"), [
-    ("**bold** and *it* and `a<b` and _u_",
-     ("<p><strong>bold</strong> and <em>it</em> and <code>a&lt;b</code> and <em>u</em></p>")),
-    ("train_loss and S_o < S_e, 2*3*4", "<p>train_loss and S_o &lt; S_e, 2*3*4</p>"),
-    ("rate $O(n^{-1/2})$ and $a*b*c$",
-     ('<p>rate <span class="math">$O(n^{-1/2})$</span> and <span class="math">$a*b*c$</span></p>')),
-    ("Found:\n- one\n- two\n  more\n\n1. first\n2) second",
-     "<p>Found:</p>\n<ul><li>one</li><li>two more</li></ul>\n<ol><li>first</li><li>second</li></ol>"),
-    ("# Title\n\n```\n<b>x</b>\n```", "<h2>Title</h2>\n<pre><code>&lt;b&gt;x&lt;/b&gt;</code></pre>"),
-    ("a\nb\n\nc", "<p>a\nb</p>\n<p>c</p>"),
-])
+@pytest.mark.parametrize(
+    ("md", "html"),
+    [
+        (
+            "**bold** and *it* and `a<b` and _u_",
+            ("<p><strong>bold</strong> and <em>it</em> and <code>a&lt;b</code> and <em>u</em></p>"),
+        ),
+        ("train_loss and S_o < S_e, 2*3*4", "<p>train_loss and S_o &lt; S_e, 2*3*4</p>"),
+        (
+            "rate $O(n^{-1/2})$ and $a*b*c$",
+            ('<p>rate <span class="math">$O(n^{-1/2})$</span> and <span class="math">$a*b*c$</span></p>'),
+        ),
+        (
+            "Found:\n- one\n- two\n  more\n\n1. first\n2) second",
+            "<p>Found:</p>\n<ul><li>one</li><li>two more</li></ul>\n<ol><li>first</li><li>second</li></ol>",
+        ),
+        ("# Title\n\n```\n<b>x</b>\n```", "<h2>Title</h2>\n<pre><code>&lt;b&gt;x&lt;/b&gt;</code></pre>"),
+        ("a\nb\n\nc", "<p>a\nb</p>\n<p>c</p>"),
+    ],
+)
 def test_markdown_subset(md: str, html: str) -> None:
     assert markdown_to_html(md) == html
 
 
 def test_markdown_never_passes_html_or_script_links() -> None:
-    out = markdown_to_html(f"{SCRIPT} {IMG} [x](javascript:alert(1)) [y](data:text/html,hi) "
-                           "[ok](figures/a.svg) [web](https://example.org/?a=1&b=2)")
+    out = markdown_to_html(
+        f"{SCRIPT} {IMG} [x](javascript:alert(1)) [y](data:text/html,hi) "
+        "[ok](figures/a.svg) [web](https://example.org/?a=1&b=2)"
+    )
     assert "<script" not in out and "<img" not in out and 'href="javascript' not in out
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in out and "&quot;&gt;&lt;img" in out
     assert '<a href="figures/a.svg">ok</a>' in out
@@ -63,13 +74,21 @@ def test_complete_run_page(runs) -> None:
     assert 'href="figures/curves.png"' in page and 'href="figures/curves.svg"' in page
     assert 'class="banner' not in page  # complete: no banner
     head = json.loads((run.path / HEADLINE_FILE).read_text())
-    assert head == {"title": "Toy regression", "study": "toy-regression", "status": "complete",
-                    "headline": {"test MSE": mse}}
+    assert head == {
+        "title": "Toy regression",
+        "study": "toy-regression",
+        "status": "complete",
+        "headline": {"test MSE": mse},
+    }
 
 
-@pytest.mark.parametrize(("which", "words"), [
-    ("failed", "FAILED"), ("interrupted", "interrupted (Ctrl-C)"),
-])
+@pytest.mark.parametrize(
+    ("which", "words"),
+    [
+        ("failed", "FAILED"),
+        ("interrupted", "interrupted (Ctrl-C)"),
+    ],
+)
 def test_unfinished_run_pages_say_so(runs, which: str, words: str) -> None:
     path = getattr(runs, which)
     page = (path / REPORT_HTML).read_text()
@@ -98,18 +117,43 @@ def test_killed_run_gets_a_page_when_rebuilt(runs, tmp_path) -> None:
 def test_everything_is_escaped(runs) -> None:
     for path in runs.evil:
         page = (path / REPORT_HTML).read_text()
-        body = page[page.index("</head>"):]
+        body = page[page.index("</head>") :]
         # No injected element: the only tags are the page's own.
         assert "<script>alert" not in page and "<img" not in page
         assert "onerror=alert(1)>" not in body.replace("onerror=alert(1)&gt;", "")
         assert set(re.findall(r"<(\w+)", body)) <= {
-            "body", "main", "h1", "h2", "ul", "li", "b", "code", "span", "section", "div", "nav", "a",
-            "p", "table", "thead", "tr", "th", "tbody", "td", "figure", "figcaption", "script", "pre",
-            "footer", "strong", "em"}
+            "body",
+            "main",
+            "h1",
+            "h2",
+            "ul",
+            "li",
+            "b",
+            "code",
+            "span",
+            "section",
+            "div",
+            "nav",
+            "a",
+            "p",
+            "table",
+            "thead",
+            "tr",
+            "th",
+            "tbody",
+            "td",
+            "figure",
+            "figcaption",
+            "script",
+            "pre",
+            "footer",
+            "strong",
+            "em",
+        }
         # Each hostile string is shown, as text, where it was written.
         shown = SCRIPT.replace("<", "&lt;").replace(">", "&gt;")
         assert f"<title>Report {shown}</title>" in page
-        assert f'name = &quot;{shown}&quot;' in page  # config.toml
+        assert f"name = &quot;{shown}&quot;" in page  # config.toml
         assert "&quot;&gt;&lt;img src=x onerror=alert(1)&gt;" in page  # config, headline, table
         assert "[link](javascript:alert(1))" in page  # not a link
         # Links to the hostile figure file name are percent-encoded.

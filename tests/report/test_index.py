@@ -80,20 +80,24 @@ def test_comparison_page_of_a_study_with_several_runs(runs, index) -> None:
     # Every run of the study, oldest first, with its headline numbers and status.
     toy = [*runs.complete, runs.failed, runs.interrupted, runs.killed]
     (head,) = re.findall(r"<thead><tr><th></th>(.*?)</tr></thead>", compare)[:1]
-    assert [urllib.parse.unquote(h).split("/")[0] for h in re.findall(r'href="([^"]+)"', head)] == [
-        p.name for p in toy]
+    assert [urllib.parse.unquote(h).split("/")[0] for h in re.findall(r'href="([^"]+)"', head)] == [p.name for p in toy]
     for path in runs.complete:
         mse = json.loads((path / HEADLINE_FILE).read_text())["headline"]["test MSE"]
         assert f"<td>{mse}</td>" in compare
     (status_row,) = [r for r in _rows(compare) if r.startswith("<th>status</th>")]
     assert [s for s in re.findall(r"status-(\w+)", status_row)] == [
-        "complete", "complete", "failed", "interrupted", "incomplete"]
+        "complete",
+        "complete",
+        "failed",
+        "interrupted",
+        "incomplete",
+    ]
     # The config keys that differ, one column per run: seed 1 and 2, then the hand-written runs'.
     (seed_row,) = [r for r in _rows(compare) if "<code>seed</code>" in r]
     assert re.findall(r"<td>(.*?)</td>", seed_row) == ["1", "2", "0", "0", "0"]
     # Curves: one panel per (series, tag), one legend entry (colour) per run.
     assert compare.count('class="plotly-graph-div"') == 1
-    data = compare[compare.index("Plotly.newPlot("):]
+    data = compare[compare.index("Plotly.newPlot(") :]
     for title in ("train_loss · final", "train_loss · sweep", "test_loss · final", "test_loss · sweep"):
         # plotly writes JSON with orjson when installed (raw UTF-8) or json (ASCII escapes).
         assert any(f'"text":{json.dumps(title, ensure_ascii=a)}' in data for a in (True, False)), title
@@ -108,10 +112,10 @@ def test_hostile_names_are_escaped_in_index_and_comparison(runs, index) -> None:
     assert 'href="hostile/%22%3E%3Cimg%20src%3Dx%20onerror%3Dalert%281%29%3E-0/report.html"' in page
     (compare,) = [p for p in runs.root.glob("compare-evil*.html")]
     text = compare.read_text()
-    body = text[text.index("</head>"):]
+    body = text[text.index("</head>") :]
     assert "<script>alert" not in body and "<img" not in body
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body  # the study name and summary key, as text
-    assert '<code>name</code>' not in body  # same value in both configs: not a difference
+    assert "<code>name</code>" not in body  # same value in both configs: not a difference
 
 
 def test_single_run_study_has_no_comparison_and_bad_folders_are_listed(tmp_path, runs) -> None:

@@ -37,8 +37,13 @@ def test_line_with_band_is_a_filled_area_under_the_line() -> None:
 
 def test_lines_cycle_the_palette_and_a_label_shows_once_across_panels() -> None:
     x = [0.0, 1.0]
-    chart = Chart("c", [Panel([Line(x, x, label="a"), Line(x, x, label="b"), Line(x, x, mode="markers")]),
-                        Panel([Line(x, x, label="a")])])
+    chart = Chart(
+        "c",
+        [
+            Panel([Line(x, x, label="a"), Line(x, x, label="b"), Line(x, x, mode="markers")]),
+            Panel([Line(x, x, label="a")]),
+        ],
+    )
     a1, b, unlabelled, a2 = to_plotly(chart).data
     assert [a1.line.color, b.line.color, unlabelled.marker.color] == list(PALETTE[:3])
     assert unlabelled.mode == "markers" and unlabelled.showlegend is False
@@ -74,8 +79,12 @@ def test_histograms_use_the_static_bins_and_overlay() -> None:
 def test_grouped_bars_with_asymmetric_error_bars() -> None:
     cats = ["S_u", "S_e", "S_o"]
     v1, v2 = np.array([3.0, 2.0, 1.0]), np.array([2.0, 1.0, 0.5])
-    fig = to_plotly(_one(Bar(cats, v1, label="MSE", errors=(v1 - [0.5, 0.2, 0.1], v1 + [1.0, 0.3, 0.2])),
-                         Bar(cats, v2, label="relative")))
+    fig = to_plotly(
+        _one(
+            Bar(cats, v1, label="MSE", errors=(v1 - [0.5, 0.2, 0.1], v1 + [1.0, 0.3, 0.2])),
+            Bar(cats, v2, label="relative"),
+        )
+    )
     b1, b2 = fig.data
     # The matplotlib layout: bars of width 0.8/n side by side around each category's index.
     np.testing.assert_allclose(b1.x, [-0.2, 0.8, 1.8])
@@ -108,17 +117,25 @@ def test_heatmap_colours_range_and_orientation() -> None:
 
 
 def test_image_panel_has_equal_aspect_and_no_ticks() -> None:
-    fig = to_plotly(Chart("c", [Panel([Line([0, 1], [0, 1])]),
-                                Panel([Heatmap(np.eye(3), cmap="gray", vmin=0, vmax=1)], image=True)]))
+    fig = to_plotly(
+        Chart(
+            "c", [Panel([Line([0, 1], [0, 1])]), Panel([Heatmap(np.eye(3), cmap="gray", vmin=0, vmax=1)], image=True)]
+        )
+    )
     h = fig.data[-1]
     assert (h.zmin, h.zmax) == (0, 1) and h.showscale is False
     assert fig.layout.yaxis2.scaleanchor == "x2" and fig.layout.xaxis2.showticklabels is False
 
 
 def test_axis_scales_and_log_buttons() -> None:
-    chart = Chart("c", [Panel([Line([1, 10], [1, 100])], xscale="log", yscale="log"),
-                        Panel([Line([1, 2], [1, 2])], yscale="log"),
-                        Panel([Heatmap(np.eye(2))])])
+    chart = Chart(
+        "c",
+        [
+            Panel([Line([1, 10], [1, 100])], xscale="log", yscale="log"),
+            Panel([Line([1, 2], [1, 2])], yscale="log"),
+            Panel([Heatmap(np.eye(2))]),
+        ],
+    )
     fig = to_plotly(chart)
     assert fig.layout.xaxis.type == "log" and fig.layout.yaxis.type == "log"
     assert fig.layout.xaxis2.type == "linear" and fig.layout.yaxis2.type == "log"
@@ -140,9 +157,18 @@ def test_reference_lines_span_the_data() -> None:
 
 
 def test_text_is_escaped_for_plotly() -> None:
-    chart = Chart("c", [Panel([Line([0, 1], [0, 1], label="<b>a</b>")], title="<i>t</i>",
-                              xlabel="x < y", ylabel="<a href='javascript:x'>y</a>")],
-                  title="<script>")
+    chart = Chart(
+        "c",
+        [
+            Panel(
+                [Line([0, 1], [0, 1], label="<b>a</b>")],
+                title="<i>t</i>",
+                xlabel="x < y",
+                ylabel="<a href='javascript:x'>y</a>",
+            )
+        ],
+        title="<script>",
+    )
     fig = to_plotly(chart)
     assert fig.data[0].name == "&lt;b&gt;a&lt;/b&gt;"
     assert fig.layout.annotations[0].text == "&lt;i&gt;t&lt;/i&gt;"
@@ -157,7 +183,7 @@ def test_chart_div_is_script_safe_and_json_clean() -> None:
     assert "<script>alert" not in html and html.count("</script>") == 1  # only the figure's own
     # The figure data is strict JSON (no bare NaN/Infinity); plotly stores arrays as base64 numbers.
     start = html.index("Plotly.newPlot(")
-    payload = html[html.index("[", start):]
+    payload = html[html.index("[", start) :]
 
     def refuse(name: str) -> None:
         raise AssertionError(f"non-JSON constant {name}")

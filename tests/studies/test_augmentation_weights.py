@@ -33,8 +33,10 @@ runner = CliRunner()
 # ------------------------------------------------------------------------------------------
 def _write_tiny_mnist(root: Path, n: int = 12) -> None:
     rng = np.random.default_rng(0)
-    for img, lab in (("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-                     ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")):
+    for img, lab in (
+        ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+        ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+    ):
         write_idx(root / img, rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8))
         write_idx(root / lab, (np.arange(n) % 10).astype(np.uint8))
 
@@ -85,8 +87,7 @@ def test_member_gets_the_same_batches_alone_or_in_the_ensemble() -> None:
 
 def test_members_sharing_a_seed_see_the_same_images() -> None:
     x, y = _images()
-    source = AugmentedImageSource(x, y, batch_size=8,
-                                  augmentations=[None, RandomFlip("horizontal", p=1.0)])
+    source = AugmentedImageSource(x, y, batch_size=8, augmentations=[None, RandomFlip("horizontal", p=1.0)])
     source.start([5, 5], torch.device("cpu"))
     for _ in range(6):
         xb, yb = source.next()
@@ -110,8 +111,16 @@ def test_member_trains_identically_alone_or_in_the_ensemble() -> None:
     def fit(indices: list[int]) -> list[torch.Tensor]:
         src = AugmentedImageSource(x, y, batch_size=12, augmentations=[augs[i] for i in indices])
         params = ens.init([21 + i for i in indices])
-        return train(ens, params, loss=nll, optimizer=SGD(), lr=[0.1] * len(indices), data=src,
-                     seeds=[31 + i for i in indices], spec=spec).params
+        return train(
+            ens,
+            params,
+            loss=nll,
+            optimizer=SGD(),
+            lr=[0.1] * len(indices),
+            data=src,
+            seeds=[31 + i for i in indices],
+            spec=spec,
+        ).params
 
     both, alone = fit([0, 1]), fit([1])
     for p_both, p_alone in zip(both, alone, strict=True):
@@ -123,9 +132,10 @@ def test_member_trains_identically_alone_or_in_the_ensemble() -> None:
 # ------------------------------------------------------------------------------------------
 def test_symmetry_scores_know_symmetric_templates() -> None:
     h = 28
-    r = torch.cdist(torch.stack(torch.meshgrid(torch.arange(h) + 0.5, torch.arange(h) + 0.5,
-                                               indexing="ij"), -1).reshape(-1, 2),
-                    torch.tensor([[h / 2, h / 2]])).reshape(h, h)
+    r = torch.cdist(
+        torch.stack(torch.meshgrid(torch.arange(h) + 0.5, torch.arange(h) + 0.5, indexing="ij"), -1).reshape(-1, 2),
+        torch.tensor([[h / 2, h / 2]]),
+    ).reshape(h, h)
     radial = torch.cos(r / 2.0)  # a function of the radius only: rotation invariant
     g = torch.Generator().manual_seed(0)
     noise = torch.randn(h, h, generator=g)
@@ -147,15 +157,33 @@ def test_symmetry_scores_know_symmetric_templates() -> None:
 # Smoke run through the CLI
 # ------------------------------------------------------------------------------------------
 def test_smoke_run_through_the_cli(tmp_path: Path) -> None:
-    res = runner.invoke(app, ["run", "augmentation-weights", "--smoke", "--out", str(tmp_path),
-                              "--no-progress", "--set", "data.dataset=digits"])
+    res = runner.invoke(
+        app,
+        [
+            "run",
+            "augmentation-weights",
+            "--smoke",
+            "--out",
+            str(tmp_path),
+            "--no-progress",
+            "--set",
+            "data.dataset=digits",
+        ],
+    )
     assert res.exit_code == 0, res.output
     run = load_run(tmp_path / res.output.strip().splitlines()[-1].split("/")[-1])
     s = run.summary
     assert run.complete and s["dataset"] == "digits"
     assert s["augmentations"] == ["none", "rotation", "hflip"] and s["members"] == 6
-    for key in ("test_loss_start", "test_loss_end", "test_acc_start", "test_acc_end", "accuracy",
-                "symmetry", "symmetry_gain"):
+    for key in (
+        "test_loss_start",
+        "test_loss_end",
+        "test_acc_start",
+        "test_acc_end",
+        "accuracy",
+        "symmetry",
+        "symmetry_gain",
+    ):
         assert key in s["results"]["rotation"], key
     none, rot = s["results"]["none"], s["results"]["rotation"]
     # Paired design: every augmentation starts from the same weights, hence the same test loss.
@@ -179,4 +207,3 @@ def test_smoke_run_through_the_cli(tmp_path: Path) -> None:
     assert meta["config"]["augmentation"] == "rotation"
     assert np.allclose(model.fc.weight.detach().numpy().reshape(10, 28, 28), arrays["weights"][1, 1])
     assert json.loads((run.path / "summary.json").read_text())["diverged_members"] == 0
-

@@ -208,10 +208,10 @@ def test_polynomial_least_squares_equals_the_monomial_least_squares_reference() 
     coef = np.linalg.lstsq(monomial_features(x.numpy(), exps), y.numpy(), rcond=None)[0]
     np.testing.assert_allclose(got.numpy(), monomial_features(xt.numpy(), exps) @ coef, rtol=1e-8, atol=1e-9)
     # the basis is orthonormal under U[0, 2]^n: F^T F / N is close to the identity
-    f = legendre_features(2 * torch.rand(200_000, 2, generator=g, dtype=torch.float64),
-                          torch.tensor(monomial_exponents(2, 3)))
-    torch.testing.assert_close(f.T @ f / f.shape[0], torch.eye(f.shape[1], dtype=torch.float64),
-                               atol=0.05, rtol=0)
+    f = legendre_features(
+        2 * torch.rand(200_000, 2, generator=g, dtype=torch.float64), torch.tensor(monomial_exponents(2, 3))
+    )
+    torch.testing.assert_close(f.T @ f / f.shape[0], torch.eye(f.shape[1], dtype=torch.float64), atol=0.05, rtol=0)
 
 
 def test_linear_least_squares_equals_numpy_lstsq() -> None:
@@ -220,8 +220,9 @@ def test_linear_least_squares_equals_numpy_lstsq() -> None:
     y = torch.randn(100, 2, generator=g, dtype=torch.float64)
     a = np.hstack([x.double().numpy(), np.ones((100, 1))])
     w = np.linalg.lstsq(a, y.numpy(), rcond=None)[0]
-    np.testing.assert_allclose(linear_least_squares(x, y, xt).numpy(),
-                               np.hstack([xt.double().numpy(), np.ones((10, 1))]) @ w, rtol=1e-10)
+    np.testing.assert_allclose(
+        linear_least_squares(x, y, xt).numpy(), np.hstack([xt.double().numpy(), np.ones((10, 1))]) @ w, rtol=1e-10
+    )
 
 
 # ------------------------------------------------------------------------------ smoke run via the CLI
@@ -257,8 +258,9 @@ def test_smoke_summary_has_the_issue_schema(smoke_run: Path) -> None:
         assert len(t["test_mse_ci"]) == 2 and all(_is_float(v) for v in t["test_mse_ci"])
         assert t["test_mse_ci"][0] <= t["test_mse"] <= t["test_mse_ci"][1]
         # relative = raw / Var(y_test), seed by seed
-        np.testing.assert_allclose(np.asarray(t["test_rel_mse_per_seed"]) * t["test_target_var"],
-                                   t["test_mse_per_seed"], rtol=1e-9)
+        np.testing.assert_allclose(
+            np.asarray(t["test_rel_mse_per_seed"]) * t["test_target_var"], t["test_mse_per_seed"], rtol=1e-9
+        )
         assert set(t["sweep"]) == {f"x{i}" for i in range(1, 7)}
         for v in t["sweep"].values():
             assert _is_float(v["mae"]) and v["mae"] >= 0 and -1 <= v["corr"] <= 1
@@ -298,8 +300,7 @@ def test_same_seed_gives_the_same_summary(smoke_run: Path, tmp_path: Path) -> No
     CLI path is covered above) must give the CLI run's summary, number for number."""
     cfg = resolve_config(STUDY, smoke=True)
     writer = RunWriter(tmp_path / "again", study=STUDY.name, config=cfg, config_toml=config_to_toml(cfg))
-    ctx = StudyContext(writer=writer, progress=Progress(enabled=False), device=torch.device("cpu"),
-                       root_seed=cfg.seed)
+    ctx = StudyContext(writer=writer, progress=Progress(enabled=False), device=torch.device("cpu"), root_seed=cfg.seed)
     summary = STUDY.run(cfg, ctx)
     writer.finish(summary)  # closes the metrics file
     again = json.loads(json.dumps(jsonable(summary)))

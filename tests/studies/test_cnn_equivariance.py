@@ -44,8 +44,7 @@ def test_circular_conv_is_exactly_equivariant_and_valid_conv_is_not_at_the_borde
     assert float(circ["conv_total"].max()) <= _TINY and float(circ["conv_sorted"].max()) <= _TINY
     assert float(valid["conv_interior"].max()) <= _TINY  # the architecture is equivariant
     assert float(valid["conv_border"].min()) > 1e-3  # the border is not
-    torch.testing.assert_close(valid["conv_total"] ** 2,
-                               valid["conv_interior"] ** 2 + valid["conv_border"] ** 2)
+    torch.testing.assert_close(valid["conv_total"] ** 2, valid["conv_interior"] ** 2 + valid["conv_border"] ** 2)
     assert float(valid["conv_control"].min()) > 0.1 and float(circ["sorted_control"].min()) > 1e-3
 
 
@@ -54,12 +53,13 @@ def test_shift_back_error_matches_the_library_probes() -> None:
     model = LabCNN(12, 10, padding_mode="valid", seed=3).eval()
     partner = derangement(8, generator=torch.Generator().manual_seed(0))
     ours = pair_measures(model, x, gx, shifts, partner)
-    reference = equivariance_error(model, x, gx, layer="conv1",
-                                   output_transform=lambda f: translate(f, shifts, mode="circular"))
+    reference = equivariance_error(
+        model, x, gx, layer="conv1", output_transform=lambda f: translate(f, shifts, mode="circular")
+    )
     torch.testing.assert_close(ours["conv_total"], reference.double(), rtol=1e-5, atol=1e-7)
-    torch.testing.assert_close(ours["conv_sorted"],
-                               sorted_values_error(model, x, gx, layer="conv1").double(),
-                               rtol=1e-5, atol=1e-7)
+    torch.testing.assert_close(
+        ours["conv_sorted"], sorted_values_error(model, x, gx, layer="conv1").double(), rtol=1e-5, atol=1e-7
+    )
     _, _, fc = model.forward_with_representations(x)
     _, _, fc_g = model.forward_with_representations(gx)
     expected = (fc_g - fc).norm(dim=1) / fc.norm(dim=1)
@@ -86,16 +86,17 @@ def test_zero_border_makes_shifts_within_the_margin_exact() -> None:
         gx = translate(x, shifts, mode="zeros")
         with torch.no_grad():
             conv_x, conv_gx = model.conv1(x).double(), model.conv1(gx).double()
-        return conv_equivariance(conv_x, conv_gx, shifts,
-                                 interior_mask(shifts, (12, 12), (11, 11), 2))["total"]
+        return conv_equivariance(conv_x, conv_gx, shifts, interior_mask(shifts, (12, 12), (11, 11), 2))["total"]
 
     assert float(total(torch.tensor([[2, 0], [-2, 1], [0, -3], [3, 3]])).max()) <= _TINY
     assert float(total(torch.tensor([[5, 0], [0, 5], [-5, 0], [0, -5]])).min()) > 1e-3
 
 
 def test_smoke_run_through_the_cli(tmp_path: Path) -> None:
-    res = runner.invoke(app, ["run", "cnn-equivariance", "--smoke", "--out", str(tmp_path),
-                              "--no-progress", "--set", "data.dataset=digits"])
+    res = runner.invoke(
+        app,
+        ["run", "cnn-equivariance", "--smoke", "--out", str(tmp_path), "--no-progress", "--set", "data.dataset=digits"],
+    )
     assert res.exit_code == 0, res.output
     run = load_run(tmp_path / res.output.strip().splitlines()[-1].split("/")[-1])
     s = run.summary

@@ -105,16 +105,23 @@ def test_engine_step_is_the_engine_training_step() -> None:
     tensors = bell_data(k * b * steps, seed=1)
     work = bell_workload(TensorDictDataset(tensors), width=8, hidden_layers=3)
     step = work.make_step(k, 7, "cpu")
-    batches = [{key: v[i * k * b:(i + 1) * k * b] for key, v in tensors.items()}
-               for i in range(steps)]
+    batches = [{key: v[i * k * b : (i + 1) * k * b] for key, v in tensors.items()} for i in range(steps)]
     losses = [step(batch) for batch in batches]
     assert step.steps == steps and all(loss.shape == (k,) for loss in losses)
 
     model = work.make_step(k, 7, "cpu").model  # same architecture, fresh parameters
     params = model.init([7 + m for m in range(k)])
     source = _Replay([(bt["x"].view(k, b, 6), bt["y"].view(k, b, 1)) for bt in batches])
-    res = train(model, params, loss=mse, optimizer=Adam(), lr=np.full(k, 1e-4), data=source,
-                seeds=list(range(k)), spec=TrainSpec(max_steps=steps, block=steps))
+    res = train(
+        model,
+        params,
+        loss=mse,
+        optimizer=Adam(),
+        lr=np.full(k, 1e-4),
+        data=source,
+        seeds=list(range(k)),
+        spec=TrainSpec(max_steps=steps, block=steps),
+    )
     for ours, theirs in zip(step.params, res.params, strict=True):
         assert torch.equal(ours, theirs)
     np.testing.assert_array_equal(torch.stack(losses).numpy(), res.train_loss)
@@ -137,8 +144,7 @@ def test_slow_dataset_is_loader_bound_through_the_api() -> None:
 
 
 def test_slow_step_is_compute_bound_through_the_api() -> None:
-    bench = data_bench("bell", n_items=400, **QUICK,
-                       step_factory=lambda w, k: SlowStep(w.make_step(k, 0, "cpu")))
+    bench = data_bench("bell", n_items=400, **QUICK, step_factory=lambda w, k: SlowStep(w.make_step(k, 0, "cpu")))
     p = bench.result.probe
     assert p.bottleneck == "compute"
     assert p.step_items_per_s < 20 / SLOW_STEP_S  # 20 items per step, one sleep per step
@@ -149,8 +155,7 @@ def test_slow_step_is_compute_bound_through_the_api() -> None:
 
 def test_members_multiply_the_loader_batch_and_repeats_keep_the_median() -> None:
     work = bell_workload(TensorDictDataset(bell_data(200, seed=0)), width=8, hidden_layers=2)
-    res = bench_loading(work, work.make_step(3, 0, "cpu"), batch_size=4, n_batches=2,
-                        warmup_batches=0, repeats=3)
+    res = bench_loading(work, work.make_step(3, 0, "cpu"), batch_size=4, n_batches=2, warmup_batches=0, repeats=3)
     assert res.probe.batch_size == 12 and res.members == 3 and len(res.ratios) == 3
     assert res.probe.ratio == sorted(res.ratios)[1]
     row = res.row()
@@ -161,8 +166,14 @@ def test_members_multiply_the_loader_batch_and_repeats_keep_the_median() -> None
 
 
 def test_time_budget_lowers_the_batches_of_a_slow_loader() -> None:
-    res = bench_loading(bell_workload(SlowBell()), bell_workload(SlowBell()).make_step(1, 0, "cpu"),
-                        batch_size=8, n_batches=50, warmup_batches=0, time_budget_s=0.05)
+    res = bench_loading(
+        bell_workload(SlowBell()),
+        bell_workload(SlowBell()).make_step(1, 0, "cpu"),
+        batch_size=8,
+        n_batches=50,
+        warmup_batches=0,
+        time_budget_s=0.05,
+    )
     # 8 items x 10 ms = 80 ms per batch: a 0.05 s budget affords none -> the floor of 3.
     assert res.probe.n_batches == 3
 
@@ -180,13 +191,35 @@ def test_pin_memory_without_a_gpu_is_noted_not_warned() -> None:
 
 def test_data_bench_prints_the_table_and_the_verdict(tmp_path: Path) -> None:
     fig, out = tmp_path / "sweep.png", tmp_path / "bench.json"
-    res = runner.invoke(app, ["data-bench", "--n-items", "400", "--n-batches", "3",
-                              "--sweep", "--sweep-workers", "0", "--sweep-batch-sizes", "5,10",
-                              "--out", str(fig), "--json", str(out)])
+    res = runner.invoke(
+        app,
+        [
+            "data-bench",
+            "--n-items",
+            "400",
+            "--n-batches",
+            "3",
+            "--sweep",
+            "--sweep-workers",
+            "0",
+            "--sweep-batch-sizes",
+            "5,10",
+            "--out",
+            str(fig),
+            "--json",
+            str(out),
+        ],
+    )
     assert res.exit_code == 0, res.output
-    for line in ("DataLoader alone", "training step alone (engine)",
-                 "DataLoader + step (end to end)", "Is loading the bottleneck?", "What helps:",
-                 "Sweep (items/s):", "Fastest end to end"):
+    for line in (
+        "DataLoader alone",
+        "training step alone (engine)",
+        "DataLoader + step (end to end)",
+        "Is loading the bottleneck?",
+        "What helps:",
+        "Sweep (items/s):",
+        "Fastest end to end",
+    ):
         assert line in res.output
     rate = re.search(r"DataLoader alone\s+([\d,]+)", res.output)
     assert rate is not None and float(rate.group(1).replace(",", "")) > 0
@@ -197,34 +230,37 @@ def test_data_bench_prints_the_table_and_the_verdict(tmp_path: Path) -> None:
 
 
 def test_data_bench_lazy_files_and_arc(tmp_path: Path) -> None:
-    res = runner.invoke(app, ["data-bench", "--lazy", "--n-items", "300", "--lazy-items", "40",
-                              "--n-batches", "2"])
+    res = runner.invoke(app, ["data-bench", "--lazy", "--n-items", "300", "--lazy-items", "40", "--n-batches", "2"])
     assert res.exit_code == 0, res.output
     assert "lazy (files)" in res.output and "the first 40 of 300 items" in res.output
     write_arc_tasks(tmp_path / "arc", 6, seed=0)
-    res = runner.invoke(app, ["data-bench", "--dataset", "arc", "--arc-dir", str(tmp_path / "arc"),
-                              "--batch-size", "2", "--n-batches", "2"])
+    res = runner.invoke(
+        app,
+        ["data-bench", "--dataset", "arc", "--arc-dir", str(tmp_path / "arc"), "--batch-size", "2", "--n-batches", "2"],
+    )
     assert res.exit_code == 0, res.output
     assert "ARC tasks (6 JSON files" in res.output and "Is loading the bottleneck?" in res.output
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--workers", "-1"],
-     "The 'workers' parameter of data-bench must be an int in the range [0, inf). Got -1 instead."),
-    (["--dataset", "mnist-ish"], "The 'dataset' parameter of data-bench must be one of {'bell',"),
-    (["--batch-size", "0"], "The 'batch_size' parameter of data-bench must be an int in the range"),
-    (["--n-items", "10", "--members", "2"],
-     "The 'batch_size' parameter of data-bench must be at most 5"),
-    (["--out", "fig.png"], "The 'out' parameter of data-bench must be given only with --sweep"),
-    (["--sweep", "--out", "fig.txt"],
-     "The 'out' parameter of data-bench must be a file name ending"),
-    (["--sweep", "--sweep-workers", "a,b"], "The 'sweep_workers' parameter of data-bench must be"),
-    (["--dataset", "arc", "--lazy"],
-     "The 'lazy' parameter of data-bench must be False for dataset"),
-    (["--precompute"], "The 'precompute' parameter of data-bench must be False unless"),
-    (["--lazy-format", "hdf5"], "The 'lazy_format' parameter of data-bench must be one of"),
-    (["--dataset", "arc", "--arc-dir", "/no/such/dir"], "The 'arc_dir' parameter of data-bench"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--workers", "-1"],
+            "The 'workers' parameter of data-bench must be an int in the range [0, inf). Got -1 instead.",
+        ),
+        (["--dataset", "mnist-ish"], "The 'dataset' parameter of data-bench must be one of {'bell',"),
+        (["--batch-size", "0"], "The 'batch_size' parameter of data-bench must be an int in the range"),
+        (["--n-items", "10", "--members", "2"], "The 'batch_size' parameter of data-bench must be at most 5"),
+        (["--out", "fig.png"], "The 'out' parameter of data-bench must be given only with --sweep"),
+        (["--sweep", "--out", "fig.txt"], "The 'out' parameter of data-bench must be a file name ending"),
+        (["--sweep", "--sweep-workers", "a,b"], "The 'sweep_workers' parameter of data-bench must be"),
+        (["--dataset", "arc", "--lazy"], "The 'lazy' parameter of data-bench must be False for dataset"),
+        (["--precompute"], "The 'precompute' parameter of data-bench must be False unless"),
+        (["--lazy-format", "hdf5"], "The 'lazy_format' parameter of data-bench must be one of"),
+        (["--dataset", "arc", "--arc-dir", "/no/such/dir"], "The 'arc_dir' parameter of data-bench"),
+    ],
+)
 def test_data_bench_rejects_bad_options(args: list[str], message: str) -> None:
     res = runner.invoke(app, ["data-bench", *args])
     assert res.exit_code == EXIT_CONFIG
@@ -240,10 +276,22 @@ def test_data_bench_names_missing_cifar_files(tmp_path: Path) -> None:
 def test_data_bench_reads_cifar_files_when_present(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
-        write_cifar_batch(tmp_path / name, rng.integers(0, 256, (8, 3, 32, 32), dtype=np.uint8),
-                          rng.integers(0, 10, 8))
-    res = runner.invoke(app, ["data-bench", "--dataset", "corrupted", "--root", str(tmp_path),
-                              "--batch-size", "8", "--n-batches", "2", "--precompute"])
+        write_cifar_batch(tmp_path / name, rng.integers(0, 256, (8, 3, 32, 32), dtype=np.uint8), rng.integers(0, 10, 8))
+    res = runner.invoke(
+        app,
+        [
+            "data-bench",
+            "--dataset",
+            "corrupted",
+            "--root",
+            str(tmp_path),
+            "--batch-size",
+            "8",
+            "--n-batches",
+            "2",
+            "--precompute",
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert "40 cifar10 images (crop+hflip+patches+noise), pre-processed once" in res.output
 
@@ -253,8 +301,7 @@ def test_data_bench_reads_cifar_files_when_present(tmp_path: Path) -> None:
 
 def test_corruptions_are_a_function_of_seed_and_index_as_the_study_measures_them() -> None:
     data = load_images("digits", limit=24)
-    dataset = CorruptedImageDataset(data, corruption_from_names("crop+hflip+patches+noise"),
-                                    seed=5)
+    dataset = CorruptedImageDataset(data, corruption_from_names("crop+hflip+patches+noise"), seed=5)
     d = corruption_determinism(dataset, n=12, other_seed=6, workers=1, batch_size=4)
     assert d["max_abs_diff_reverse"] == 0.0 and d["max_abs_diff_workers"] == 0.0
     assert d["mean_abs_diff_other_seed"] > 0.01 and d["mean_abs_diff_neighbour"] > 0.01
@@ -267,8 +314,7 @@ class _GlobalCounterNoise:
     def __init__(self) -> None:
         self.calls = 0
 
-    def __call__(self, x: torch.Tensor, *,
-                 generator: torch.Generator | None = None) -> torch.Tensor:
+    def __call__(self, x: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
         self.calls += 1
         return GaussianNoise(0.1)(x, generator=torch.Generator().manual_seed(self.calls))
 
@@ -292,11 +338,12 @@ def test_arc_padding_check_on_generated_tasks(tmp_path: Path) -> None:
     # Real cells counted from the files themselves; canvas cells from the batches' shapes.
     real = canvas = 0
     for start, (h, w) in zip(range(0, 5, 2), check["canvases"], strict=True):
-        tasks = [json.loads(p.read_text()) for p in paths[start:start + 2]]
+        tasks = [json.loads(p.read_text()) for p in paths[start : start + 2]]
         for section in ("train", "test"):
             slots = max(len(t[section]) for t in tasks)
-            real += sum(len(g) * len(g[0]) for t in tasks for pair in t[section]
-                        for g in (pair["input"], pair["output"]))
+            real += sum(
+                len(g) * len(g[0]) for t in tasks for pair in t[section] for g in (pair["input"], pair["output"])
+            )
             canvas += 2 * len(tasks) * slots * h * w
     assert check["real_cell_fraction"] == pytest.approx(real / canvas)
     assert all(h <= 6 and w <= 6 for h, w in check["canvases"])
@@ -306,8 +353,7 @@ def test_arc_padding_check_on_generated_tasks(tmp_path: Path) -> None:
 
 
 def test_smoke_run_through_the_cli(tmp_path: Path) -> None:
-    res = runner.invoke(app, ["run", "data-pipeline", "--smoke", "--out", str(tmp_path),
-                              "--no-progress"])
+    res = runner.invoke(app, ["run", "data-pipeline", "--smoke", "--out", str(tmp_path), "--no-progress"])
     assert res.exit_code == 0, res.output
     run = load_run(tmp_path / res.output.strip().splitlines()[-1].split("/")[-1])
     assert run.complete
@@ -334,8 +380,10 @@ def test_smoke_run_through_the_cli(tmp_path: Path) -> None:
     k1 = s["bell"]["K1"]
     from learnability.report import fmt
 
-    assert f"delivers {fmt(k1['loader_items_per_s'])} items/s while the engine step consumes " \
-           f"{fmt(k1['step_items_per_s'])} items/s" in text
+    assert (
+        f"delivers {fmt(k1['loader_items_per_s'])} items/s while the engine step consumes "
+        f"{fmt(k1['step_items_per_s'])} items/s" in text
+    )
     assert "Which change helps, measured" in text and "pre-process once" in text
     for name in ("bell_rates", "loader_sweep", "corrupted_batch", "arc_padding"):
         assert (run.figures_dir / f"{name}.png").stat().st_size > 0

@@ -44,9 +44,7 @@ def test_smoke_run_summary_report_and_figures(smoke_run: Path) -> None:
     assert lab["perturbed_layer"]["equivariance"] > 1e-5  # delta = 1e-3 is detected
     assert set(s["models"]) == {"deep_sets_sum", "deep_sets_mean", "mlp"}
     ds, mlp = s["models"]["deep_sets_sum"], s["models"]["mlp"]
-    assert set(ds["relative_mse_by_size"]) == {"5", "10", "20"} and set(
-        mlp["relative_mse_by_size"]
-    ) == {"10"}
+    assert set(ds["relative_mse_by_size"]) == {"5", "10", "20"} and set(mlp["relative_mse_by_size"]) == {"10"}
     assert all(m["n_diverged"] == 0 for m in s["models"].values())
     # Both learn something in 100 steps (predicting the mean scores 1) ...
     assert ds["relative_test_mse"]["mean"] < 0.2 and mlp["relative_test_mse"]["mean"] < 0.2
@@ -68,9 +66,7 @@ def test_smoke_run_summary_report_and_figures(smoke_run: Path) -> None:
         rounds = int(run_.load_table(f"lr_sweep_{name}")["round"].max())
         tags = set(run_.metrics["tag"])
         assert {f"{name}/sweep/ext{r}" for r in range(1, rounds + 1)} <= tags
-    assert (
-        f"= {fmt(lab['layer']['equivariance'])} (" in report
-    )  # the sentence quotes the measured number
+    assert f"= {fmt(lab['layer']['equivariance'])} (" in report  # the sentence quotes the measured number
     assert (
         fmt_ci(
             ds["relative_test_mse"]["mean"],
@@ -108,9 +104,7 @@ def test_ensemble_invariance_over_random_permutations(seed: int, n: int, pooling
     g = torch.Generator().manual_seed(seed)
     x = torch.rand(32, n, 1, generator=g)
     perms = torch.argsort(torch.rand(32, n, generator=g), dim=1)
-    ds = ModuleEnsemble(
-        lambda: DeepSets(1, 1, phi_hidden=(8,), rho_hidden=(8,), pooling=pooling, seed=0)
-    )
+    ds = ModuleEnsemble(lambda: DeepSets(1, 1, phi_hidden=(8,), rho_hidden=(8,), pooling=pooling, seed=0))
     p_ds = ds.init([seed % 1000, seed % 1000 + 1])
     err = invariance_errors(lambda z: ds.predict(p_ds, z), x, perms)
     assert err.shape == (2, 32) and float(err.max()) < 1e-4

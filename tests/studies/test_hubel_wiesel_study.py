@@ -50,14 +50,8 @@ def test_smoke_run_summary_report_and_figures(smoke_run: Path) -> None:
         assert dig["exact"]["equivariance"] < 1e2 * s["eps_float32"]
         assert dig["exact"]["invariance_threshold"] < 1e2 * s["eps_float32"]
         # Exactly invariant features give the same nearest neighbours on transformed digits.
-        assert (
-            dig["knn"]["complex"]["original"]["values"]
-            == dig["knn"]["complex"]["transformed"]["values"]
-        )
-        assert (
-            dig["knn"]["pixels"]["transformed"]["mean"]
-            < dig["knn"]["pixels"]["original"]["mean"] - 0.2
-        )
+        assert dig["knn"]["complex"]["original"]["values"] == dig["knn"]["complex"]["transformed"]["values"]
+        assert dig["knn"]["pixels"]["transformed"]["mean"] < dig["knn"]["pixels"]["original"]["mean"] - 0.2
     report = (smoke_run / "report.md").read_text()
     assert "Exactness on synthetic images" in report and "1-nearest-neighbour accuracy" in report
     worst = max(s["synthetic"][g]["equivariance"] for g in GROUPS)
@@ -81,11 +75,7 @@ def test_symmetry_errors_known_answers(name: str) -> None:
     levels = torch.tensor([-0.5, 0.0, 0.5], dtype=F64)
     elements = [k for k in range(group.order) if k != group.identity_index]
     err = symmetry_errors(x, templates, group, wrong, levels, ["threshold", "sigmoid"], elements)
-    assert (
-        err["equivariance"] < 1e-13
-        and err["invariance_threshold"] < 1e-13
-        and err["invariance_sigmoid"] < 1e-13
-    )
+    assert err["equivariance"] < 1e-13 and err["invariance_threshold"] < 1e-13 and err["invariance_sigmoid"] < 1e-13
     assert err["unpermuted"] > 0.1 and err["wrong_group"] > 0.01
     # Testing only elements of the wrong group itself would not reveal the wrong pooling.
     shared = [k for k in elements if any(torch.equal(group.perms[k], p) for p in wrong.perms)]

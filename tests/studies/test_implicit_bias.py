@@ -22,9 +22,17 @@ def test_smoke_run_through_cli(tmp_path: Path) -> None:
     run = load_run(res.output.strip().splitlines()[-1])
     assert run.complete
     s = run.summary
-    for key in ("over_step_bound", "over_sq_dist_lab_steps", "over_rho", "over_measured_rate",
-                "under_dist_zero_to_pinv_max", "under_dist_w0_to_proj_max", "under_dist_w0_to_pinv",
-                "under_pythagoras_gap_max", "step_size"):
+    for key in (
+        "over_step_bound",
+        "over_sq_dist_lab_steps",
+        "over_rho",
+        "over_measured_rate",
+        "under_dist_zero_to_pinv_max",
+        "under_dist_w0_to_proj_max",
+        "under_dist_w0_to_pinv",
+        "under_pythagoras_gap_max",
+        "step_size",
+    ):
         assert key in s
     md = (run.path / "report.md").read_text()
     assert fmt(s["under_dist_zero_to_pinv_max"]) in md

@@ -26,8 +26,15 @@ def test_smoke_run_through_cli(tmp_path: Path) -> None:
     run = load_run(res.output.strip().splitlines()[-1])
     assert run.complete
     s = run.summary
-    for key in ("quadratic_max_rel_error", "taylor_lab_pass_fraction", "taylor_formula_max_gap",
-                "taylor_order_needed", "rff_slope", "rff_ratio_to_theory", "rff_slope_ci_contains_expected"):
+    for key in (
+        "quadratic_max_rel_error",
+        "taylor_lab_pass_fraction",
+        "taylor_formula_max_gap",
+        "taylor_order_needed",
+        "rff_slope",
+        "rff_ratio_to_theory",
+        "rff_slope_ci_contains_expected",
+    ):
         assert key in s
     md = (run.path / "report.md").read_text()
     assert fmt(s["quadratic_max_rel_error"]) in md
@@ -51,8 +58,9 @@ def test_quadratic_map_is_exact() -> None:
 def test_taylor_error_is_the_poisson_tail() -> None:
     # u = x / sigma on a grid over [0, 5]: the worst pair within |u| <= r is (r, r), with error
     # exactly P(Poisson(r^2) > n).
-    sw = kf.taylor_sweep(sigma=2.0, x_max=10.0, grid=41, max_order=80, radii=[1.0, 2.0, 5.0],
-                         delta_bins=5, lab_order=20)
+    sw = kf.taylor_sweep(
+        sigma=2.0, x_max=10.0, grid=41, max_order=80, radii=[1.0, 2.0, 5.0], delta_bins=5, lab_order=20
+    )
     assert sw.formula_gap < 1e-12
     assert np.max(np.abs(sw.radius_error - sw.poisson_radius)) < 1e-12
     # Error decreases with the order (up to rounding once it is exhausted).

@@ -27,8 +27,16 @@ def test_smoke_run_through_cli(tmp_path: Path) -> None:
     run = load_run(res.output.strip().splitlines()[-1])
     assert run.complete
     s = run.summary
-    for key in ("pca", "best_gamma", "best", "reference", "top_gamma_range", "smallest_gamma",
-                "largest_gamma", "fisher_gain_over_pca"):
+    for key in (
+        "pca",
+        "best_gamma",
+        "best",
+        "reference",
+        "top_gamma_range",
+        "smallest_gamma",
+        "largest_gamma",
+        "fisher_gain_over_pca",
+    ):
         assert key in s
     md = (run.path / "report.md").read_text()
     assert f"gamma = {fmt(s['best_gamma'])}" in md

@@ -24,9 +24,18 @@ def test_smoke_run_through_cli(tmp_path: Path) -> None:
     run = load_run(res.output.strip().splitlines()[-1])
     assert run.complete
     s = run.summary
-    for key in ("no_intercept_slope", "with_intercept_slope", "with_intercept_intercept", "ridge_slope",
-                "test_mse_krr", "test_mse_linear", "cv_alpha_positive_fraction", "alpha0_singular_fits",
-                "noise_variance", "linear_over_krr_test_mse"):
+    for key in (
+        "no_intercept_slope",
+        "with_intercept_slope",
+        "with_intercept_intercept",
+        "ridge_slope",
+        "test_mse_krr",
+        "test_mse_linear",
+        "cv_alpha_positive_fraction",
+        "alpha0_singular_fits",
+        "noise_variance",
+        "linear_over_krr_test_mse",
+    ):
         assert key in s
     md = (run.path / "report.md").read_text()
     assert fmt_est(s["no_intercept_slope"], 4) in md
@@ -79,8 +88,9 @@ def test_same_seed_same_numbers(tmp_path: Path) -> None:
     out = []
     for i in range(2):
         writer = RunWriter(tmp_path / f"r{i}", study=study.name, config=cfg, config_toml=config_to_toml(cfg))
-        ctx = StudyContext(writer=writer, progress=Progress(enabled=False), device=torch.device("cpu"),
-                           root_seed=cfg.seed)
+        ctx = StudyContext(
+            writer=writer, progress=Progress(enabled=False), device=torch.device("cpu"), root_seed=cfg.seed
+        )
         summary = study.run(cfg, ctx)
         writer.finish(summary)  # closes metrics.jsonl
         out.append(summary)

@@ -70,12 +70,13 @@ def test_the_shipped_sweep_file_plans_both_families() -> None:
         families[name].append(hidden[0])
         assert len(hidden) == (1 if name == "one_layer" else len(defaults["teacher"]["hidden"]))
         # Nothing but the student differs from the full-spec defaults: >= 3 seeds, LR sweep.
-        assert {k: v for k, v in run.config.items() if k != "students"} == \
-            {k: v for k, v in defaults.items() if k != "students"}
+        assert {k: v for k, v in run.config.items() if k != "students"} == {
+            k: v for k, v in defaults.items() if k != "students"
+        }
         assert run.config["train"]["seeds"] >= 3
         assert run.run_id.startswith(f"students={name}{'x'.join(map(str, hidden))}_s0-")
-    assert sorted(families["one_layer"]) == [2 ** k for k in range(1, 11)]       # 2 .. 1024
-    assert sorted(families["teacher_depth"]) == [2 ** k for k in range(1, 9)]    # 2 .. 256
+    assert sorted(families["one_layer"]) == [2**k for k in range(1, 11)]  # 2 .. 1024
+    assert sorted(families["teacher_depth"]) == [2**k for k in range(1, 9)]  # 2 .. 256
     assert len(plan.runs) == 18
     # Both families cross the teacher's count by at least a decade on each side... almost:
     one = [one_layer_params(w) for w in families["one_layer"]]
@@ -106,9 +107,14 @@ def summarised(tiny_sweep: Path, tmp_path_factory: pytest.TempPathFactory) -> Ru
     """A teacher-student smoke run (one small student) whose report summarises the sweep."""
     import learnability
 
-    return learnability.run_study("teacher-student", smoke=True, progress=False,
-                                  out=tmp_path_factory.mktemp("runs"), students={"S_u": [4]},
-                                  parameter_count=str(tiny_sweep))
+    return learnability.run_study(
+        "teacher-student",
+        smoke=True,
+        progress=False,
+        out=tmp_path_factory.mktemp("runs"),
+        students={"S_u": [4]},
+        parameter_count=str(tiny_sweep),
+    )
 
 
 def test_the_table_has_one_row_per_run_with_the_runs_numbers(tiny_sweep: Path) -> None:
@@ -118,16 +124,18 @@ def test_the_table_has_one_row_per_run_with_the_runs_numbers(tiny_sweep: Path) -
     assert table["family"].tolist() == [FAMILY_ONE_LAYER, FAMILY_ONE_LAYER, FAMILY_TEACHER_DEPTH]
     assert table["hidden"].tolist() == ["[16]", "[64]", "[16, 16, 16]"]
     assert table["width"].tolist() == [16, 64, 16] and table["depth"].tolist() == [1, 1, 3]
-    assert table["n_params"].tolist() == [one_layer_params(16), one_layer_params(64),
-                                          teacher_depth_params(16)] == [1633, 6529, 2177]
+    assert (
+        table["n_params"].tolist()
+        == [one_layer_params(16), one_layer_params(64), teacher_depth_params(16)]
+        == [1633, 6529, 2177]
+    )
     assert (table["teacher_n_params"] == TEACHER_PARAMS).all()
     np.testing.assert_allclose(table["params_ratio"], table["n_params"] / TEACHER_PARAMS)
     for _, row in table.iterrows():
         s = load_run(tiny_sweep / "runs" / row["run_id"]).summary
         st = s["students"][row["student"]]
         assert row["status"] == "complete" and row["n_params"] == st["n_params"]
-        assert (row["test_rel_mse"], row["lr"], row["seeds"]) == (st["test_rel_mse"], st["lr"],
-                                                                  st["seeds"])
+        assert (row["test_rel_mse"], row["lr"], row["seeds"]) == (st["test_rel_mse"], st["lr"], st["seeds"])
         assert [row["test_rel_mse_low"], row["test_rel_mse_high"]] == st["test_rel_mse_ci"]
         assert row["test_rel_mse_low"] <= row["test_rel_mse"] <= row["test_rel_mse_high"]
         assert bool(row["lr_at_edge"]) == st["sweep"]["at_edge"] and row["seeds"] >= 3
@@ -136,8 +144,7 @@ def test_the_table_has_one_row_per_run_with_the_runs_numbers(tiny_sweep: Path) -
     assert table["ols_test_rel_mse"].nunique() == 1
 
 
-def test_runs_that_did_not_complete_keep_a_row_without_results(tiny_sweep: Path, tmp_path: Path
-                                                              ) -> None:
+def test_runs_that_did_not_complete_keep_a_row_without_results(tiny_sweep: Path, tmp_path: Path) -> None:
     copy = tmp_path / "pc-tiny"
     shutil.copytree(tiny_sweep, copy)
     killed = parameter_count_table(tiny_sweep)["run_id"].iloc[1]
@@ -145,7 +152,7 @@ def test_runs_that_did_not_complete_keep_a_row_without_results(tiny_sweep: Path,
     (copy / "runs" / killed / "summary.json").unlink()
     prov = copy / "runs" / killed / "provenance.json"
     prov.write_text(json.dumps(json.loads(prov.read_text()) | {"status": "running"}))
-    (copy / "results.parquet").unlink()                 # rebuilt from the run folders
+    (copy / "results.parquet").unlink()  # rebuilt from the run folders
     table = parameter_count_table(copy)
     assert table.attrs["planned"] == 3 and table.attrs["complete"] == 2
     row = table.set_index("run_id").loc[killed]
@@ -155,8 +162,9 @@ def test_runs_that_did_not_complete_keep_a_row_without_results(tiny_sweep: Path,
     assert "2 of 3 runs are complete (the others are listed in the table without results)." in text
 
 
-def test_the_report_section_rebuilds_from_the_run_folder_alone(summarised: Run, tiny_sweep: Path,
-                                                               tmp_path: Path) -> None:
+def test_the_report_section_rebuilds_from_the_run_folder_alone(
+    summarised: Run, tiny_sweep: Path, tmp_path: Path
+) -> None:
     pc = summarised.summary["parameter_count"]
     assert (pc["runs_planned"], pc["runs_complete"], pc["rows"]) == (3, 3, 3)
     assert pc["sweep"] == str(tiny_sweep.resolve()) and pc["name"] == "pc-tiny"
@@ -173,8 +181,10 @@ def test_the_report_section_rebuilds_from_the_run_folder_alone(summarised: Run, 
     assert (moved / "figures" / "parameter_count.png").exists()
     table = copied.sort_values("n_params")
     best = table.loc[table["family"] == FAMILY_ONE_LAYER].sort_values("test_rel_mse").iloc[0]
-    assert (f"lowest relative test MSE {fmt(best['test_rel_mse'])} [" in md
-            and f"at width {best['width']} ({best['n_params']} parameters)" in md)
+    assert (
+        f"lowest relative test MSE {fmt(best['test_rel_mse'])} [" in md
+        and f"at width {best['width']} ({best['n_params']} parameters)" in md
+    )
     assert f"against this teacher ({fmt(TEACHER_PARAMS)} parameters)" in md
     assert "3 of 3 runs are complete" in md and "S_u (409 parameters)" in md
     ts_chart = [c for c in ts.report(load_run(moved)).charts if c.name == "parameter_count"]
@@ -195,17 +205,35 @@ def test_the_report_section_rebuilds_from_the_run_folder_alone(summarised: Run, 
 def test_bad_sweep_folders_are_refused_before_training(tmp_path: Path, tiny_sweep: Path) -> None:
     import learnability
 
-    with pytest.raises(ParameterError, match=re.escape(
-            "The 'parameter_count' parameter of teacher-student must be the folder of a finished "
-            "teacher-student sweep")) as err:
-        learnability.run_study("teacher-student", smoke=True, progress=False, out=tmp_path / "runs",
-                               parameter_count=str(tmp_path / "missing"))
+    with pytest.raises(
+        ParameterError,
+        match=re.escape(
+            "The 'parameter_count' parameter of teacher-student must be the folder of a finished teacher-student sweep"
+        ),
+    ) as err:
+        learnability.run_study(
+            "teacher-student",
+            smoke=True,
+            progress=False,
+            out=tmp_path / "runs",
+            parameter_count=str(tmp_path / "missing"),
+        )
     assert "no such folder" in str(err.value)
     assert not (tmp_path / "runs").exists()  # refused before the run folder was created
     # The command line: one "error:" line, the config exit code, no traceback, no run folder.
-    cli = CliRunner().invoke(app, ["run", "teacher-student", "--smoke", "--no-progress", "--out",
-                                   str(tmp_path / "cli"), "--set",
-                                   f"parameter_count='{tmp_path / 'missing'}'"])
+    cli = CliRunner().invoke(
+        app,
+        [
+            "run",
+            "teacher-student",
+            "--smoke",
+            "--no-progress",
+            "--out",
+            str(tmp_path / "cli"),
+            "--set",
+            f"parameter_count='{tmp_path / 'missing'}'",
+        ],
+    )
     assert cli.exit_code == EXIT_CONFIG, cli.output
     assert "error: The 'parameter_count' parameter of teacher-student" in cli.output
     assert "Traceback" not in cli.output and not (tmp_path / "cli").exists()
@@ -213,14 +241,21 @@ def test_bad_sweep_folders_are_refused_before_training(tmp_path: Path, tiny_swee
     other = tmp_path / "toy-sweep"
     other.mkdir()
     (other / "plan.json").write_text(json.dumps({"study": "toy-regression", "runs": []}))
-    with pytest.raises(ParameterError, match=re.escape(
-            "must be a sweep of the teacher-student study (this folder holds a sweep of "
-            "'toy-regression')")):
+    with pytest.raises(
+        ParameterError,
+        match=re.escape("must be a sweep of the teacher-student study (this folder holds a sweep of 'toy-regression')"),
+    ):
         parameter_count_table(other)
     # Another teacher than the sweep's: its curve would answer another question.
     with pytest.raises(ParameterError, match=re.escape("must be a sweep of this run's teacher")):
-        learnability.run_study("teacher-student", smoke=True, progress=False, out=tmp_path / "r2",
-                               teacher={"seed": 1}, parameter_count=str(tiny_sweep))
+        learnability.run_study(
+            "teacher-student",
+            smoke=True,
+            progress=False,
+            out=tmp_path / "r2",
+            teacher={"seed": 1},
+            parameter_count=str(tiny_sweep),
+        )
     with pytest.raises(ConfigError, match=re.escape("'parameter_count' parameter of teacher-student")):
         build_config(ts.TeacherStudentConfig, owner=STUDY_NAME, layers=[{"parameter_count": " "}])
 
@@ -228,8 +263,7 @@ def test_bad_sweep_folders_are_refused_before_training(tmp_path: Path, tiny_swee
 def test_config_differences_ignore_the_students_and_name_the_rest() -> None:
     study = get_study(STUDY_NAME)
     full = resolve_config(study).model_dump(mode="json")
-    smoke = resolve_config(study, smoke=True, overrides={"students": {"x": [3]}, "seed": 4}
-                           ).model_dump(mode="json")
+    smoke = resolve_config(study, smoke=True, overrides={"students": {"x": [3]}, "seed": 4}).model_dump(mode="json")
     diff = config_differences(smoke, full)
     assert {"n_test", "n_reference", "sweep.max_steps", "train.max_steps"} <= set(diff)
     assert not {d for d in diff if d.split(".")[0] in ("students", "seed", "compile")}
@@ -243,13 +277,32 @@ def _synthetic(rows: list[tuple[str, int, int, float, float, float, float, bool]
     """(family, width, n_params, mean, low, high, lr, at_edge) rows as a complete table."""
     records = []
     for i, (family, width, n, mean, low, high, lr, edge) in enumerate(rows):
-        records.append({c: math.nan for c in COLUMNS} | {
-            "run_id": f"r{i}", "status": "complete", "seed": 0, "student": "s", "family": family,
-            "hidden": json.dumps([width]), "depth": 1, "width": width, "n_params": n,
-            "teacher_n_params": TEACHER_PARAMS, "params_ratio": n / TEACHER_PARAMS,
-            "test_rel_mse": mean, "test_rel_mse_low": low, "test_rel_mse_high": high, "seeds": 3,
-            "lr": lr, "lr_at_edge": edge, "steps": 100, "stationary": 3,
-            "ols_test_rel_mse": 0.3, "mean_test_rel_mse": 1.0})
+        records.append(
+            {c: math.nan for c in COLUMNS}
+            | {
+                "run_id": f"r{i}",
+                "status": "complete",
+                "seed": 0,
+                "student": "s",
+                "family": family,
+                "hidden": json.dumps([width]),
+                "depth": 1,
+                "width": width,
+                "n_params": n,
+                "teacher_n_params": TEACHER_PARAMS,
+                "params_ratio": n / TEACHER_PARAMS,
+                "test_rel_mse": mean,
+                "test_rel_mse_low": low,
+                "test_rel_mse_high": high,
+                "seeds": 3,
+                "lr": lr,
+                "lr_at_edge": edge,
+                "steps": 100,
+                "stationary": 3,
+                "ols_test_rel_mse": 0.3,
+                "mean_test_rel_mse": 1.0,
+            }
+        )
     table = pd.DataFrame.from_records(records, columns=list(COLUMNS))
     table.attrs = {"name": "synthetic", "planned": len(rows)}
     return table
@@ -257,25 +310,34 @@ def _synthetic(rows: list[tuple[str, int, int, float, float, float, float, bool]
 
 def test_sentences_follow_the_numbers() -> None:
     one = FAMILY_ONE_LAYER
-    table = _synthetic([
-        (one, 2, 205, 0.5, 0.4, 0.6, 0.3, True),            # worse than OLS, rate at the edge
-        (one, 16, 1633, 0.28, 0.25, 0.31, 0.03, False),     # mean below OLS, CI not
-        (one, 64, 6529, 0.2, 0.18, 0.22, 0.01, False),      # first whole CI below OLS (0.3)
-        (one, 256, 26113, 0.1, 0.09, 0.11, 0.003, False),   # past the teacher ...
-        (one, 1024, 104449, 0.05, 0.04, 0.06, 0.001, False),  # ... and still falling
-    ])
+    table = _synthetic(
+        [
+            (one, 2, 205, 0.5, 0.4, 0.6, 0.3, True),  # worse than OLS, rate at the edge
+            (one, 16, 1633, 0.28, 0.25, 0.31, 0.03, False),  # mean below OLS, CI not
+            (one, 64, 6529, 0.2, 0.18, 0.22, 0.01, False),  # first whole CI below OLS (0.3)
+            (one, 256, 26113, 0.1, 0.09, 0.11, 0.003, False),  # past the teacher ...
+            (one, 1024, 104449, 0.05, 0.04, 0.06, 0.001, False),  # ... and still falling
+        ]
+    )
     text = " ".join(parameter_count_text(table))
     assert "5 of 5 runs are complete." in text
     assert "lowest relative test MSE 0.05 [0.04, 0.06] at width 1024 (104,449 parameters)" in text
-    assert ("The smallest student whose whole interval is below OLS (0.3) has width 64 "
-            "(6529 parameters): 0.2 [0.18, 0.22].") in text
+    assert (
+        "The smallest student whose whole interval is below OLS (0.3) has width 64 (6529 parameters): 0.2 [0.18, 0.22]."
+    ) in text
     assert "The mean error falls at every step of width." in text
-    assert ("Past the teacher's 11,896 parameters the error still falls (the intervals do not "
-            "overlap): from 0.1 [0.09, 0.11] at width 256") in text
+    assert (
+        "Past the teacher's 11,896 parameters the error still falls (the intervals do not "
+        "overlap): from 0.1 [0.09, 0.11] at width 256"
+    ) in text
     assert "one hidden layer width 2 (lr 0.3)" in text
-    flat = _synthetic([(one, 256, 26113, 0.4, 0.3, 0.5, 0.003, False),
-                       (one, 512, 52225, 0.45, 0.35, 0.55, 0.002, False),
-                       (one, 1024, 104449, 0.38, 0.28, 0.48, 0.001, False)])
+    flat = _synthetic(
+        [
+            (one, 256, 26113, 0.4, 0.3, 0.5, 0.003, False),
+            (one, 512, 52225, 0.45, 0.35, 0.55, 0.002, False),
+            (one, 1024, 104449, 0.38, 0.28, 0.48, 0.001, False),
+        ]
+    )
     text = " ".join(parameter_count_text(flat))
     assert "the error is flat within the seed-to-seed uncertainty" in text
     assert "No width has its whole interval below OLS (0.3)." in text

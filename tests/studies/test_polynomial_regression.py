@@ -24,9 +24,18 @@ def test_smoke_run_through_cli(tmp_path: Path) -> None:
     run = load_run(res.output.strip().splitlines()[-1])
     assert run.complete
     s = run.summary
-    for key in ("train_mse_by_degree", "test_mse_by_degree", "best_test_degree", "legendre_vs_monomial_max_gap",
-                "more_data", "decay_none", "decay_tutorial", "landscape_all_convex", "selection_test_mse",
-                "ols"):
+    for key in (
+        "train_mse_by_degree",
+        "test_mse_by_degree",
+        "best_test_degree",
+        "legendre_vs_monomial_max_gap",
+        "more_data",
+        "decay_none",
+        "decay_tutorial",
+        "landscape_all_convex",
+        "selection_test_mse",
+        "ols",
+    ):
         assert key in s
     md = (run.path / "report.md").read_text()
     assert fmt_est(s["selection_test_mse"]) in md
@@ -52,8 +61,11 @@ def test_selection_never_reads_the_test_split() -> None:
         honest = pr.selection_experiment(split, degrees, lambdas)
         garbage = replace(split, t_test=np.random.default_rng(99).normal(100.0, 1.0, split.t_test.shape))
         swapped = pr.selection_experiment(garbage, degrees, lambdas)
-        assert (honest["degree"], honest["lambda"], honest["val_mse"]) == \
-            (swapped["degree"], swapped["lambda"], swapped["val_mse"])
+        assert (honest["degree"], honest["lambda"], honest["val_mse"]) == (
+            swapped["degree"],
+            swapped["lambda"],
+            swapped["val_mse"],
+        )
         assert swapped["test_mse"] > 100 * honest["test_mse"]  # the test split was read, once, at the end
         # ... while changing the validation targets does change the choice's score.
         shifted = replace(split, t_val=split.t_val + 1.0)

@@ -40,11 +40,10 @@ def test_quarter_turn_pairs_are_the_same_images() -> None:
 
 def test_random_angle_pairs_rotate_each_image_by_its_own_angle() -> None:
     x = _x()
-    angles, gx = rotation_pairs(x, RANDOM_ANGLE, degrees=(0.0, 180.0),
-                                generator=torch.Generator().manual_seed(4))
+    angles, gx = rotation_pairs(x, RANDOM_ANGLE, degrees=(0.0, 180.0), generator=torch.Generator().manual_seed(4))
     assert bool(((angles >= 0) & (angles <= 180)).all()) and angles.unique().numel() == 6
     for i in range(6):
-        assert torch.equal(gx[i:i + 1], rotate(x[i:i + 1], float(angles[i])))
+        assert torch.equal(gx[i : i + 1], rotate(x[i : i + 1], float(angles[i])))
 
 
 def test_notebook_pairing_compares_images_with_the_first_batch() -> None:
@@ -57,9 +56,17 @@ def _save_lab4_like_run(root: Path, data: ImageDataSettings, splits_info: dict) 
     for v in VARIANTS:
         for s in range(2):
             m = ShallowFCN(784, 10, seed=10 * len(models) + s)
-            save_weights(m, root / "artifacts" / "weights" / f"{v}-seed{s}.pt", config={
-                "in_features": 784, "num_classes": 10, "augmentation": v,
-                "data": data.model_dump(), **splits_info})
+            save_weights(
+                m,
+                root / "artifacts" / "weights" / f"{v}-seed{s}.pt",
+                config={
+                    "in_features": 784,
+                    "num_classes": 10,
+                    "augmentation": v,
+                    "data": data.model_dump(),
+                    **splits_info,
+                },
+            )
             models.append(m)
     return models
 
@@ -76,15 +83,25 @@ def test_weights_from_a_lab4_run_load_and_give_identical_outputs(tmp_path: Path)
         for original, back in zip(saved, loaded["none"] + loaded["rotation"], strict=True):
             assert torch.equal(original(x), back(x))
 
-    other = RepresentationInvarianceConfig(data=data.model_copy(update={"digits_box": 16}),
-                                           weights_from=str(tmp_path))
+    other = RepresentationInvarianceConfig(data=data.model_copy(update={"digits_box": 16}), weights_from=str(tmp_path))
     with pytest.raises(ValueError, match="'data' parameter of representation-invariance"):
         _load_from_run(other, load_image_splits(other.data))
 
 
 def test_smoke_run_through_the_cli(tmp_path: Path) -> None:
-    res = runner.invoke(app, ["run", "representation-invariance", "--smoke", "--out", str(tmp_path),
-                              "--no-progress", "--set", "data.dataset=digits"])
+    res = runner.invoke(
+        app,
+        [
+            "run",
+            "representation-invariance",
+            "--smoke",
+            "--out",
+            str(tmp_path),
+            "--no-progress",
+            "--set",
+            "data.dataset=digits",
+        ],
+    )
     assert res.exit_code == 0, res.output
     run = load_run(tmp_path / res.output.strip().splitlines()[-1].split("/")[-1])
     s = run.summary
@@ -94,8 +111,16 @@ def test_smoke_run_through_the_cli(tmp_path: Path) -> None:
     for v in VARIANTS:
         for label in s["angles"]:
             e = s["scores"][v][label]
-            for key in ("score", "score_ci_images", "score_seeds", "t_pvalue", "wilcoxon_pvalue",
-                        "cohens_dz", "mean_pair", "mean_control"):
+            for key in (
+                "score",
+                "score_ci_images",
+                "score_seeds",
+                "t_pvalue",
+                "wilcoxon_pvalue",
+                "cohens_dz",
+                "mean_pair",
+                "mean_control",
+            ):
                 assert key in e, key
             assert e["score_ci_images"][0] <= e["score"] <= e["score_ci_images"][1]
             assert e["score"] == pytest.approx(1 - e["mean_pair"] / e["mean_control"])

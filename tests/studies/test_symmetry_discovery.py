@@ -41,9 +41,7 @@ F64 = torch.float64
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("symmetry")
-    res = runner.invoke(
-        app, ["run", "symmetry-discovery", "--smoke", "--out", str(out), "--no-progress"]
-    )
+    res = runner.invoke(app, ["run", "symmetry-discovery", "--smoke", "--out", str(out), "--no-progress"])
     assert res.exit_code == 0, res.output
     return out / res.output.strip().splitlines()[-1].split("/")[-1]
 
@@ -91,11 +89,7 @@ def test_smoke_run_members_table_has_ablations_at_zero_weight(smoke_run: Path) -
 
     table = pd.read_parquet(smoke_run / "artifacts" / "members.parquet")
     ce_only = table[table["ablation"] == "ce_only"]
-    assert (
-        len(ce_only) == 2
-        and (ce_only["sort_weight"] == 0).all()
-        and (ce_only["commutator_weight"] == 0).all()
-    )
+    assert len(ce_only) == 2 and (ce_only["sort_weight"] == 0).all() and (ce_only["commutator_weight"] == 0).all()
     assert (table.loc[table["ablation"] == "ce_sort", "commutator_weight"] == 0).all()
     assert (table.loc[table["ablation"] == "ce_commutator", "sort_weight"] == 0).all()
     # Paired design: the same seeds in every configuration.
@@ -122,25 +116,17 @@ def test_batched_terms_equal_the_library_member_by_member() -> None:
     for temperature in (None, 0.5, 5.0):
         got = gramian_sort_penalty(w, temperature=temperature)
         for k in range(3):
-            torch.testing.assert_close(
-                got[k], sort_regularizer(w[k] @ w[k].T, temperature=temperature)
-            )
+            torch.testing.assert_close(got[k], sort_regularizer(w[k] @ w[k].T, temperature=temperature))
     cov_x, cov_w = batch_covariance(x), batch_covariance(w)
     for k in range(3):
         torch.testing.assert_close(cov_x[k], covariance(x[k]))
-        torch.testing.assert_close(
-            commutator_penalties(cov_x, cov_w)[k], commutator_penalty(cov_x[k], cov_w[k])
-        )
-    assert (
-        float(commutator_penalties(torch.eye(2, dtype=F64)[None], cov_w[:1])) == 0.0
-    )  # I commutes
+        torch.testing.assert_close(commutator_penalties(cov_x, cov_w)[k], commutator_penalty(cov_x[k], cov_w[k]))
+    assert float(commutator_penalties(torch.eye(2, dtype=F64)[None], cov_w[:1])) == 0.0  # I commutes
 
 
 def test_objective_wiring_weights_and_gradients() -> None:
     data = make_orbit_dataset(3, step_degrees=30.0, seed=0)
-    model = RegularisedOrbitEnsemble(
-        3, 12, temperature=1.0, covariance="batch", full_covariance=covariance(data.x)
-    )
+    model = RegularisedOrbitEnsemble(3, 12, temperature=1.0, covariance="batch", full_covariance=covariance(data.x))
     params = model.init([5, 5, 5])  # three identical members, different loss weights
     x = data.x[:16].expand(3, 16, 2)
     y = data.y[:16]
@@ -150,23 +136,17 @@ def test_objective_wiring_weights_and_gradients() -> None:
     torch.testing.assert_close(out[0, :, :3], net(data.x[:16]))
     w = net.fc1.weight.detach()
     torch.testing.assert_close(out[0, 0, 3], sort_regularizer(w @ w.T, temperature=1.0))
-    torch.testing.assert_close(
-        out[0, 0, 4], commutator_penalty(covariance(data.x[:16]), covariance(w))
-    )
+    torch.testing.assert_close(out[0, 0, 4], commutator_penalty(covariance(data.x[:16]), covariance(w)))
     assert torch.all(out[:, :, 3:] == out[:, :1, 3:])  # the terms are repeated on every row
     objective = SymmetryObjective(3, torch.tensor([0.0, 2.0, 0.0]), torch.tensor([0.0, 0.0, 3.0]))
     losses = objective(out, y)
     ce = cross_entropy(out[..., :3], y)
-    torch.testing.assert_close(
-        losses, ce + torch.stack([0 * ce[0], 2 * out[1, 0, 3], 3 * out[2, 0, 4]])
-    )
+    torch.testing.assert_close(losses, ce + torch.stack([0 * ce[0], 2 * out[1, 0, 3], 3 * out[2, 0, 4]]))
     # A member whose weights are 0 gets exactly the cross-entropy gradient.
     for p in params:
         p.requires_grad_(True)
     grads = torch.autograd.grad(objective(model.forward(params, x), y).sum(), params)
-    ce_grads = torch.autograd.grad(
-        cross_entropy(model.forward(params, x)[..., :3], y).sum(), params
-    )
+    ce_grads = torch.autograd.grad(cross_entropy(model.forward(params, x)[..., :3], y).sum(), params)
     i = model.weight_index
     torch.testing.assert_close(grads[i][0], ce_grads[i][0])
     assert not torch.allclose(grads[i][1], ce_grads[i][1])  # the sort term moves member 1
@@ -174,15 +154,11 @@ def test_objective_wiring_weights_and_gradients() -> None:
 
 def test_full_covariance_mode_makes_the_commutator_vanish_on_full_orbits() -> None:
     data = make_orbit_dataset(4, step_degrees=10.0, seed=1, dtype=F64)
-    model = RegularisedOrbitEnsemble(
-        4, 36, temperature=1.0, covariance="full", full_covariance=covariance(data.x)
-    )
+    model = RegularisedOrbitEnsemble(4, 36, temperature=1.0, covariance="full", full_covariance=covariance(data.x))
     params = [p.double() for p in model.init([0, 1])]
     out = model.forward(params, data.x[:20].expand(2, 20, 2))
     assert float(out[..., -1].abs().max()) < 1e-20  # C_x = c I commutes with everything
-    batch = RegularisedOrbitEnsemble(
-        4, 36, temperature=1.0, covariance="batch", full_covariance=covariance(data.x)
-    )
+    batch = RegularisedOrbitEnsemble(4, 36, temperature=1.0, covariance="batch", full_covariance=covariance(data.x))
     assert float(batch.forward(params, data.x[:20].expand(2, 20, 2))[..., -1].min()) > 1e-8
 
 
@@ -202,11 +178,7 @@ def test_weight_geometry_and_invariance_known_answers() -> None:
     # Two clusters of weights: anisotropic, with a large angular gap.
     w = torch.tensor([[1.0, 0.0], [1.1, 0.05], [-1.0, 0.0], [-0.9, -0.05]])
     geo = weight_geometry(w)
-    assert (
-        geo["anisotropy"] > 0.9
-        and geo["angle_gap_ratio"] > 1.5
-        and math.isfinite(geo["norm_spread"])
-    )
+    assert geo["anisotropy"] > 0.9 and geo["angle_gap_ratio"] > 1.5 and math.isfinite(geo["norm_spread"])
 
 
 def test_step_that_does_not_divide_360_is_a_config_error(tmp_path: Path) -> None:
@@ -215,7 +187,5 @@ def test_step_that_does_not_divide_360_is_a_config_error(tmp_path: Path) -> None
         ["run", "symmetry-discovery", "--smoke", "--out", str(tmp_path), "--set", "step_degrees=7"],
     )
     assert res.exit_code == EXIT_CONFIG
-    assert (
-        "The 'step_degrees' parameter of symmetry-discovery must be a divisor of 360" in res.output
-    )
+    assert "The 'step_degrees' parameter of symmetry-discovery must be a divisor of 360" in res.output
     assert not any(tmp_path.iterdir())

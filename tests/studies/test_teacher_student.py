@@ -27,7 +27,9 @@ runner = CliRunner()
 # A tiny configuration run directly (no report): one small and one teacher-shaped student.
 TINY: dict[str, Any] = {
     "students": {"S_u": [4], "S_e": [75, 50, 10]},
-    "n_test": 500, "n_reference": 500, "compile": False,
+    "n_test": 500,
+    "n_reference": 500,
+    "compile": False,
     # Raw targets of scale 1e2: rates from 1e-2 let every seed leave the mean predictor in 60 steps.
     "sweep": {"points": 3, "max_steps": 60, "max_extensions": 0, "lr_low": 1e-2, "lr_high": 1.0},
     "train": {"max_steps": 60, "eval_every": 20, "window": 10},
@@ -42,8 +44,7 @@ def _config(**over: Any) -> ts.TeacherStudentConfig:
 def _run_direct(cfg: ts.TeacherStudentConfig, path: Path) -> Run:
     """Run the study's ``run`` into a folder without building the report (fast)."""
     writer = RunWriter(path, study="teacher-student", config=cfg, config_toml=config_to_toml(cfg))
-    ctx = StudyContext(writer=writer, progress=Progress(enabled=False), device=torch.device("cpu"),
-                       root_seed=cfg.seed)
+    ctx = StudyContext(writer=writer, progress=Progress(enabled=False), device=torch.device("cpu"), root_seed=cfg.seed)
     try:
         summary = ts.run(cfg, ctx)
     except BaseException as exc:
@@ -90,11 +91,14 @@ def test_defaults_are_the_spec() -> None:
     assert counts["S_u"] < 11_896 == counts["S_e"] < counts["S_o"]
 
 
-@pytest.mark.parametrize("students, message", [
-    ({"S u": [10]}, "'students.S u' parameter of teacher-student"),
-    ({"S_x": []}, "'students.S_x' parameter of teacher-student must be a non-empty list"),
-    ({}, "'students' parameter of teacher-student must be a non-empty table"),
-])
+@pytest.mark.parametrize(
+    "students, message",
+    [
+        ({"S u": [10]}, "'students.S u' parameter of teacher-student"),
+        ({"S_x": []}, "'students.S_x' parameter of teacher-student must be a non-empty list"),
+        ({}, "'students' parameter of teacher-student must be a non-empty table"),
+    ],
+)
 def test_bad_students_are_refused(students: dict[str, list[int]], message: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(message)):
         build_config(ts.TeacherStudentConfig, owner="teacher-student", layers=[{"students": students}])
@@ -110,8 +114,7 @@ def test_fewer_than_three_seeds_is_refused() -> None:
 
 def test_online_batches_are_fresh_and_labelled_by_the_teacher() -> None:
     teacher = Teacher(seed=0)
-    source = OnlineSource(lambda g, n: torch.rand(n, 100, generator=g) * 2, teacher.label,
-                          batch_size=128)
+    source = OnlineSource(lambda g, n: torch.rand(n, 100, generator=g) * 2, teacher.label, batch_size=128)
     shared = ts.SharedStreamSource(OnlineSource(source.sample, source.label, batch_size=128))
     source.start([7, 8], torch.device("cpu"))
     shared.start([7, 7, 8], torch.device("cpu"))
@@ -137,8 +140,16 @@ def test_teacher_labels_unchanged_by_student_training() -> None:
     before, params_before = teacher.label(x).clone(), teacher.flat_parameters()
     student = StackedMLP(MLPSpec(100, (75, 50, 10)))
     src = OnlineSource(lambda g, n: torch.rand(n, 100, generator=g) * 2, teacher.label, batch_size=32)
-    res = train(student, student.init([0, 1]), loss=mse, optimizer=Adam(), lr=[1e-2, 1e-2], data=src,
-                seeds=[3, 4], spec=TrainSpec(max_steps=30, block=10))
+    res = train(
+        student,
+        student.init([0, 1]),
+        loss=mse,
+        optimizer=Adam(),
+        lr=[1e-2, 1e-2],
+        data=src,
+        seeds=[3, 4],
+        spec=TrainSpec(max_steps=30, block=10),
+    )
     assert res.train_loss[-1].mean() < res.train_loss[0].mean()  # the student did learn
     torch.testing.assert_close(teacher.label(x), before, rtol=0, atol=0)
     np.testing.assert_array_equal(teacher.flat_parameters(), params_before)
@@ -172,8 +183,13 @@ def test_baselines_known_answers() -> None:
 
 def test_layer_pairing() -> None:
     pairs = [(p.student_layer, p.teacher_layers, p.role) for p in ts.layer_pairing(5, 4)]
-    assert pairs == [(0, (0,), "input"), (1, (1, 2), "hidden"), (2, (1, 2), "hidden"),
-                     (3, (1, 2), "hidden"), (4, (3,), "output")]
+    assert pairs == [
+        (0, (0,), "input"),
+        (1, (1, 2), "hidden"),
+        (2, (1, 2), "hidden"),
+        (3, (1, 2), "hidden"),
+        (4, (3,), "output"),
+    ]
     assert [(p.student_layer, p.teacher_layers) for p in ts.layer_pairing(2, 4)] == [(0, (0,)), (1, (3,))]
     assert [p.teacher_layers for p in ts.layer_pairing(4, 4)] == [(0,), (1,), (2,), (3,)]
 
@@ -197,8 +213,7 @@ def test_distribution_statistics_against_scipy() -> None:
     assert len(res["layers"]) == 8  # four layers, weights and biases
 
 
-def _permuted_rescaled(layers: list[tuple[np.ndarray, np.ndarray]], seed: int
-                       ) -> list[tuple[np.ndarray, np.ndarray]]:
+def _permuted_rescaled(layers: list[tuple[np.ndarray, np.ndarray]], seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """The same function: hidden units permuted, incoming weights x c > 0, outgoing / c."""
     rng = np.random.default_rng(seed)
     ws, bs = [w.copy() for w, _ in layers], [b.copy() for _, b in layers]
@@ -216,8 +231,9 @@ def test_alignment_recovers_a_permuted_rescaled_teacher() -> None:
     copy = _permuted_rescaled(tl, seed=0)
     # Through the study's path: stacked student parameters -> layers -> alignment -> summary.
     model = StackedMLP(MLPSpec(100, (75, 50, 10)))
-    params = [torch.as_tensor(w.T[None], dtype=torch.float64) for w, _ in copy] + \
-             [torch.as_tensor(b[None, None], dtype=torch.float64) for _, b in copy]
+    params = [torch.as_tensor(w.T[None], dtype=torch.float64) for w, _ in copy] + [
+        torch.as_tensor(b[None, None], dtype=torch.float64) for _, b in copy
+    ]
     student = ts.student_layers(model, params, 0)
     x = torch.rand(50, 100, generator=torch.Generator().manual_seed(1)).double() * 2
     torch.testing.assert_close(model.predict(params, x)[0], teacher.label(x).double(), rtol=1e-4, atol=1e-2)
@@ -268,8 +284,7 @@ def test_same_seed_same_summary(tiny_run: Run, tmp_path: Path) -> None:
     # Each student's streams derive from (seed, its name): alone it trains exactly as beside others,
     # and another seed changes it.
     alone = _run_direct(_config(students={"S_u": [4]}), tmp_path / "alone")
-    assert _without_timing(alone.summary["students"]["S_u"]) == \
-        _without_timing(tiny_run.summary["students"]["S_u"])
+    assert _without_timing(alone.summary["students"]["S_u"]) == _without_timing(tiny_run.summary["students"]["S_u"])
     other = _run_direct(_config(seed=1, students={"S_u": [4]}), tmp_path / "other")
     assert other.summary["students"]["S_u"]["test_mse"] != tiny_run.summary["students"]["S_u"]["test_mse"]
 
@@ -313,8 +328,19 @@ def test_smoke_run_through_the_cli(smoke_run: Run) -> None:
     for name, hidden in (("S_u", [10]), ("S_e", [75, 50, 10]), ("S_o", [200, 200, 200, 100])):
         st = s["students"][name]
         assert st["hidden"] == hidden and st["n_params"] == MLPSpec(100, tuple(hidden)).n_params
-        for key in ("lr", "steps", "seeds", "test_mse", "test_mse_ci", "test_rel_mse",
-                    "test_rel_mse_ci", "train_mse", "train_mse_ci", "converged_step", "sweep"):
+        for key in (
+            "lr",
+            "steps",
+            "seeds",
+            "test_mse",
+            "test_mse_ci",
+            "test_rel_mse",
+            "test_rel_mse_ci",
+            "train_mse",
+            "train_mse_ci",
+            "converged_step",
+            "sweep",
+        ):
             assert key in st, key
         assert st["seeds"] >= 3 and len(st["test_mse_ci"]) == 2
         assert st["test_mse_ci"][0] <= st["test_mse"] <= st["test_mse_ci"][1]
@@ -324,12 +350,12 @@ def test_smoke_run_through_the_cli(smoke_run: Run) -> None:
     assert len(al["mean_cosine"]) == len(al["recovered"]) == s["students"]["S_e"]["seeds"]
     assert "alignment" not in s["students"]["S_u"]
     figures = {p.name for p in smoke_run.figures_dir.glob("*.png")}
-    assert {"curves.png", "sweep_S_u.png", "sweep_S_o.png", "dist_S_o.png",
-            "alignment_S_e.png"} <= figures
+    assert {"curves.png", "sweep_S_u.png", "sweep_S_o.png", "dist_S_o.png", "alignment_S_e.png"} <= figures
     md = (smoke_run.path / "report.md").read_text()
     # Sentences carry the measured numbers.
     rel = s["students"]["S_o"]["test_rel_mse"]
     from learnability.report import fmt
+
     assert f"relative {fmt(rel)}" in md
     assert re.search(r"The teacher has 11,896 frozen parameters\. \*\*S_u\*\* \[10\] has 1021", md)
     assert re.search(r"Ordering by relative test MSE: S_\w \([\d.e+-]+ \[", md)
@@ -337,5 +363,13 @@ def test_smoke_run_through_the_cli(smoke_run: Run) -> None:
     assert "KS = " in md and "W1 = " in md
     # The report is a function of the folder alone: rebuilt from a fresh load, same blocks.
     again = ts.report(load_run(smoke_run.path))
-    assert [c.name for c in again.charts] == ["sweep_S_u", "sweep_S_e", "sweep_S_o", "curves",
-                                              "dist_S_u", "dist_S_e", "dist_S_o", "alignment_S_e"]
+    assert [c.name for c in again.charts] == [
+        "sweep_S_u",
+        "sweep_S_e",
+        "sweep_S_o",
+        "curves",
+        "dist_S_u",
+        "dist_S_e",
+        "dist_S_o",
+        "alignment_S_e",
+    ]

@@ -22,8 +22,7 @@ train.seeds = 1
 """
 
 
-def sweep_text(body: str, *, study: str = "toy-regression",
-               modules: Sequence[Path] = (TOY_MODULE,)) -> str:
+def sweep_text(body: str, *, study: str = "toy-regression", modules: Sequence[Path] = (TOY_MODULE,)) -> str:
     """A sweep file: ``study`` and ``modules`` first (TOML puts top-level keys before tables)."""
     mods = ", ".join(json.dumps(str(m)) for m in modules)
     return f'study = "{study}"\nmodules = [{mods}]\n{body}'

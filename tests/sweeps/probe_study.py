@@ -56,11 +56,16 @@ def run(cfg: ProbeConfig, ctx) -> dict:
         deadline = time.monotonic() + cfg.barrier_timeout
         while len(list(folder.iterdir())) < cfg.barrier_n:
             if time.monotonic() > deadline:
-                raise TimeoutError(f"only {len(list(folder.iterdir()))} of {cfg.barrier_n} workers "
-                                   "reached the barrier")
+                raise TimeoutError(f"only {len(list(folder.iterdir()))} of {cfg.barrier_n} workers reached the barrier")
             time.sleep(0.02)
     return toy.run(cfg, ctx)
 
 
-PROBE = Study("toy-probe", "The toy regression with worker probes (sweep tests).", ProbeConfig,
-              run, toy.report, smoke=toy.TOY.smoke)
+PROBE = Study(
+    "toy-probe",
+    "The toy regression with worker probes (sweep tests).",
+    ProbeConfig,
+    run,
+    toy.report,
+    smoke=toy.TOY.smoke,
+)

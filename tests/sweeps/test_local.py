@@ -33,8 +33,7 @@ def _counts(sweep_dir: Path) -> tuple[int, int, int]:
     return inv["executed"], inv["failed"], inv["skipped"]
 
 
-def test_a_failing_run_is_recorded_and_a_rerun_retries_only_unfinished_runs(write_sweep, tmp_path
-                                                                            ) -> None:
+def test_a_failing_run_is_recorded_and_a_rerun_retries_only_unfinished_runs(write_sweep, tmp_path) -> None:
     # lr_low = 1.0 is a valid config but LRGrid refuses lr_low > lr_high (0.1) at run time.
     path = write_sweep(TINY_BASE + "[axes]\nlr_low = [0.001, 1.0]\n")
     out = tmp_path / "out"
@@ -43,15 +42,15 @@ def test_a_failing_run_is_recorded_and_a_rerun_retries_only_unfinished_runs(writ
     df = load_sweep(sweep)
     assert df["status"].tolist() == ["complete", "failed"]
     assert df["lr_low"].tolist() == [0.001, 1.0] and df["seed"].tolist() == [0, 0]
-    assert df["error"][1] == ("ParameterError: The 'high' parameter of LRGrid must be a float in the "
-                              "range (1, inf). Got 0.1 instead.")
+    assert df["error"][1] == (
+        "ParameterError: The 'high' parameter of LRGrid must be a float in the range (1, inf). Got 0.1 instead."
+    )
     assert df["error"].isna()[0]
     ok, failed = (load_run(p) for p in df["path"])
     assert ok.summary["test_mse"] == df["test_mse"][0] > 0 and ok.summary["lr"] == df["lr"][0]
     assert math.isnan(df["test_mse"][1])
     assert failed.status == "failed" and "Traceback" in failed.provenance["error"]
-    assert failed.path.name == df["run_id"][1] and failed.provenance["command"][:2] == [
-        "learnability", "sweep"]
+    assert failed.path.name == df["run_id"][1] and failed.provenance["command"][:2] == ["learnability", "sweep"]
     assert _counts(sweep) == (2, 1, 0)
     assert not (sweep / "staging").exists()
     report = (sweep / "report.md").read_text()
@@ -82,9 +81,11 @@ def test_the_local_backend_runs_the_requested_workers_at_once(write_sweep, tmp_p
     # Each run waits until two distinct worker processes have reached the barrier: the sweep
     # can only finish if two workers run at the same time.
     barrier = tmp_path / "barrier"
-    path = write_sweep(TINY_BASE + f'barrier_dir = "{barrier}"\nbarrier_n = 2\n'
-                       "barrier_timeout = 60.0\n[axes]\nn_train = [16, 32]\n",
-                       study="toy-probe", modules=[PROBE_MODULE])
+    path = write_sweep(
+        TINY_BASE + f'barrier_dir = "{barrier}"\nbarrier_n = 2\nbarrier_timeout = 60.0\n[axes]\nn_train = [16, 32]\n',
+        study="toy-probe",
+        modules=[PROBE_MODULE],
+    )
     sweep = run_sweep(path, out=tmp_path / "out", workers=2, progress=False)
     df = load_sweep(sweep)
     assert (df["status"] == "complete").all(), df["error"].tolist()
@@ -97,8 +98,7 @@ def test_the_local_backend_runs_the_requested_workers_at_once(write_sweep, tmp_p
 
 
 def test_a_worker_that_dies_fails_only_its_run(write_sweep, tmp_path) -> None:
-    path = write_sweep(TINY_BASE + "[axes]\nexit_code = [3, -1]\n", study="toy-probe",
-                       modules=[PROBE_MODULE])
+    path = write_sweep(TINY_BASE + "[axes]\nexit_code = [3, -1]\n", study="toy-probe", modules=[PROBE_MODULE])
     sweep = run_sweep(path, out=tmp_path / "out", workers=1, threads=2, progress=False)
     df = load_sweep(sweep)
     assert df["status"].tolist() == ["failed", "complete"]
@@ -113,10 +113,13 @@ def test_killing_the_sweep_loses_no_finished_run(write_sweep, tmp_path) -> None:
     # SIGKILL once the first run has finished, as a machine crash or an OOM kill would.
     path = write_sweep("seeds = 3\n" + TINY_BASE + "pause_per_block = 0.3\n")
     out = tmp_path / "out"
-    code = (f"from learnability.sweep import run_sweep; run_sweep({str(path)!r}, out={str(out)!r}, "
-            "workers=1, progress=False)")
-    proc = subprocess.Popen([sys.executable, "-c", code], start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    code = (
+        f"from learnability.sweep import run_sweep; run_sweep({str(path)!r}, out={str(out)!r}, "
+        "workers=1, progress=False)"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     runs = out / "tiny" / "runs"
     deadline = time.monotonic() + KILL_WAIT_S
     try:
@@ -128,8 +131,7 @@ def test_killing_the_sweep_loses_no_finished_run(write_sweep, tmp_path) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
     sweep = out / "tiny"
-    finished = {p.name: (p / "provenance.json").read_text() for p in runs.iterdir()
-                if (p / "summary.json").exists()}
+    finished = {p.name: (p / "provenance.json").read_text() for p in runs.iterdir() if (p / "summary.json").exists()}
     in_flight = {p.name for p in (sweep / "staging").iterdir()} if (sweep / "staging").exists() else set()
     assert finished and len(finished) < 3
     refreshed = load_sweep(sweep, refresh=True)

@@ -24,13 +24,19 @@ def local_ray():
     # Ray binds to the machine's own address unless it treats the node as a laptop (no cluster):
     # then every service listens on loopback only.
     patch.setenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-    ray = pytest.importorskip("ray", reason="ray is not installed: pip install 'learnability[ray]' "
-                              "(.ci/run installs it)")
+    ray = pytest.importorskip(
+        "ray", reason="ray is not installed: pip install 'learnability[ray]' (.ci/run installs it)"
+    )
     from ray._private import ray_constants
 
     patch.setattr(ray_constants, "ENABLE_RAY_CLUSTER", False)  # if ray was imported earlier
-    ray.init(num_cpus=2, include_dashboard=False, object_store_memory=OBJECT_STORE_BYTES,
-             logging_level=logging.WARNING, log_to_driver=False)
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        object_store_memory=OBJECT_STORE_BYTES,
+        logging_level=logging.WARNING,
+        log_to_driver=False,
+    )
     try:
         assert {n["NodeManagerAddress"] for n in ray.nodes()} == {"127.0.0.1"}
         yield ray

@@ -35,14 +35,13 @@ from learnability.targets import (
 )
 
 # The spec's B6, verbatim (AdvML Challenge 2024 #2, part B).
-SPEC_B6 = ("x1^6 + 15x2x1^4 + 20x3x1^3 + 45x2^2x1^2 + 15x2^3 + 60x3x2x1 + 15x4x1^2 + 10x3^2 + "
-           "15x4x2 + 6x5x1 + x6")
+SPEC_B6 = "x1^6 + 15x2x1^4 + 20x3x1^3 + 45x2^2x1^2 + 15x2^3 + 60x3x2x1 + 15x4x1^2 + 10x3^2 + 15x4x2 + 6x5x1 + x6"
 # Our canonical (grevlex) order: the spec's, with 45x2^2x1^2 and 20x3x1^3 swapped.
-CANONICAL_B6 = ("x1^6 + 15x2x1^4 + 45x2^2x1^2 + 20x3x1^3 + 15x2^3 + 60x3x2x1 + 15x4x1^2 + "
-                "10x3^2 + 15x4x2 + 6x5x1 + x6")
+CANONICAL_B6 = "x1^6 + 15x2x1^4 + 45x2^2x1^2 + 20x3x1^3 + 15x2^3 + 60x3x2x1 + 15x4x1^2 + 10x3^2 + 15x4x2 + 6x5x1 + x6"
 # Pinned: scramble(B6, seed=0) must never change (it defines a study's target function).
-SCRAMBLED_B6_SEED0 = ("x5^6 + 15x2^4x1 + 20x5x3^3 + 45x6^2x5^2 + 15x6x4^2 + 60x6x5x4 + 15x6^3 + "
-                      "10x1^2 + 15x3x1 + 6x6x2 + x3")
+SCRAMBLED_B6_SEED0 = (
+    "x5^6 + 15x2^4x1 + 20x5x3^3 + 45x6^2x5^2 + 15x6x4^2 + 60x6x5x4 + 15x6^3 + 10x1^2 + 15x3x1 + 6x6x2 + x3"
+)
 BELL_NUMBERS = [1, 1, 2, 5, 15, 52, 203, 877, 4140]  # OEIS A000110
 PARTITIONS = [1, 1, 2, 3, 5, 7, 11, 15, 22]  # OEIS A000041
 
@@ -68,8 +67,7 @@ def sympy_bell(n: int) -> tuple[sp.Expr, tuple[sp.Symbol, ...]]:
 
 def to_sympy(poly: Polynomial, xs: tuple[sp.Symbol, ...]) -> sp.Expr:
     return sum(
-        (m.coefficient * sp.Mul(*[x**e for x, e in zip(xs, m.exponents, strict=True)])
-         for m in poly.terms),
+        (m.coefficient * sp.Mul(*[x**e for x, e in zip(xs, m.exponents, strict=True)]) for m in poly.terms),
         sp.Integer(0),
     )
 
@@ -96,9 +94,7 @@ def test_bell_matches_sympy_exactly_and_numerically(n):
     assert sp.expand(to_sympy(ours, xs) - expected) == 0
     # Same terms in the same (grevlex) order as sympy's Poly.
     ref_terms = sp.Poly(expected, *xs).terms(order="grevlex")
-    assert [(m.exponents, m.coefficient) for m in ours.terms] == [
-        (tuple(e), int(c)) for e, c in ref_terms
-    ]
+    assert [(m.exponents, m.coefficient) for m in ours.terms] == [(tuple(e), int(c)) for e, c in ref_terms]
     x = np.random.default_rng(n).uniform(-2, 2, size=(64, n))
     ref = sp.lambdify(xs, expected, "numpy")(*x.T)
     np.testing.assert_allclose(ours(x)[:, 0], ref, rtol=1e-12, atol=1e-9)
@@ -122,17 +118,14 @@ def test_bell_known_answers(n):
     # Faa di Bruno: coefficient of prod x_j^{k_j} (sum j k_j = n) is n! / prod (j!^k_j k_j!).
     for m in b.terms:
         assert sum((j + 1) * k for j, k in enumerate(m.exponents)) == n
-        denom = math.prod(math.factorial(j + 1) ** k * math.factorial(k)
-                          for j, k in enumerate(m.exponents))
+        denom = math.prod(math.factorial(j + 1) ** k * math.factorial(k) for j, k in enumerate(m.exponents))
         assert m.coefficient == math.factorial(n) // denom
 
 
 def test_bell_recurrence_numerically():
     # B_{m+1}(x) = sum_i C(m, i) B_{m-i}(x) x_{i+1}, checked on values, not on our algebra.
     x = torch.rand(50, 8, generator=torch.Generator().manual_seed(0), dtype=torch.float64) * 2
-    vals = [torch.ones(50, dtype=torch.float64)] + [
-        bell_polynomial(k)(x[:, :k])[:, 0] for k in range(1, 9)
-    ]
+    vals = [torch.ones(50, dtype=torch.float64)] + [bell_polynomial(k)(x[:, :k])[:, 0] for k in range(1, 9)]
     for m in range(8):
         rhs = sum(math.comb(m, i) * vals[m - i] * x[:, i] for i in range(m + 1))
         torch.testing.assert_close(vals[m + 1], rhs, rtol=1e-12, atol=0)
@@ -230,8 +223,9 @@ def test_evaluation_refuses_wrong_shapes(shape):
         bell_polynomial(6)(torch.zeros(shape))
 
 
-@pytest.mark.parametrize("x", [torch.zeros(3, 6, dtype=torch.int64), torch.zeros(3, 6).half(),
-                               np.zeros((3, 6), dtype=np.int32), [[0.0] * 6]])
+@pytest.mark.parametrize(
+    "x", [torch.zeros(3, 6, dtype=torch.int64), torch.zeros(3, 6).half(), np.zeros((3, 6), dtype=np.int32), [[0.0] * 6]]
+)
 def test_evaluation_refuses_wrong_types(x):
     with pytest.raises(ParameterError, match="'x' parameter of Polynomial"):
         bell_polynomial(6)(x)
@@ -263,12 +257,13 @@ def test_monomial_features_against_direct_products_and_least_squares():
     direct = np.stack([np.prod(x ** np.array(e), axis=1) for e in exps], axis=1)
     np.testing.assert_allclose(feats, direct, rtol=1e-13)
     b3 = bell_polynomial(3)
-    torch.testing.assert_close(b3.monomial_features(torch.from_numpy(x)) @ torch.tensor(
-        b3.coefficients, dtype=torch.float64), b3(torch.from_numpy(x))[:, 0])
+    torch.testing.assert_close(
+        b3.monomial_features(torch.from_numpy(x)) @ torch.tensor(b3.coefficients, dtype=torch.float64),
+        b3(torch.from_numpy(x))[:, 0],
+    )
     # The degree-3 least-squares fit recovers B3 = x1^3 + 3x2x1 + x3 exactly.
     coef, *_ = np.linalg.lstsq(feats, b3(x)[:, 0], rcond=None)
-    expected = np.array([dict(zip(b3.exponents, b3.coefficients, strict=True)).get(e, 0)
-                         for e in exps])
+    expected = np.array([dict(zip(b3.exponents, b3.coefficients, strict=True)).get(e, 0) for e in exps])
     np.testing.assert_allclose(coef, expected, atol=1e-9)
     with pytest.raises(ParameterError, match="'exponents'"):
         monomial_features(x, [(1, 0)])
@@ -434,9 +429,10 @@ def test_check_rejects_inconsistent_results():
 
 
 @settings(max_examples=30, deadline=None)
-@given(st.lists(st.tuples(st.integers(1, 9), st.tuples(*[st.integers(0, 2)] * 4)),
-                min_size=1, max_size=7),
-       st.integers(0, 2**32))
+@given(
+    st.lists(st.tuples(st.integers(1, 9), st.tuples(*[st.integers(0, 2)] * 4)), min_size=1, max_size=7),
+    st.integers(0, 2**32),
+)
 def test_scramble_returns_valid_or_refuses(terms, seed):
     poly = Polynomial(4, terms)
     try:

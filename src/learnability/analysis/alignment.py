@@ -164,32 +164,38 @@ def _network(
     for value, name in ((weights, wname), (biases, bname)):
         # A single (stacked) array is refused: per-layer shapes differ in general.
         if hasattr(value, "shape") or isinstance(value, (str, bytes)):
-            raise ParameterError(name, owner, "a list of per-layer arrays",
-                                 type(value).__name__)
+            raise ParameterError(name, owner, "a list of per-layer arrays", type(value).__name__)
     try:
         weights, biases = list(weights), list(biases)
     except TypeError:
-        raise ParameterError(wname, owner, "a list of per-layer arrays",
-                             type(weights).__name__) from None
+        raise ParameterError(wname, owner, "a list of per-layer arrays", type(weights).__name__) from None
     if len(weights) == 0 or len(weights) != len(biases):
-        raise ParameterError(bname, owner,
-                             f"a list of {len(weights)} bias vector(s), one per weight matrix "
-                             "(at least one layer)", f"{len(biases)} bias vector(s)")
+        raise ParameterError(
+            bname,
+            owner,
+            f"a list of {len(weights)} bias vector(s), one per weight matrix (at least one layer)",
+            f"{len(biases)} bias vector(s)",
+        )
     ws: list[np.ndarray] = []
     bs: list[np.ndarray] = []
     for l, (w, b) in enumerate(zip(weights, biases, strict=True)):
         w = _array(w, f"{wname}[{l}]", owner)
         b = _array(b, f"{bname}[{l}]", owner)
         if w.ndim != 2:
-            raise ParameterError(f"{wname}[{l}]", owner, "an array with 2 dimensions (out, in)",
-                                 f"array of shape {w.shape}")
+            raise ParameterError(
+                f"{wname}[{l}]", owner, "an array with 2 dimensions (out, in)", f"array of shape {w.shape}"
+            )
         if b.shape != (w.shape[0],):
-            raise ParameterError(f"{bname}[{l}]", owner, f"an array with shape ({w.shape[0]},)",
-                                 f"array of shape {b.shape}")
+            raise ParameterError(
+                f"{bname}[{l}]", owner, f"an array with shape ({w.shape[0]},)", f"array of shape {b.shape}"
+            )
         if l > 0 and w.shape[1] != ws[-1].shape[0]:
-            raise ParameterError(f"{wname}[{l}]", owner,
-                                 f"an array with {ws[-1].shape[0]} columns (the previous "
-                                 "layer's width)", f"array of shape {w.shape}")
+            raise ParameterError(
+                f"{wname}[{l}]",
+                owner,
+                f"an array with {ws[-1].shape[0]} columns (the previous layer's width)",
+                f"array of shape {w.shape}",
+            )
         ws.append(w)
         bs.append(b)
     return ws, bs
@@ -205,17 +211,23 @@ def _networks(
     sw, sb = _network(student_weights, student_biases, "student_weights", "student_biases", owner)
     tw, tb = _network(teacher_weights, teacher_biases, "teacher_weights", "teacher_biases", owner)
     if len(sw) != len(tw):
-        raise ParameterError("student_weights", owner,
-                             f"a list of {len(tw)} layers (the teacher's depth)",
-                             f"{len(sw)} layers")
+        raise ParameterError(
+            "student_weights", owner, f"a list of {len(tw)} layers (the teacher's depth)", f"{len(sw)} layers"
+        )
     if sw[0].shape[1] != tw[0].shape[1]:
-        raise ParameterError("student_weights[0]", owner,
-                             f"an array with {tw[0].shape[1]} columns (the teacher's input "
-                             "dimension)", f"array of shape {sw[0].shape}")
+        raise ParameterError(
+            "student_weights[0]",
+            owner,
+            f"an array with {tw[0].shape[1]} columns (the teacher's input dimension)",
+            f"array of shape {sw[0].shape}",
+        )
     if sw[-1].shape[0] != tw[-1].shape[0]:
-        raise ParameterError(f"student_weights[{len(sw) - 1}]", owner,
-                             f"an array with {tw[-1].shape[0]} rows (the teacher's output "
-                             "dimension)", f"array of shape {sw[-1].shape}")
+        raise ParameterError(
+            f"student_weights[{len(sw) - 1}]",
+            owner,
+            f"an array with {tw[-1].shape[0]} rows (the teacher's output dimension)",
+            f"array of shape {sw[-1].shape}",
+        )
     return sw, sb, tw, tb
 
 
@@ -297,8 +309,7 @@ def _align(
         rows, cols = linear_sum_assignment(cos, maximize=True)
         order = np.argsort(cols)  # list the pairs in the teacher's order
         rows, cols = rows[order], cols[order]
-        matching = "bijection" if n_s == n_t else (
-            "student_wider" if n_s > n_t else "student_narrower")
+        matching = "bijection" if n_s == n_t else ("student_wider" if n_s > n_t else "student_narrower")
         hidden.append(_layer_result(l, n_s, n_t, matching, rows, cols, cos, threshold))
 
         # Aligned student: matched units first (teacher order), then the unmatched ones.
@@ -390,8 +401,7 @@ def aligned_student(
     Raises:
         ParameterError: mismatched lists or shapes, non-finite parameters.
     """
-    nets = _networks(student_weights, student_biases, teacher_weights, teacher_biases,
-                     "aligned_student")
+    nets = _networks(student_weights, student_biases, teacher_weights, teacher_biases, "aligned_student")
     _, w, b = _align(*nets, DEFAULT_THRESHOLD)
     return w, b
 
@@ -414,8 +424,7 @@ def mlp_forward(weights: Sequence[Any], biases: Sequence[Any], x: Any) -> np.nda
     ws, bs = _network(weights, biases, "weights", "biases", owner)
     h = _array(x, "x", owner)
     if h.ndim != 2 or h.shape[1] != ws[0].shape[1]:
-        raise ParameterError("x", owner, f"an array with shape (any, {ws[0].shape[1]})",
-                             f"array of shape {h.shape}")
+        raise ParameterError("x", owner, f"an array with shape (any, {ws[0].shape[1]})", f"array of shape {h.shape}")
     for l, (w, b) in enumerate(zip(ws, bs, strict=True)):
         h = h @ w.T + b  # (N, out_l)
         if l < len(ws) - 1:

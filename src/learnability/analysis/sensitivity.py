@@ -92,14 +92,18 @@ def _evaluate(fn: Function, x: torch.Tensor, batch_size: int, owner: str) -> tor
     out = []
     with torch.no_grad():
         for start in range(0, x.shape[0], batch_size):
-            chunk = x[start:start + batch_size]
+            chunk = x[start : start + batch_size]
             y = fn(chunk)
             if not isinstance(y, torch.Tensor):
                 y = torch.as_tensor(np.asarray(y))
             b = chunk.shape[0]
             if tuple(y.shape) not in ((b,), (b, 1)):
-                raise ParameterError("fn", owner, f"a function returning shape ({b},) or ({b}, 1) "
-                                     f"for {b} input rows", f"shape {tuple(y.shape)}")
+                raise ParameterError(
+                    "fn",
+                    owner,
+                    f"a function returning shape ({b},) or ({b}, 1) for {b} input rows",
+                    f"shape {tuple(y.shape)}",
+                )
             out.append(y.reshape(b).to(torch.float64))
     if not out:
         return torch.zeros(0, dtype=torch.float64)
@@ -109,8 +113,7 @@ def _evaluate(fn: Function, x: torch.Tensor, batch_size: int, owner: str) -> tor
 def _generator(seed: int | None, generator: torch.Generator | None, owner: str) -> torch.Generator:
     """Exactly one of ``seed`` / ``generator``: randomness is always explicit."""
     if (seed is None) == (generator is None):
-        raise ParameterError("seed", owner, "given, or a generator given instead (exactly one)",
-                             seed)
+        raise ParameterError("seed", owner, "given, or a generator given instead (exactly one)", seed)
     if generator is not None:
         if not isinstance(generator, torch.Generator):
             raise ParameterError("generator", owner, "a torch.Generator", generator)
@@ -150,15 +153,15 @@ def sweep_inputs(
     owner = "sweep_inputs"
     base_t = _as_float_tensor(base, "base", owner)
     if base_t.ndim not in (1, 2) or base_t.shape[-1] == 0:
-        raise ParameterError("base", owner, "an array with shape (d,) or (M, d)",
-                             f"array of shape {tuple(base_t.shape)}")
+        raise ParameterError(
+            "base", owner, "an array with shape (d,) or (M, d)", f"array of shape {tuple(base_t.shape)}"
+        )
     grid_t = _as_float_tensor(grid, "grid", owner).to(base_t.dtype)
     check_matrix(grid_t, "grid", owner, ndim=1)
     d = base_t.shape[-1]
     if variables is None:
         variables = range(d)
-    var_list = [check_in_range(v, "variables", owner, low=0, high=d - 1, kind=int)
-                for v in variables]
+    var_list = [check_in_range(v, "variables", owner, low=0, high=d - 1, kind=int) for v in variables]
     b2 = base_t.reshape(-1, d)  # (M, d)
     n_base, n_vars, n_grid = b2.shape[0], len(var_list), grid_t.shape[0]
     out = b2[:, None, None, :].expand(n_base, n_vars, n_grid, d).clone()  # (M, V, G, d)
@@ -167,9 +170,7 @@ def sweep_inputs(
     return out if base_t.ndim == 2 else out[0]
 
 
-def evaluate_sweeps(
-    fn: Function, inputs: torch.Tensor, *, batch_size: int = DEFAULT_BATCH_SIZE
-) -> torch.Tensor:
+def evaluate_sweeps(fn: Function, inputs: torch.Tensor, *, batch_size: int = DEFAULT_BATCH_SIZE) -> torch.Tensor:
     """Evaluate ``fn: (N, d) -> (N,) or (N, 1)`` on sweep inputs ``(..., G, d)`` -> ``(..., G)``.
 
     Runs under ``torch.no_grad()`` in chunks of ``batch_size`` rows; the result is float64.
@@ -178,8 +179,9 @@ def evaluate_sweeps(
     """
     owner = "evaluate_sweeps"
     if not isinstance(inputs, torch.Tensor) or inputs.ndim < 2:
-        raise ParameterError("inputs", owner, "a tensor of shape (..., G, d)",
-                             getattr(inputs, "shape", type(inputs).__name__))
+        raise ParameterError(
+            "inputs", owner, "a tensor of shape (..., G, d)", getattr(inputs, "shape", type(inputs).__name__)
+        )
     batch_size = check_in_range(batch_size, "batch_size", owner, low=1, kind=int)
     d = inputs.shape[-1]
     return _evaluate(fn, inputs.reshape(-1, d), batch_size, owner).reshape(inputs.shape[:-1])
@@ -290,8 +292,12 @@ def sweep_summary(
     target = _as_float_tensor(target_values, "target_values", owner).to(torch.float64)
     model = _as_float_tensor(model_values, "model_values", owner).to(torch.float64)
     if target.ndim not in (2, 3) or target.shape[-1] < 2:
-        raise ParameterError("target_values", owner, "an array with shape (M, V, G) or (V, G), "
-                             "G >= 2", f"array of shape {tuple(target.shape)}")
+        raise ParameterError(
+            "target_values",
+            owner,
+            "an array with shape (M, V, G) or (V, G), G >= 2",
+            f"array of shape {tuple(target.shape)}",
+        )
     check_matrix(model, "model_values", owner, ndim=target.ndim, shape=tuple(target.shape))
     if not isinstance(band, tuple | list) or len(band) != 2:
         raise ParameterError("band", owner, "a pair (low, high) of quantile levels", band)
@@ -310,8 +316,7 @@ def sweep_summary(
     den = (tc.square().sum(-1) * mc.square().sum(-1)).sqrt()
     corr = torch.where(den > 0, (tc * mc).sum(-1) / torch.where(den > 0, den, 1.0), nan)
     b = (float(lo), float(hi))
-    return SweepSummary(_aggregate(mae, b), _aggregate(rel, b), _aggregate(corr, b),
-                        _aggregate(abs_err, b), b)
+    return SweepSummary(_aggregate(mae, b), _aggregate(rel, b), _aggregate(corr, b), _aggregate(abs_err, b), b)
 
 
 # --------------------------------------------------------------------------------------------
@@ -325,8 +330,7 @@ def _bound(value: Any, name: str, owner: str, d: int) -> torch.Tensor:
     if t.ndim == 0:
         t = t.expand(d)
     if t.shape != (d,) or not bool(torch.isfinite(t).all()):
-        raise ParameterError(name, owner, f"a finite float or a sequence of {d} finite floats",
-                             value)
+        raise ParameterError(name, owner, f"a finite float or a sequence of {d} finite floats", value)
     return t.clone()
 
 
@@ -366,12 +370,11 @@ class SaltelliDesign:
         return torch.cat([self.a, self.b, self.ab.reshape(-1, d)])
 
     def split(self, values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Values on :meth:`stacked`, ``(N (d + 2),)`` -> ``f_a (N,)``, ``f_b (N,)``, ``f_ab (N, d)``.
-        """
+        """Values on :meth:`stacked`, ``(N (d + 2),)`` -> ``f_a (N,)``, ``f_b (N,)``, ``f_ab (N, d)``."""
         n, d = self.a.shape
         values = _as_float_tensor(values, "values", "SaltelliDesign.split").to(torch.float64)
         check_matrix(values, "values", "SaltelliDesign.split", ndim=1, shape=(n * (d + 2),))
-        return values[:n], values[n:2 * n], values[2 * n:].reshape(d, n).T
+        return values[:n], values[n : 2 * n], values[2 * n :].reshape(d, n).T
 
 
 def saltelli_design(
@@ -412,8 +415,7 @@ def saltelli_design(
     lo = _bound(low, "low", owner, d)
     hi = _bound(high, "high", owner, d)
     if not bool((lo < hi).all()):
-        raise ParameterError("high", owner, f"greater than 'low' ({low}) in every coordinate",
-                             high)
+        raise ParameterError("high", owner, f"greater than 'low' ({low}) in every coordinate", high)
     if sampler == "qmc":
         # SobolEngine takes an int seed; draw it from the generator so that only it matters.
         qmc_seed = int(torch.randint(0, 2**31 - 1, (1,), generator=gen))
@@ -474,8 +476,12 @@ class SobolIndices:
             "sampler": self.sampler,
         }
         if self.first_ci is not None and self.total_ci is not None:
-            out.update(first_ci=self.first_ci.tolist(), total_ci=self.total_ci.tolist(),
-                       n_bootstrap=self.n_bootstrap, confidence=self.confidence)
+            out.update(
+                first_ci=self.first_ci.tolist(),
+                total_ci=self.total_ci.tolist(),
+                n_bootstrap=self.n_bootstrap,
+                confidence=self.confidence,
+            )
         return out
 
 
@@ -543,12 +549,17 @@ def sobol_from_evaluations(
     if n < 2:
         raise ParameterError("f_a", owner, "an array with at least 2 values", f"{n} values")
     n_bootstrap = check_in_range(n_bootstrap, "n_bootstrap", owner, low=0, kind=int)
-    confidence = check_in_range(confidence, "confidence", owner, low=0.0, high=1.0,
-                                low_inclusive=False, high_inclusive=False, kind=float)
+    confidence = check_in_range(
+        confidence, "confidence", owner, low=0.0, high=1.0, low_inclusive=False, high_inclusive=False, kind=float
+    )
     first, total, mean, var = _estimate(fa, fb, fab)
     if not float(var) > 0:
-        raise ParameterError("f_a", owner, "values of a function that is not constant on the "
-                             "samples (Sobol indices divide by its variance)", "constant values")
+        raise ParameterError(
+            "f_a",
+            owner,
+            "values of a function that is not constant on the samples (Sobol indices divide by its variance)",
+            "constant values",
+        )
     first_ci = total_ci = None
     if n_bootstrap > 0:
         gen = _generator(seed, generator, owner)
@@ -558,8 +569,9 @@ def sobol_from_evaluations(
         bf, bt, _, _ = _estimate(fa[idx], fb[idx], fab[idx])  # (R, d) each
         first_ci = torch.quantile(bf, q, dim=0).T  # (d, 2)
         total_ci = torch.quantile(bt, q, dim=0).T
-    return SobolIndices(first, total, first_ci, total_ci, float(mean), float(var), int(n),
-                        n_bootstrap, float(confidence), sampler)
+    return SobolIndices(
+        first, total, first_ci, total_ci, float(mean), float(var), int(n), n_bootstrap, float(confidence), sampler
+    )
 
 
 def sobol_indices(
@@ -605,9 +617,17 @@ def sobol_indices(
     owner = "sobol_indices"
     gen = _generator(seed, generator, owner)
     batch_size = check_in_range(batch_size, "batch_size", owner, low=1, kind=int)
-    design = saltelli_design(n_inputs, n_samples=n_samples, low=low, high=high, sampler=sampler,
-                             generator=gen, dtype=dtype)
+    design = saltelli_design(
+        n_inputs, n_samples=n_samples, low=low, high=high, sampler=sampler, generator=gen, dtype=dtype
+    )
     values = _evaluate(fn, design.stacked(), batch_size, owner)
     f_a, f_b, f_ab = design.split(values)
-    return sobol_from_evaluations(f_a, f_b, f_ab, n_bootstrap=n_bootstrap, confidence=confidence,
-                                  generator=gen if n_bootstrap > 0 else None, sampler=sampler)
+    return sobol_from_evaluations(
+        f_a,
+        f_b,
+        f_ab,
+        n_bootstrap=n_bootstrap,
+        confidence=confidence,
+        generator=gen if n_bootstrap > 0 else None,
+        sampler=sampler,
+    )

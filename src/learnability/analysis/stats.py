@@ -92,8 +92,7 @@ def _as_array(values: Any, name: str, owner: str, *, flatten: bool = False) -> n
 
 
 def _nan_error(name: str, owner: str) -> ParameterError:
-    return ParameterError(name, owner, "an array without NaN (or pass nan_policy='omit')",
-                          "an array containing NaN")
+    return ParameterError(name, owner, "an array without NaN (or pass nan_policy='omit')", "an array containing NaN")
 
 
 def _as_sample(
@@ -127,7 +126,9 @@ def _as_sample(
         x = x[~nan]
     if x.size < min_size:
         raise ParameterError(
-            name, owner, f"an array with at least {min_size} non-NaN value(s)",
+            name,
+            owner,
+            f"an array with at least {min_size} non-NaN value(s)",
             f"{x.size} value(s)",
         )
     return x
@@ -147,22 +148,27 @@ def _as_pairs(
     x = _as_array(a, names[0], owner)
     y = _as_array(b, names[1], owner)
     if x.shape != y.shape:
-        raise ParameterError(names[1], owner, f"an array of the shape of '{names[0]}' {x.shape}",
-                             f"array of shape {y.shape}")
+        raise ParameterError(
+            names[1], owner, f"an array of the shape of '{names[0]}' {x.shape}", f"array of shape {y.shape}"
+        )
     keep = ~(np.isnan(x) | np.isnan(y))
     if not keep.all():
         if nan_policy == "raise":
             raise _nan_error(names[0] if np.isnan(x).any() else names[1], owner)
         x, y = x[keep], y[keep]
     if x.size < min_size:
-        raise ParameterError(names[0], owner, f"paired arrays with at least {min_size} complete "
-                             "pair(s)", f"{x.size} pair(s)")
+        raise ParameterError(
+            names[0], owner, f"paired arrays with at least {min_size} complete pair(s)", f"{x.size} pair(s)"
+        )
     return x, y
 
 
 def _check_confidence(confidence: Any, owner: str) -> float:
-    return float(check_in_range(confidence, "confidence", owner, low=0.0, high=1.0,
-                                low_inclusive=False, high_inclusive=False, kind=float))
+    return float(
+        check_in_range(
+            confidence, "confidence", owner, low=0.0, high=1.0, low_inclusive=False, high_inclusive=False, kind=float
+        )
+    )
 
 
 def _t_interval(mean: float, sd: float, n: int, confidence: float) -> tuple[float, float]:
@@ -204,8 +210,7 @@ def format_interval(value: float, low: float, high: float, *, digits: int = 3) -
     Returns:
         The formatted string.
     """
-    digits = check_in_range(digits, "digits", "format_interval", low=1, high=_MAX_SIGNIFICANT,
-                            kind=int)
+    digits = check_in_range(digits, "digits", "format_interval", low=1, high=_MAX_SIGNIFICANT, kind=int)
     numbers = [float(v) for v in (value, low, high)]
     finite = [v for v in numbers if math.isfinite(v) and v != 0.0]
     places = []  # candidate decimal exponents of the last printed digit
@@ -278,9 +283,7 @@ class Estimate:
         return asdict(self)
 
 
-def mean_ci(
-    values: Any, confidence: float = 0.95, *, nan_policy: str = "raise"
-) -> tuple[float, float, float]:
+def mean_ci(values: Any, confidence: float = 0.95, *, nan_policy: str = "raise") -> tuple[float, float, float]:
     """Sample mean and its Student-t confidence interval.
 
     ``mean +/- t_{(1+confidence)/2, n-1} * s / sqrt(n)`` with ``s`` the sample standard deviation
@@ -368,16 +371,17 @@ class BootstrapCI:
         return d
 
 
-def _evaluate(
-    statistic: Callable[..., Any], samples: list[np.ndarray], vectorized: bool
-) -> np.ndarray:
+def _evaluate(statistic: Callable[..., Any], samples: list[np.ndarray], vectorized: bool) -> np.ndarray:
     """Statistic of a batch: ``samples[i]: (R, n_i)`` -> ``(R,)``."""
     if vectorized:
         out = np.asarray(statistic(*samples, axis=-1), dtype=np.float64)
         if out.shape != (samples[0].shape[0],):
-            raise ParameterError("statistic", "bootstrap_ci",
-                                 "a callable returning one value per row when vectorized=True",
-                                 f"output of shape {out.shape}")
+            raise ParameterError(
+                "statistic",
+                "bootstrap_ci",
+                "a callable returning one value per row when vectorized=True",
+                f"output of shape {out.shape}",
+            )
         return out
     rows = samples[0].shape[0]
     return np.array([_scalar(statistic(*(s[r] for s in samples))) for r in range(rows)])
@@ -386,8 +390,9 @@ def _evaluate(
 def _scalar(v: Any) -> float:
     arr = np.asarray(v, dtype=np.float64)
     if arr.size != 1:
-        raise ParameterError("statistic", "bootstrap_ci", "a callable returning a scalar",
-                             f"output of shape {arr.shape}")
+        raise ParameterError(
+            "statistic", "bootstrap_ci", "a callable returning a scalar", f"output of shape {arr.shape}"
+        )
     return float(arr.reshape(()))
 
 
@@ -406,10 +411,7 @@ def _jackknife(
             left_out = np.arange(start, min(n, start + rows_per_chunk))
             # row r keeps every index except left_out[r]: (R, n - 1)
             idx = base[None, :] + (base[None, :] >= left_out[:, None])
-            batch = [
-                s[idx] if j in group else np.broadcast_to(s, (idx.shape[0], s.size))
-                for j, s in enumerate(data)
-            ]
+            batch = [s[idx] if j in group else np.broadcast_to(s, (idx.shape[0], s.size)) for j, s in enumerate(data)]
             values.append(_evaluate(statistic, batch, vectorized))
         out.append(np.concatenate(values))
     return out
@@ -474,8 +476,7 @@ def bootstrap_ci(
     seed = check_in_range(seed, "seed", owner, low=0, kind=int)
     sizes = tuple(int(d.size) for d in data)
     if paired and len(set(sizes)) != 1:
-        raise ParameterError("samples", owner, "samples of equal length when paired=True",
-                             f"lengths {sizes}")
+        raise ParameterError("samples", owner, "samples of equal length when paired=True", f"lengths {sizes}")
 
     theta_hat = _evaluate(statistic, [d[None, :] for d in data], vectorized)[0]
     rng = np.random.default_rng(seed)
@@ -501,8 +502,7 @@ def bootstrap_ci(
         low, high = (float(q) for q in np.quantile(boot, [alpha, 1.0 - alpha]))
     else:
         low, high = _bca(statistic, data, paired, vectorized, float(theta_hat), boot, alpha)
-    return BootstrapCI(float(theta_hat), low, high, standard_error, sizes, n_resamples,
-                       confidence, method)
+    return BootstrapCI(float(theta_hat), low, high, standard_error, sizes, n_resamples, confidence, method)
 
 
 def _bca(
@@ -711,8 +711,9 @@ def geometric_mean_ratio(
         _check_positive(ratios, "numerator", owner)
         return _exp_estimate(mean_estimate(np.log(ratios), confidence))
     if paired:
-        x, y = _as_pairs(numerator, denominator, owner, nan_policy=nan_policy, min_size=1,
-                        names=("numerator", "denominator"))
+        x, y = _as_pairs(
+            numerator, denominator, owner, nan_policy=nan_policy, min_size=1, names=("numerator", "denominator")
+        )
         _check_positive(x, "numerator", owner)
         _check_positive(y, "denominator", owner)
         return _exp_estimate(mean_estimate(np.log(x) - np.log(y), confidence))
@@ -740,11 +741,11 @@ def geometric_mean_ratio(
 
 def _check_positive(x: np.ndarray, name: str, owner: str) -> None:
     if np.any(x <= 0.0):
-        raise ParameterError(name, owner, "an array of positive values",
-                             f"minimum {float(np.min(x))!r}")
+        raise ParameterError(name, owner, "an array of positive values", f"minimum {float(np.min(x))!r}")
 
 
 def _exp_estimate(log_est: Estimate) -> Estimate:
     """Map an estimate of a mean log back to the ratio scale."""
-    return Estimate(math.exp(log_est.mean), math.exp(log_est.low), math.exp(log_est.high),
-                    log_est.n, log_est.confidence)
+    return Estimate(
+        math.exp(log_est.mean), math.exp(log_est.low), math.exp(log_est.high), log_est.n, log_est.confidence
+    )

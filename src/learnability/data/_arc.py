@@ -49,47 +49,31 @@ def _check_grid(grid: Any, where: str, source: object) -> torch.Tensor:
     if not isinstance(grid, list) or not grid:
         raise ARCFormatError(source, f"{where} must be a non-empty list of rows, got {_kind(grid)}")
     if len(grid) > ARC_MAX_SIZE:
-        raise ARCFormatError(
-            source, f"{where} has {len(grid)} rows; at most {ARC_MAX_SIZE} allowed"
-        )
+        raise ARCFormatError(source, f"{where} has {len(grid)} rows; at most {ARC_MAX_SIZE} allowed")
     width = None
     for r, row in enumerate(grid):
         if not isinstance(row, list) or not row:
-            raise ARCFormatError(
-                source, f"{where} row {r} must be a non-empty list, got {_kind(row)}"
-            )
+            raise ARCFormatError(source, f"{where} row {r} must be a non-empty list, got {_kind(row)}")
         if width is None:
             width = len(row)
             if width > ARC_MAX_SIZE:
-                raise ARCFormatError(
-                    source, f"{where} has {width} columns; at most {ARC_MAX_SIZE} allowed"
-                )
+                raise ARCFormatError(source, f"{where} has {width} columns; at most {ARC_MAX_SIZE} allowed")
         elif len(row) != width:
             raise ARCFormatError(
                 source,
-                f"{where} row {r} has {len(row)} cells but row 0 has {width} "
-                "(grids must be rectangular)",
+                f"{where} row {r} has {len(row)} cells but row 0 has {width} (grids must be rectangular)",
             )
         for c, value in enumerate(row):
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, int)
-                or not 0 <= value < ARC_COLOURS
-            ):
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < ARC_COLOURS:
                 raise ARCFormatError(
                     source,
-                    f"{where} cell ({r}, {c}) is {value!r}; "
-                    f"cells must be integers 0..{ARC_COLOURS - 1}",
+                    f"{where} cell ({r}, {c}) is {value!r}; cells must be integers 0..{ARC_COLOURS - 1}",
                 )
     return torch.tensor(grid, dtype=torch.int64)  # (h, w)
 
 
 def _kind(value: Any) -> str:
-    return (
-        f"{type(value).__name__} {value!r}"
-        if not isinstance(value, list | dict)
-        else type(value).__name__
-    )
+    return f"{type(value).__name__} {value!r}" if not isinstance(value, list | dict) else type(value).__name__
 
 
 def validate_arc_task(task: Any, source: object = "<task>") -> dict[str, list[torch.Tensor]]:
@@ -109,31 +93,23 @@ def validate_arc_task(task: Any, source: object = "<task>") -> dict[str, list[to
             outside 0..9).
     """
     if not isinstance(task, dict):
-        raise ARCFormatError(
-            source, f"the top level must be an object with 'train' and 'test', got {_kind(task)}"
-        )
+        raise ARCFormatError(source, f"the top level must be an object with 'train' and 'test', got {_kind(task)}")
     grids: dict[str, list[torch.Tensor]] = {}
     for section in _SECTIONS:
         if section not in task:
             raise ARCFormatError(source, f"missing the '{section}' list of pairs")
         pairs = task[section]
         if not isinstance(pairs, list) or not pairs:
-            raise ARCFormatError(
-                source, f"'{section}' must be a non-empty list of pairs, got {_kind(pairs)}"
-            )
+            raise ARCFormatError(source, f"'{section}' must be a non-empty list of pairs, got {_kind(pairs)}")
         for side in _SIDES:
             grids[f"{section}_{side}"] = []
         for p, pair in enumerate(pairs):
             if not isinstance(pair, dict):
-                raise ARCFormatError(
-                    source, f"{section}[{p}] must be an object with 'input' and 'output'"
-                )
+                raise ARCFormatError(source, f"{section}[{p}] must be an object with 'input' and 'output'")
             for side in _SIDES:
                 if side not in pair:
                     raise ARCFormatError(source, f"{section}[{p}] has no '{side}' grid")
-                grids[f"{section}_{side}"].append(
-                    _check_grid(pair[side], f"{section}[{p}].{side}", source)
-                )
+                grids[f"{section}_{side}"].append(_check_grid(pair[side], f"{section}[{p}].{side}", source))
     return grids
 
 
@@ -161,16 +137,12 @@ class ARCTaskDataset(Dataset[dict[str, Any]]):
         if isinstance(source, str | os.PathLike):
             directory = Path(source)
             if not directory.is_dir():
-                raise ParameterError(
-                    "source", owner, "an existing directory of ARC task files", str(source)
-                )
+                raise ParameterError("source", owner, "an existing directory of ARC task files", str(source))
             paths = sorted(directory.glob("*.json"))
         else:
             paths = [Path(p) for p in source]
         if not paths:
-            raise ParameterError(
-                "source", owner, "a directory or list holding ARC *.json task files", str(source)
-            )
+            raise ParameterError("source", owner, "a directory or list holding ARC *.json task files", str(source))
         self.paths: list[Path] = paths
         self.tasks: list[dict[str, list[torch.Tensor]]] = [self._read(p) for p in paths]
 

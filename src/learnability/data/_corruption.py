@@ -51,9 +51,7 @@ __all__ = [
 ]
 
 
-def _draw(
-    shape: tuple[int, ...], generator: torch.Generator, like: torch.Tensor, normal: bool = False
-) -> torch.Tensor:
+def _draw(shape: tuple[int, ...], generator: torch.Generator, like: torch.Tensor, normal: bool = False) -> torch.Tensor:
     """Uniform [0, 1) (or standard normal) draws on the generator's device, moved to ``like``'s."""
     fn = torch.randn if normal else torch.rand
     return fn(shape, generator=generator, device=generator.device, dtype=like.dtype).to(like.device)
@@ -69,9 +67,7 @@ class GaussianNoise:
     def __post_init__(self) -> None:
         check_in_range(self.std, "std", "GaussianNoise", low=0)
 
-    def __call__(
-        self, x: torch.Tensor, *, generator: torch.Generator | None = None
-    ) -> torch.Tensor:
+    def __call__(self, x: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
         x = _check_images(x, "GaussianNoise")
         gen = _require_generator(generator, "GaussianNoise")
         out = x + self.std * _draw(tuple(x.shape), gen, x, normal=True)
@@ -97,9 +93,7 @@ class RandomBlackPatches:
         check_in_range(high, "size", owner, low=low, high=1)
         object.__setattr__(self, "size", (float(low), float(high)))
 
-    def __call__(
-        self, x: torch.Tensor, *, generator: torch.Generator | None = None
-    ) -> torch.Tensor:
+    def __call__(self, x: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
         x = _check_images(x, "RandomBlackPatches")
         gen = _require_generator(generator, "RandomBlackPatches")
         n, _, height, width = x.shape
@@ -134,9 +128,7 @@ class RandomCropResize:
         check_in_range(high, "scale", owner, low=low, high=1)
         object.__setattr__(self, "scale", (float(low), float(high)))
 
-    def __call__(
-        self, x: torch.Tensor, *, generator: torch.Generator | None = None
-    ) -> torch.Tensor:
+    def __call__(self, x: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
         x = _check_images(x, "RandomCropResize")
         gen = _require_generator(generator, "RandomCropResize")
         n = x.shape[0]
@@ -171,9 +163,7 @@ def corruption_from_names(names: str | Sequence[str]) -> Compose:
     """
     parts = names.split("+") if isinstance(names, str) else list(names)
     if not parts:
-        raise ParameterError(
-            "names", "corruption_from_names", f"names from {CORRUPTION_NAMES}", names
-        )
+        raise ParameterError("names", "corruption_from_names", f"names from {CORRUPTION_NAMES}", names)
     table: dict[str, ImageTransform] = {
         "noise": GaussianNoise(),
         "patches": RandomBlackPatches(),
@@ -218,17 +208,13 @@ class CorruptedImageDataset(Dataset[dict[str, torch.Tensor]]):
     ) -> None:
         owner = "CorruptedImageDataset"
         if not isinstance(data, ImageData):
-            raise ParameterError(
-                "data", owner, "an ImageData (see load_images)", type(data).__name__
-            )
+            raise ParameterError("data", owner, "an ImageData (see load_images)", type(data).__name__)
         check_in_range(seed, "seed", owner, low=0, kind=int)
         if corruption is not None and not callable(corruption):
             raise ParameterError("corruption", owner, "a transform (x, *, generator)", corruption)
         self.data = data
         self.corruption: ImageTransform = (
-            corruption
-            if corruption is not None
-            else corruption_from_names("crop+hflip+patches+noise")
+            corruption if corruption is not None else corruption_from_names("crop+hflip+patches+noise")
         )
         self.seed = seed
 
@@ -275,9 +261,7 @@ def plot_corrupted_batch(
     check_in_range(n, "n", owner, low=1, kind=int)
     for key in ("corrupted", "clean"):
         if key not in batch:
-            raise ParameterError(
-                "batch", owner, "a mapping with 'corrupted' and 'clean'", sorted(batch)
-            )
+            raise ParameterError("batch", owner, "a mapping with 'corrupted' and 'clean'", sorted(batch))
         _check_images(batch[key], owner, name=f"batch[{key!r}]")
     if batch["corrupted"].shape != batch["clean"].shape:
         raise ParameterError(

@@ -83,14 +83,10 @@ class TensorDictDataset(Dataset[dict[str, torch.Tensor]]):
             if not isinstance(key, str):
                 raise ParameterError("tensors", owner, "a mapping with str keys", key)
             if not isinstance(value, torch.Tensor) or value.ndim == 0:
-                raise ParameterError(
-                    f"tensors[{key!r}]", owner, "a tensor with at least one dimension", value
-                )
+                raise ParameterError(f"tensors[{key!r}]", owner, "a tensor with at least one dimension", value)
             lengths[key] = int(value.shape[0])
         if len(set(lengths.values())) != 1:
-            raise ParameterError(
-                "tensors", owner, "tensors with the same number of rows", f"rows {lengths}"
-            )
+            raise ParameterError("tensors", owner, "tensors with the same number of rows", f"rows {lengths}")
         self.tensors: dict[str, torch.Tensor] = dict(tensors)
         self._length = next(iter(lengths.values()))
 
@@ -162,9 +158,7 @@ class ItemFilesDataset(Dataset[dict[str, torch.Tensor]]):
         if isinstance(source, str | os.PathLike):
             directory = Path(source)
             if not directory.is_dir():
-                raise ParameterError(
-                    "source", owner, "an existing directory or a list of files", str(source)
-                )
+                raise ParameterError("source", owner, "an existing directory or a list of files", str(source))
             paths = sorted(p for p in directory.iterdir() if p.suffix in _ITEM_SUFFIXES)
         else:
             paths = [Path(p) for p in source]
@@ -192,9 +186,7 @@ class ItemFilesDataset(Dataset[dict[str, torch.Tensor]]):
             else:
                 item = {NPY_ITEM_KEY: torch.from_numpy(np.load(path, allow_pickle=False))}
         except Exception as exc:  # any reader failure is a bad file; name it
-            raise DataFileError(
-                path, f"cannot be read as an item ({type(exc).__name__}: {exc})"
-            ) from exc
+            raise DataFileError(path, f"cannot be read as an item ({type(exc).__name__}: {exc})") from exc
         if not isinstance(item, dict) or not all(
             isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in item.items()
         ):
@@ -207,9 +199,7 @@ class ItemFilesDataset(Dataset[dict[str, torch.Tensor]]):
 # --------------------------------------------------------------------------------------------
 
 
-def save_memmap(
-    tensors: Mapping[str, torch.Tensor | np.ndarray], directory: str | os.PathLike[str]
-) -> Path:
+def save_memmap(tensors: Mapping[str, torch.Tensor | np.ndarray], directory: str | os.PathLike[str]) -> Path:
     """Write each named array to ``directory/<name>.npy`` for :class:`MemmapDataset`.
 
     Args:
@@ -248,16 +238,12 @@ class MemmapDataset(Dataset[dict[str, torch.Tensor]]):
     to a DataLoader worker), so workers never receive a copy of the data.
     """
 
-    def __init__(
-        self, directory: str | os.PathLike[str], keys: Sequence[str] | None = None
-    ) -> None:
+    def __init__(self, directory: str | os.PathLike[str], keys: Sequence[str] | None = None) -> None:
         owner = "MemmapDataset"
         self.directory = Path(directory)
         available = sorted(p.stem for p in self.directory.glob("*.npy"))
         if not available:
-            raise ParameterError(
-                "directory", owner, "a directory holding <key>.npy files", str(directory)
-            )
+            raise ParameterError("directory", owner, "a directory holding <key>.npy files", str(directory))
         if keys is None:
             keys = available
         for key in keys:
@@ -303,17 +289,13 @@ class MemmapDataset(Dataset[dict[str, torch.Tensor]]):
 # --------------------------------------------------------------------------------------------
 
 
-def _resolve_device(
-    device: torch.device | str | None, generator: torch.Generator, owner: str
-) -> torch.device:
+def _resolve_device(device: torch.device | str | None, generator: torch.Generator, owner: str) -> torch.device:
     gen_device = generator.device
     if device is None:
         return gen_device
     device = torch.device(device)
     if device.type != gen_device.type:
-        raise ParameterError(
-            "device", owner, f"the generator's device type ({gen_device.type!r})", str(device)
-        )
+        raise ParameterError("device", owner, f"the generator's device type ({gen_device.type!r})", str(device))
     return device
 
 
@@ -347,9 +329,7 @@ def sample_uniform(
     check_in_range(low, "low", owner)
     check_in_range(high, "high", owner, low=low, low_inclusive=False)
     if not isinstance(generator, torch.Generator):
-        raise ParameterError(
-            "generator", owner, "a torch.Generator (randomness is explicit)", generator
-        )
+        raise ParameterError("generator", owner, "a torch.Generator (randomness is explicit)", generator)
     if not dtype.is_floating_point:
         raise ParameterError("dtype", owner, "a floating-point dtype", dtype)
     dev = _resolve_device(device, generator, owner)

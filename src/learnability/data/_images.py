@@ -155,14 +155,10 @@ class ImageData:
     def __post_init__(self) -> None:
         owner = "ImageData"
         if not isinstance(self.images, torch.Tensor) or self.images.ndim != 4:
-            raise ParameterError(
-                "images", owner, "a tensor of shape (N, C, H, W)", _describe(self.images)
-            )
+            raise ParameterError("images", owner, "a tensor of shape (N, C, H, W)", _describe(self.images))
         if self.images.dtype != torch.float32:
             raise ParameterError("images", owner, "a float32 tensor", self.images.dtype)
-        if not isinstance(self.labels, torch.Tensor) or self.labels.shape != (
-            self.images.shape[0],
-        ):
+        if not isinstance(self.labels, torch.Tensor) or self.labels.shape != (self.images.shape[0],):
             raise ParameterError(
                 "labels",
                 owner,
@@ -171,9 +167,7 @@ class ImageData:
             )
         if self.labels.dtype != torch.int64:
             raise ParameterError("labels", owner, "an int64 tensor", self.labels.dtype)
-        if len(self.labels) and (
-            int(self.labels.min()) < 0 or int(self.labels.max()) >= len(self.classes)
-        ):
+        if len(self.labels) and (int(self.labels.min()) < 0 or int(self.labels.max()) >= len(self.classes)):
             raise ParameterError(
                 "labels",
                 owner,
@@ -217,9 +211,7 @@ def _read_bytes(path: Path) -> bytes:
         try:
             return gzip.decompress(raw)
         except (EOFError, OSError, zlib.error) as exc:
-            raise DataFileError(
-                path, f"is a corrupt or truncated gzip file ({exc}); download it again"
-            ) from exc
+            raise DataFileError(path, f"is a corrupt or truncated gzip file ({exc}); download it again") from exc
     return raw
 
 
@@ -250,9 +242,7 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
         )
     header = _IDX_MAGIC_BYTES + _IDX_DIM_BYTES * ndim
     if len(raw) < header:
-        raise DataFileError(
-            path, f"is truncated inside its header ({len(raw)} bytes, header needs {header})"
-        )
+        raise DataFileError(path, f"is truncated inside its header ({len(raw)} bytes, header needs {header})")
     dims = struct.unpack(f">{ndim}I", raw[_IDX_MAGIC_BYTES:header])
     dtype = _IDX_DTYPES[code]
     expected = math.prod(dims) * dtype.itemsize
@@ -266,8 +256,7 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     if got > expected:
         raise DataFileError(
             path,
-            f"has {got - expected} unexpected bytes after the data of shape {dims}; "
-            "the file is corrupt",
+            f"has {got - expected} unexpected bytes after the data of shape {dims}; the file is corrupt",
         )
     array = np.frombuffer(raw, dtype=dtype, count=math.prod(dims), offset=header)
     return array.reshape(dims).astype(dtype.newbyteorder("="))
@@ -294,8 +283,7 @@ def write_idx(path: str | os.PathLike[str], array: np.ndarray, *, compress: bool
         raise ParameterError(
             "array",
             "write_idx",
-            "an array with at least one dimension and an IDX dtype "
-            "(uint8, int8, int16, int32, float32, float64)",
+            "an array with at least one dimension and an IDX dtype (uint8, int8, int16, int32, float32, float64)",
             f"{array.dtype} array of shape {array.shape}",
         )
     code = codes[native]
@@ -355,8 +343,7 @@ class _RestrictedUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) not in _ALLOWED_GLOBALS:
             raise _UnsafePickleError(
-                f"refusing to load the global {module}.{name}: only numpy arrays and builtin "
-                "containers are allowed"
+                f"refusing to load the global {module}.{name}: only numpy arrays and builtin containers are allowed"
             )
         return _ALLOWED_GLOBALS[(module, name)]
 
@@ -407,12 +394,7 @@ def load_cifar_batch(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarr
     if not isinstance(batch, dict):
         raise DataFileError(path, f"holds a {type(batch).__name__}, expected a dict")
     data, labels = _key(batch, "data"), _key(batch, "labels")
-    if (
-        not isinstance(data, np.ndarray)
-        or data.dtype != np.uint8
-        or data.ndim != 2
-        or (data.shape[1] != _CIFAR_ROW)
-    ):
+    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or (data.shape[1] != _CIFAR_ROW):
         raise DataFileError(
             path,
             f"its 'data' entry must be a uint8 array of shape (n, {_CIFAR_ROW}); got "
@@ -497,9 +479,7 @@ def _locate(name: str, root: Path, split: str) -> dict[str, Path] | None:
     return None
 
 
-def image_files_available(
-    name: str, root: str | os.PathLike[str] | None = None, *, split: str = "train"
-) -> bool:
+def image_files_available(name: str, root: str | os.PathLike[str] | None = None, *, split: str = "train") -> bool:
     """Whether :func:`load_images` would find the files of ``name``/``split`` (always True for
     ``"digits"``); lets a study fall back to the offline default without catching errors."""
     check_choice(name, "name", "image_files_available", IMAGE_DATASETS)
@@ -537,8 +517,7 @@ def _load_idx_pair(paths: dict[str, Path], split: str) -> tuple[np.ndarray, np.n
     if images.ndim != 3 or images.dtype != np.uint8:
         raise DataFileError(
             paths[image_stem],
-            f"must hold uint8 images of shape (n, rows, cols); holds {images.dtype} of shape "
-            f"{images.shape}",
+            f"must hold uint8 images of shape (n, rows, cols); holds {images.dtype} of shape {images.shape}",
         )
     if labels.ndim != 1 or labels.dtype != np.uint8:
         raise DataFileError(
@@ -579,17 +558,13 @@ def _digits_arrays() -> tuple[np.ndarray, np.ndarray]:
     return images, target
 
 
-def _load_digits_split(
-    split: str, seed: int, test_fraction: float
-) -> tuple[np.ndarray, np.ndarray]:
+def _load_digits_split(split: str, seed: int, test_fraction: float) -> tuple[np.ndarray, np.ndarray]:
     from sklearn.model_selection import train_test_split
 
     all_images, target = _digits_arrays()
     indices = np.arange(len(target))
     # Stratified so both splits keep the class balance; the split depends on seed alone.
-    train_idx, test_idx = train_test_split(
-        indices, test_size=test_fraction, random_state=seed, stratify=target
-    )
+    train_idx, test_idx = train_test_split(indices, test_size=test_fraction, random_state=seed, stratify=target)
     idx = np.sort(train_idx if split == "train" else test_idx)
     images = all_images[idx] / _DIGITS_MAX_VALUE  # (n, 8, 8) in [0, 1]
     return images[:, None], target[idx].astype(np.int64)
@@ -600,9 +575,7 @@ def _resize(images: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     if tuple(images.shape[-2:]) == size:
         return images
     shrinking = size[0] < images.shape[-2] or size[1] < images.shape[-1]
-    out = F.interpolate(
-        images, size=size, mode="bilinear", align_corners=False, antialias=shrinking
-    )
+    out = F.interpolate(images, size=size, mode="bilinear", align_corners=False, antialias=shrinking)
     # Antialiased kernels can overshoot by rounding; intensities stay in [0, 1].
     return out.clamp_(0.0, 1.0)
 

@@ -90,11 +90,7 @@ def _batch_len(batch: Any) -> int:
             return _batch_len(value)
     if isinstance(batch, list | tuple) and batch:
         first = batch[0]
-        return (
-            _batch_len(first)
-            if isinstance(first, torch.Tensor | dict | list | tuple)
-            else len(batch)
-        )
+        return _batch_len(first) if isinstance(first, torch.Tensor | dict | list | tuple) else len(batch)
     raise ParameterError(
         "dataset",
         "probe_loading",
@@ -179,10 +175,7 @@ def _suggest(
             f"and one item costs {item_ms:.3g} ms to fetch."
         )
     elif in_memory is None:
-        out.append(
-            "If __getitem__ reads files, load the whole data set in memory (TensorDictDataset) "
-            "when it fits."
-        )
+        out.append("If __getitem__ reads files, load the whole data set in memory (TensorDictDataset) when it fits.")
     if getitem_rate < step_rate:
         out.append(
             f"Pre-process once and save the result (save_item_files / save_memmap) instead of "
@@ -211,10 +204,7 @@ def _suggest(
     if device is not None and device.type == "cuda" and not pin_memory:
         out.append("Set pin_memory=True and copy with .to(device, non_blocking=True).")
     if not out:
-        out.append(
-            "Store the files in a faster format (memory-mapped arrays, MemmapDataset) or on "
-            "faster storage."
-        )
+        out.append("Store the files in a faster format (memory-mapped arrays, MemmapDataset) or on faster storage.")
     return tuple(out)
 
 
@@ -290,9 +280,7 @@ def probe_loading(
         raise ParameterError("step_fn", owner, "a callable step_fn(batch)", step_fn)
     n_items = len(dataset)  # type: ignore[arg-type]
     if n_items < batch_size:
-        raise ParameterError(
-            "batch_size", owner, f"at most the dataset's length ({n_items})", batch_size
-        )
+        raise ParameterError("batch_size", owner, f"at most the dataset's length ({n_items})", batch_size)
     dev = torch.device(device) if device is not None else None
     if in_memory is None:
         in_memory = _in_memory(dataset)
@@ -305,9 +293,7 @@ def probe_loading(
     getitem_rate = _rate(n_fetch, time.perf_counter() - t0)
 
     sampler = (
-        RandomSampler(dataset, generator=torch.Generator().manual_seed(seed))
-        if shuffle
-        else SequentialSampler(dataset)
+        RandomSampler(dataset, generator=torch.Generator().manual_seed(seed)) if shuffle else SequentialSampler(dataset)
     )
     # 2. The step alone, on one batch already loaded and moved — timed before any worker
     #    process exists, so loader workers do not compete with it for the cores.
@@ -420,9 +406,7 @@ def sweep_loading(
     rows = []
     for workers in sorted(set(num_workers)):
         for size in sorted(set(batch_sizes)):
-            probe = probe_loading(
-                dataset, batch_size=size, num_workers=workers, step_fn=step_fn, **probe_kwargs
-            )
+            probe = probe_loading(dataset, batch_size=size, num_workers=workers, step_fn=step_fn, **probe_kwargs)
             row = probe.to_dict()
             row["suggestions"] = "; ".join(probe.suggestions)
             rows.append(row)
@@ -459,12 +443,8 @@ def plot_loading_sweep(frame: pd.DataFrame, *, title: str | None = None) -> Figu
     FigureCanvasAgg(fig)
     ax_loader, ax_e2e = fig.subplots(1, 2, sharey=True)
     for workers, group in frame.sort_values("batch_size").groupby("num_workers"):
-        ax_loader.plot(
-            group["batch_size"], group["loader_items_per_s"], "o-", label=f"{workers} workers"
-        )
-        ax_e2e.plot(
-            group["batch_size"], group["end_to_end_items_per_s"], "o-", label=f"{workers} workers"
-        )
+        ax_loader.plot(group["batch_size"], group["loader_items_per_s"], "o-", label=f"{workers} workers")
+        ax_e2e.plot(group["batch_size"], group["end_to_end_items_per_s"], "o-", label=f"{workers} workers")
     step = frame.groupby("batch_size")["step_items_per_s"].median()
     for ax in (ax_loader, ax_e2e):
         ax.plot(step.index, step.values, "k--", label="training step alone")

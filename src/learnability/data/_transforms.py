@@ -55,33 +55,23 @@ _SHIFT_MODES = ("zeros", "circular")
 class ImageTransform(Protocol):
     """What every transform (and corruption) is: ``(N, C, H, W) -> (N, C, H, W)``."""
 
-    def __call__(
-        self, x: torch.Tensor, *, generator: torch.Generator | None = None
-    ) -> torch.Tensor: ...
+    def __call__(self, x: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor: ...
 
 
 def _check_images(x: Any, owner: str, name: str = "x") -> torch.Tensor:
     if isinstance(x, torch.Tensor) and x.ndim == 4 and x.is_floating_point():
         return x
-    got = (
-        f"tensor of shape {tuple(x.shape)} and dtype {x.dtype}"
-        if isinstance(x, torch.Tensor)
-        else type(x).__name__
-    )
+    got = f"tensor of shape {tuple(x.shape)} and dtype {x.dtype}" if isinstance(x, torch.Tensor) else type(x).__name__
     raise ParameterError(name, owner, "a floating-point tensor of shape (N, C, H, W)", got)
 
 
 def _require_generator(generator: Any, owner: str) -> torch.Generator:
     if not isinstance(generator, torch.Generator):
-        raise ParameterError(
-            "generator", owner, "a torch.Generator (randomness is explicit)", generator
-        )
+        raise ParameterError("generator", owner, "a torch.Generator (randomness is explicit)", generator)
     return generator
 
 
-def _uniform(
-    n: int, low: float, high: float, generator: torch.Generator, like: torch.Tensor
-) -> torch.Tensor:
+def _uniform(n: int, low: float, high: float, generator: torch.Generator, like: torch.Tensor) -> torch.Tensor:
     """``n`` float64 draws from U[low, high] made on the generator's device, returned on
     ``like``'s device."""
     u = torch.rand(n, generator=generator, device=generator.device, dtype=torch.float64)
@@ -159,9 +149,7 @@ def rotate(x: torch.Tensor, angles: torch.Tensor | float | Sequence[float]) -> t
         xs = x[general]
         theta = _rotation_theta(angles_t[general], height, width).to(x.dtype)
         grid = F.affine_grid(theta, list(xs.shape), align_corners=False)
-        out[general] = F.grid_sample(
-            xs, grid, mode="bilinear", padding_mode="zeros", align_corners=False
-        )
+        out[general] = F.grid_sample(xs, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
     return out
 
 
@@ -227,14 +215,10 @@ class RandomRotation:
         owner = "RandomRotation"
         low, high = _pair(self.degrees, "degrees", owner)
         if not (math.isfinite(low) and math.isfinite(high) and low <= high):
-            raise ParameterError(
-                "degrees", owner, "a pair (low, high) with low <= high", self.degrees
-            )
+            raise ParameterError("degrees", owner, "a pair (low, high) with low <= high", self.degrees)
         object.__setattr__(self, "degrees", (float(low), float(high)))
 
-    def __call__(
-        self, x: torch.Tensor, *, generator: torch.Generator | None = None
-    ) -> torch.Tensor:
+    def __call__(self, x: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
         x = _check_images(x, "RandomRotation")
         gen = _require_generator(generator, "RandomRotation")
         low, high = self.degrees
@@ -255,9 +239,7 @@ class RandomFlip:
         check_choice(self.axis, "axis", "RandomFlip", _FLIP_AXES)
         check_in_range(self.p, "p", "RandomFlip", low=0, high=1)
 
-    def __call__(
-        self, x: torch.Tensor, *, generator: torch.Generator | None = None
-    ) -> torch.Tensor:
+    def __call__(self, x: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
         x = _check_images(x, "RandomFlip")
         dims = (-1,) if self.axis == "horizontal" else (-2,)
         if self.p == 0:
@@ -283,18 +265,14 @@ class RandomTranslation:
 
     def __post_init__(self) -> None:
         owner = "RandomTranslation"
-        pair = (
-            (self.max_shift, self.max_shift) if isinstance(self.max_shift, int) else self.max_shift
-        )
+        pair = (self.max_shift, self.max_shift) if isinstance(self.max_shift, int) else self.max_shift
         dy, dx = _pair(pair, "max_shift", owner)
         for v in (dy, dx):
             check_in_range(v, "max_shift", owner, low=0, kind=int)
         check_choice(self.mode, "mode", owner, _SHIFT_MODES)
         object.__setattr__(self, "max_shift", (int(dy), int(dx)))
 
-    def __call__(
-        self, x: torch.Tensor, *, generator: torch.Generator | None = None
-    ) -> torch.Tensor:
+    def __call__(self, x: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
         x = _check_images(x, "RandomTranslation")
         gen = _require_generator(generator, "RandomTranslation")
         max_dy, max_dx = self.max_shift  # type: ignore[misc]
@@ -324,14 +302,10 @@ class Compose:
         transforms = tuple(self.transforms)
         for t in transforms:
             if not callable(t):
-                raise ParameterError(
-                    "transforms", "Compose", "a sequence of callables (x, *, generator)", t
-                )
+                raise ParameterError("transforms", "Compose", "a sequence of callables (x, *, generator)", t)
         object.__setattr__(self, "transforms", transforms)
 
-    def __call__(
-        self, x: torch.Tensor, *, generator: torch.Generator | None = None
-    ) -> torch.Tensor:
+    def __call__(self, x: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
         for t in self.transforms:
             x = t(x, generator=generator)
         return x
@@ -370,16 +344,12 @@ class ImageNormalizer(BaseEstimator):
         return self
 
     @classmethod
-    def from_stats(
-        cls, mean: float | Sequence[float], std: float | Sequence[float]
-    ) -> ImageNormalizer:
+    def from_stats(cls, mean: float | Sequence[float], std: float | Sequence[float]) -> ImageNormalizer:
         """A fitted normaliser with known statistics (e.g. MNIST's 0.1307, 0.3081 in Lab 4)."""
         mean_t = torch.as_tensor(mean, dtype=torch.float64).reshape(-1)
         std_t = torch.as_tensor(std, dtype=torch.float64).reshape(-1)
         if mean_t.shape != std_t.shape or not bool((std_t > 0).all()):
-            raise ParameterError(
-                "std", "ImageNormalizer", "positive, with as many entries as mean", std
-            )
+            raise ParameterError("std", "ImageNormalizer", "positive, with as many entries as mean", std)
         self = cls(per_channel=mean_t.numel() > 1)
         self.mean_, self.std_ = mean_t, std_t
         return self
@@ -409,7 +379,5 @@ class ImageNormalizer(BaseEstimator):
         mean, std = self._stats(x)
         return x * std + mean
 
-    def __call__(
-        self, x: torch.Tensor, *, generator: torch.Generator | None = None
-    ) -> torch.Tensor:
+    def __call__(self, x: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
         return self.transform(x)

@@ -51,11 +51,11 @@ class Model(Protocol):
 class MetricSink(Protocol):
     """Where the loop writes metrics (a :class:`~learnability.runs.RunWriter` is one)."""
 
-    def log_block(self, series: str, steps: Sequence[int] | np.ndarray, values: np.ndarray, *,
-                  tag: str | None = None) -> None: ...
+    def log_block(
+        self, series: str, steps: Sequence[int] | np.ndarray, values: np.ndarray, *, tag: str | None = None
+    ) -> None: ...
 
-    def log(self, series: str, *, step: int | None = None, tag: str | None = None,
-            value: object = None) -> None: ...
+    def log(self, series: str, *, step: int | None = None, tag: str | None = None, value: object = None) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -108,8 +108,7 @@ class TrainSpec:
             check_in_range(self.eval_every, "eval_every", "TrainSpec", low=1, kind=int)
         check_in_range(self.block, "block", "TrainSpec", low=1, kind=int)
         check_in_range(self.log_every, "log_every", "TrainSpec", low=1, kind=int)
-        check_in_range(self.divergence_factor, "divergence_factor", "TrainSpec", low=1.0,
-                       low_inclusive=False)
+        check_in_range(self.divergence_factor, "divergence_factor", "TrainSpec", low=1.0, low_inclusive=False)
 
 
 @dataclass
@@ -182,8 +181,9 @@ _COMPILED: dict[tuple[object, ...], Callable[..., tuple[Tensor, Tensor]]] = {}
 RECOMPILE_LIMIT = 256
 
 
-def make_step(model: Model, loss: LossFn, optimizer: Optimizer, *, compile: bool = False
-              ) -> Callable[..., tuple[Tensor, Tensor]]:
+def make_step(
+    model: Model, loss: LossFn, optimizer: Optimizer, *, compile: bool = False
+) -> Callable[..., tuple[Tensor, Tensor]]:
     """The training step :func:`train` uses, for code that must time or drive single steps.
 
     Returns ``step(params, state, x, y, lr, active, ceiling) -> (losses (K,), active (K,))``:
@@ -195,8 +195,9 @@ def make_step(model: Model, loss: LossFn, optimizer: Optimizer, *, compile: bool
     return _step_fn(model, loss, optimizer, compile)
 
 
-def _step_fn(model: Model, loss_fn: LossFn, optimizer: Optimizer, compile_: bool
-             ) -> Callable[..., tuple[Tensor, Tensor]]:
+def _step_fn(
+    model: Model, loss_fn: LossFn, optimizer: Optimizer, compile_: bool
+) -> Callable[..., tuple[Tensor, Tensor]]:
     if not compile_:
         return _make_step(model, loss_fn, optimizer, False)
     model_key, opt_key = getattr(model, "cache_key", None), getattr(optimizer, "cache_key", None)
@@ -208,8 +209,9 @@ def _step_fn(model: Model, loss_fn: LossFn, optimizer: Optimizer, compile_: bool
     return _COMPILED[key]
 
 
-def _make_step(model: Model, loss_fn: LossFn, optimizer: Optimizer, compile_: bool
-               ) -> Callable[..., tuple[Tensor, Tensor]]:
+def _make_step(
+    model: Model, loss_fn: LossFn, optimizer: Optimizer, compile_: bool
+) -> Callable[..., tuple[Tensor, Tensor]]:
     """One training step, eager or fused into a single compiled graph.
 
     The compiled variant takes gradients with ``torch.func.grad_and_value`` so that forward,
@@ -221,15 +223,17 @@ def _make_step(model: Model, loss_fn: LossFn, optimizer: Optimizer, compile_: bo
         losses = loss_fn(model.forward(params, x), y)  # (K,)
         return losses.sum(), losses
 
-    def fused(params: list[Tensor], state: OptState, x: Tensor, y: Tensor, lr: Tensor,
-              active: Tensor, ceiling: Tensor) -> tuple[Tensor, Tensor]:
+    def fused(
+        params: list[Tensor], state: OptState, x: Tensor, y: Tensor, lr: Tensor, active: Tensor, ceiling: Tensor
+    ) -> tuple[Tensor, Tensor]:
         grads, (_, losses) = torch.func.grad_and_value(losses_and_total, has_aux=True)(params, x, y)
         active = active & torch.isfinite(losses) & (losses <= ceiling)
         optimizer.update_(params, grads, state, lr, active)
         return losses, active
 
-    def eager(params: list[Tensor], state: OptState, x: Tensor, y: Tensor, lr: Tensor,
-              active: Tensor, ceiling: Tensor) -> tuple[Tensor, Tensor]:
+    def eager(
+        params: list[Tensor], state: OptState, x: Tensor, y: Tensor, lr: Tensor, active: Tensor, ceiling: Tensor
+    ) -> tuple[Tensor, Tensor]:
         with torch.enable_grad():
             for p in params:
                 p.requires_grad_(True)
@@ -248,14 +252,14 @@ def _make_step(model: Model, loss_fn: LossFn, optimizer: Optimizer, compile_: bo
 
     # Raising a limit only: other compiled code in the process keeps its behaviour.
     dynamo_config.recompile_limit = max(dynamo_config.recompile_limit, RECOMPILE_LIMIT)
-    dynamo_config.accumulated_recompile_limit = max(dynamo_config.accumulated_recompile_limit,
-                                                    RECOMPILE_LIMIT)
+    dynamo_config.accumulated_recompile_limit = max(dynamo_config.accumulated_recompile_limit, RECOMPILE_LIMIT)
     # Shapes are static within a run; the compiled graph is cached per shape by torch.
     return torch.compile(fused, dynamic=False)
 
 
-def _evaluate(model: Model, params: list[Tensor], loss_fn: LossFn,
-              eval_sets: Mapping[str, EvalSet]) -> dict[str, np.ndarray]:
+def _evaluate(
+    model: Model, params: list[Tensor], loss_fn: LossFn, eval_sets: Mapping[str, EvalSet]
+) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {}
     with torch.no_grad():
         detached = [p.detach() for p in params]
@@ -275,8 +279,9 @@ def _first_bad(losses: np.ndarray, ceiling: np.ndarray, already: np.ndarray, off
     return np.where(already >= 0, already, first)
 
 
-def _flush_train_loss(sink: MetricSink, pending: list[np.ndarray], done: int, every: int,
-                      tag: str | None, *, final: bool) -> None:
+def _flush_train_loss(
+    sink: MetricSink, pending: list[np.ndarray], done: int, every: int, tag: str | None, *, final: bool
+) -> None:
     """Send complete groups of ``every`` steps (their mean) to the sink; keep the remainder.
 
     ``pending`` holds the losses of the steps just before ``done``. With ``final`` the last,
@@ -296,8 +301,7 @@ def _flush_train_loss(sink: MetricSink, pending: list[np.ndarray], done: int, ev
             values, steps = rows[:used], np.arange(first, first + used)
         else:
             with np.errstate(invalid="ignore", over="ignore"):  # diverged members: inf/nan
-                values = np.stack([rows[i:i + every].astype(np.float64).mean(axis=0)
-                                   for i in range(0, used, every)])
+                values = np.stack([rows[i : i + every].astype(np.float64).mean(axis=0) for i in range(0, used, every)])
             steps = np.minimum(np.arange(first + every - 1, first + used + every - 1, every), done - 1)
         sink.log_block("train_loss", steps, values, tag=tag)
         rows = rows[used:]
@@ -347,8 +351,9 @@ def train(
     device = params[0].device
     lr_t = torch.as_tensor(np.asarray(lr, dtype=np.float64), device=device)
     if lr_t.shape != (K,):
-        raise ParameterError("lr", "train", f"an array of shape ({K},), one rate per member",
-                             f"array of shape {tuple(lr_t.shape)}")
+        raise ParameterError(
+            "lr", "train", f"an array of shape ({K},), one rate per member", f"array of shape {tuple(lr_t.shape)}"
+        )
     if len(seeds) != K:
         raise ParameterError("seeds", "train", f"a sequence of {K} ints, one per member", list(seeds))
     if torch.any(lr_t < 0) or not torch.all(torch.isfinite(lr_t)):
@@ -398,8 +403,11 @@ def train(
                 except Exception as exc:
                     if step_fn is eager_fn or done + i > 0:
                         raise
-                    warnings.warn(f"torch.compile failed ({type(exc).__name__}: {exc}); "
-                                  "training eagerly.", RuntimeWarning, stacklevel=2)
+                    warnings.warn(
+                        f"torch.compile failed ({type(exc).__name__}: {exc}); training eagerly.",
+                        RuntimeWarning,
+                        stacklevel=2,
+                    )
                     step_fn = eager_fn
                     block[i], active = step_fn(params, state, x, y, lr_now, active, ceiling)
             if done + i == 0:
@@ -408,8 +416,7 @@ def train(
                 ceiling_np = ceiling.cpu().numpy().astype(np.float64)
                 ceiling = torch.where(torch.isfinite(ceiling), ceiling, torch.full_like(ceiling, float("inf")))
         losses = block.cpu().numpy()
-        diverged_step = _first_bad(losses, np.where(np.isfinite(ceiling_np), ceiling_np, np.inf),
-                                   diverged_step, done)
+        diverged_step = _first_bad(losses, np.where(np.isfinite(ceiling_np), ceiling_np, np.inf), diverged_step, done)
         history.append(losses)
         if sink is not None:
             pending.append(losses)
@@ -435,7 +442,13 @@ def train(
     converged = detector.converged_step.copy() if detector else np.full(K, -1, dtype=np.int64)
     converged[diverged_step >= 0] = -1
     return TrainResult(
-        params=params, lr=lr_t.cpu().numpy(), seeds=np.asarray(seeds), steps=done,
-        train_loss=train_loss, evals=evals, diverged_step=diverged_step,
-        converged_step=converged, wall_seconds=wall,
+        params=params,
+        lr=lr_t.cpu().numpy(),
+        seeds=np.asarray(seeds),
+        steps=done,
+        train_loss=train_loss,
+        evals=evals,
+        diverged_step=diverged_step,
+        converged_step=converged,
+        wall_seconds=wall,
     )

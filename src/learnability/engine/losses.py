@@ -29,8 +29,10 @@ def mse(out: Tensor, y: Tensor) -> Tensor:
         (K,) losses.
     """
     if y.shape != out.shape and y.shape != out.shape[1:]:
-        raise ValueError(f"mse: targets of shape {tuple(y.shape)} do not match outputs {tuple(out.shape)};"
-                         " targets need an explicit output dimension, e.g. (B, 1) not (B,)")
+        raise ValueError(
+            f"mse: targets of shape {tuple(y.shape)} do not match outputs {tuple(out.shape)};"
+            " targets need an explicit output dimension, e.g. (B, 1) not (B,)"
+        )
     return (out - y).square().mean(dim=tuple(range(1, out.dim())))
 
 

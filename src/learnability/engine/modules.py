@@ -42,7 +42,8 @@ def default_init_(module: nn.Module, generator: torch.Generator) -> nn.Module:
             sub.init_parameters(generator)  # initialises the module's own (direct) parameters
         elif any(True for _ in sub.parameters(recurse=False)):
             raise ParameterError(
-                f"module '{name or type(module).__name__}'", "default_init_",
+                f"module '{name or type(module).__name__}'",
+                "default_init_",
                 "made of nn.Linear/nn.Conv layers, or define init_parameters(generator)",
                 type(sub).__name__,
             )
@@ -60,15 +61,15 @@ class ModuleEnsemble:
         self.factory = factory
         base = factory()
         if any(True for _ in base.buffers()):
-            raise ParameterError("factory", "ModuleEnsemble", "a module without buffers",
-                                 type(base).__name__)
+            raise ParameterError("factory", "ModuleEnsemble", "a module without buffers", type(base).__name__)
         self.names = [n for n, _ in base.named_parameters()]
         self.n_params = sum(p.numel() for p in base.parameters())
         # functional_call only needs the structure: keep a parameter-free copy on the meta device.
         self._base_meta = base.to("meta")
 
-    def init(self, seeds: Sequence[int], *, device: str | torch.device = "cpu",
-             dtype: torch.dtype = torch.float32) -> list[Tensor]:
+    def init(
+        self, seeds: Sequence[int], *, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32
+    ) -> list[Tensor]:
         """One member per seed; parameters in ``named_parameters`` order, each (K, ...)."""
         modules = []
         for s in seeds:
@@ -94,6 +95,8 @@ class ModuleEnsemble:
     @torch.no_grad()
     def predict(self, params: Sequence[Tensor], x: Tensor, *, chunk: int = _EVAL_ROWS) -> Tensor:
         """x: (N, ...) shared by all members -> (K, N, ...), evaluated in chunks."""
-        outs = [vmap(self._call_one, in_dims=(0, None))(tuple(params), x[i:i + chunk])
-                for i in range(0, x.shape[0], chunk)]
+        outs = [
+            vmap(self._call_one, in_dims=(0, None))(tuple(params), x[i : i + chunk])
+            for i in range(0, x.shape[0], chunk)
+        ]
         return torch.cat(outs, dim=1)

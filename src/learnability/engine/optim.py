@@ -50,8 +50,14 @@ class Optimizer:
     def init(self, params: list[Tensor]) -> OptState:  # pragma: no cover - interface
         raise NotImplementedError
 
-    def update_(self, params: list[Tensor], grads: tuple[Tensor, ...] | list[Tensor], state: OptState,
-                lr: Tensor, active: Tensor) -> None:  # pragma: no cover - interface
+    def update_(
+        self,
+        params: list[Tensor],
+        grads: tuple[Tensor, ...] | list[Tensor],
+        state: OptState,
+        lr: Tensor,
+        active: Tensor,
+    ) -> None:  # pragma: no cover - interface
         raise NotImplementedError
 
 
@@ -66,8 +72,7 @@ class Adam(Optimizer):
 
     name = "adam"
 
-    def __init__(self, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.0) -> None:
+    def __init__(self, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0) -> None:
         check_in_range(betas[0], "betas[0]", "Adam", low=0.0, high=1.0, high_inclusive=False, kind=float)
         check_in_range(betas[1], "betas[1]", "Adam", low=0.0, high=1.0, high_inclusive=False, kind=float)
         check_in_range(eps, "eps", "Adam", low=0.0, kind=float)
@@ -80,18 +85,16 @@ class Adam(Optimizer):
 
     def init(self, params: list[Tensor]) -> OptState:
         return OptState(
-            buffers={"m": [torch.zeros_like(p) for p in params],
-                     "v": [torch.zeros_like(p) for p in params]},
+            buffers={"m": [torch.zeros_like(p) for p in params], "v": [torch.zeros_like(p) for p in params]},
             step=torch.zeros((), device=params[0].device, dtype=torch.float64),
         )
 
     @torch.no_grad()
-    def update_(self, params: list[Tensor], grads: list[Tensor], state: OptState, lr: Tensor,
-                active: Tensor) -> None:
+    def update_(self, params: list[Tensor], grads: list[Tensor], state: OptState, lr: Tensor, active: Tensor) -> None:
         b1, b2 = self.betas
         state.step += 1
-        bc1 = 1 - b1 ** state.step
-        bc2_sqrt = (1 - b2 ** state.step).sqrt()
+        bc1 = 1 - b1**state.step
+        bc2_sqrt = (1 - b2**state.step).sqrt()
         step_size = (lr.to(torch.float64) / bc1).to(params[0].dtype) * active  # (K,)
         for p, g, m, v in zip(params, grads, state.buffers["m"], state.buffers["v"], strict=True):
             mask = _per_member(active, p)
@@ -129,8 +132,7 @@ class SGD(Optimizer):
         return OptState(buffers=buffers, step=torch.zeros((), device=params[0].device, dtype=torch.float64))
 
     @torch.no_grad()
-    def update_(self, params: list[Tensor], grads: list[Tensor], state: OptState, lr: Tensor,
-                active: Tensor) -> None:
+    def update_(self, params: list[Tensor], grads: list[Tensor], state: OptState, lr: Tensor, active: Tensor) -> None:
         state.step += 1
         lr_eff = lr.to(params[0].dtype) * active
         bufs = state.buffers.get("momentum", [None] * len(params))

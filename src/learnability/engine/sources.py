@@ -56,8 +56,14 @@ class OnlineSource:
             stream is the same for any K, since its chunk size does not depend on K.
     """
 
-    def __init__(self, sample: Callable[[torch.Generator, int], Tensor],
-                 label: Callable[[Tensor], Tensor], *, batch_size: int, chunk_steps: int = 16) -> None:
+    def __init__(
+        self,
+        sample: Callable[[torch.Generator, int], Tensor],
+        label: Callable[[Tensor], Tensor],
+        *,
+        batch_size: int,
+        chunk_steps: int = 16,
+    ) -> None:
         check_in_range(batch_size, "batch_size", "OnlineSource", low=1, kind=int)
         check_in_range(chunk_steps, "chunk_steps", "OnlineSource", low=1, kind=int)
         self.sample, self.label = sample, label
@@ -114,8 +120,9 @@ class FixedSource:
     def __init__(self, x: Tensor, y: Tensor, *, batch_size: int) -> None:
         check_in_range(batch_size, "batch_size", "FixedSource", low=1, high=x.shape[0], kind=int)
         if y.shape[0] != x.shape[0]:
-            raise ParameterError("y", "FixedSource", f"an array with {x.shape[0]} rows (as x)",
-                                 f"array of shape {tuple(y.shape)}")
+            raise ParameterError(
+                "y", "FixedSource", f"an array with {x.shape[0]} rows (as x)", f"array of shape {tuple(y.shape)}"
+            )
         self.x, self.y, self.batch_size = x, y, batch_size
         self._gens: list[torch.Generator] = []
         self._order: Tensor | None = None
@@ -144,6 +151,6 @@ class FixedSource:
             self._reshuffle()
         assert self._order is not None
         B = self.batch_size
-        idx = self._order[:, self._i * B:(self._i + 1) * B]  # (K, B)
+        idx = self._order[:, self._i * B : (self._i + 1) * B]  # (K, B)
         self._i += 1
         return self.x[idx], self.y[idx]

@@ -209,13 +209,17 @@ class StackedMLP:
         """
         K = self.n_members(params)
         if x.ndim != 2 or x.shape[1] != self.spec.d_in:
-            raise ParameterError("x", "StackedMLP.predict", f"an array with shape (N, {self.spec.d_in})",
-                                 f"array of shape {tuple(x.shape)}")
+            raise ParameterError(
+                "x",
+                "StackedMLP.predict",
+                f"an array with shape (N, {self.spec.d_in})",
+                f"array of shape {tuple(x.shape)}",
+            )
         width = max(self.spec.dims)
         chunk = chunk or max(1, _EVAL_FLOATS // (K * width))
         outs = []
         for start in range(0, x.shape[0], chunk):
-            xc = x[start:start + chunk].unsqueeze(0).expand(K, -1, -1)
+            xc = x[start : start + chunk].unsqueeze(0).expand(K, -1, -1)
             outs.append(self.forward(params, xc))
         return torch.cat(outs, dim=1) if outs else x.new_empty(K, 0, self.spec.d_out)
 
@@ -234,7 +238,7 @@ class _MemberMLP(nn.Module):
         super().__init__()
         self.spec = spec
         self.linears = nn.ModuleList()
-        for (w, b) in layers:
+        for w, b in layers:
             lin = nn.Linear(w.shape[1], w.shape[0])
             with torch.no_grad():
                 lin.weight.copy_(w)

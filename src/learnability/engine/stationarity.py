@@ -95,8 +95,7 @@ class StationarityDetector:
             with np.errstate(invalid="ignore", divide="ignore"):
                 rel = (self._prev_mean - mean) / np.abs(self._prev_mean)
             # Windows ending before min_steps do not count towards a streak.
-            flat = (np.isfinite(rel) & (rel < self.settings.rel_tol)
-                    & (self._steps_seen >= self.settings.min_steps))
+            flat = np.isfinite(rel) & (rel < self.settings.rel_tol) & (self._steps_seen >= self.settings.min_steps)
             starting = flat & (self._streak == 0)
             self._streak_start[starting] = end_step
             self._streak = np.where(flat, self._streak + 1, 0)

@@ -118,8 +118,7 @@ class SweepResult:
         return self.table.loc[self.table["chosen"]].iloc[0]
 
 
-def select_lr(table: pd.DataFrame, selection: Selection, failure_loss: float | None,
-              step_cap: int) -> int:
+def select_lr(table: pd.DataFrame, selection: Selection, failure_loss: float | None, step_cap: int) -> int:
     """Index (into ``table``) of the chosen rate; fills ``feasible``, ``good``, ``collapsed``.
 
     Raises:
@@ -138,30 +137,33 @@ def select_lr(table: pd.DataFrame, selection: Selection, failure_loss: float | N
         usable = ~table["diverged"].to_numpy() & np.isfinite(final)
         if selection.if_none_feasible == "least_bad" and usable.any():
             return int(np.flatnonzero(usable)[np.argmin(final[usable])])
-        raise RuntimeError("no learning rate in the sweep trained successfully (all diverged, "
-                           "non-finite or no better than the failure level); lower the grid")
+        raise RuntimeError(
+            "no learning rate in the sweep trained successfully (all diverged, "
+            "non-finite or no better than the failure level); lower the grid"
+        )
     best = final[feasible].min()
     good = feasible & (final <= best + selection.tolerance * abs(best))
     table["good"] = good
     if selection.criterion == "final_loss":
         return int(np.flatnonzero(feasible)[np.argmin(final[feasible])])
-    steps = np.where(table["converged"].to_numpy(), table["steps_to_converge"].to_numpy(dtype=float),
-                     float(step_cap))
+    steps = np.where(table["converged"].to_numpy(), table["steps_to_converge"].to_numpy(dtype=float), float(step_cap))
     candidates = np.flatnonzero(good)
     order = np.lexsort((final[candidates], steps[candidates]))
     return int(candidates[order[0]])
 
 
 def _round_table(result: TrainResult, final_loss: np.ndarray, round_: int) -> pd.DataFrame:
-    return pd.DataFrame({
-        "lr": result.lr,
-        "final_loss": final_loss,
-        "steps_to_converge": np.where(result.converged, result.converged_step, -1),
-        "converged": result.converged,
-        "diverged": result.diverged,
-        "diverged_step": result.diverged_step,
-        "round": round_,
-    })
+    return pd.DataFrame(
+        {
+            "lr": result.lr,
+            "final_loss": final_loss,
+            "steps_to_converge": np.where(result.converged, result.converged_step, -1),
+            "converged": result.converged,
+            "diverged": result.diverged,
+            "diverged_step": result.diverged_step,
+            "round": round_,
+        }
+    )
 
 
 def lr_sweep(
@@ -193,7 +195,7 @@ def lr_sweep(
         raise ParameterError("step_cap", "lr_sweep", "an int in the range [1, inf)", step_cap)
     results = [train_fn(grid.rates)]
     table = _round_table(results[0], score(results[0]), 0)
-    ratio = 10 ** grid.log_step
+    ratio = 10**grid.log_step
     extensions = 0
     while True:
         table = table.sort_values("lr", ignore_index=True)
@@ -203,12 +205,16 @@ def lr_sweep(
             break
         extensions += 1
         k = np.arange(1, grid.extend_by + 1)
-        new = table["lr"].iloc[0] / ratio ** k if at_low else table["lr"].iloc[-1] * ratio ** k
+        new = table["lr"].iloc[0] / ratio**k if at_low else table["lr"].iloc[-1] * ratio**k
         res = train_fn(np.sort(new))
         results.append(res)
         table = pd.concat([table, _round_table(res, score(res), extensions)], ignore_index=True)
     table["chosen"] = False
     table.loc[chosen, "chosen"] = True
-    return SweepResult(table=table, chosen_lr=float(table.loc[chosen, "lr"]),
-                       at_edge=bool(at_low or at_high), results=results,
-                       feasible=bool(table.loc[chosen, "feasible"]))
+    return SweepResult(
+        table=table,
+        chosen_lr=float(table.loc[chosen, "lr"]),
+        at_edge=bool(at_low or at_high),
+        results=results,
+        feasible=bool(table.loc[chosen, "feasible"]),
+    )

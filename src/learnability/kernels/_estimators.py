@@ -74,16 +74,12 @@ def center_gram(K: Any, *, K_fit: Any = None) -> np.ndarray:
     if K_fit is None:
         k = as_matrix(K, "K", owner)
         if k.shape[0] != k.shape[1]:
-            raise ParameterError(
-                "K", owner, "a square (N, N) matrix when K_fit is None", f"array of shape {k.shape}"
-            )
+            raise ParameterError("K", owner, "a square (N, N) matrix when K_fit is None", f"array of shape {k.shape}")
         col_means = k.mean(axis=0)  # (N,)
     else:
         k_fit = as_matrix(K_fit, "K_fit", owner)
         if k_fit.shape[0] != k_fit.shape[1]:
-            raise ParameterError(
-                "K_fit", owner, "a square (N, N) matrix", f"array of shape {k_fit.shape}"
-            )
+            raise ParameterError("K_fit", owner, "a square (N, N) matrix", f"array of shape {k_fit.shape}")
         k = as_matrix(K, "K", owner, n_features=k_fit.shape[0])
         col_means = k_fit.mean(axis=0)  # (N,)
     return _center_with(k, col_means, float(col_means.mean()))
@@ -122,9 +118,7 @@ class _KernelParamsMixin:
         """Gram matrix ``(N, M)``; with ``kernel="precomputed"``, ``X`` already is one."""
         if self.kernel == "precomputed":
             return X
-        return gram_matrix(
-            X, Y, kernel=self.kernel, gamma=self.gamma, degree=self.degree, coef0=self.coef0
-        )
+        return gram_matrix(X, Y, kernel=self.kernel, gamma=self.gamma, degree=self.degree, coef0=self.coef0)
 
     def _check_precomputed(self, x: np.ndarray) -> None:
         if self.kernel == "precomputed" and x.shape[0] != x.shape[1]:
@@ -221,8 +215,7 @@ class KernelRidge(_KernelParamsMixin, RegressorMixin, BaseEstimator):
             dual = scipy.linalg.cho_solve(factor, t)
         except np.linalg.LinAlgError:
             warnings.warn(
-                "KernelRidge: K + alpha I is singular; using the minimum-norm least-squares "
-                "solution.",
+                "KernelRidge: K + alpha I is singular; using the minimum-norm least-squares solution.",
                 scipy.linalg.LinAlgWarning,
                 stacklevel=2,
             )
@@ -329,7 +322,7 @@ class KernelPCA(_KernelParamsMixin, TransformerMixin, BaseEstimator):
             # LAPACK's subset driver can return nothing on a flat spectrum (K = I to rounding,
             # e.g. an RBF kernel with a huge gamma): fall back to the full decomposition.
             eigvals, eigvecs = scipy.linalg.eigh(K_c)
-            eigvals, eigvecs = eigvals[n - n_comp:], eigvecs[:, n - n_comp:]
+            eigvals, eigvecs = eigvals[n - n_comp :], eigvecs[:, n - n_comp :]
         eigvals = self._fix_spectrum(eigvals)
         # Deterministic sign: the largest-magnitude entry of each eigenvector is positive.
         pivots = np.argmax(np.abs(eigvecs), axis=0)  # (n_comp,)
@@ -356,8 +349,7 @@ class KernelPCA(_KernelParamsMixin, TransformerMixin, BaseEstimator):
             raise ParameterError(
                 "kernel",
                 type(self).__name__,
-                "a positive semi-definite kernel on X (centred Gram eigenvalues "
-                f"range from {low:.3g} to {top:.3g})",
+                f"a positive semi-definite kernel on X (centred Gram eigenvalues range from {low:.3g} to {top:.3g})",
                 self.kernel,
             )
         eigvals[eigvals < 0] = 0.0

@@ -133,9 +133,7 @@ def gaussian_taylor_feature_map(X: Any, *, sigma: float, order: int) -> np.ndarr
     n, d = x.shape
     n_out = math.comb(d + order, order)
     if n_out > _MAX_TAYLOR_FEATURES:
-        raise ParameterError(
-            "order", owner, f"small enough for at most {_MAX_TAYLOR_FEATURES} features", order
-        )
+        raise ParameterError("order", owner, f"small enough for at most {_MAX_TAYLOR_FEATURES} features", order)
     alpha = monomial_exponents(d, order)  # (D, d)
     u = x / s  # (N, d)
     k = np.arange(order + 1)  # powers 0..order
@@ -187,14 +185,10 @@ def gaussian_taylor_feature_map_1d(x: Any, *, sigma: float, order: int) -> np.nd
     return gaussian_taylor_feature_map(arr, sigma=sigma, order=order)
 
 
-def resolve_rng(
-    seed: int | None, rng: np.random.Generator | None, owner: str
-) -> np.random.Generator:
+def resolve_rng(seed: int | None, rng: np.random.Generator | None, owner: str) -> np.random.Generator:
     """Exactly one of ``seed`` / ``rng`` -> a Generator (randomness is never implicit)."""
     if (seed is None) == (rng is None):
-        raise ParameterError(
-            "seed", owner, "an int, or None when rng=np.random.Generator is given", seed
-        )
+        raise ParameterError("seed", owner, "an int, or None when rng=np.random.Generator is given", seed)
     if rng is not None:
         if not isinstance(rng, np.random.Generator):
             raise ParameterError("rng", owner, "a numpy.random.Generator", rng)

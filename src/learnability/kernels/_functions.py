@@ -79,9 +79,7 @@ def _resolve_gamma(gamma: float | None, n_features: int, owner: str) -> float:
     return float(check_in_range(gamma, "gamma", owner, low=0.0, low_inclusive=False))
 
 
-def resolve_rbf_gamma(
-    gamma: float | None, sigma: float | None, n_features: int, owner: str
-) -> float:
+def resolve_rbf_gamma(gamma: float | None, sigma: float | None, n_features: int, owner: str) -> float:
     """The RBF ``gamma`` from exactly one of ``gamma``/``sigma`` (both ``None`` -> ``1 / d``)."""
     if sigma is None:
         return _resolve_gamma(gamma, n_features, owner)

@@ -71,9 +71,7 @@ def loss_landscape(
     xs = as_vector(x, "x", owner)
     ts = as_vector(t, "t", owner)
     if ts.shape != xs.shape:
-        raise ParameterError(
-            "t", owner, f"an array of shape {xs.shape}", f"array of shape {ts.shape}"
-        )
+        raise ParameterError("t", owner, f"an array of shape {xs.shape}", f"array of shape {ts.shape}")
     a = as_vector(a_grid, "a_grid", owner)
     b = as_vector(b_grid, "b_grid", owner)
     check_choice(loss, "loss", owner, LANDSCAPE_LOSSES)
@@ -103,9 +101,7 @@ def _check_uniform(coords: Sequence[Any] | None, shape: tuple[int, ...], owner: 
     for axis, (c, size) in enumerate(zip(coords, shape, strict=True)):
         arr = as_float64(c)
         if arr.shape != (size,):
-            raise ParameterError(
-                "coords", owner, f"axis {axis} of shape ({size},)", f"array of shape {arr.shape}"
-            )
+            raise ParameterError("coords", owner, f"axis {axis} of shape ({size},)", f"array of shape {arr.shape}")
         steps = np.diff(arr)
         if steps.size and not np.allclose(steps, steps[0], rtol=1e-9, atol=0.0):
             raise ParameterError("coords", owner, "uniformly spaced grids", f"axis {axis}")
@@ -134,9 +130,7 @@ def midpoint_convexity_gap(values: Any, *, coords: Sequence[Any] | None = None) 
     owner = "midpoint_convexity_gap"
     f = check_finite(as_float64(values), "values", owner)
     if f.ndim not in (1, 2):
-        raise ParameterError(
-            "values", owner, "an array with 1 or 2 dimensions", f"array of shape {f.shape}"
-        )
+        raise ParameterError("values", owner, "an array with 1 or 2 dimensions", f"array of shape {f.shape}")
     _check_uniform(coords, f.shape, owner)
     halves = [range(-((n - 1) // 2), (n - 1) // 2 + 1) for n in f.shape]
     worst = -np.inf

@@ -49,9 +49,7 @@ def _default_lr(x: np.ndarray, lr: float | None, owner: str) -> float:
     return 1.0 / hessian_lambda_max(x)
 
 
-def ols_gradient_descent(
-    X: Any, y: Any, *, n_steps: int, lr: float | None = None, w0: Any = None
-) -> np.ndarray:
+def ols_gradient_descent(X: Any, y: Any, *, n_steps: int, lr: float | None = None, w0: Any = None) -> np.ndarray:
     """OLS by NumPy gradient descent on ``||X w - y||^2 / (2 m)``.
 
     Args:
@@ -67,14 +65,10 @@ def ols_gradient_descent(
     owner = "ols_gradient_descent"
     x = as_design(X, "X", owner)
     step = _default_lr(x, lr, owner)
-    return gradient_descent_least_squares(
-        x, y, lr=step, n_steps=n_steps, w0=w0, record_every=max(int(n_steps), 1)
-    ).w
+    return gradient_descent_least_squares(x, y, lr=step, n_steps=n_steps, w0=w0, record_every=max(int(n_steps), 1)).w
 
 
-def ols_autograd(
-    X: Any, y: Any, *, n_steps: int, lr: float | None = None, w0: Any = None
-) -> np.ndarray:
+def ols_autograd(X: Any, y: Any, *, n_steps: int, lr: float | None = None, w0: Any = None) -> np.ndarray:
     """OLS by gradient descent with gradients from ``torch.autograd`` (float64).
 
     The loss ``((X w - y)^2).sum() / (2 m)`` is built in torch, ``backward()`` gives its

@@ -48,9 +48,7 @@ def _check_domain(domain: Any, owner: str) -> tuple[float, float] | None:
     try:
         lo, hi = (float(v) for v in domain)
     except (TypeError, ValueError):
-        raise ParameterError(
-            "domain", owner, "None or a pair (lo, hi) with lo < hi", domain
-        ) from None
+        raise ParameterError("domain", owner, "None or a pair (lo, hi) with lo < hi", domain) from None
     if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
         raise ParameterError("domain", owner, "None or a pair (lo, hi) with lo < hi", domain)
     return lo, hi
@@ -175,9 +173,7 @@ def fit_polynomial(
     xs = as_vector(x, "x", owner)
     ts = as_vector(t, "t", owner)
     if ts.shape != xs.shape:
-        raise ParameterError(
-            "t", owner, f"an array of shape {xs.shape}", f"array of shape {ts.shape}"
-        )
+        raise ParameterError("t", owner, f"an array of shape {xs.shape}", f"array of shape {ts.shape}")
     alpha = float(check_in_range(alpha, "alpha", owner, low=0.0))
     features = polynomial_features(xs, degree, basis=basis, domain=domain)  # (N, degree + 1)
     coef = least_squares(features, ts) if alpha == 0.0 else ridge(features, ts, alpha=alpha)

@@ -22,9 +22,7 @@ __all__ = ["init_default_", "make_generator", "new_layer"]
 M = TypeVar("M", bound=nn.Module)
 
 
-def make_generator(
-    seed: int | None, generator: torch.Generator | None, owner: str
-) -> torch.Generator:
+def make_generator(seed: int | None, generator: torch.Generator | None, owner: str) -> torch.Generator:
     """Return the generator to draw from: exactly one of ``seed`` and ``generator`` must be given.
 
     Raises:
@@ -34,8 +32,7 @@ def make_generator(
         raise ParameterError(
             "seed",
             owner,
-            "an int when 'generator' is None, and None when it is given "
-            "(pass exactly one of 'seed' and 'generator')",
+            "an int when 'generator' is None, and None when it is given (pass exactly one of 'seed' and 'generator')",
             seed,
         )
     if generator is not None:

@@ -91,11 +91,7 @@ class ShallowFCN(nn.Module):
             maps to zeros.
         """
         shape = tuple(image_shape)
-        if (
-            not shape
-            or any(not isinstance(s, int) or s < 1 for s in shape)
-            or (_prod(shape) != self.in_features)
-        ):
+        if not shape or any(not isinstance(s, int) or s < 1 for s in shape) or (_prod(shape) != self.in_features):
             raise ParameterError(
                 "image_shape",
                 "ShallowFCN.weight_images",
@@ -169,9 +165,7 @@ class LabCNN(nn.Module):
             # (left, right, top, bottom): pad only after the image so that output pixel (i, j)
             # sees input pixels (i .. i+k-1, j .. j+k-1) mod (H, W): a pure circular correlation.
             sides = (0, extra, 0, extra)
-            self.pad = (
-                nn.CircularPad2d(sides) if padding_mode == "circular" else nn.ZeroPad2d(sides)
-            )
+            self.pad = nn.CircularPad2d(sides) if padding_mode == "circular" else nn.ZeroPad2d(sides)
             self.conv_shape = (h, w)
         self.conv1 = new_layer(nn.Conv2d, 1, 1, kernel_size=kernel_size)
         self.relu = nn.ReLU()

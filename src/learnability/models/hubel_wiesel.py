@@ -233,9 +233,7 @@ class PermutationGroup:
 
         ``perm[j]`` is the index of ``g_k^{-1} g_j`` (see the module docstring).
         """
-        check_in_range(
-            k, "k", "PermutationGroup.response_permutation", low=0, high=self.order - 1, kind=int
-        )
+        check_in_range(k, "k", "PermutationGroup.response_permutation", low=0, high=self.order - 1, kind=int)
         return self.multiplication_table[int(self.inverse[k])].clone()
 
     def matrices(self, dtype: torch.dtype = torch.float32) -> Tensor:
@@ -264,15 +262,11 @@ class PermutationGroup:
         owner = "PermutationGroup"
         sorted_rows = self.perms.sort(dim=1).values
         if not bool((sorted_rows == torch.arange(self.dim)).all()):
-            raise ParameterError(
-                "perms", owner, f"rows that are permutations of range({self.dim})", "other rows"
-            )
+            raise ParameterError("perms", owner, f"rows that are permutations of range({self.dim})", "other rows")
         if len(self._index) != self.order:
             raise ParameterError("perms", owner, "distinct elements", "repeated rows")
         if _key(torch.arange(self.dim)) not in self._index:
-            raise ParameterError(
-                "perms", owner, "a set containing the identity", "a set without it"
-            )
+            raise ParameterError("perms", owner, "a set containing the identity", "a set without it")
         _ = self.multiplication_table  # raises if not closed
 
 
@@ -300,9 +294,7 @@ def _flatten_signals(x: Tensor, group: PermutationGroup, name: str, owner: str) 
 _MIRROR_DIMS = {"left-right": -1, "up-down": -2}
 
 
-def _from_maps(
-    maps: Sequence[Callable[[Tensor], Tensor]], shape: tuple[int, ...], name: str
-) -> PermutationGroup:
+def _from_maps(maps: Sequence[Callable[[Tensor], Tensor]], shape: tuple[int, ...], name: str) -> PermutationGroup:
     """Group from entry-moving maps known to form a group; repeated elements are dropped (e.g. a
     flip of a one-pixel-wide image is the identity), and the closure check is skipped."""
     index = torch.arange(_prod(shape)).reshape(shape)
@@ -310,9 +302,7 @@ def _from_maps(
     for m in maps:
         p = m(index).reshape(-1)
         rows.setdefault(_key(p), p)
-    return PermutationGroup(
-        torch.stack(list(rows.values())), shape=shape, name=name, validate=False
-    )
+    return PermutationGroup(torch.stack(list(rows.values())), shape=shape, name=name, validate=False)
 
 
 def flip_group(height: int, width: int, *, mirror: str = "left-right") -> PermutationGroup:
@@ -330,9 +320,7 @@ def flip_group(height: int, width: int, *, mirror: str = "left-right") -> Permut
     check_in_range(height, "height", owner, low=1, kind=int)
     check_in_range(width, "width", owner, low=1, kind=int)
     dim = _MIRROR_DIMS[check_choice(mirror, "mirror", owner, tuple(_MIRROR_DIMS))]
-    return _from_maps(
-        [lambda t: t, lambda t: torch.flip(t, dims=(dim,))], (height, width), f"flip-{mirror}"
-    )
+    return _from_maps([lambda t: t, lambda t: torch.flip(t, dims=(dim,))], (height, width), f"flip-{mirror}")
 
 
 def rotation90_group(size: int) -> PermutationGroup:
@@ -345,9 +333,7 @@ def rotation90_group(size: int) -> PermutationGroup:
     return _from_maps(maps, (size, size), "rotation90")
 
 
-def cyclic_shift_group(
-    shape: int | tuple[int, ...], *, dims: int | tuple[int, ...] = -1
-) -> PermutationGroup:
+def cyclic_shift_group(shape: int | tuple[int, ...], *, dims: int | tuple[int, ...] = -1) -> PermutationGroup:
     """Cyclic shifts (``torch.roll``) of a 1-D signal or of an image along some dimensions.
 
     Args:
@@ -368,13 +354,8 @@ def cyclic_shift_group(
         check_choice(d, "dims", owner, valid)
     if len({d % len(shp) for d in dim_tuple}) != len(dim_tuple):
         raise ParameterError("dims", owner, "distinct dimensions", dims)
-    shifts = torch.cartesian_prod(*[torch.arange(shp[d]) for d in dim_tuple]).reshape(
-        -1, len(dim_tuple)
-    )
-    maps = [
-        lambda t, s=tuple(int(v) for v in row): torch.roll(t, shifts=s, dims=dim_tuple)
-        for row in shifts
-    ]
+    shifts = torch.cartesian_prod(*[torch.arange(shp[d]) for d in dim_tuple]).reshape(-1, len(dim_tuple))
+    maps = [lambda t, s=tuple(int(v) for v in row): torch.roll(t, shifts=s, dims=dim_tuple) for row in shifts]
     return _from_maps(maps, shp, f"cyclic-shift{list(dim_tuple)}")
 
 
@@ -440,9 +421,7 @@ def complex_cells(
     if lv.numel() == 0:
         raise ParameterError("levels", owner, "at least one level", "an empty sequence")
     if nonlinearity == "power" and not bool(((lv >= 1) & (lv == lv.round())).all()):
-        raise ParameterError(
-            "levels", owner, "positive integers for the 'power' family", lv.tolist()
-        )
+        raise ParameterError("levels", owner, "positive integers for the 'power' family", lv.tolist())
     sigma = _sigma(nonlinearity, owner)
     out = sigma(simple.unsqueeze(1), lv.reshape(1, -1, 1, 1))  # (B, H, I, G)
     return out.sum(dim=-1)

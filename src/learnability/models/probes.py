@@ -78,9 +78,7 @@ def _resolve_layers(model: nn.Module, layers: str | Sequence[str], owner: str) -
     # dict.fromkeys: drop repeated names, keep the order (a repeated hook would record twice)
     names = [layers] if isinstance(layers, str) else list(dict.fromkeys(layers))
     if not names:
-        raise ParameterError(
-            "layers", owner, "a layer name or a non-empty sequence of names", layers
-        )
+        raise ParameterError("layers", owner, "a layer name or a non-empty sequence of names", layers)
     available = layer_names(model)
     for name in names:
         check_choice(name, "layers", owner, available)
@@ -99,9 +97,7 @@ def _detach(obj: Any) -> Any:
 
 
 @contextmanager
-def capture_activations(
-    model: nn.Module, layers: str | Sequence[str]
-) -> Iterator[dict[str, list[Any]]]:
+def capture_activations(model: nn.Module, layers: str | Sequence[str]) -> Iterator[dict[str, list[Any]]]:
     """Record the outputs of named layers during forward passes inside the ``with`` block.
 
     Args:
@@ -189,10 +185,7 @@ def get_activations(
                         "use capture_activations for layers with structured outputs."
                     )
                 chunks[name].append(got[0])
-    out = {
-        name: torch.cat(parts, dim=0) if len(parts) > 1 else parts[0]
-        for name, parts in chunks.items()
-    }
+    out = {name: torch.cat(parts, dim=0) if len(parts) > 1 else parts[0] for name, parts in chunks.items()}
     return out[names[0]] if isinstance(layers, str) else out
 
 
@@ -205,17 +198,13 @@ def _batches(x: Tensor, batch_size: int | None, owner: str) -> list[Tensor]:
     return list(x.split(batch_size)) or [x]
 
 
-def _features(
-    model: nn.Module, x: Tensor, layer: str | None, batch_size: int | None, owner: str
-) -> Tensor:
+def _features(model: nn.Module, x: Tensor, layer: str | None, batch_size: int | None, owner: str) -> Tensor:
     """Layer output (or model output when ``layer`` is None), flattened to ``(N, F)``."""
     out = _layer_output(model, x, layer, batch_size, owner)
     return out.reshape(out.shape[0], -1)
 
 
-def _layer_output(
-    model: nn.Module, x: Tensor, layer: str | None, batch_size: int | None, owner: str
-) -> Tensor:
+def _layer_output(model: nn.Module, x: Tensor, layer: str | None, batch_size: int | None, owner: str) -> Tensor:
     """Layer output ``(N, ...)``, or the model's output when ``layer`` is None; no gradients."""
     if layer is None:
         with torch.no_grad():
@@ -346,9 +335,7 @@ def _transformed(x: Tensor, transform: Transform | Tensor, owner: str) -> Tensor
         with torch.no_grad():
             gx = transform(x)
     else:
-        raise ParameterError(
-            "transform", owner, "a callable or a tensor of transformed inputs", transform
-        )
+        raise ParameterError("transform", owner, "a callable or a tensor of transformed inputs", transform)
     if not isinstance(gx, Tensor) or gx.shape != x.shape:
         raise ParameterError(
             "transform",
@@ -499,9 +486,7 @@ def invariance_score(
     fgx = _features(model, gx, layer, batch_size, owner)  # (N, F)
     if control is None:
         if generator is None:
-            raise ParameterError(
-                "generator", owner, "a torch.Generator when 'control' is None", None
-            )
+            raise ParameterError("generator", owner, "a torch.Generator when 'control' is None", None)
         n = x.shape[0]
         if n < 2:
             raise ParameterError("x", owner, "at least 2 examples to draw unrelated controls", n)

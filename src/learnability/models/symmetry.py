@@ -86,9 +86,7 @@ def group_order(step_degrees: float) -> int:
     check_in_range(step_degrees, "step_degrees", owner, low=0.0, high=360.0, low_inclusive=False)
     m = 360.0 / step_degrees
     if abs(m - round(m)) > _ORDER_TOL * max(1.0, m):
-        raise ParameterError(
-            "step_degrees", owner, "a divisor of 360 (360 / step is an integer)", step_degrees
-        )
+        raise ParameterError("step_degrees", owner, "a divisor of 360 (360 / step is an integer)", step_degrees)
     return round(m)
 
 
@@ -109,9 +107,7 @@ def rotate_points(x: Tensor, k: int | Tensor, *, step_degrees: float) -> Tensor:
     if kk.ndim == 0:
         return x @ rot[kk].T
     if kk.shape != (x.shape[0],):
-        raise ParameterError(
-            "k", owner, f"an int or a tensor of shape ({x.shape[0]},)", f"shape {tuple(kk.shape)}"
-        )
+        raise ParameterError("k", owner, f"an int or a tensor of shape ({x.shape[0]},)", f"shape {tuple(kk.shape)}")
     return torch.einsum("nij,nj->ni", rot[kk], x)
 
 
@@ -180,9 +176,7 @@ def make_orbit_dataset(
     else:
         r = torch.as_tensor(list(radii), dtype=torch.float64)
         if r.shape != (n_orbits,) or not bool((r > 0).all()) or r.unique().numel() != n_orbits:
-            raise ParameterError(
-                "radii", owner, f"{n_orbits} distinct positive numbers", list(radii)
-            )
+            raise ParameterError("radii", owner, f"{n_orbits} distinct positive numbers", list(radii))
     start = torch.rand(n_orbits, generator=gen, dtype=torch.float64) * math.radians(step_degrees)
     base = r[:, None] * torch.stack([start.cos(), start.sin()], dim=1)  # (C, 2)
     rot = rotation_matrices(step_degrees)  # (m, 2, 2)
@@ -295,9 +289,7 @@ def commutator_penalty(a: Tensor, b: Tensor, *, relative: bool = True) -> Tensor
     return torch.where(scale > 0, comm / torch.where(scale > 0, scale, 1.0), 0.0 * comm)
 
 
-def sorted_rows_spread(
-    matrix: Tensor, *, temperature: float | None = 1.0, relative: bool = True
-) -> Tensor:
+def sorted_rows_spread(matrix: Tensor, *, temperature: float | None = 1.0, relative: bool = True) -> Tensor:
     """How much the rows' sorted values disagree: ``sum_i ||sort(M_i) - mean_k sort(M_k)||^2``.
 
     Zero when every row is a permutation of every other (true of circulant matrices).
@@ -314,11 +306,7 @@ def sorted_rows_spread(
         A scalar tensor.
     """
     check_matrix(matrix, "matrix", "sorted_rows_spread", ndim=2)
-    srt = (
-        matrix.sort(dim=1).values
-        if temperature is None
-        else soft_sort(matrix, temperature=temperature)
-    )
+    srt = matrix.sort(dim=1).values if temperature is None else soft_sort(matrix, temperature=temperature)
     spread = (srt - srt.mean(dim=0, keepdim=True)).square().sum()
     if not relative:
         return spread
@@ -326,13 +314,11 @@ def sorted_rows_spread(
     return torch.where(norm > 0, spread / torch.where(norm > 0, norm, 1.0), 0.0 * spread)
 
 
-def sort_regularizer(
-    matrix: Tensor, *, temperature: float | None = 1.0, relative: bool = True
-) -> Tensor:
+def sort_regularizer(matrix: Tensor, *, temperature: float | None = 1.0, relative: bool = True) -> Tensor:
     """Soft-sort regulariser on rows *and* columns: ``spread(M) + spread(M^T)`` (see module doc)."""
-    return sorted_rows_spread(
-        matrix, temperature=temperature, relative=relative
-    ) + sorted_rows_spread(matrix.T, temperature=temperature, relative=relative)
+    return sorted_rows_spread(matrix, temperature=temperature, relative=relative) + sorted_rows_spread(
+        matrix.T, temperature=temperature, relative=relative
+    )
 
 
 @dataclass(frozen=True)
@@ -388,9 +374,7 @@ def symmetry_loss(
     d = first_layer_weights.shape[1]
     check_matrix(data_covariance, "data_covariance", owner, shape=(d, d))
     ce = F.cross_entropy(logits, labels)
-    sort_term = sort_regularizer(
-        gramian(first_layer_weights), temperature=temperature, relative=relative
-    )
+    sort_term = sort_regularizer(gramian(first_layer_weights), temperature=temperature, relative=relative)
     comm = commutator_penalty(
         data_covariance.to(first_layer_weights.dtype),
         covariance(first_layer_weights),
@@ -427,9 +411,7 @@ def circulant_projection(matrix: Tensor) -> Tensor:
     i = torch.arange(n, device=matrix.device)
     offset = (i[None, :] - i[:, None]) % n  # (n, n): k = (j - i) mod n
     c = (
-        torch.zeros(n, dtype=matrix.dtype, device=matrix.device).scatter_add(
-            0, offset.reshape(-1), matrix.reshape(-1)
-        )
+        torch.zeros(n, dtype=matrix.dtype, device=matrix.device).scatter_add(0, offset.reshape(-1), matrix.reshape(-1))
         / n
     )
     return c[offset]

@@ -186,15 +186,24 @@ def _draw_panel(ax: Any, panel: Panel, fig: Any) -> None:
                 ax.plot(x, y, "o", color=c, label=tr.label, markersize=4, alpha=tr.opacity)
             else:
                 marker = "o" if tr.mode == "lines+markers" else None
-                ax.plot(x, y, ls, color=c, label=tr.label, linewidth=tr.width, marker=marker,
-                        markersize=4, alpha=tr.opacity)
+                ax.plot(
+                    x, y, ls, color=c, label=tr.label, linewidth=tr.width, marker=marker, markersize=4, alpha=tr.opacity
+                )
             has_label |= tr.label is not None
         elif isinstance(tr, Hist):
             c = next_colour(tr.color)
             vals = _arr(tr.values)
             vals = vals[np.isfinite(vals)]
-            ax.hist(vals, bins=tr.bins, density=tr.density, alpha=0.5 if n_hist > 1 else 0.8,
-                    color=c, label=tr.label, histtype="stepfilled", edgecolor=c)
+            ax.hist(
+                vals,
+                bins=tr.bins,
+                density=tr.density,
+                alpha=0.5 if n_hist > 1 else 0.8,
+                color=c,
+                label=tr.label,
+                histtype="stepfilled",
+                edgecolor=c,
+            )
             has_label |= tr.label is not None
         elif isinstance(tr, Bar):
             c = next_colour(tr.color)
@@ -214,8 +223,14 @@ def _draw_panel(ax: Any, panel: Panel, fig: Any) -> None:
             if tr.symmetric:
                 m = float(np.nanmax(np.abs(z))) or 1.0
                 vmin, vmax = -m, m
-            im = ax.imshow(z, cmap=tr.cmap, vmin=vmin, vmax=vmax,
-                           aspect="equal" if panel.image else "auto", interpolation="nearest")
+            im = ax.imshow(
+                z,
+                cmap=tr.cmap,
+                vmin=vmin,
+                vmax=vmax,
+                aspect="equal" if panel.image else "auto",
+                interpolation="nearest",
+            )
             if tr.colorbar and not panel.image:
                 fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
             if tr.x_labels is not None:
@@ -236,8 +251,7 @@ def _draw_panel(ax: Any, panel: Panel, fig: Any) -> None:
 
         for axis, scale in ((ax.xaxis, panel.xscale), (ax.yaxis, panel.yscale)):
             if scale == "log":  # label minor ticks only on very short spans (they overlap otherwise)
-                axis.set_minor_formatter(LogFormatterSciNotation(labelOnlyBase=False,
-                                                                 minor_thresholds=(0.5, 0.25)))
+                axis.set_minor_formatter(LogFormatterSciNotation(labelOnlyBase=False, minor_thresholds=(0.5, 0.25)))
     ax.set_title(panel.title, fontsize=10)
     ax.set_xlabel(panel.xlabel)
     ax.set_ylabel(panel.ylabel)
@@ -247,8 +261,7 @@ def _draw_panel(ax: Any, panel: Panel, fig: Any) -> None:
         ax.legend(fontsize=7, frameon=False)
 
 
-def render_matplotlib(chart: Chart, out_dir: str | Path, *, formats: Sequence[str] = ("png", "svg")
-                      ) -> list[Path]:
+def render_matplotlib(chart: Chart, out_dir: str | Path, *, formats: Sequence[str] = ("png", "svg")) -> list[Path]:
     """Draw ``chart`` with matplotlib and save ``out_dir/NAME.{png,svg}``; returns the paths."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure

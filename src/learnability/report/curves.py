@@ -45,8 +45,15 @@ def _wide(df: pd.DataFrame) -> pd.DataFrame:
     return df.pivot_table(index="step", columns="member", values="value", aggfunc="mean").sort_index()
 
 
-def curve_lines(df: pd.DataFrame, *, label: str | None = None, smooth_window: int = 1,
-                color: str | None = None, band: bool = True, members: bool = False) -> list[Line]:
+def curve_lines(
+    df: pd.DataFrame,
+    *,
+    label: str | None = None,
+    smooth_window: int = 1,
+    color: str | None = None,
+    band: bool = True,
+    members: bool = False,
+) -> list[Line]:
     """Lines for one series/tag: the median over members with a 10–90% band (or each member).
 
     Args:
@@ -71,8 +78,7 @@ def curve_lines(df: pd.DataFrame, *, label: str | None = None, smooth_window: in
         out = []
         for j, c in enumerate(wide.columns):
             xx, yy = _thin(x, vals[:, j])
-            out.append(Line(xx, yy, label=f"{label} #{c}" if label else f"member {c}", color=color,
-                            width=1.0))
+            out.append(Line(xx, yy, label=f"{label} #{c}" if label else f"member {c}", color=color, width=1.0))
         return out
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN steps of diverged members
@@ -86,9 +92,13 @@ def curve_lines(df: pd.DataFrame, *, label: str | None = None, smooth_window: in
 def incomplete_report(run: Run) -> Report:
     """What can be shown of a run that did not complete: status, and every recorded curve."""
     rep = Report(title=f"{run.study} — incomplete run")
-    rep.add(Text(f"**This run is {run.status}.** It stopped before writing its summary, so the "
-                 "study's analysis was not produced; below is everything it recorded in "
-                 "`metrics.jsonl` before stopping. Re-run the study to get the full report."))
+    rep.add(
+        Text(
+            f"**This run is {run.status}.** It stopped before writing its summary, so the "
+            "study's analysis was not produced; below is everything it recorded in "
+            "`metrics.jsonl` before stopping. Re-run the study to get the full report."
+        )
+    )
     df = run.metrics
     if df.empty or "series" not in df:
         rep.add(Text("No metrics were recorded."))
@@ -101,8 +111,14 @@ def incomplete_report(run: Run) -> Report:
     for series, sdf in df.groupby("series", sort=True):
         tags = sorted(sdf["tag"].unique())
         last_step = sdf["step"].max()
-        rows.append([str(series), ", ".join(t for t in tags if t) or "—", len(sdf),
-                     "—" if pd.isna(last_step) else int(last_step)])
+        rows.append(
+            [
+                str(series),
+                ", ".join(t for t in tags if t) or "—",
+                len(sdf),
+                "—" if pd.isna(last_step) else int(last_step),
+            ]
+        )
         if sdf["step"].notna().any():
             lines = []
             for t in tags:
@@ -111,8 +127,9 @@ def incomplete_report(run: Run) -> Report:
             finite = sdf["value"].to_numpy(float)
             finite = finite[np.isfinite(finite)]
             log = bool(len(finite) and finite.min() > 0 and finite.max() / finite.min() > 100)
-            panels.append(Panel(lines, title=str(series), xlabel="step", ylabel=str(series),
-                                yscale="log" if log else "linear"))
+            panels.append(
+                Panel(lines, title=str(series), xlabel="step", ylabel=str(series), yscale="log" if log else "linear")
+            )
     rep.add(Heading("Recorded metrics"), Table(["series", "tags", "records", "last step"], rows))
     if panels:
         rep.add(Heading("Curves"))

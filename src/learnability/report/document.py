@@ -18,7 +18,15 @@ from learnability.report.charts import Chart, render_matplotlib
 from learnability.runs import Run
 
 __all__ = [
-    "Figure", "Heading", "Report", "Table", "Text", "fmt", "fmt_ci", "render_markdown", "write_report",
+    "Figure",
+    "Heading",
+    "Report",
+    "Table",
+    "Text",
+    "fmt",
+    "fmt_ci",
+    "render_markdown",
+    "write_report",
 ]
 
 REPORT_MD = "report.md"
@@ -42,7 +50,7 @@ def fmt(x: Any, digits: int = 3) -> str:
     if x == 0:
         return "0"
     if 1e-3 <= abs(x) < 1e5:
-        return f"{x:.{digits}g}" if abs(x) < 10 ** digits else f"{x:,.0f}"
+        return f"{x:.{digits}g}" if abs(x) < 10**digits else f"{x:,.0f}"
     return f"{x:.{digits - 1}e}"
 
 
@@ -112,8 +120,7 @@ def _cell(v: Any) -> str:
 
 
 def _md_table(t: Table) -> str:
-    lines = ["| " + " | ".join(_cell(c) for c in t.columns) + " |",
-             "| " + " | ".join("---" for _ in t.columns) + " |"]
+    lines = ["| " + " | ".join(_cell(c) for c in t.columns) + " |", "| " + " | ".join("---" for _ in t.columns) + " |"]
     lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in t.rows]
     if t.caption:
         lines += ["", f"*{t.caption}*"]
@@ -133,16 +140,21 @@ def render_markdown(report: Report, run: Run) -> str:
     prov = run.provenance
     out = [f"# {report.title}", ""]
     out.append(f"- **Study:** `{run.study}` · **status:** {_STATUS_WORDS.get(run.status, run.status)}")
-    out.append(f"- **Run folder:** `{run.path.name}` · **seed:** {prov.get('seed')} · "
-               f"**device:** {prov.get('device')} ({prov.get('device_name')}), "
-               f"{prov.get('threads')} threads")
+    out.append(
+        f"- **Run folder:** `{run.path.name}` · **seed:** {prov.get('seed')} · "
+        f"**device:** {prov.get('device')} ({prov.get('device_name')}), "
+        f"{prov.get('threads')} threads"
+    )
     wall = run.summary.get("wall_seconds", prov.get("wall_seconds"))
-    out.append(f"- **Started:** {prov.get('started')} · **wall time:** "
-               f"{fmt(wall) + ' s' if wall is not None else 'unknown'}")
+    out.append(
+        f"- **Started:** {prov.get('started')} · **wall time:** {fmt(wall) + ' s' if wall is not None else 'unknown'}"
+    )
     git = prov.get("git") or {}
-    out.append(f"- **learnability** {prov.get('version')} (git {str(git.get('commit'))[:10]}"
-               f"{', dirty' if git.get('dirty') else ''}) · torch {prov.get('torch')} · "
-               f"python {prov.get('python')}")
+    out.append(
+        f"- **learnability** {prov.get('version')} (git {str(git.get('commit'))[:10]}"
+        f"{', dirty' if git.get('dirty') else ''}) · torch {prov.get('torch')} · "
+        f"python {prov.get('python')}"
+    )
     cmd = " ".join(prov.get("command") or [])
     if cmd:
         out.append(f"- **Command:** `{cmd}`")
@@ -165,8 +177,14 @@ def render_markdown(report: Report, run: Run) -> str:
                 out.append(f"\n*{c.caption}*")
             out.append("")
     out += ["## Configuration", "", "```toml", (run.path / "config.toml").read_text().strip(), "```", ""]
-    out += ["## Provenance", "", "```json", json.dumps({k: v for k, v in prov.items() if k != "error"},
-                                                     indent=2), "```", ""]
+    out += [
+        "## Provenance",
+        "",
+        "```json",
+        json.dumps({k: v for k, v in prov.items() if k != "error"}, indent=2),
+        "```",
+        "",
+    ]
     if prov.get("error"):
         out += ["## Error", "", "```", str(prov["error"]).strip(), "```", ""]
     return "\n".join(out)

@@ -43,8 +43,7 @@ from learnability.report.document import (
 from learnability.report.plotly_charts import chart_div
 from learnability.runs import Run
 
-__all__ = ["HEADLINE_FILE", "REPORT_HTML", "inline_markdown", "markdown_to_html", "render_html",
-           "write_html"]
+__all__ = ["HEADLINE_FILE", "REPORT_HTML", "inline_markdown", "markdown_to_html", "render_html", "write_html"]
 
 REPORT_HTML = "report.html"
 HEADLINE_FILE = "headline.json"
@@ -54,8 +53,7 @@ _BANNER_ERROR_LINES = 1
 
 # No network at all: scripts and styles only inline, images only as data: URIs (plotly draws
 # heatmaps through them). Links to the static figures are navigations, which this does not govern.
-_CSP = ("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
-        "img-src data: blob:; font-src data:")
+_CSP = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data: blob:; font-src data:"
 
 _CSS = """
 :root { --fg:#1d1d1f; --muted:#5f6368; --line:#e3e3e6; --bg:#fff; --code:#f5f5f7; --accent:#0072B2; }
@@ -196,8 +194,7 @@ def markdown_to_html(text: str) -> str:
             para.clear()
         if items:
             tag = "ol" if ordered else "ul"
-            out.append(f"<{tag}>" + "".join(f"<li>{inline_markdown(' '.join(i))}</li>" for i in items)
-                       + f"</{tag}>")
+            out.append(f"<{tag}>" + "".join(f"<li>{inline_markdown(' '.join(i))}</li>" for i in items) + f"</{tag}>")
             items = []
 
     i = 0
@@ -251,7 +248,7 @@ def page(title: str, body: str, *, plotly: bool) -> str:
     """A complete HTML document: ``body`` (already safe HTML) with the styles and, if asked, plotly.js."""
     script = f'<script charset="utf-8">{plotly_js()}</script>\n' if plotly else ""
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{esc(title)}</title>\n<style>{_CSS}</style>\n{script}</head>\n"
@@ -299,11 +296,14 @@ def _banner(run: Run) -> str:
     err = str(run.provenance.get("error") or "").strip()
     if err:
         last = [ln for ln in err.splitlines() if ln.strip()][-_BANNER_ERROR_LINES:]
-        detail = (f'<span class="detail"><code>{esc(" ".join(last))}</code> — full traceback under '
-                  '<a href="#error">Error</a>.</span>')
+        detail = (
+            f'<span class="detail"><code>{esc(" ".join(last))}</code> — full traceback under '
+            '<a href="#error">Error</a>.</span>'
+        )
     else:
-        detail = ('<span class="detail">The figures and tables below show what the run recorded '
-                  "before it stopped.</span>")
+        detail = (
+            '<span class="detail">The figures and tables below show what the run recorded before it stopped.</span>'
+        )
     return f'<div class="banner banner-{slug(run.status)}" role="alert">Run {esc(words)}{detail}</div>'
 
 
@@ -319,8 +319,10 @@ def _meta(run: Run) -> str:
         ("Started", esc(when(prov.get("started")))),
         ("Wall time", esc(f"{fmt(wall)} s" if wall is not None else "unknown")),
         ("Device", esc(f"{prov.get('device')} ({prov.get('device_name')}), {prov.get('threads')} threads")),
-        ("learnability", esc(f"{prov.get('version')} (git {str(git.get('commit'))[:10]}"
-                             f"{', dirty' if git.get('dirty') else ''})")),
+        (
+            "learnability",
+            esc(f"{prov.get('version')} (git {str(git.get('commit'))[:10]}{', dirty' if git.get('dirty') else ''})"),
+        ),
         ("torch", esc(prov.get("torch"))),
         ("python", esc(prov.get("python"))),
     ]
@@ -337,16 +339,21 @@ def headline_html(headline: dict[str, Any]) -> str:
     cards = "".join(
         f'<div class="card"><div class="k">{inline_markdown(str(k))}</div>'
         f'<div class="v">{inline_markdown(v if isinstance(v, str) else fmt(v))}</div></div>'
-        for k, v in headline.items())
+        for k, v in headline.items()
+    )
     return f'<section class="headline" aria-label="headline numbers">{cards}</section>'
 
 
 def _figure(chart: Any, div_id: str) -> str:
-    static = (f'static: <a href="{href(f"figures/{chart.name}.png")}">PNG</a> · '
-              f'<a href="{href(f"figures/{chart.name}.svg")}">SVG</a>')
+    static = (
+        f'static: <a href="{href(f"figures/{chart.name}.png")}">PNG</a> · '
+        f'<a href="{href(f"figures/{chart.name}.svg")}">SVG</a>'
+    )
     cap = inline_markdown(chart.caption) + " — " if chart.caption else ""
-    return (f'<figure id="{div_id}-figure"><div class="plot">{chart_div(chart, div_id)}</div>'
-            f"<figcaption>{cap}{static}</figcaption></figure>")
+    return (
+        f'<figure id="{div_id}-figure"><div class="plot">{chart_div(chart, div_id)}</div>'
+        f"<figcaption>{cap}{static}</figcaption></figure>"
+    )
 
 
 def _files(run: Run) -> str:
@@ -362,7 +369,7 @@ def _files(run: Run) -> str:
     if not names:
         return ""
     links = " · ".join(f'<a href="{href(n)}"><code>{esc(n)}</code></a>' for n in names)
-    return f"<h2 id=\"files\">Files</h2><p>{links}</p>"
+    return f'<h2 id="files">Files</h2><p>{links}</p>'
 
 
 def render_html(report: Report, run: Run) -> str:
@@ -402,24 +409,27 @@ def render_html(report: Report, run: Run) -> str:
         '<h2 id="configuration">Configuration</h2>',
         f"<pre><code>{esc(config_text.strip())}</code></pre>",
         '<h2 id="provenance">Provenance</h2>',
-        "<pre><code>" + esc(json.dumps({k: v for k, v in prov.items() if k != "error"}, indent=2))
-        + "</code></pre>",
+        "<pre><code>" + esc(json.dumps({k: v for k, v in prov.items() if k != "error"}, indent=2)) + "</code></pre>",
     ]
     if prov.get("error"):
         tail += ['<h2 id="error">Error</h2>', f"<pre><code>{esc(str(prov['error']).strip())}</code></pre>"]
-    body = "\n".join([
-        f"<h1>{inline_markdown(report.title)}</h1>",
-        _meta(run),
-        _banner(run),
-        headline_html(report.headline),
-        f'<nav class="toc">{" ".join(toc)}</nav>',
-        *parts,
-        *tail,
-        (f"<footer>Generated from the run folder by learnability {esc(prov.get('version', ''))}; "
-         "rebuild with <code>learnability report RUN_DIR</code>. Figures are interactive (hover, "
-         "zoom, double-click to reset, linear/log buttons); static PNG/SVG are in "
-         "<code>figures/</code>.</footer>"),
-    ])
+    body = "\n".join(
+        [
+            f"<h1>{inline_markdown(report.title)}</h1>",
+            _meta(run),
+            _banner(run),
+            headline_html(report.headline),
+            f'<nav class="toc">{" ".join(toc)}</nav>',
+            *parts,
+            *tail,
+            (
+                f"<footer>Generated from the run folder by learnability {esc(prov.get('version', ''))}; "
+                "rebuild with <code>learnability report RUN_DIR</code>. Figures are interactive (hover, "
+                "zoom, double-click to reset, linear/log buttons); static PNG/SVG are in "
+                "<code>figures/</code>.</footer>"
+            ),
+        ]
+    )
     return page(report.title, body, plotly=n_fig > 0)
 
 
@@ -431,7 +441,11 @@ def write_html(report: Report, run: Run) -> Path:
     """
     path = run.path / REPORT_HTML
     path.write_text(render_html(report, run), encoding="utf-8")
-    entry = {"title": report.title, "study": run.study, "status": run.status,
-             "headline": {str(k): v if isinstance(v, str) else fmt(v) for k, v in report.headline.items()}}
+    entry = {
+        "title": report.title,
+        "study": run.study,
+        "status": run.status,
+        "headline": {str(k): v if isinstance(v, str) else fmt(v) for k, v in report.headline.items()},
+    }
     (run.path / HEADLINE_FILE).write_text(json.dumps(entry, indent=2), encoding="utf-8")
     return path

@@ -143,15 +143,22 @@ def read_runs(runs_dir: str | Path) -> list[RunEntry]:
         try:
             run = load_run(path)
         except Exception as exc:  # noqa: BLE001 - a broken folder is listed, not fatal to the index
-            entries.append(RunEntry(path, rel, None, "unknown", "unreadable",
-                                    error=f"{type(exc).__name__}: {exc}"))
+            entries.append(RunEntry(path, rel, None, "unknown", "unreadable", error=f"{type(exc).__name__}: {exc}"))
             continue
         prov = run.provenance
-        entries.append(RunEntry(
-            path, rel, run, run.study, run.status, started=prov.get("started"),
-            seed=prov.get("seed", run.config_dict.get("seed")),
-            wall_seconds=run.summary.get("wall_seconds", prov.get("wall_seconds")),
-            headline=run_headline(run)))
+        entries.append(
+            RunEntry(
+                path,
+                rel,
+                run,
+                run.study,
+                run.status,
+                started=prov.get("started"),
+                seed=prov.get("seed", run.config_dict.get("seed")),
+                wall_seconds=run.summary.get("wall_seconds", prov.get("wall_seconds")),
+                headline=run_headline(run),
+            )
+        )
     return entries
 
 
@@ -190,8 +197,13 @@ def _study_table(entries: list[RunEntry]) -> str:
     head += "".join(f"<th>{inline_markdown(k)}</th>" for k in keys)
     rows = []
     for e in entries:
-        cells = [_run_link(e), esc(when(e.started)), esc("—" if e.seed is None else e.seed),
-                 status_badge(e.status), esc(_wall(e))]
+        cells = [
+            _run_link(e),
+            esc(when(e.started)),
+            esc("—" if e.seed is None else e.seed),
+            status_badge(e.status),
+            esc(_wall(e)),
+        ]
         cells += [inline_markdown(e.headline.get(k, "—")) for k in keys]
         rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
         if e.error:
@@ -222,8 +234,14 @@ def _curve_chart(entries: list[RunEntry], name: str) -> tuple[Chart | None, int]
         if "tag" not in m:
             m = m.assign(tag="")
         frames.append(m.assign(tag=m["tag"].fillna("").astype(str), series=m["series"].astype(str)))
-    keys = sorted({(s, t) for f in frames if f is not None
-                   for s, t in f[["series", "tag"]].drop_duplicates().itertuples(index=False)})
+    keys = sorted(
+        {
+            (s, t)
+            for f in frames
+            if f is not None
+            for s, t in f[["series", "tag"]].drop_duplicates().itertuples(index=False)
+        }
+    )
     panels = []
     for series, tag in keys[:_MAX_COMPARE_PANELS]:
         lines = []
@@ -239,8 +257,7 @@ def _curve_chart(entries: list[RunEntry], name: str) -> tuple[Chart | None, int]
         v = v[np.isfinite(v)]
         log = bool(len(v) and v.min() > 0 and v.max() / v.min() > _LOG_RATIO)
         title = f"{series} · {tag}" if tag else series
-        panels.append(Panel(lines, title=title, xlabel="step", ylabel=series,
-                            yscale="log" if log else "linear"))
+        panels.append(Panel(lines, title=title, xlabel="step", ylabel=series, yscale="log" if log else "linear"))
     if not panels:
         return None, 0
     return Chart(name, panels, ncols=2 if len(panels) > 1 else 1), max(0, len(keys) - _MAX_COMPARE_PANELS)
@@ -253,37 +270,48 @@ def compare_html(study: str, entries: list[RunEntry]) -> str:
     head = "".join(f"<th>{c}</th>" for c in cols)
 
     def rows(items: list[tuple[str, list[str]]]) -> str:
-        return "".join(f"<tr><th>{k}</th>" + "".join(f"<td>{v}</td>" for v in vals) + "</tr>"
-                       for k, vals in items)
+        return "".join(f"<tr><th>{k}</th>" + "".join(f"<td>{v}</td>" for v in vals) + "</tr>" for k, vals in items)
 
-    info = [("started", [esc(when(e.started)) for e in runs]),
-            ("seed", [esc(e.seed) for e in runs]),
-            ("status", [status_badge(e.status) for e in runs]),
-            ("wall time", [esc(_wall(e)) for e in runs])]
-    info += [(inline_markdown(k), [inline_markdown(e.headline.get(k, "—")) for e in runs])
-             for k in _headline_keys(runs)]
+    info = [
+        ("started", [esc(when(e.started)) for e in runs]),
+        ("seed", [esc(e.seed) for e in runs]),
+        ("status", [status_badge(e.status) for e in runs]),
+        ("wall time", [esc(_wall(e)) for e in runs]),
+    ]
+    info += [
+        (inline_markdown(k), [inline_markdown(e.headline.get(k, "—")) for e in runs]) for k in _headline_keys(runs)
+    ]
     configs = [_flatten(e.run.config_dict) for e in runs if e.run is not None]
-    diff_keys = [k for k in _union_keys([{k: "" for k in c} for c in configs])
-                 if len({json.dumps(c.get(k), sort_keys=True, default=str) for c in configs}) > 1]
-    diff = [(f"<code>{esc(k)}</code>", [esc(json.dumps(c[k], default=str)) if k in c else "—"
-                                        for c in configs]) for k in diff_keys]
+    diff_keys = [
+        k
+        for k in _union_keys([{k: "" for k in c} for c in configs])
+        if len({json.dumps(c.get(k), sort_keys=True, default=str) for c in configs}) > 1
+    ]
+    diff = [
+        (f"<code>{esc(k)}</code>", [esc(json.dumps(c[k], default=str)) if k in c else "—" for c in configs])
+        for k in diff_keys
+    ]
     chart, left_out = _curve_chart(runs, f"compare-{slug(study)}")
     parts = [
         '<p><a href="index.html">← all runs</a></p>',
         f"<h1>{esc(study)}: {len(runs)} runs compared</h1>",
-        "<h2 id=\"headline\">Headline numbers</h2>",
+        '<h2 id="headline">Headline numbers</h2>',
         f"<table><thead><tr>{head}</tr></thead><tbody>{rows(info)}</tbody></table>",
-        "<h2 id=\"config\">Configuration differences</h2>",
-        (f"<table><thead><tr>{head}</tr></thead><tbody>{rows(diff)}</tbody></table>" if diff
-         else "<p>The runs have identical configurations.</p>"),
-        "<h2 id=\"curves\">Curves</h2>",
+        '<h2 id="config">Configuration differences</h2>',
+        (
+            f"<table><thead><tr>{head}</tr></thead><tbody>{rows(diff)}</tbody></table>"
+            if diff
+            else "<p>The runs have identical configurations.</p>"
+        ),
+        '<h2 id="curves">Curves</h2>',
     ]
     if chart is None:
         parts.append("<p>No run recorded a metric with steps.</p>")
     else:
         parts.append(
             '<p class="caption">One colour per run: the median over ensemble members with a 10–90% '
-            f"band; per-step training losses smoothed over {_TRAIN_LOSS_WINDOW} steps.</p>")
+            f"band; per-step training losses smoothed over {_TRAIN_LOSS_WINDOW} steps.</p>"
+        )
         parts.append(f'<div class="plot">{chart_div(chart, "fig-compare")}</div>')
         if left_out:
             parts.append(f"<p>{left_out} more series/tag panels not shown.</p>")
@@ -297,10 +325,14 @@ def index_html(root: Path, entries: list[RunEntry], compare_pages: Mapping[str, 
     statuses = [e.status for e in entries]
     order = [*_STATUS_ORDER, *sorted(set(statuses) - set(_STATUS_ORDER))]
     summary = ", ".join(f"{statuses.count(s)} {s}" for s in order if s in statuses)
-    parts = [f"<h1>Runs in <code>{esc(root.resolve().name)}</code></h1>",
-             (f"<p>{len(entries)} runs of {len(by_study)} studies"
-              f"{' (' + esc(summary) + ')' if summary else ''}. Each run links to its report; "
-              "studies with several runs link to a page comparing them.</p>")]
+    parts = [
+        f"<h1>Runs in <code>{esc(root.resolve().name)}</code></h1>",
+        (
+            f"<p>{len(entries)} runs of {len(by_study)} studies"
+            f"{' (' + esc(summary) + ')' if summary else ''}. Each run links to its report; "
+            "studies with several runs link to a page comparing them.</p>"
+        ),
+    ]
     if not entries:
         parts.append("<p>No run folder (a folder holding <code>config.toml</code>) was found.</p>")
     toc = []
@@ -309,8 +341,7 @@ def index_html(root: Path, entries: list[RunEntry], compare_pages: Mapping[str, 
         runs = sorted(by_study[study], key=lambda e: (str(e.started or ""), e.rel), reverse=True)
         sid = slug(f"study-{study}", used)
         toc.append(f'<a href="#{sid}">{esc(study)}</a>')
-        parts.append(f'<h2 id="{sid}"><code>{esc(study)}</code> · {len(runs)} '
-                     f'run{"s" if len(runs) != 1 else ""}</h2>')
+        parts.append(f'<h2 id="{sid}"><code>{esc(study)}</code> · {len(runs)} run{"s" if len(runs) != 1 else ""}</h2>')
         if study in compare_pages:
             parts.append(f'<p><a href="{href(compare_pages[study])}">Compare these runs →</a></p>')
         parts.append(_study_table(runs))

@@ -55,8 +55,7 @@ COLORSCALE_SAMPLES = 11
 # Colour of reference lines (hlines/vlines): matplotlib's "0.35" grey.
 REFERENCE_COLOR = "#595959"
 # Plotly's modebar and behaviour: responsive width, no link to an online service.
-PLOTLY_CONFIG: dict[str, Any] = {"responsive": True, "displaylogo": False,
-                                 "toImageButtonOptions": {"format": "svg"}}
+PLOTLY_CONFIG: dict[str, Any] = {"responsive": True, "displaylogo": False, "toImageButtonOptions": {"format": "svg"}}
 
 
 def _text(s: str | None) -> str:
@@ -115,12 +114,18 @@ def _line_traces(tr: Line, color: str, legend: dict[str, Any]) -> list[dict[str,
     if tr.band is not None:
         lo, hi = _arr(tr.band[0]), _arr(tr.band[1])
         # The band is two traces: the lower edge (invisible) and the upper edge filled down to it.
-        edge = {"type": "scatter", "x": x, "mode": "lines", "line": {"width": 0, "color": color},
-                "hoverinfo": "skip", "showlegend": False, **group}
+        edge = {
+            "type": "scatter",
+            "x": x,
+            "mode": "lines",
+            "line": {"width": 0, "color": color},
+            "hoverinfo": "skip",
+            "showlegend": False,
+            **group,
+        }
         out.append({**edge, "y": lo})
         out.append({**edge, "y": hi, "fill": "tonexty", "fillcolor": _rgba(color, BAND_ALPHA)})
-    line: dict[str, Any] = {"type": "scatter", "x": x, "y": y, "mode": tr.mode, "opacity": tr.opacity,
-                            **legend}
+    line: dict[str, Any] = {"type": "scatter", "x": x, "y": y, "mode": tr.mode, "opacity": tr.opacity, **legend}
     if tr.mode != "markers":
         line["line"] = {"color": color, "width": tr.width, "dash": "dash" if tr.dash else "solid"}
     line["marker"] = {"color": color, "size": 6}
@@ -134,14 +139,18 @@ def _hist_trace(tr: Hist, color: str, n_hist: int, legend: dict[str, Any]) -> di
     # Bins computed here (as matplotlib does) rather than by plotly.js, whose bin count is a hint:
     # the interactive and static histograms then have the same bars.
     bins: Any = tr.bins if isinstance(tr.bins, int) else _arr(tr.bins)
-    counts, edges = np.histogram(vals, bins=bins, density=tr.density) if len(vals) else (
-        np.zeros(0), np.zeros(1))
+    counts, edges = np.histogram(vals, bins=bins, density=tr.density) if len(vals) else (np.zeros(0), np.zeros(1))
     alpha = HIST_ALPHA_OVERLAID if n_hist > 1 else HIST_ALPHA_SINGLE
-    return {"type": "bar", "x": (edges[:-1] + edges[1:]) / 2, "y": counts, "width": np.diff(edges),
-            "marker": {"color": _rgba(color, alpha), "line": {"color": color, "width": 1}},
-            "customdata": np.column_stack([edges[:-1], edges[1:]]) if len(counts) else None,
-            "hovertemplate": "[%{customdata[0]:.4g}, %{customdata[1]:.4g}): %{y:.4g}",
-            **legend}
+    return {
+        "type": "bar",
+        "x": (edges[:-1] + edges[1:]) / 2,
+        "y": counts,
+        "width": np.diff(edges),
+        "marker": {"color": _rgba(color, alpha), "line": {"color": color, "width": 1}},
+        "customdata": np.column_stack([edges[:-1], edges[1:]]) if len(counts) else None,
+        "hovertemplate": "[%{customdata[0]:.4g}, %{customdata[1]:.4g}): %{y:.4g}",
+        **legend,
+    }
 
 
 def _bar_trace(tr: Bar, i: int, n_bars: int, color: str, legend: dict[str, Any]) -> dict[str, Any]:
@@ -153,16 +162,26 @@ def _bar_trace(tr: Bar, i: int, n_bars: int, color: str, legend: dict[str, Any])
     width = 0.8 / n_bars
     pos = np.arange(len(vals)) - 0.4 + width * (i + 0.5)
     trace: dict[str, Any] = {
-        "type": "bar", "x": pos, "y": vals, "width": width, "marker": {"color": color},
-        "customdata": [_text(c) for c in tr.categories], "hovertemplate": "%{customdata}: %{y:.4g}",
+        "type": "bar",
+        "x": pos,
+        "y": vals,
+        "width": width,
+        "marker": {"color": color},
+        "customdata": [_text(c) for c in tr.categories],
+        "hovertemplate": "%{customdata}: %{y:.4g}",
         **legend,
     }
     if tr.errors is not None:
         lo, hi = _arr(tr.errors[0]), _arr(tr.errors[1])
-        trace["error_y"] = {"type": "data", "symmetric": False, "array": hi - vals,
-                            "arrayminus": vals - lo, "thickness": 1.2, "width": 3}
-        trace["hovertemplate"] = ("%{customdata}: %{y:.4g} [-%{error_y.arrayminus:.3g}, "
-                                  "+%{error_y.array:.3g}]")
+        trace["error_y"] = {
+            "type": "data",
+            "symmetric": False,
+            "array": hi - vals,
+            "arrayminus": vals - lo,
+            "thickness": 1.2,
+            "width": 3,
+        }
+        trace["hovertemplate"] = "%{customdata}: %{y:.4g} [-%{error_y.arrayminus:.3g}, +%{error_y.array:.3g}]"
     return trace
 
 
@@ -174,9 +193,13 @@ def _heatmap_trace(tr: Heatmap, panel: Panel) -> dict[str, Any]:
     if tr.symmetric:
         m = float(np.nanmax(np.abs(z))) if np.isfinite(z).any() else 1.0
         zmin, zmax = -(m or 1.0), (m or 1.0)
-    trace: dict[str, Any] = {"type": "heatmap", "z": z, "colorscale": _colorscale(tr.cmap),
-                             "showscale": bool(tr.colorbar and not panel.image),
-                             "hovertemplate": "row %{y}, col %{x}: %{z:.4g}<extra></extra>"}
+    trace: dict[str, Any] = {
+        "type": "heatmap",
+        "z": z,
+        "colorscale": _colorscale(tr.cmap),
+        "showscale": bool(tr.colorbar and not panel.image),
+        "hovertemplate": "row %{y}, col %{x}: %{z:.4g}<extra></extra>",
+    }
     if zmin is not None:
         trace["zmin"] = zmin
     if zmax is not None:
@@ -185,8 +208,11 @@ def _heatmap_trace(tr: Heatmap, panel: Panel) -> dict[str, Any]:
 
 
 def _extent(traces: list[dict[str, Any]], key: str) -> tuple[float, float] | None:
-    vals = [np.asarray(t[key], dtype=float).ravel() for t in traces
-            if t.get("type") in ("scatter", "bar") and t.get(key) is not None]
+    vals = [
+        np.asarray(t[key], dtype=float).ravel()
+        for t in traces
+        if t.get("type") in ("scatter", "bar") and t.get(key) is not None
+    ]
     vals = [v[np.isfinite(v)] for v in vals]
     vals = [v for v in vals if len(v)]
     if not vals:
@@ -195,23 +221,32 @@ def _extent(traces: list[dict[str, Any]], key: str) -> tuple[float, float] | Non
     return float(allv.min()), float(allv.max())
 
 
-def _reference_traces(panel: Panel, traces: list[dict[str, Any]], legend: _Legend
-                      ) -> list[dict[str, Any]]:
+def _reference_traces(panel: Panel, traces: list[dict[str, Any]], legend: _Legend) -> list[dict[str, Any]]:
     """Horizontal and vertical reference lines, as dotted traces spanning the panel's data.
 
     Traces rather than layout shapes, so that they stay in place when the axes switch to log scale.
     """
     out = []
-    style = {"type": "scatter", "mode": "lines", "hoverinfo": "name+y",
-             "line": {"color": REFERENCE_COLOR, "dash": "dot", "width": 1.2}}
+    style = {
+        "type": "scatter",
+        "mode": "lines",
+        "hoverinfo": "name+y",
+        "line": {"color": REFERENCE_COLOR, "dash": "dot", "width": 1.2},
+    }
     xs = _extent(traces, "x") or (0.0, 1.0)
     ys = _extent(traces, "y") or (0.0, 1.0)
     for y, label in panel.hlines:
-        out.append({**style, "x": list(xs), "y": [y, y], **legend.entry(label or None, REFERENCE_COLOR,
-                                                                         panel)})
+        out.append({**style, "x": list(xs), "y": [y, y], **legend.entry(label or None, REFERENCE_COLOR, panel)})
     for x, label in panel.vlines:
-        out.append({**style, "x": [x, x], "y": list(ys), "hoverinfo": "name+x",
-                    **legend.entry(label or None, REFERENCE_COLOR, panel)})
+        out.append(
+            {
+                **style,
+                "x": [x, x],
+                "y": list(ys),
+                "hoverinfo": "name+x",
+                **legend.entry(label or None, REFERENCE_COLOR, panel),
+            }
+        )
     return out
 
 
@@ -236,17 +271,14 @@ def _panel_traces(panel: Panel, legend: _Legend) -> list[dict[str, Any]]:
         elif isinstance(tr, Heatmap):
             out.append(_heatmap_trace(tr, panel))
         else:
-            raise TypeError(f"Unknown trace type {type(tr).__name__} in a Panel; expected Line, Hist, "
-                            "Bar or Heatmap.")
+            raise TypeError(f"Unknown trace type {type(tr).__name__} in a Panel; expected Line, Hist, Bar or Heatmap.")
     return out + _reference_traces(panel, out, legend)
 
 
 def _axes_layout(panel: Panel) -> tuple[dict[str, Any], dict[str, Any]]:
     """(x axis, y axis) settings of one panel."""
-    xa: dict[str, Any] = {"title": {"text": _text(panel.xlabel)}, "type": panel.xscale,
-                          "exponentformat": "power"}
-    ya: dict[str, Any] = {"title": {"text": _text(panel.ylabel)}, "type": panel.yscale,
-                          "exponentformat": "power"}
+    xa: dict[str, Any] = {"title": {"text": _text(panel.xlabel)}, "type": panel.xscale, "exponentformat": "power"}
+    ya: dict[str, Any] = {"title": {"text": _text(panel.ylabel)}, "type": panel.yscale, "exponentformat": "power"}
     heat = [t for t in panel.traces if isinstance(t, Heatmap)]
     bars = [t for t in panel.traces if isinstance(t, Bar)]
     if bars:
@@ -257,11 +289,14 @@ def _axes_layout(panel: Panel) -> tuple[dict[str, Any], dict[str, Any]]:
         ya["autorange"] = "reversed"
         h = heat[0]
         if h.x_labels is not None:
-            xa.update(tickmode="array", tickvals=list(range(len(h.x_labels))),
-                      ticktext=[_text(c) for c in h.x_labels], tickangle=-45)
+            xa.update(
+                tickmode="array",
+                tickvals=list(range(len(h.x_labels))),
+                ticktext=[_text(c) for c in h.x_labels],
+                tickangle=-45,
+            )
         if h.y_labels is not None:
-            ya.update(tickmode="array", tickvals=list(range(len(h.y_labels))),
-                      ticktext=[_text(c) for c in h.y_labels])
+            ya.update(tickmode="array", tickvals=list(range(len(h.y_labels))), ticktext=[_text(c) for c in h.y_labels])
         xa["showgrid"] = ya["showgrid"] = False
     if panel.image:
         for a in (xa, ya):
@@ -271,9 +306,13 @@ def _axes_layout(panel: Panel) -> tuple[dict[str, Any], dict[str, Any]]:
 
 def _scale_buttons(panels: Sequence[Panel], kind: str, x: float, y: float) -> dict[str, Any] | None:
     """Buttons switching every scalable axis of one kind (``"x"`` or ``"y"``) to linear or log."""
-    idx = [i for i, p in enumerate(panels)
-           if not p.image and not any(isinstance(t, Heatmap) for t in p.traces)
-           and not (kind == "x" and any(isinstance(t, Bar) for t in p.traces))]
+    idx = [
+        i
+        for i, p in enumerate(panels)
+        if not p.image
+        and not any(isinstance(t, Heatmap) for t in p.traces)
+        and not (kind == "x" and any(isinstance(t, Bar) for t in p.traces))
+    ]
     if not idx:
         return None
     scales = [getattr(panels[i], f"{kind}scale") for i in idx]
@@ -281,13 +320,23 @@ def _scale_buttons(panels: Sequence[Panel], kind: str, x: float, y: float) -> di
     def args(scale: str) -> list[dict[str, Any]]:
         return [{f"{_axis_name(kind, i)}.type": scale for i in idx}]
 
-    return {"type": "buttons", "direction": "right", "showactive": True,
-            # The button of the current scale is highlighted; none when the panels differ.
-            "active": 1 if set(scales) == {"log"} else 0 if set(scales) == {"linear"} else -1,
-            "x": x, "xanchor": "left", "y": y, "yanchor": "bottom",
-            "pad": {"t": 4, "r": 4}, "font": {"size": 11},
-            "buttons": [{"label": f"{kind} linear", "method": "relayout", "args": args("linear")},
-                        {"label": f"{kind} log", "method": "relayout", "args": args("log")}]}
+    return {
+        "type": "buttons",
+        "direction": "right",
+        "showactive": True,
+        # The button of the current scale is highlighted; none when the panels differ.
+        "active": 1 if set(scales) == {"log"} else 0 if set(scales) == {"linear"} else -1,
+        "x": x,
+        "xanchor": "left",
+        "y": y,
+        "yanchor": "bottom",
+        "pad": {"t": 4, "r": 4},
+        "font": {"size": 11},
+        "buttons": [
+            {"label": f"{kind} linear", "method": "relayout", "args": args("linear")},
+            {"label": f"{kind} log", "method": "relayout", "args": args("log")},
+        ],
+    }
 
 
 def to_plotly(chart: Chart) -> Any:
@@ -312,16 +361,20 @@ def to_plotly(chart: Chart) -> Any:
 
     nrows, ncols = chart.grid
     titles = [_text(p.title) for p in chart.panels]
-    has_bar = [any(isinstance(t, Heatmap) and t.colorbar for t in p.traces) and not p.image
-               for p in chart.panels]
+    has_bar = [any(isinstance(t, Heatmap) and t.colorbar for t in p.traces) and not p.image for p in chart.panels]
     colorbars = any(has_bar)
     # A colour bar right of the last column sits where the legend goes: move the legend past it.
-    legend_x = LEGEND_X + (LEGEND_AFTER_COLORBAR if any(
-        b for i, b in enumerate(has_bar) if i % ncols == ncols - 1) else 0.0)
+    legend_x = LEGEND_X + (
+        LEGEND_AFTER_COLORBAR if any(b for i, b in enumerate(has_bar) if i % ncols == ncols - 1) else 0.0
+    )
     h_spacing = H_SPACING_COLORBAR if colorbars else H_SPACING
-    fig = make_subplots(rows=nrows, cols=ncols, subplot_titles=titles or None,
-                        horizontal_spacing=h_spacing if ncols > 1 else 0.0,
-                        vertical_spacing=min(V_SPACING_PER_ROWS / nrows, 0.3) if nrows > 1 else 0.0)
+    fig = make_subplots(
+        rows=nrows,
+        cols=ncols,
+        subplot_titles=titles or None,
+        horizontal_spacing=h_spacing if ncols > 1 else 0.0,
+        vertical_spacing=min(V_SPACING_PER_ROWS / nrows, 0.3) if nrows > 1 else 0.0,
+    )
     legend = _Legend()
     for i, panel in enumerate(chart.panels):
         row, col = i // ncols + 1, i % ncols + 1
@@ -330,8 +383,13 @@ def to_plotly(chart: Chart) -> Any:
         for trace in _panel_traces(panel, legend):
             if trace.get("showscale"):
                 # Each heatmap's colour bar beside its own panel, as in the static figure.
-                trace["colorbar"] = {"x": xd[1] + COLORBAR_GAP, "xanchor": "left", "y": sum(yd) / 2,
-                                     "len": yd[1] - yd[0], "thickness": COLORBAR_THICKNESS}
+                trace["colorbar"] = {
+                    "x": xd[1] + COLORBAR_GAP,
+                    "xanchor": "left",
+                    "y": sum(yd) / 2,
+                    "len": yd[1] - yd[0],
+                    "thickness": COLORBAR_THICKNESS,
+                }
             fig.add_trace(trace, row=row, col=col)
         xa, ya = _axes_layout(panel)
         fig.update_xaxes(xa, row=row, col=col)
@@ -343,13 +401,29 @@ def to_plotly(chart: Chart) -> Any:
     plot_height = ROW_HEIGHT * nrows
     titles_px = SUBPLOT_TITLES_PX if any(p.title for p in chart.panels) else 0
     y_buttons = 1.0 + titles_px / plot_height
-    menus = [m for m in (_scale_buttons(chart.panels, "x", 0.0, y_buttons),
-                         _scale_buttons(chart.panels, "y", BUTTONS_GAP, y_buttons)) if m is not None]
+    menus = [
+        m
+        for m in (
+            _scale_buttons(chart.panels, "x", 0.0, y_buttons),
+            _scale_buttons(chart.panels, "y", BUTTONS_GAP, y_buttons),
+        )
+        if m is not None
+    ]
     top = max(MIN_TOP_PX, titles_px + (BUTTONS_PX if menus else 0) + (CHART_TITLE_PX if chart.title else 0))
     fig.update_layout(
         template="plotly_white",
-        title=({"text": _text(chart.title), "x": 0.5, "xanchor": "center", "y": 0.995, "yanchor": "top",
-                "yref": "container"} if chart.title else None),
+        title=(
+            {
+                "text": _text(chart.title),
+                "x": 0.5,
+                "xanchor": "center",
+                "y": 0.995,
+                "yanchor": "top",
+                "yref": "container",
+            }
+            if chart.title
+            else None
+        ),
         height=plot_height + top + BOTTOM_PX,
         margin={"t": top, "b": BOTTOM_PX, **SIDE_PX},
         barmode="overlay",
@@ -374,5 +448,11 @@ def chart_div(chart: Chart, div_id: str) -> str:
     if not div_id or not all(c.isascii() and (c.isalnum() or c in "-_") for c in div_id):
         raise ValueError(f"div_id must be letters, digits, '-' or '_'; got {div_id!r}.")
     fig = to_plotly(chart)
-    return fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id, config=PLOTLY_CONFIG,
-                       default_width="100%", default_height=f"{fig.layout.height}px")
+    return fig.to_html(
+        full_html=False,
+        include_plotlyjs=False,
+        div_id=div_id,
+        config=PLOTLY_CONFIG,
+        default_width="100%",
+        default_height=f"{fig.layout.height}px",
+    )

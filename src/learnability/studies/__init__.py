@@ -44,8 +44,9 @@ def _discover() -> None:
             importlib.import_module(f"{__name__}.{mod.name}")
         except Exception as exc:  # noqa: BLE001 - keep the other studies usable
             _BROKEN[mod.name] = f"{type(exc).__name__}: {exc}"
-            warnings.warn(f"study module {mod.name!r} failed to import ({_BROKEN[mod.name]})",
-                          RuntimeWarning, stacklevel=2)
+            warnings.warn(
+                f"study module {mod.name!r} failed to import ({_BROKEN[mod.name]})", RuntimeWarning, stacklevel=2
+            )
 
 
 def list_studies() -> list[Study]:
@@ -73,6 +74,5 @@ def get_study(name: str) -> Study:
     if name not in _REGISTRY and module in _BROKEN:
         raise ImportError(f"the module of study {name!r} failed to import: {_BROKEN[module]}")
     if name not in _REGISTRY:
-        raise ParameterError("study", "learnability", "one of {" + ", ".join(sorted(_REGISTRY)) + "}",
-                             name)
+        raise ParameterError("study", "learnability", "one of {" + ", ".join(sorted(_REGISTRY)) + "}", name)
     return _REGISTRY[name]

@@ -50,8 +50,7 @@ class StudyContext:
     def log(self, series: str, **kwargs: Any) -> None:
         self.writer.log(series, **kwargs)
 
-    def log_block(self, series: str, steps: Sequence[int] | np.ndarray, values: np.ndarray,
-                  **kwargs: Any) -> None:
+    def log_block(self, series: str, steps: Sequence[int] | np.ndarray, values: np.ndarray, **kwargs: Any) -> None:
         self.writer.log_block(series, steps, values, **kwargs)
 
 

@@ -96,8 +96,7 @@ class SharedInputSource:
         check_in_range(batch_size, "batch_size", owner, low=1, high=x.shape[0], kind=int)
         g = [int(v) for v in groups]
         if not g or min(g) < 0 or max(g) >= y.shape[0]:
-            raise ParameterError("groups", owner, f"a non-empty sequence of ints in [0, {y.shape[0]})",
-                                 list(groups))
+            raise ParameterError("groups", owner, f"a non-empty sequence of ints in [0, {y.shape[0]})", list(groups))
         self.x, self.y, self.batch_size = x, y, batch_size
         self.groups = torch.tensor(g, dtype=torch.long)
         self._gens: list[torch.Generator] = []
@@ -115,8 +114,12 @@ class SharedInputSource:
     def start(self, seeds: Sequence[int], device: torch.device) -> None:
         """Begin one stream per member; ``len(seeds)`` must equal ``len(groups)``."""
         if len(seeds) != self.n_members:
-            raise ParameterError("seeds", "SharedInputSource.start",
-                                 f"a sequence of {self.n_members} seeds (one per member)", list(seeds))
+            raise ParameterError(
+                "seeds",
+                "SharedInputSource.start",
+                f"a sequence of {self.n_members} seeds (one per member)",
+                list(seeds),
+            )
         device = torch.device(device)
         self.x, self.y, self.groups = self.x.to(device), self.y.to(device), self.groups.to(device)
         self._gens = [torch.Generator(device=device).manual_seed(int(s)) for s in seeds]
@@ -129,11 +132,12 @@ class SharedInputSource:
             raise RuntimeError("SharedInputSource.next() called before start().")
         if self._order is None or self._i == self.steps_per_epoch:
             n = self.x.shape[0]
-            self._order = torch.stack([torch.randperm(n, generator=g, device=self.x.device)
-                                       for g in self._gens])  # (K, N)
+            self._order = torch.stack(
+                [torch.randperm(n, generator=g, device=self.x.device) for g in self._gens]
+            )  # (K, N)
             self._i = 0
         B = self.batch_size
-        idx = self._order[:, self._i * B:(self._i + 1) * B]  # (K, B)
+        idx = self._order[:, self._i * B : (self._i + 1) * B]  # (K, B)
         self._i += 1
         return self.x[idx], self.y[self.groups[:, None], idx]  # (K, B, n), (K, B, d_out)
 
@@ -176,7 +180,7 @@ def legendre_features(x: Tensor, exponents: Tensor) -> Tensor:
     for k in range(1, deg):
         table.append(((2 * k + 1) * u * table[k] - k * table[k - 1]) / (k + 1))
     norms = torch.sqrt(2.0 * torch.arange(deg + 1, dtype=torch.float64) + 1.0)
-    q = torch.stack(table[:deg + 1], dim=-1) * norms  # (N, n, D + 1)
+    q = torch.stack(table[: deg + 1], dim=-1) * norms  # (N, n, D + 1)
     feats = torch.ones(x.shape[0], exponents.shape[0], dtype=torch.float64)  # (N, T)
     for j in range(x.shape[1]):
         feats = feats * q[:, j, exponents[:, j]]
@@ -184,7 +188,11 @@ def legendre_features(x: Tensor, exponents: Tensor) -> Tensor:
 
 
 def polynomial_least_squares(
-    x_train: Tensor, y_train: Tensor, x_test: Tensor, *, degree: int,
+    x_train: Tensor,
+    y_train: Tensor,
+    x_test: Tensor,
+    *,
+    degree: int,
     chunk_rows: int = LSQ_CHUNK_ROWS,
 ) -> Tensor:
     """Least-squares fit of all polynomials of total degree ``<= degree``; predictions on ``x_test``.
@@ -217,17 +225,18 @@ def polynomial_least_squares(
     rhs = torch.zeros(T, y_train.shape[1], dtype=torch.float64)
     y64 = y_train.to(torch.float64)
     for start in range(0, x_train.shape[0], chunk_rows):
-        f = legendre_features(x_train[start:start + chunk_rows], exps)  # (c, T)
+        f = legendre_features(x_train[start : start + chunk_rows], exps)  # (c, T)
         gram += f.T @ f
-        rhs += f.T @ y64[start:start + chunk_rows]
+        rhs += f.T @ y64[start : start + chunk_rows]
     g, r = gram.numpy(), rhs.numpy()
     try:
         coef = scipy.linalg.solve(g, r, assume_a="pos")
     except np.linalg.LinAlgError:
         coef = scipy.linalg.lstsq(g, r)[0]
     coef_t = torch.from_numpy(np.ascontiguousarray(coef))
-    preds = [legendre_features(x_test[s:s + chunk_rows], exps) @ coef_t
-             for s in range(0, x_test.shape[0], chunk_rows)]
+    preds = [
+        legendre_features(x_test[s : s + chunk_rows], exps) @ coef_t for s in range(0, x_test.shape[0], chunk_rows)
+    ]
     return torch.cat(preds)
 
 
@@ -246,8 +255,7 @@ def linear_least_squares(x_train: Tensor, y_train: Tensor, x_test: Tensor) -> Te
 # --------------------------------------------------------------------------------------------
 
 
-def sweep_design(n_vars: int, *, n_base: int, grid_points: int, seed: int
-                 ) -> tuple[Tensor, Tensor, Tensor]:
+def sweep_design(n_vars: int, *, n_base: int, grid_points: int, seed: int) -> tuple[Tensor, Tensor, Tensor]:
     """Base points, the grid and the one-variable sweep inputs (Challenge 2, part B, steps 6-7).
 
     Args:

@@ -71,21 +71,28 @@ def _targets_section(s: dict[str, Any], names: list[str]) -> list[Any]:
     original = bell_polynomial(order)
     perms = [tuple(p) for p in sc["permutations"]]
     result = ScrambleResult(original, apply_permutations(original, perms), perms, sc.get("seed"))
-    rows = [[i + 1, str(m), format_permutation(p), str(r)]
-            for i, (m, p, r) in enumerate(zip(original.terms, perms, result.scrambled_terms, strict=True))]
+    rows = [
+        [i + 1, str(m), format_permutation(p), str(r)]
+        for i, (m, p, r) in enumerate(zip(original.terms, perms, result.scrambled_terms, strict=True))
+    ]
     b, bs = names
     return [
         Heading("Targets"),
-        Text(f"The hierarchical target is the complete Bell polynomial {b} and its non-hierarchical "
-             f"twin {bs} permutes the variables of each monomial with its own permutation "
-             f"(scrambling seed {sc.get('seed')}; all {len(rows)} permutations distinct, every "
-             "variable of every monomial moved, no monomial unchanged, no two monomials equal up to "
-             "commutativity, all variables present — checked by `check_scrambled`).\n\n"
-             f"```\n{b} = {sc['original']}\n{bs} = {sc['scrambled']}\n```\n\n"
-             f"$$ {b}(x) = {sc['original_latex']} $$\n\n"
-             f"$$ \\tilde{{B}}_{{{order}}}(x) = {sc['scrambled_latex']} $$"),
-        Table(["i", f"monomial of {b}", "sigma_i (cycles, x_j -> x_sigma(j))", f"monomial of {bs}"],
-              rows, caption="The scrambling: one permutation per monomial, in canonical order."),
+        Text(
+            f"The hierarchical target is the complete Bell polynomial {b} and its non-hierarchical "
+            f"twin {bs} permutes the variables of each monomial with its own permutation "
+            f"(scrambling seed {sc.get('seed')}; all {len(rows)} permutations distinct, every "
+            "variable of every monomial moved, no monomial unchanged, no two monomials equal up to "
+            "commutativity, all variables present — checked by `check_scrambled`).\n\n"
+            f"```\n{b} = {sc['original']}\n{bs} = {sc['scrambled']}\n```\n\n"
+            f"$$ {b}(x) = {sc['original_latex']} $$\n\n"
+            f"$$ \\tilde{{B}}_{{{order}}}(x) = {sc['scrambled_latex']} $$"
+        ),
+        Table(
+            ["i", f"monomial of {b}", "sigma_i (cycles, x_j -> x_sigma(j))", f"monomial of {bs}"],
+            rows,
+            caption="The scrambling: one permutation per monomial, in canonical order.",
+        ),
     ]
 
 
@@ -93,15 +100,21 @@ def _setup_text(s: dict[str, Any], cfg: Any) -> Text:
     net, d, tr = s["network"], s["data"], s["training"]
     dims = net["dims"]
     grid = tr["lr_grid"]
-    std = ("standardised with the training set's mean and standard deviation (errors are reported "
-           "in original units)" if d["standardize_targets"] else "raw (not standardised)")
-    sched = ("a constant learning rate (the spec)" if tr["lr_schedule"] == "constant"
-             else f"a {tr['lr_schedule']} decay of the learning rate")
+    std = (
+        "standardised with the training set's mean and standard deviation (errors are reported in original units)"
+        if d["standardize_targets"]
+        else "raw (not standardised)"
+    )
+    sched = (
+        "a constant learning rate (the spec)"
+        if tr["lr_schedule"] == "constant"
+        else f"a {tr['lr_schedule']} decay of the learning rate"
+    )
     return Text(
         f"**Network.** Residual MLP {dims[0]} -> {dims[1]}, {net['skips']} x ({dims[1]} -> {dims[1]} "
         f"with skip h <- h + relu(hW + b)), {dims[-2]} -> {dims[-1]}: {net['linear_layers']} linear "
         f"layers, {fmt(int(net['params']))} parameters. The spec's \"9 layers (1 input, 8 hidden, "
-        "1 output)\" does not add up; we read it as 1 input + 8 residual hidden + 1 output layer.\n\n"
+        '1 output)" does not add up; we read it as 1 input + 8 residual hidden + 1 output layer.\n\n'
         f"**Data.** {fmt(int(d['n_train']))} training and {fmt(int(d['n_test']))} test inputs from "
         f"U[0, 2]^{dims[0]} (independent draws), shared by both targets; targets {std}.\n\n"
         f"**Training.** Adam, batch {tr['batch_size']}, {tr['epochs']} epochs "
@@ -115,7 +128,8 @@ def _setup_text(s: dict[str, Any], cfg: Any) -> Text:
         "(seed i has the same initialisation, data order and inputs for both). The final evaluation "
         "on the test set is the final generalisation error; because the test error of a "
         "constant-rate run swings between epochs, we also report its mean over the last "
-        f"{tr['tail_epochs']} epochs ('tail').")
+        f"{tr['tail_epochs']} epochs ('tail')."
+    )
 
 
 def _results_section(s: dict[str, Any], names: list[str]) -> list[Any]:
@@ -124,9 +138,20 @@ def _results_section(s: dict[str, Any], names: list[str]) -> list[Any]:
     rows = []
     for name in names:
         e = t[name]
-        rows.append([name, fmt(_f(e["lr"])), _ci(e, "test_rel_mse"), _ci(e, "test_rel_mse_tail"),
-                     _ci(e, "test_mse"), fmt(_f(e["train_mse"])), fmt(_f(e["train_rel_mse"])),
-                     fmt(_f(bl[name]["mean"])), fmt(_f(bl[name]["linear"])), fmt(_f(bl[name][poly_key]))])
+        rows.append(
+            [
+                name,
+                fmt(_f(e["lr"])),
+                _ci(e, "test_rel_mse"),
+                _ci(e, "test_rel_mse_tail"),
+                _ci(e, "test_mse"),
+                fmt(_f(e["train_mse"])),
+                fmt(_f(e["train_rel_mse"])),
+                fmt(_f(bl[name]["mean"])),
+                fmt(_f(bl[name]["linear"])),
+                fmt(_f(bl[name][poly_key])),
+            ]
+        )
     a, b = (t[n] for n in names)
     ratio, lo, hi = _f(cmp_["rel_mse_ratio"]), *(_f(v) for v in cmp_["rel_mse_ratio_ci"])
     rt, rlo, rhi = _f(cmp_["rel_mse_ratio_tail"]), *(_f(v) for v in cmp_["rel_mse_ratio_tail_ci"])
@@ -147,28 +172,52 @@ def _results_section(s: dict[str, Any], names: list[str]) -> list[Any]:
         f"{fmt(_f(bl[names[0]]['linear']) / _f(a['test_rel_mse']))}x / "
         f"{fmt(_f(bl[names[1]]['linear']) / _f(b['test_rel_mse']))}x better than linear. Least squares "
         f"over all polynomials of degree <= {poly_key[4:]} reaches {fmt(_f(bl[names[0]][poly_key]))} / "
-        f"{fmt(_f(bl[names[1]][poly_key]))}")
+        f"{fmt(_f(bl[names[1]][poly_key]))}"
+    )
     exact = max(_f(bl[n][poly_key]) for n in names) < EXACT_FIT
-    text += (" — rounding error: it knows the function class, and for it the two targets are equally "
-             "easy (same degree, same number of monomials). Any gap the network shows is therefore "
-             "about what the network and its training find easy, not about the data." if exact else
-             " — not exact: the data do not determine the polynomial (too few training points?).")
+    text += (
+        " — rounding error: it knows the function class, and for it the two targets are equally "
+        "easy (same degree, same number of monomials). Any gap the network shows is therefore "
+        "about what the network and its training find easy, not about the data."
+        if exact
+        else " — not exact: the data do not determine the polynomial (too few training points?)."
+    )
     gen = [_f(e["test_rel_mse"]) / _f(e["train_rel_mse"]) for e in (a, b)]
-    text += (f"\n\n**Training error.** On the full training set the final relative MSE is "
-             f"{_ci(a, 'train_rel_mse')} ({names[0]}) and {_ci(b, 'train_rel_mse')} ({names[1]}); "
-             f"test / train = {fmt(gen[0])} and {fmt(gen[1])}: ")
-    text += ("the networks do not overfit, the errors are errors of fitting." if max(gen) < OVERFIT_RATIO
-             else f"the test error exceeds the training error by more than {fmt(OVERFIT_RATIO)}x for at "
-                  "least one target, so part of its error is overfitting.")
+    text += (
+        f"\n\n**Training error.** On the full training set the final relative MSE is "
+        f"{_ci(a, 'train_rel_mse')} ({names[0]}) and {_ci(b, 'train_rel_mse')} ({names[1]}); "
+        f"test / train = {fmt(gen[0])} and {fmt(gen[1])}: "
+    )
+    text += (
+        "the networks do not overfit, the errors are errors of fitting."
+        if max(gen) < OVERFIT_RATIO
+        else f"the test error exceeds the training error by more than {fmt(OVERFIT_RATIO)}x for at "
+        "least one target, so part of its error is overfitting."
+    )
     if a.get("diverged_seeds") or b.get("diverged_seeds"):
-        text += (f"\n\n**Warning:** {a.get('diverged_seeds')} / {b.get('diverged_seeds')} seeds diverged "
-                 "and were frozen at their last finite state.")
+        text += (
+            f"\n\n**Warning:** {a.get('diverged_seeds')} / {b.get('diverged_seeds')} seeds diverged "
+            "and were frozen at their last finite state."
+        )
     return [
         Heading("Generalisation error"),
-        Table(["target", "lr", "rel. test MSE (final)", "rel. test MSE (tail mean)", "test MSE",
-               "train MSE", "rel. train MSE", "mean pred.", "linear", poly_key],
-              rows, caption="Mean [95% CI] over seeds; relative = MSE / Var(y_test) (train: "
-                            "/ Var(y_train)); baselines as relative test MSE."),
+        Table(
+            [
+                "target",
+                "lr",
+                "rel. test MSE (final)",
+                "rel. test MSE (tail mean)",
+                "test MSE",
+                "train MSE",
+                "rel. train MSE",
+                "mean pred.",
+                "linear",
+                poly_key,
+            ],
+            rows,
+            caption="Mean [95% CI] over seeds; relative = MSE / Var(y_test) (train: "
+            "/ Var(y_train)); baselines as relative test MSE.",
+        ),
         Text(text),
     ]
 
@@ -183,18 +232,35 @@ def _curves_section(s: dict[str, Any], run: Run, names: list[str]) -> list[Any]:
         m = groups == g
         for key, dash, label in (("test_rel", False, "test"), ("train_eval_rel", True, "train subset")):
             v = c[key][:, m]
-            test_lines.append(Line(epochs[1:], v[1:].mean(1), label=f"{name} {label}", dash=dash,
-                                   band=None if dash else (v[1:].min(1), v[1:].max(1)), color=COLOURS[g]))
+            test_lines.append(
+                Line(
+                    epochs[1:],
+                    v[1:].mean(1),
+                    label=f"{name} {label}",
+                    dash=dash,
+                    band=None if dash else (v[1:].min(1), v[1:].max(1)),
+                    color=COLOURS[g],
+                )
+            )
         b = c["train_batch_rel"][:, m]
-        batch_lines.append(Line(np.arange(1, b.shape[0] + 1), b.mean(1), label=name,
-                                band=(b.min(1), b.max(1)), color=COLOURS[g]))
-    chart = Chart("learning_curves", [
-        Panel(test_lines, title="Evaluated after each epoch", xlabel="epoch", ylabel="MSE / Var(y)",
-              yscale="log"),
-        Panel(batch_lines, title="Training loss (mean over each epoch's batches)", xlabel="epoch",
-              ylabel="MSE / Var(y_train)", yscale="log"),
-    ], title="Learning curves at the chosen rates",
-        caption="Mean over seeds, band min–max over seeds; dashed: the fixed training subset.")
+        batch_lines.append(
+            Line(np.arange(1, b.shape[0] + 1), b.mean(1), label=name, band=(b.min(1), b.max(1)), color=COLOURS[g])
+        )
+    chart = Chart(
+        "learning_curves",
+        [
+            Panel(test_lines, title="Evaluated after each epoch", xlabel="epoch", ylabel="MSE / Var(y)", yscale="log"),
+            Panel(
+                batch_lines,
+                title="Training loss (mean over each epoch's batches)",
+                xlabel="epoch",
+                ylabel="MSE / Var(y_train)",
+                yscale="log",
+            ),
+        ],
+        title="Learning curves at the chosen rates",
+        caption="Mean over seeds, band min–max over seeds; dashed: the fixed training subset.",
+    )
     t = s["targets"]
     conv = [t[n]["convergence"] for n in names]
     own = [[e for e in cv["epochs_to_within_factor"] if e is not None] for cv in conv]
@@ -207,10 +273,13 @@ def _curves_section(s: dict[str, Any], run: Run, names: list[str]) -> list[Any]:
             f"final (tail) error after {fmt(float(np.mean(o))) if o else 'never'} epochs on average; "
             f"first below the common level {fmt(_f(cv['common_level']))} after "
             f"{fmt(float(np.mean(cm))) if cm else 'no'} epochs ({len(cm)} of {len(cv['epochs_to_common_level'])} "
-            "seeds reached it)")
-    text = ("**Speed of convergence.** " + "; ".join(parts) + ". The common level is "
-            f"{fmt(conv[0]['factor'])}x the worse of the two final errors, so it measures how fast each "
-            "target gets to where the harder one ends.")
+            "seeds reached it)"
+        )
+    text = (
+        "**Speed of convergence.** " + "; ".join(parts) + ". The common level is "
+        f"{fmt(conv[0]['factor'])}x the worse of the two final errors, so it measures how fast each "
+        "target gets to where the harder one ends."
+    )
     return [Heading("Learning curves"), Figure(chart), Text(text)]
 
 
@@ -220,38 +289,92 @@ def _lr_section(s: dict[str, Any], run: Run, names: list[str]) -> list[Any]:
     score_lines, vlines = [], []
     for g, name in enumerate(names):
         d = table[table["target"] == name].sort_values("lr")
-        score_lines.append(Line(d["lr"], d["train_eval_rel"], label=f"{name} (training, selects)",
-                                mode="lines+markers", color=COLOURS[g]))
-        score_lines.append(Line(d["lr"], d["test_rel_final"], label=f"{name} test (not used)",
-                                mode="lines+markers", dash=True, color=COLOURS[g]))
+        score_lines.append(
+            Line(
+                d["lr"],
+                d["train_eval_rel"],
+                label=f"{name} (training, selects)",
+                mode="lines+markers",
+                color=COLOURS[g],
+            )
+        )
+        score_lines.append(
+            Line(
+                d["lr"],
+                d["test_rel_final"],
+                label=f"{name} test (not used)",
+                mode="lines+markers",
+                dash=True,
+                color=COLOURS[g],
+            )
+        )
         vlines.append((float(d.loc[d["chosen"], "lr"].iloc[0]), f"chosen, {name}"))
         for _, r in d.iterrows():
             status = "diverged" if r["diverged"] else ("collapsed" if r["collapsed"] else "")
-            rows.append([name, fmt(float(r["lr"])), fmt(float(r["train_eval_rel"])),
-                         fmt(float(r["test_rel_final"])), status, "yes" if r["chosen"] else ""])
+            rows.append(
+                [
+                    name,
+                    fmt(float(r["lr"])),
+                    fmt(float(r["train_eval_rel"])),
+                    fmt(float(r["test_rel_final"])),
+                    status,
+                    "yes" if r["chosen"] else "",
+                ]
+            )
         cur = run.load_arrays(f"sweep_curves_{name}")
         spe = int(s["data"]["steps_per_epoch"])
         ep = cur["steps"] / spe
-        lines = [Line(ep[1:], cur["train_eval_rel"][1:, j], label=f"lr {fmt(float(lr))}")
-                 for j, lr in enumerate(cur["lr"])]
-        panels.append(Panel(lines, title=f"{name}: training-subset error per rate", xlabel="epoch",
-                            ylabel="MSE / Var(y)", yscale="log"))
-    chart = Chart("lr_sweep", [Panel(score_lines, title="Score vs learning rate", xlabel="learning rate",
-                                     ylabel="MSE / Var(y), last epochs", xscale="log", yscale="log",
-                                     vlines=vlines), *panels],
-                  title="Learning-rate sweeps",
-                  caption="Selection uses the training-subset error only; the test error is shown "
-                          "for information.")
+        lines = [
+            Line(ep[1:], cur["train_eval_rel"][1:, j], label=f"lr {fmt(float(lr))}") for j, lr in enumerate(cur["lr"])
+        ]
+        panels.append(
+            Panel(
+                lines,
+                title=f"{name}: training-subset error per rate",
+                xlabel="epoch",
+                ylabel="MSE / Var(y)",
+                yscale="log",
+            )
+        )
+    chart = Chart(
+        "lr_sweep",
+        [
+            Panel(
+                score_lines,
+                title="Score vs learning rate",
+                xlabel="learning rate",
+                ylabel="MSE / Var(y), last epochs",
+                xscale="log",
+                yscale="log",
+                vlines=vlines,
+            ),
+            *panels,
+        ],
+        title="Learning-rate sweeps",
+        caption="Selection uses the training-subset error only; the test error is shown for information.",
+    )
     t = s["targets"]
     edge = [n for n in names if t[n]["lr_at_edge"]]
-    text = (f"Chosen rates: {names[0]} {fmt(_f(t[names[0]]['lr']))}, {names[1]} "
-            f"{fmt(_f(t[names[1]]['lr']))} ({t[names[0]]['lr_rates_tried']} and "
-            f"{t[names[1]]['lr_rates_tried']} rates tried). ")
-    text += (f"**Warning:** the chosen rate of {', '.join(edge)} is still on the edge of the rates tried; "
-             "widen the grid." if edge else "Both lie inside the rates tried.")
-    return [Heading("Learning-rate selection"), Text(text), Figure(chart),
-            Table(["target", "lr", "training error (score)", "test error (final, not used)", "status",
-                   "chosen"], rows, caption="Relative MSE; score = mean over the last epochs.")]
+    text = (
+        f"Chosen rates: {names[0]} {fmt(_f(t[names[0]]['lr']))}, {names[1]} "
+        f"{fmt(_f(t[names[1]]['lr']))} ({t[names[0]]['lr_rates_tried']} and "
+        f"{t[names[1]]['lr_rates_tried']} rates tried). "
+    )
+    text += (
+        f"**Warning:** the chosen rate of {', '.join(edge)} is still on the edge of the rates tried; widen the grid."
+        if edge
+        else "Both lie inside the rates tried."
+    )
+    return [
+        Heading("Learning-rate selection"),
+        Text(text),
+        Figure(chart),
+        Table(
+            ["target", "lr", "training error (score)", "test error (final, not used)", "status", "chosen"],
+            rows,
+            caption="Relative MSE; score = mean over the last epochs.",
+        ),
+    ]
 
 
 def _sweeps_section(s: dict[str, Any], run: Run, names: list[str]) -> list[Any]:
@@ -261,24 +384,51 @@ def _sweeps_section(s: dict[str, Any], run: Run, names: list[str]) -> list[Any]:
     for g, (name, a) in enumerate(zip(names, arrays, strict=True)):
         for v in range(n):
             m = a["model_first"][:, v]  # (S, G)
-            panels.append(Panel([
-                Line(a["grid"], a["target_first"][v], label="target", dash=True, color="#000000"),
-                Line(a["grid"], m.mean(0), label="model", band=(m.min(0), m.max(0)), color=COLOURS[g]),
-            ], title=f"{name}: sweep of x{v + 1}", xlabel=f"x{v + 1}", ylabel="output", legend=v == 0))
+            panels.append(
+                Panel(
+                    [
+                        Line(a["grid"], a["target_first"][v], label="target", dash=True, color="#000000"),
+                        Line(a["grid"], m.mean(0), label="model", band=(m.min(0), m.max(0)), color=COLOURS[g]),
+                    ],
+                    title=f"{name}: sweep of x{v + 1}",
+                    xlabel=f"x{v + 1}",
+                    ylabel="output",
+                    legend=v == 0,
+                )
+            )
     base = ", ".join(f"{x:.3f}" for x in arrays[0]["base"][0])
-    single = Chart("sweep_single", panels, ncols=n, title=f"One base point x = ({base})",
-                   caption="Each panel varies one input over [0, 2] with the others fixed; model = "
-                           "mean over seeds, band min–max over seeds.")
+    single = Chart(
+        "sweep_single",
+        panels,
+        ncols=n,
+        title=f"One base point x = ({base})",
+        caption="Each panel varies one input over [0, 2] with the others fixed; model = "
+        "mean over seeds, band min–max over seeds.",
+    )
     err_panels = []
     for v in range(n):
-        lines = [Line(a["grid"], a["err_mean"][v], label=name, band=(a["err_low"][v], a["err_high"][v]),
-                      color=COLOURS[g]) for g, (name, a) in enumerate(zip(names, arrays, strict=True))]
-        err_panels.append(Panel(lines, title=f"|model - target| along x{v + 1}", xlabel=f"x{v + 1}",
-                                ylabel="absolute error", yscale="log", legend=v == 0))
+        lines = [
+            Line(a["grid"], a["err_mean"][v], label=name, band=(a["err_low"][v], a["err_high"][v]), color=COLOURS[g])
+            for g, (name, a) in enumerate(zip(names, arrays, strict=True))
+        ]
+        err_panels.append(
+            Panel(
+                lines,
+                title=f"|model - target| along x{v + 1}",
+                xlabel=f"x{v + 1}",
+                ylabel="absolute error",
+                yscale="log",
+                legend=v == 0,
+            )
+        )
     nb = int(s["analysis"]["n_base"])
-    agg = Chart("sweep_errors", err_panels, ncols=min(n, 3),
-                title=f"Sweep errors over {nb} base points x {s['comparison']['seeds']} seeds",
-                caption="Mean and 5–95% band over (base point, seed) pairs.")
+    agg = Chart(
+        "sweep_errors",
+        err_panels,
+        ncols=min(n, 3),
+        title=f"Sweep errors over {nb} base points x {s['comparison']['seeds']} seeds",
+        caption="Mean and 5–95% band over (base point, seed) pairs.",
+    )
     rows = []
     t = s["targets"]
     for v in range(n):
@@ -296,30 +446,48 @@ def _sweeps_section(s: dict[str, Any], run: Run, names: list[str]) -> list[Any]:
         sw = t[name]["sweep"]
         worst = max(sw, key=lambda k: _f(sw[k]["rel_error"]))
         best = min(sw, key=lambda k: _f(sw[k]["rel_error"]))
-        parts.append(f"for {name} the largest error relative to the target's range is along {worst} "
-                     f"({fmt(_f(sw[worst]['rel_error']))}), the smallest along {best} "
-                     f"({fmt(_f(sw[best]['rel_error']))}); the lowest correlation of model and target "
-                     f"sweeps is {fmt(min(_f(e['corr']) for e in sw.values()))}")
+        parts.append(
+            f"for {name} the largest error relative to the target's range is along {worst} "
+            f"({fmt(_f(sw[worst]['rel_error']))}), the smallest along {best} "
+            f"({fmt(_f(sw[best]['rel_error']))}); the lowest correlation of model and target "
+            f"sweeps is {fmt(min(_f(e['corr']) for e in sw.values()))}"
+        )
     text = "Along each sweep, " + "; ".join(parts) + "."
     for name in names:
         sw = t[name]["sweep"]
         mae = {k: _f(e["mae"]) for k, e in sw.items()}
         flat = [k for k, e in sw.items() if _f(e["target_range"]) < 2 * mae[k]]
         spread = max(mae.values()) / min(mae.values())
-        text += (f" For {name} the mean absolute error is {fmt(min(mae.values()))} to "
-                 f"{fmt(max(mae.values()))} along every variable"
-                 + (" (nearly the same: the error depends on the point, not on the swept variable)"
-                    if spread < SIMILAR_MAE else "") + ".")
+        text += (
+            f" For {name} the mean absolute error is {fmt(min(mae.values()))} to "
+            f"{fmt(max(mae.values()))} along every variable"
+            + (
+                " (nearly the same: the error depends on the point, not on the swept variable)"
+                if spread < SIMILAR_MAE
+                else ""
+            )
+            + "."
+        )
         if flat:
-            text += (f" Along {', '.join(flat)} the target varies by less than twice that error "
-                     f"(mean range {', '.join(fmt(_f(sw[k]['target_range'])) for k in flat)}), so the "
-                     "model reproduces the effect of these variables only roughly (correlation "
-                     f"{', '.join(fmt(_f(sw[k]['corr'])) for k in flat)}).")
-    return [Heading("One-variable sweeps"), Figure(single), Figure(agg),
-            Table(cols, rows, caption="Per variable, over base points and seeds: mean range of the "
-                                      "target along the sweep, mean absolute error [95% CI over seeds], "
-                                      "MAE / range, Pearson correlation of the sweeps."),
-            Text(text)]
+            text += (
+                f" Along {', '.join(flat)} the target varies by less than twice that error "
+                f"(mean range {', '.join(fmt(_f(sw[k]['target_range'])) for k in flat)}), so the "
+                "model reproduces the effect of these variables only roughly (correlation "
+                f"{', '.join(fmt(_f(sw[k]['corr'])) for k in flat)})."
+            )
+    return [
+        Heading("One-variable sweeps"),
+        Figure(single),
+        Figure(agg),
+        Table(
+            cols,
+            rows,
+            caption="Per variable, over base points and seeds: mean range of the "
+            "target along the sweep, mean absolute error [95% CI over seeds], "
+            "MAE / range, Pearson correlation of the sweeps.",
+        ),
+        Text(text),
+    ]
 
 
 def _sobol_section(s: dict[str, Any], names: list[str]) -> list[Any]:
@@ -334,19 +502,43 @@ def _sobol_section(s: dict[str, Any], names: list[str]) -> list[Any]:
         low = np.where(np.isfinite(ci[:, 0]), ci[:, 0], model)
         high = np.where(np.isfinite(ci[:, 1]), ci[:, 1], model)
         # Plain lists: Panel drawing looks bars up by equality, which numpy arrays make ambiguous.
-        panels.append(Panel([Bar(cats, [_f(v) for v in so["target"]], label="target", color="#000000"),
-                             Bar(cats, model.tolist(), label="model (mean, 95% CI)",
-                                 errors=(low.tolist(), high.tolist()), color=COLOURS[g])],
-                            title=name, ylabel="first-order Sobol index"))
+        panels.append(
+            Panel(
+                [
+                    Bar(cats, [_f(v) for v in so["target"]], label="target", color="#000000"),
+                    Bar(
+                        cats,
+                        model.tolist(),
+                        label="model (mean, 95% CI)",
+                        errors=(low.tolist(), high.tolist()),
+                        color=COLOURS[g],
+                    ),
+                ],
+                title=name,
+                ylabel="first-order Sobol index",
+            )
+        )
         for v in range(n):
-            rows.append([name, cats[v], fmt(_f(so["target"][v])), fmt(_f(so["model"][v])),
-                         fmt(_f(so["target_total"][v])), fmt(_f(so["model_total"][v]))])
+            rows.append(
+                [
+                    name,
+                    cats[v],
+                    fmt(_f(so["target"][v])),
+                    fmt(_f(so["model"][v])),
+                    fmt(_f(so["target_total"][v])),
+                    fmt(_f(so["model_total"][v])),
+                ]
+            )
     so0 = t[names[0]]["sobol"]
-    chart = Chart("sobol", panels, title="First-order Sobol indices",
-                  caption="Bars in the order x1 ... x6. "
-                          f"Saltelli design, N = {fmt(int(so0['n_samples']))} "
-                          f"({fmt(int(so0['n_evaluations']))} evaluations per function, "
-                          f"{so0['sampler']} sampler); same inputs for target and model.")
+    chart = Chart(
+        "sobol",
+        panels,
+        title="First-order Sobol indices",
+        caption="Bars in the order x1 ... x6. "
+        f"Saltelli design, N = {fmt(int(so0['n_samples']))} "
+        f"({fmt(int(so0['n_evaluations']))} evaluations per function, "
+        f"{so0['sampler']} sampler); same inputs for target and model.",
+    )
     target = np.asarray([_f(v) for v in so0["target"]])
     small = np.argsort(target)[:2]
     big = int(np.argmax(target))
@@ -358,7 +550,8 @@ def _sobol_section(s: dict[str, Any], names: list[str]) -> list[Any]:
         f"target changes by only {fmt(rng[small[0]])} and {fmt(rng[small[1]])} on average (against "
         f"{fmt(rng[big])} along x{big + 1}), so target and model curves are indistinguishable at the "
         "scale of a plot: whether the model got those variables right can only be read from the error "
-        "panels and the MAE / range column (negative indices are Monte Carlo noise around 0). ")
+        "panels and the MAE / range column (negative indices are Monte Carlo noise around 0). "
+    )
     parts = []
     for name in names:
         so = t[name]["sobol"]
@@ -366,9 +559,16 @@ def _sobol_section(s: dict[str, Any], names: list[str]) -> list[Any]:
         worst = int(np.argmax(diff))
         parts.append(f"{name}: largest |S_model - S_target| = {fmt(diff[worst])} at x{worst + 1}")
     text += "Model vs target: " + "; ".join(parts) + "."
-    return [Heading("Variance-based sensitivity (Sobol indices)"), Figure(chart), Text(text),
-            Table(["target", "variable", "S_i target", "S_i model", "S_Ti target", "S_Ti model"], rows,
-                  caption="First-order (S_i) and total (S_Ti) indices; model = mean over seeds.")]
+    return [
+        Heading("Variance-based sensitivity (Sobol indices)"),
+        Figure(chart),
+        Text(text),
+        Table(
+            ["target", "variable", "S_i target", "S_i model", "S_Ti target", "S_Ti model"],
+            rows,
+            caption="First-order (S_i) and total (S_Ti) indices; model = mean over seeds.",
+        ),
+    ]
 
 
 def _conclusion(s: dict[str, Any], names: list[str]) -> Text:
@@ -377,28 +577,40 @@ def _conclusion(s: dict[str, Any], names: list[str]) -> Text:
     lo, hi = (_f(v) for v in cmp_["rel_mse_ratio_ci"])
     ratio = _f(cmp_["rel_mse_ratio"])
     if lo > 1:
-        verdict = (f"The hierarchical structure helps: with everything else equal (inputs, network, "
-                   f"initialisations, data order, tuning protocol) the scrambled twin ends "
-                   f"{fmt(ratio)}x worse [{fmt(lo)}, {fmt(hi)}].")
+        verdict = (
+            f"The hierarchical structure helps: with everything else equal (inputs, network, "
+            f"initialisations, data order, tuning protocol) the scrambled twin ends "
+            f"{fmt(ratio)}x worse [{fmt(lo)}, {fmt(hi)}]."
+        )
     elif hi < 1:
-        verdict = (f"Contrary to the hypothesis, the scrambled twin ends {fmt(1 / ratio)}x *better* "
-                   f"(ratio {fmt(ratio)} [{fmt(lo)}, {fmt(hi)}]).")
+        verdict = (
+            f"Contrary to the hypothesis, the scrambled twin ends {fmt(1 / ratio)}x *better* "
+            f"(ratio {fmt(ratio)} [{fmt(lo)}, {fmt(hi)}])."
+        )
     else:
-        verdict = (f"At {cmp_['seeds']} seeds the two targets cannot be told apart: ratio {fmt(ratio)} "
-                   f"[{fmt(lo)}, {fmt(hi)}] contains 1.")
+        verdict = (
+            f"At {cmp_['seeds']} seeds the two targets cannot be told apart: ratio {fmt(ratio)} "
+            f"[{fmt(lo)}, {fmt(hi)}] contains 1."
+        )
     ca, cb = a["convergence"], b["convergence"]
     ea = float(np.mean(ca["rel_after_epoch_1"]))
     eb = float(np.mean(cb["rel_after_epoch_1"]))
-    speed = (f"After one epoch the relative test errors are {fmt(ea)} ({names[0]}) and {fmt(eb)} "
-             f"({names[1]}): scrambled / hierarchical = {fmt(eb / ea)}.")
-    if lo > 1 and max(_f(s["baselines"][n][k]) for n in names for k in s["baselines"][n]
-                      if k.startswith("poly")) < EXACT_FIT:
-        why = (f" The degree-{s['network']['dims'][0]} least-squares fit is exact for both targets, so "
-               "the gap is a property of the network and its optimisation, not of the data. A "
-               "plausible reading (an interpretation, not a measurement): a residual ReLU network "
-               "builds features layer by layer, and the nested monomials of B6 (x1 -> x1^2 -> "
-               "x1^3 ..., shared across terms) let it reuse intermediate features, while the "
-               "scrambled monomials share fewer sub-products.")
+    speed = (
+        f"After one epoch the relative test errors are {fmt(ea)} ({names[0]}) and {fmt(eb)} "
+        f"({names[1]}): scrambled / hierarchical = {fmt(eb / ea)}."
+    )
+    if (
+        lo > 1
+        and max(_f(s["baselines"][n][k]) for n in names for k in s["baselines"][n] if k.startswith("poly")) < EXACT_FIT
+    ):
+        why = (
+            f" The degree-{s['network']['dims'][0]} least-squares fit is exact for both targets, so "
+            "the gap is a property of the network and its optimisation, not of the data. A "
+            "plausible reading (an interpretation, not a measurement): a residual ReLU network "
+            "builds features layer by layer, and the nested monomials of B6 (x1 -> x1^2 -> "
+            "x1^3 ..., shared across terms) let it reuse intermediate features, while the "
+            "scrambled monomials share fewer sub-products."
+        )
     elif hi < 1:
         why = " In this run the hierarchical structure did not make the target easier to learn."
     else:
@@ -416,14 +628,19 @@ def report(run: Run) -> Report:
         headline={
             f"{names[0]} rel. test MSE": _ci(t[names[0]], "test_rel_mse"),
             f"{names[1]} rel. test MSE": _ci(t[names[1]], "test_rel_mse"),
-            "ratio scrambled / hierarchical": fmt_ci(_f(cmp_["rel_mse_ratio"]),
-                                                     [_f(v) for v in cmp_["rel_mse_ratio_ci"]]),
+            "ratio scrambled / hierarchical": fmt_ci(
+                _f(cmp_["rel_mse_ratio"]), [_f(v) for v in cmp_["rel_mse_ratio_ci"]]
+            ),
             "chosen learning rates": f"{fmt(_f(t[names[0]]['lr']))} / {fmt(_f(t[names[1]]['lr']))}",
         },
     )
-    rep.add(Text("Does the hierarchical structure of a target help a deep residual network learn it? "
-                 f"The same network learns {names[0]} and a scrambled twin with identical coefficients "
-                 "and degrees but no hierarchy; everything else is paired."))
+    rep.add(
+        Text(
+            "Does the hierarchical structure of a target help a deep residual network learn it? "
+            f"The same network learns {names[0]} and a scrambled twin with identical coefficients "
+            "and degrees but no hierarchy; everything else is paired."
+        )
+    )
     rep.add(*_targets_section(s, names))
     rep.add(Heading("Setup"), _setup_text(s, run.config))
     rep.add(*_results_section(s, names))
@@ -435,10 +652,20 @@ def report(run: Run) -> Report:
     tm = s.get("timing", {})
     phases = [k[:-2] for k in tm if k.endswith("_s") and not k.endswith("_cpu_s") and f"{k[:-2]}_cpu_s" in tm]
     rows = [[p, fmt(_f(tm[f"{p}_s"])), fmt(_f(tm[f"{p}_cpu_s"]))] for p in phases]
-    rows.append(["training throughput", f"{fmt(_f(tm.get('train_model_steps_per_s')))} model-steps/s",
-                 f"{fmt(int(tm.get('model_steps', 0)))} model-steps"])
-    rep.add(Heading("Runtime"), Table(
-        ["phase", "wall seconds", "CPU seconds"], rows,
-        caption="Measured in this run. On a shared machine wall time includes waiting; CPU time "
-                "divided by the threads used approximates the wall time on an idle machine."))
+    rows.append(
+        [
+            "training throughput",
+            f"{fmt(_f(tm.get('train_model_steps_per_s')))} model-steps/s",
+            f"{fmt(int(tm.get('model_steps', 0)))} model-steps",
+        ]
+    )
+    rep.add(
+        Heading("Runtime"),
+        Table(
+            ["phase", "wall seconds", "CPU seconds"],
+            rows,
+            caption="Measured in this run. On a shared machine wall time includes waiting; CPU time "
+            "divided by the threads used approximates the wall time on an idle machine.",
+        ),
+    )
     return rep

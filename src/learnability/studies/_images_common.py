@@ -99,8 +99,10 @@ class ImageDataSettings(ConfigSection):
         "inside 28x28 (set it to image_size for a plain resize filling the frame).",
     )
     digits_split_seed: int = Field(
-        0, ge=0, description="digits only: seed of the fixed stratified train/test split (a data "
-        "set property, not an experiment seed: runs with other seeds keep the same split)."
+        0,
+        ge=0,
+        description="digits only: seed of the fixed stratified train/test split (a data "
+        "set property, not an experiment seed: runs with other seeds keep the same split).",
     )
     n_train: int | None = Field(None, ge=2, description="Use only the first n training images (None = all).")
     n_test: int | None = Field(None, ge=2, description="Use only the first n test images (None = all).")
@@ -108,8 +110,7 @@ class ImageDataSettings(ConfigSection):
     @model_validator(mode="after")
     def _box_fits(self) -> ImageDataSettings:
         if self.digits_box > self.image_size:
-            raise ValueError(f"digits_box ({self.digits_box}) must not exceed image_size "
-                             f"({self.image_size})")
+            raise ValueError(f"digits_box ({self.digits_box}) must not exceed image_size ({self.image_size})")
         return self
 
 
@@ -166,19 +167,16 @@ def resolve_dataset(name: str, root: str | Path | None) -> tuple[str, str]:
     where = Path(root) if root else default_data_root()
     if name != "auto":
         return name, "chosen in the config"
-    if image_files_available("mnist", where, split="train") and image_files_available(
-        "mnist", where, split="test"
-    ):
+    if image_files_available("mnist", where, split="train") and image_files_available("mnist", where, split="test"):
         return "mnist", f"dataset='auto' and the MNIST files were found under {where}"
-    return "digits", (
-        f"dataset='auto' and no MNIST files were found under {where}, so the offline default is used"
-    )
+    return "digits", (f"dataset='auto' and no MNIST files were found under {where}, so the offline default is used")
 
 
 def _layout_digits(images: Tensor, box: int, size: int) -> Tensor:
     """Resize ``(N, 1, 8, 8)`` digits to ``box x box`` and centre them in ``size x size``."""
-    resized = F.interpolate(images, size=(box, box), mode="bilinear", align_corners=False,
-                            antialias=box < images.shape[-1]).clamp_(0.0, 1.0)
+    resized = F.interpolate(
+        images, size=(box, box), mode="bilinear", align_corners=False, antialias=box < images.shape[-1]
+    ).clamp_(0.0, 1.0)
     before = (size - box) // 2
     after = size - box - before
     return F.pad(resized, (before, after, before, after))  # zero (black) margin
@@ -203,7 +201,8 @@ def load_image_splits(settings: ImageDataSettings) -> ImageSplits:
         layout = (
             f"the 8x8 images resized to {settings.digits_box}x{settings.digits_box} and centred "
             f"in {size}x{size}, as MNIST centres its digits in a 20x20 box"
-            if settings.digits_box < size else f"the 8x8 images resized to {size}x{size}"
+            if settings.digits_box < size
+            else f"the 8x8 images resized to {size}x{size}"
         )
         what = f"scikit-learn's bundled digits ({layout})"
     else:
@@ -213,12 +212,18 @@ def load_image_splits(settings: ImageDataSettings) -> ImageSplits:
         what = f"{name} from its IDX files ({size}x{size})"
     if train.image_shape[0] != 1:
         raise ParameterError("data.dataset", "the image studies", "a greyscale data set", name)
-    description = (f"{what}: {len(train):,} training and {len(test):,} test images; "
-                   f"{reason}")
+    description = f"{what}: {len(train):,} training and {len(test):,} test images; {reason}"
     normalizer = ImageNormalizer(per_channel=True).fit(x_train)
-    return ImageSplits(name=name, description=description, train_images=x_train.contiguous(),
-                       train_labels=train.labels, test_images=x_test.contiguous(),
-                       test_labels=test.labels, classes=train.classes, normalizer=normalizer)
+    return ImageSplits(
+        name=name,
+        description=description,
+        train_images=x_train.contiguous(),
+        train_labels=train.labels,
+        test_images=x_test.contiguous(),
+        test_labels=test.labels,
+        classes=train.classes,
+        normalizer=normalizer,
+    )
 
 
 # ------------------------------------------------------------------------------------------
@@ -231,12 +236,16 @@ class AugmentationSettings(ConfigSection):
         (0.0, 180.0), description="'rotation': angle range in degrees, counter-clockwise (Lab 4: [0, 180])."
     )
     flip_p: float = Field(
-        0.5, ge=0, le=1, description="'hflip'/'vflip'/'hvflip': probability of each flip "
-        "(torchvision's RandomHorizontalFlip default)."
+        0.5,
+        ge=0,
+        le=1,
+        description="'hflip'/'vflip'/'hvflip': probability of each flip (torchvision's RandomHorizontalFlip default).",
     )
     max_shift: int = Field(
-        2, ge=0, description="'translation': largest shift in pixels along each axis, zero fill "
-        "(torchvision's usual RandomAffine(translate=(0.1, 0.1)) on 28 pixels, in whole pixels)."
+        2,
+        ge=0,
+        description="'translation': largest shift in pixels along each axis, zero fill "
+        "(torchvision's usual RandomAffine(translate=(0.1, 0.1)) on 28 pixels, in whole pixels).",
     )
 
 
@@ -255,8 +264,7 @@ def make_augmentation(name: str, settings: AugmentationSettings) -> ImageTransfo
     if name == "vflip":
         return RandomFlip("vertical", p=settings.flip_p)
     if name == "hvflip":
-        return Compose((RandomFlip("horizontal", p=settings.flip_p),
-                        RandomFlip("vertical", p=settings.flip_p)))
+        return Compose((RandomFlip("horizontal", p=settings.flip_p), RandomFlip("vertical", p=settings.flip_p)))
     if name == "translation":
         return RandomTranslation(max_shift=settings.max_shift, mode="zeros")
     raise ParameterError("augmentation", "make_augmentation", "one of " + ", ".join(AUGMENTATIONS), name)
@@ -285,16 +293,24 @@ class AugmentedImageSource:
         ``next()`` returns inputs ``(K, B, C, H, W)`` and labels ``(K, B)``.
     """
 
-    def __init__(self, images: Tensor, labels: Tensor, *, batch_size: int,
-                 augmentations: Sequence[ImageTransform | None],
-                 normalizer: ImageNormalizer | None = None) -> None:
+    def __init__(
+        self,
+        images: Tensor,
+        labels: Tensor,
+        *,
+        batch_size: int,
+        augmentations: Sequence[ImageTransform | None],
+        normalizer: ImageNormalizer | None = None,
+    ) -> None:
         owner = "AugmentedImageSource"
         if not isinstance(images, Tensor) or images.ndim != 4 or not images.is_floating_point():
-            raise ParameterError("images", owner, "a float tensor of shape (N, C, H, W)",
-                                 getattr(images, "shape", images))
+            raise ParameterError(
+                "images", owner, "a float tensor of shape (N, C, H, W)", getattr(images, "shape", images)
+            )
         if not isinstance(labels, Tensor) or labels.shape != (images.shape[0],):
-            raise ParameterError("labels", owner, f"a tensor of shape ({images.shape[0]},)",
-                                 getattr(labels, "shape", labels))
+            raise ParameterError(
+                "labels", owner, f"a tensor of shape ({images.shape[0]},)", getattr(labels, "shape", labels)
+            )
         check_in_range(batch_size, "batch_size", owner, low=1, high=images.shape[0], kind=int)
         if len(augmentations) == 0:
             raise ParameterError("augmentations", owner, "one entry per member (at least one)", [])
@@ -312,13 +328,18 @@ class AugmentedImageSource:
 
     def start(self, seeds: Sequence[int], device: torch.device) -> None:
         if len(seeds) != len(self.augmentations):
-            raise ParameterError("seeds", "AugmentedImageSource.start",
-                                 f"{len(self.augmentations)} seeds, one per augmentation", list(seeds))
+            raise ParameterError(
+                "seeds",
+                "AugmentedImageSource.start",
+                f"{len(self.augmentations)} seeds, one per augmentation",
+                list(seeds),
+            )
         device = torch.device(device)
         self.images, self.labels = self.images.to(device), self.labels.to(device)
         self._order_gens = [torch.Generator(device=device).manual_seed(int(s)) for s in seeds]
-        self._aug_gens = [torch.Generator(device=device).manual_seed(derive_seed(int(s), _AUGMENT_STREAM))
-                          for s in seeds]
+        self._aug_gens = [
+            torch.Generator(device=device).manual_seed(derive_seed(int(s), _AUGMENT_STREAM)) for s in seeds
+        ]
         self._order = None
         self._i = 0
 
@@ -327,11 +348,12 @@ class AugmentedImageSource:
             raise RuntimeError("AugmentedImageSource.next() called before start().")
         n = self.images.shape[0]
         if self._order is None or self._i == self.steps_per_epoch:
-            self._order = torch.stack([torch.randperm(n, generator=g, device=self.images.device)
-                                       for g in self._order_gens])  # (K, N)
+            self._order = torch.stack(
+                [torch.randperm(n, generator=g, device=self.images.device) for g in self._order_gens]
+            )  # (K, N)
             self._i = 0
         b = self.batch_size
-        idx = self._order[:, self._i * b:(self._i + 1) * b]  # (K, B)
+        idx = self._order[:, self._i * b : (self._i + 1) * b]  # (K, B)
         self._i += 1
         batches = []
         for k, aug in enumerate(self.augmentations):
@@ -377,18 +399,36 @@ def train_image_ensemble(
         engine's :class:`TrainResult` (whose ``params`` are the trained ones).
     """
     batch = min(settings.batch_size, len(splits.train_labels))
-    source = AugmentedImageSource(splits.train_images, splits.train_labels, batch_size=batch,
-                                  augmentations=augmentations, normalizer=splits.normalizer)
+    source = AugmentedImageSource(
+        splits.train_images,
+        splits.train_labels,
+        batch_size=batch,
+        augmentations=augmentations,
+        normalizer=splits.normalizer,
+    )
     steps_per_epoch = source.steps_per_epoch
     ensemble = ModuleEnsemble(factory)
     params = ensemble.init(list(init_seeds), device=ctx.device)
     initial = [p.detach().clone() for p in params]  # train() updates params in place
-    spec = TrainSpec(max_steps=settings.epochs * steps_per_epoch,
-                     eval_every=settings.eval_every_epochs * steps_per_epoch,
-                     block=steps_per_epoch)
-    result = train(ensemble, params, loss=nll, optimizer=SGD(), lr=[settings.lr] * len(augmentations),
-                   data=source, seeds=list(data_seeds), spec=spec, eval_sets=eval_sets,
-                   sink=ctx.writer, tag=tag, progress=ctx.progress)
+    spec = TrainSpec(
+        max_steps=settings.epochs * steps_per_epoch,
+        eval_every=settings.eval_every_epochs * steps_per_epoch,
+        block=steps_per_epoch,
+    )
+    result = train(
+        ensemble,
+        params,
+        loss=nll,
+        optimizer=SGD(),
+        lr=[settings.lr] * len(augmentations),
+        data=source,
+        seeds=list(data_seeds),
+        spec=spec,
+        eval_sets=eval_sets,
+        sink=ctx.writer,
+        tag=tag,
+        progress=ctx.progress,
+    )
     return ensemble, initial, result
 
 

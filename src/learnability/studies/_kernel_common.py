@@ -17,8 +17,7 @@ from threadpoolctl import threadpool_limits
 from learnability.analysis import mean_estimate
 from learnability.report import Line, fmt_ci
 
-__all__ = ["CLASS_COLOURS", "class_scatter", "estimate", "fmt_est", "loglog_slope", "single_threaded_blas",
-           "spread"]
+__all__ = ["CLASS_COLOURS", "class_scatter", "estimate", "fmt_est", "loglog_slope", "single_threaded_blas", "spread"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -59,15 +58,13 @@ def loglog_slope(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarra
     return float(np.polyfit(lx, ly, 1)[0])
 
 
-def class_scatter(points: np.ndarray, labels: np.ndarray, names: Sequence[str] = ("class 0", "class 1")
-                  ) -> list[Line]:
+def class_scatter(points: np.ndarray, labels: np.ndarray, names: Sequence[str] = ("class 0", "class 1")) -> list[Line]:
     """Marker traces of ``points: (N, 2)`` coloured by binary ``labels: (N,)``."""
     out = []
     for c, (name, colour) in enumerate(zip(names, CLASS_COLOURS, strict=True)):
         sel = labels == c
         out.append(Line(points[sel, 0], points[sel, 1], label=name, mode="markers", color=colour))
     return out
-
 
 
 def single_threaded_blas(fn: F) -> F:
@@ -85,4 +82,3 @@ def single_threaded_blas(fn: F) -> F:
             return fn(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
-

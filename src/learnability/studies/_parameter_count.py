@@ -32,9 +32,17 @@ from learnability.runs import load_run
 from learnability.targets import teacher_spec
 
 __all__ = [
-    "ARTIFACT", "COLUMNS", "CONFIG_KEY", "FAMILY_ONE_LAYER", "FAMILY_TEACHER_DEPTH",
-    "config_differences", "family_of", "parameter_count_blocks", "parameter_count_chart",
-    "parameter_count_table", "parameter_count_text",
+    "ARTIFACT",
+    "COLUMNS",
+    "CONFIG_KEY",
+    "FAMILY_ONE_LAYER",
+    "FAMILY_TEACHER_DEPTH",
+    "config_differences",
+    "family_of",
+    "parameter_count_blocks",
+    "parameter_count_chart",
+    "parameter_count_table",
+    "parameter_count_text",
 ]
 
 # The study whose sweeps are read (teacher_student.STUDY_NAME; not imported: that module imports
@@ -64,12 +72,32 @@ CONFIDENCE = 0.95
 
 # Columns known without running (the plan), then the results of a complete run (NaN otherwise).
 PLAN_COLUMNS = (
-    "run_id", "status", "seed", "student", "family", "hidden", "depth", "width", "n_params",
-    "teacher_n_params", "params_ratio",
+    "run_id",
+    "status",
+    "seed",
+    "student",
+    "family",
+    "hidden",
+    "depth",
+    "width",
+    "n_params",
+    "teacher_n_params",
+    "params_ratio",
 )
 RESULT_COLUMNS = (
-    "test_rel_mse", "test_rel_mse_low", "test_rel_mse_high", "test_mse", "train_rel_mse", "seeds",
-    "lr", "lr_at_edge", "lr_extensions", "steps", "stationary", "seconds", "ols_test_rel_mse",
+    "test_rel_mse",
+    "test_rel_mse_low",
+    "test_rel_mse_high",
+    "test_mse",
+    "train_rel_mse",
+    "seeds",
+    "lr",
+    "lr_at_edge",
+    "lr_extensions",
+    "steps",
+    "stationary",
+    "seconds",
+    "ols_test_rel_mse",
     "mean_test_rel_mse",
 )
 COLUMNS = PLAN_COLUMNS + RESULT_COLUMNS
@@ -96,11 +124,13 @@ def _refuse(allowed: str, got: Any) -> ParameterError:
 
 def _read_plan(folder: Path) -> dict[str, Any]:
     if not (folder / PLAN_FILE).is_file():
-        raise _refuse("the folder of a finished teacher-student sweep, holding plan.json (e.g. "
-                      "sweeps/parameter-count after `learnability sweep "
-                      "src/learnability/sweep/examples/parameter-count.toml --out sweeps`); "
-                      f"{'no such folder' if not folder.is_dir() else 'this folder has no plan.json'}",
-                      folder)
+        raise _refuse(
+            "the folder of a finished teacher-student sweep, holding plan.json (e.g. "
+            "sweeps/parameter-count after `learnability sweep "
+            "src/learnability/sweep/examples/parameter-count.toml --out sweeps`); "
+            f"{'no such folder' if not folder.is_dir() else 'this folder has no plan.json'}",
+            folder,
+        )
     return json.loads((folder / PLAN_FILE).read_text())
 
 
@@ -140,17 +170,20 @@ def parameter_count_table(sweep: str | Path) -> pd.DataFrame:
     folder = Path(sweep)
     plan = _read_plan(folder)
     if plan.get("study") != STUDY_NAME:
-        raise _refuse(f"a sweep of the {STUDY_NAME} study (this folder holds a sweep of "
-                      f"{plan.get('study')!r})", folder)
+        raise _refuse(f"a sweep of the {STUDY_NAME} study (this folder holds a sweep of {plan.get('study')!r})", folder)
     teachers = {json.dumps(r["config"]["teacher"], sort_keys=True) for r in plan["runs"]}
     if len(teachers) > 1:
-        raise _refuse(f"a sweep whose runs share one teacher (this one has {len(teachers)} "
-                      "different teacher settings)", folder)
+        raise _refuse(
+            f"a sweep whose runs share one teacher (this one has {len(teachers)} different teacher settings)", folder
+        )
     results = load_sweep(folder)
     done = results[results["status"] == "complete"]
     if done.empty:
-        raise _refuse(f"a sweep with at least one complete run (0 of {len(results)} complete: run "
-                      "the same `learnability sweep` command again to finish it)", folder)
+        raise _refuse(
+            f"a sweep with at least one complete run (0 of {len(results)} complete: run "
+            "the same `learnability sweep` command again to finish it)",
+            folder,
+        )
     by_id = {r["run_id"]: r for r in plan["runs"]}
     teacher_cfg = plan["runs"][0]["config"]["teacher"]
     t_params = teacher_spec(teacher_cfg["d_in"], teacher_cfg["hidden"]).n_params
@@ -162,23 +195,37 @@ def parameter_count_table(sweep: str | Path) -> pd.DataFrame:
         for name, hidden in config["students"].items():
             n_params = MLPSpec(teacher_cfg["d_in"], tuple(hidden)).n_params
             row: dict[str, Any] = {
-                "run_id": res["run_id"], "status": res["status"], "seed": int(res["seed"]),
-                "student": name, "family": family_of(len(hidden), t_depth),
-                "hidden": json.dumps(list(hidden)), "depth": len(hidden), "width": max(hidden),
-                "n_params": n_params, "teacher_n_params": t_params,
+                "run_id": res["run_id"],
+                "status": res["status"],
+                "seed": int(res["seed"]),
+                "student": name,
+                "family": family_of(len(hidden), t_depth),
+                "hidden": json.dumps(list(hidden)),
+                "depth": len(hidden),
+                "width": max(hidden),
+                "n_params": n_params,
+                "teacher_n_params": t_params,
                 "params_ratio": n_params / t_params,
             }
             row.update(_results_of(summary, name))
             rows.append(row)
     table = pd.DataFrame.from_records(rows, columns=list(COLUMNS))
     family_order = {FAMILY_ONE_LAYER: 0, FAMILY_TEACHER_DEPTH: 1}
-    table = (table.assign(_f=table["family"].map(family_order).fillna(len(family_order)))
-             .sort_values(["_f", "depth", "n_params"], kind="stable").drop(columns="_f")
-             .reset_index(drop=True))
+    table = (
+        table.assign(_f=table["family"].map(family_order).fillna(len(family_order)))
+        .sort_values(["_f", "depth", "n_params"], kind="stable")
+        .drop(columns="_f")
+        .reset_index(drop=True)
+    )
     table["lr_at_edge"] = table["lr_at_edge"].astype("boolean")
-    table.attrs = {"sweep_dir": str(folder.resolve()), "name": plan.get("name", folder.name),
-                   "planned": len(results), "complete": len(done), "teacher": teacher_cfg,
-                   "config": by_id[done["run_id"].iloc[0]]["config"]}
+    table.attrs = {
+        "sweep_dir": str(folder.resolve()),
+        "name": plan.get("name", folder.name),
+        "planned": len(results),
+        "complete": len(done),
+        "teacher": teacher_cfg,
+        "config": by_id[done["run_id"].iloc[0]]["config"],
+    }
     return table
 
 
@@ -190,11 +237,17 @@ def _results_of(summary: Mapping[str, Any], name: str) -> dict[str, Any]:
     ci = st["test_rel_mse_ci"]
     b = summary["baselines"]
     return {
-        "test_rel_mse": _num(st["test_rel_mse"]), "test_rel_mse_low": _num(ci[0]),
-        "test_rel_mse_high": _num(ci[1]), "test_mse": _num(st["test_mse"]),
-        "train_rel_mse": _num(st["train_rel_mse"]), "seeds": st["seeds"], "lr": _num(st["lr"]),
-        "lr_at_edge": bool(st["sweep"]["at_edge"]), "lr_extensions": st["sweep"]["extensions"],
-        "steps": st["steps"], "stationary": sum(c >= 0 for c in st["converged_step"]),
+        "test_rel_mse": _num(st["test_rel_mse"]),
+        "test_rel_mse_low": _num(ci[0]),
+        "test_rel_mse_high": _num(ci[1]),
+        "test_mse": _num(st["test_mse"]),
+        "train_rel_mse": _num(st["train_rel_mse"]),
+        "seeds": st["seeds"],
+        "lr": _num(st["lr"]),
+        "lr_at_edge": bool(st["sweep"]["at_edge"]),
+        "lr_extensions": st["sweep"]["extensions"],
+        "steps": st["steps"],
+        "stationary": sum(c >= 0 for c in st["converged_step"]),
         "seconds": _num(st["timing"]["sweep_seconds"]) + _num(st["timing"]["seeds_seconds"]),
         "ols_test_rel_mse": _num(b["linear"]["test_rel_mse"]),
         "mean_test_rel_mse": _num(b["mean"]["test_rel_mse"]),
@@ -207,6 +260,7 @@ def config_differences(run_config: Mapping[str, Any], sweep_config: Mapping[str,
     Where this run differs from the sweep's runs (e.g. a smoke run against a full-size sweep),
     its own students are not comparable with the sweep's curve, and the report says so.
     """
+
     def flat(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
         out: dict[str, Any] = {}
         for k, v in d.items():
@@ -244,8 +298,10 @@ def _baseline(table: pd.DataFrame, column: str) -> float:
 
 
 def _run_students(summary: Mapping[str, Any]) -> list[tuple[str, int, float, list[float]]]:
-    return [(name, int(st["n_params"]), _num(st["test_rel_mse"]),
-             [_num(c) for c in st["test_rel_mse_ci"]]) for name, st in summary["students"].items()]
+    return [
+        (name, int(st["n_params"]), _num(st["test_rel_mse"]), [_num(c) for c in st["test_rel_mse_ci"]])
+        for name, st in summary["students"].items()
+    ]
 
 
 def parameter_count_chart(table: pd.DataFrame, summary: Mapping[str, Any] | None = None) -> Chart:
@@ -263,34 +319,78 @@ def parameter_count_chart(table: pd.DataFrame, summary: Mapping[str, Any] | None
         y = g["test_rel_mse"].to_numpy(float)
         low = np.maximum(g["test_rel_mse_low"].to_numpy(float), LOG_BAND_FLOOR * y)
         label = f"{family} (widths {g['width'].min()}-{g['width'].max()})"
-        err.append(Line(x, y, label=label, band=(low, g["test_rel_mse_high"].to_numpy(float)),
-                        mode="lines+markers"))
+        err.append(Line(x, y, label=label, band=(low, g["test_rel_mse_high"].to_numpy(float)), mode="lines+markers"))
         rates.append(Line(x, g["lr"].to_numpy(float), label=family, mode="lines+markers"))
     edge = _complete(table)[_complete(table)["lr_at_edge"].fillna(False).astype(bool)]
     if len(edge):
-        err.append(Line(edge["n_params"].to_numpy(float), edge["test_rel_mse"].to_numpy(float),
-                        label="chosen rate at a grid edge", mode="markers", color=EDGE_COLOUR))
-        rates.append(Line(edge["n_params"].to_numpy(float), edge["lr"].to_numpy(float),
-                          label="at a grid edge", mode="markers", color=EDGE_COLOUR))
+        err.append(
+            Line(
+                edge["n_params"].to_numpy(float),
+                edge["test_rel_mse"].to_numpy(float),
+                label="chosen rate at a grid edge",
+                mode="markers",
+                color=EDGE_COLOUR,
+            )
+        )
+        rates.append(
+            Line(
+                edge["n_params"].to_numpy(float),
+                edge["lr"].to_numpy(float),
+                label="at a grid edge",
+                mode="markers",
+                color=EDGE_COLOUR,
+            )
+        )
     if summary is not None:
         own = _run_students(summary)
-        err.append(Line([p for _, p, _, _ in own], [v for _, _, v, _ in own],
-                        label="this run: " + ", ".join(n for n, _, _, _ in own), mode="markers",
-                        color=RUN_COLOUR))
-    hl = [(v, label) for v, label in ((_baseline(table, "ols_test_rel_mse"), "OLS"),
-                                      (_baseline(table, "mean_test_rel_mse"), "mean predictor"))
-          if math.isfinite(v)]
+        err.append(
+            Line(
+                [p for _, p, _, _ in own],
+                [v for _, _, v, _ in own],
+                label="this run: " + ", ".join(n for n, _, _, _ in own),
+                mode="markers",
+                color=RUN_COLOUR,
+            )
+        )
+    hl = [
+        (v, label)
+        for v, label in (
+            (_baseline(table, "ols_test_rel_mse"), "OLS"),
+            (_baseline(table, "mean_test_rel_mse"), "mean predictor"),
+        )
+        if math.isfinite(v)
+    ]
     vl = [(float(t_params), f"teacher ({fmt(t_params)} parameters)")]
-    return Chart("parameter_count", [
-        Panel(err, title="relative test MSE vs parameters", xlabel="learnable parameters",
-              ylabel="MSE / Var(y_test)", xscale="log", yscale="log", hlines=hl, vlines=vl),
-        Panel(rates, title="chosen learning rate vs parameters", xlabel="learnable parameters",
-              ylabel="learning rate", xscale="log", yscale="log", vlines=[(float(t_params), "")]),
-    ], ncols=2, title=f"Parameter count: sweep {table.attrs.get('name', '')}".rstrip(),
+    return Chart(
+        "parameter_count",
+        [
+            Panel(
+                err,
+                title="relative test MSE vs parameters",
+                xlabel="learnable parameters",
+                ylabel="MSE / Var(y_test)",
+                xscale="log",
+                yscale="log",
+                hlines=hl,
+                vlines=vl,
+            ),
+            Panel(
+                rates,
+                title="chosen learning rate vs parameters",
+                xlabel="learnable parameters",
+                ylabel="learning rate",
+                xscale="log",
+                yscale="log",
+                vlines=[(float(t_params), "")],
+            ),
+        ],
+        ncols=2,
+        title=f"Parameter count: sweep {table.attrs.get('name', '')}".rstrip(),
         caption=f"Each point is one run of the sweep: its own learning-rate sweep, then the mean "
-                f"over its seeds with the {fmt(100 * CONFIDENCE)}% t-interval (band; a lower end at or "
-                f"below 0 is drawn at {fmt(LOG_BAND_FLOOR)}x the mean on the log axis). Dotted: "
-                "the teacher's parameter count and the baselines on the sweep's test set.")
+        f"over its seeds with the {fmt(100 * CONFIDENCE)}% t-interval (band; a lower end at or "
+        f"below 0 is drawn at {fmt(LOG_BAND_FLOOR)}x the mean on the log axis). Dotted: "
+        "the teacher's parameter count and the baselines on the sweep's test set.",
+    )
 
 
 def _where(row: Mapping[str, Any]) -> str:
@@ -313,44 +413,62 @@ def _trend(a: Mapping[str, Any], b: Mapping[str, Any]) -> str:
 def _family_text(family: str, g: pd.DataFrame, t_params: int, ols: float) -> str:
     rows = [r for _, r in g.iterrows()]
     best = min(rows, key=lambda r: r["test_rel_mse"])
-    span = (f"{len(rows)} widths from {int(rows[0]['width'])} to {int(rows[-1]['width'])}, "
-            f"{fmt(int(rows[0]['n_params']))} to {fmt(int(rows[-1]['n_params']))} parameters"
-            if len(rows) > 1 else "1 width")
-    parts = [f"**{family}** ({span}): lowest relative test MSE {_at(best)} at {_where(best)}, "
-             f"{fmt(best['params_ratio'])}x the teacher's count."]
+    span = (
+        f"{len(rows)} widths from {int(rows[0]['width'])} to {int(rows[-1]['width'])}, "
+        f"{fmt(int(rows[0]['n_params']))} to {fmt(int(rows[-1]['n_params']))} parameters"
+        if len(rows) > 1
+        else "1 width"
+    )
+    parts = [
+        f"**{family}** ({span}): lowest relative test MSE {_at(best)} at {_where(best)}, "
+        f"{fmt(best['params_ratio'])}x the teacher's count."
+    ]
     beat = [r for r in rows if r["test_rel_mse_high"] < ols]
-    parts.append(f"The smallest student whose whole interval is below OLS ({fmt(ols)}) has "
-                 f"{_where(beat[0])}: {_at(beat[0])}." if beat else
-                 f"No width has its whole interval below OLS ({fmt(ols)}).")
+    parts.append(
+        f"The smallest student whose whole interval is below OLS ({fmt(ols)}) has {_where(beat[0])}: {_at(beat[0])}."
+        if beat
+        else f"No width has its whole interval below OLS ({fmt(ols)})."
+    )
     rises = [(a, b) for a, b in itertools.pairwise(rows) if b["test_rel_mse"] >= a["test_rel_mse"]]
     if len(rows) > 1:
-        parts.append("The mean error falls at every step of width." if not rises else
-                     "The mean error does **not** fall at every step of width: it rises from "
-                     + "; from ".join(f"width {int(a['width'])} to {int(b['width'])} "
-                                      f"({fmt(a['test_rel_mse'])} -> {fmt(b['test_rel_mse'])})"
-                                      for a, b in rises) + ".")
+        parts.append(
+            "The mean error falls at every step of width."
+            if not rises
+            else "The mean error does **not** fall at every step of width: it rises from "
+            + "; from ".join(
+                f"width {int(a['width'])} to {int(b['width'])} ({fmt(a['test_rel_mse'])} -> {fmt(b['test_rel_mse'])})"
+                for a, b in rises
+            )
+            + "."
+        )
     above = [r for r in rows if r["n_params"] > t_params]
     below = [r for r in rows if r["n_params"] <= t_params]
     if len(above) >= 2:
         first, last = above[0], above[-1]
-        parts.append(f"Past the teacher's {fmt(t_params)} parameters the error "
-                     f"{_trend(first, last)}: from {_at(first)} at {_where(first)} to "
-                     f"{_at(last)} at {_where(last)}.")
+        parts.append(
+            f"Past the teacher's {fmt(t_params)} parameters the error "
+            f"{_trend(first, last)}: from {_at(first)} at {_where(first)} to "
+            f"{_at(last)} at {_where(last)}."
+        )
     elif len(above) == 1 and below:
-        parts.append(f"One width lies past the teacher's {fmt(t_params)} parameters: from "
-                     f"{_at(below[-1])} at {_where(below[-1])} to {_at(above[0])} at "
-                     f"{_where(above[0])} the error {_trend(below[-1], above[0])}.")
+        parts.append(
+            f"One width lies past the teacher's {fmt(t_params)} parameters: from "
+            f"{_at(below[-1])} at {_where(below[-1])} to {_at(above[0])} at "
+            f"{_where(above[0])} the error {_trend(below[-1], above[0])}."
+        )
     elif not above:
-        parts.append(f"No width lies past the teacher's {fmt(t_params)} parameters: the sweep "
-                     "cannot say whether the error keeps falling beyond them.")
+        parts.append(
+            f"No width lies past the teacher's {fmt(t_params)} parameters: the sweep "
+            "cannot say whether the error keeps falling beyond them."
+        )
     else:
-        parts.append(f"Its only width lies past the teacher's {fmt(t_params)} parameters: no "
-                     "trend to read.")
+        parts.append(f"Its only width lies past the teacher's {fmt(t_params)} parameters: no trend to read.")
     return " ".join(parts)
 
 
-def parameter_count_text(table: pd.DataFrame, summary: Mapping[str, Any] | None = None,
-                         differs: Sequence[str] = ()) -> list[str]:
+def parameter_count_text(
+    table: pd.DataFrame, summary: Mapping[str, Any] | None = None, differs: Sequence[str] = ()
+) -> list[str]:
     """Paragraphs computed from the table: per family, across families, rates, this run.
 
     Args:
@@ -364,14 +482,18 @@ def parameter_count_text(table: pd.DataFrame, summary: Mapping[str, Any] | None 
     planned = table.attrs.get("planned", table["run_id"].nunique())
     runs_done = done["run_id"].nunique()
     seeds = sorted({int(s) for s in done["seeds"]})
-    paras = [(f"The sweep `{table.attrs.get('name', '')}` trains {len(table)} students in "
-              f"{table['run_id'].nunique()} runs against this teacher ({fmt(t_params)} "
-              f"parameters), each with its own learning-rate sweep on training data and "
-              f"{'/'.join(str(s) for s in seeds)} seeds at the chosen rate; "
-              f"{runs_done} of {planned} runs are complete"
-              + (" (the others are listed in the table without results)." if runs_done < planned
-                 else ".") + f" Baselines on the sweep's test set: OLS {fmt(ols)}, mean "
-              f"predictor {fmt(_baseline(table, 'mean_test_rel_mse'))}.")]
+    paras = [
+        (
+            f"The sweep `{table.attrs.get('name', '')}` trains {len(table)} students in "
+            f"{table['run_id'].nunique()} runs against this teacher ({fmt(t_params)} "
+            f"parameters), each with its own learning-rate sweep on training data and "
+            f"{'/'.join(str(s) for s in seeds)} seeds at the chosen rate; "
+            f"{runs_done} of {planned} runs are complete"
+            + (" (the others are listed in the table without results)." if runs_done < planned else ".")
+            + f" Baselines on the sweep's test set: OLS {fmt(ols)}, mean "
+            f"predictor {fmt(_baseline(table, 'mean_test_rel_mse'))}."
+        )
+    ]
     fams = _families(table)
     paras += [_family_text(f, g, t_params, ols) for f, g in fams]
     if len(fams) >= 2:
@@ -386,41 +508,60 @@ def parameter_count_text(table: pd.DataFrame, summary: Mapping[str, Any] | None 
             verdict = f"{fb} is lower (the intervals do not overlap)"
         else:
             verdict = "the intervals overlap: these seeds do not separate the two depths there"
-        paras.append(f"Nearest the teacher's count: {fa} at {_where(a)} reaches {_at(a)}, {fb} "
-                     f"at {_where(b)} {_at(b)}; {verdict}.")
+        paras.append(
+            f"Nearest the teacher's count: {fa} at {_where(a)} reaches {_at(a)}, {fb} "
+            f"at {_where(b)} {_at(b)}; {verdict}."
+        )
     edge = done[done["lr_at_edge"].fillna(False).astype(bool)]
-    paras.append("Every chosen learning rate lies strictly inside the rates tried." if edge.empty
-                 else "Chosen learning rate still at an edge of the rates tried after the grid's "
-                 "extensions (the optimum may lie beyond, so these points may be pessimistic): "
-                 + ", ".join(f"{r['family']} width {int(r['width'])} (lr {fmt(r['lr'])})"
-                             for _, r in edge.iterrows()) + ".")
+    paras.append(
+        "Every chosen learning rate lies strictly inside the rates tried."
+        if edge.empty
+        else "Chosen learning rate still at an edge of the rates tried after the grid's "
+        "extensions (the optimum may lie beyond, so these points may be pessimistic): "
+        + ", ".join(f"{r['family']} width {int(r['width'])} (lr {fmt(r['lr'])})" for _, r in edge.iterrows())
+        + "."
+    )
     if summary is not None:
-        own = ", ".join(f"{n} ({fmt(p)} parameters) {fmt_ci(v, ci)}"
-                        for n, p, v, ci in _run_students(summary))
-        note = ("" if not differs else
-                f" This run's settings differ from the sweep's in {', '.join(differs)}, so its "
-                "markers are not comparable with the curves (e.g. a smoke run against a "
-                "full-size sweep).")
+        own = ", ".join(f"{n} ({fmt(p)} parameters) {fmt_ci(v, ci)}" for n, p, v, ci in _run_students(summary))
+        note = (
+            ""
+            if not differs
+            else f" This run's settings differ from the sweep's in {', '.join(differs)}, so its "
+            "markers are not comparable with the curves (e.g. a smoke run against a "
+            "full-size sweep)."
+        )
         paras.append(f"This run's own students, drawn as black markers: {own}.{note}")
     return paras
 
 
-def parameter_count_blocks(table: pd.DataFrame, summary: Mapping[str, Any] | None = None,
-                           differs: Sequence[str] = ()) -> list[Any]:
+def parameter_count_blocks(
+    table: pd.DataFrame, summary: Mapping[str, Any] | None = None, differs: Sequence[str] = ()
+) -> list[Any]:
     """The report section: text, the chart, and the table (one row per run and student)."""
     rows = []
     for _, r in table.iterrows():
         ok = r["status"] == "complete"
-        rows.append([
-            r["family"], r["hidden"], f"{fmt(int(r['n_params']))} ({fmt(r['params_ratio'])}x)",
-            (fmt(r["lr"]) + (" (edge)" if r["lr_at_edge"] else "")) if ok else "—",
-            int(r["seeds"]) if ok else "—", _at(r) if ok else "—",
-            f"{fmt(int(r['steps']))} ({int(r['stationary'])}/{int(r['seeds'])} stationary)"
-            if ok else "—", r["status"]])
-    table_block = Table(["family", "hidden", "params (x teacher)", "lr", "seeds",
-                         "test rel MSE", "steps", "status"], rows,
-                        caption="One run per row; mean [95% CI] over its seeds. rel = MSE / "
-                                "Var(y_test). (edge): the chosen rate is at an edge of the grid "
-                                "after its extensions.")
-    return [*(Text(p) for p in parameter_count_text(table, summary, differs)),
-            Figure(parameter_count_chart(table, summary)), table_block]
+        rows.append(
+            [
+                r["family"],
+                r["hidden"],
+                f"{fmt(int(r['n_params']))} ({fmt(r['params_ratio'])}x)",
+                (fmt(r["lr"]) + (" (edge)" if r["lr_at_edge"] else "")) if ok else "—",
+                int(r["seeds"]) if ok else "—",
+                _at(r) if ok else "—",
+                f"{fmt(int(r['steps']))} ({int(r['stationary'])}/{int(r['seeds'])} stationary)" if ok else "—",
+                r["status"],
+            ]
+        )
+    table_block = Table(
+        ["family", "hidden", "params (x teacher)", "lr", "seeds", "test rel MSE", "steps", "status"],
+        rows,
+        caption="One run per row; mean [95% CI] over its seeds. rel = MSE / "
+        "Var(y_test). (edge): the chosen rate is at an edge of the grid "
+        "after its extensions.",
+    )
+    return [
+        *(Text(p) for p in parameter_count_text(table, summary, differs)),
+        Figure(parameter_count_chart(table, summary)),
+        table_block,
+    ]

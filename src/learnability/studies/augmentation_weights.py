@@ -64,8 +64,13 @@ NAME = "augmentation-weights"
 TAG = "train"
 #: The symmetry scores of a template, and the augmentation each one answers to.
 SYMMETRIES = ("rotation", "hflip", "vflip", "translation")
-_MATCHING = {"rotation": ("rotation",), "hflip": ("hflip",), "vflip": ("vflip",),
-             "hvflip": ("hflip", "vflip"), "translation": ("translation",)}
+_MATCHING = {
+    "rotation": ("rotation",),
+    "hflip": ("hflip",),
+    "vflip": ("vflip",),
+    "hvflip": ("hflip", "vflip"),
+    "translation": ("translation",),
+}
 # Templates drawn per row of the weight figure: those of the first seed.
 _SHOWN_SEED = 0
 # Training-loss curves are noisy per step: moving average over about one epoch of steps.
@@ -109,7 +114,9 @@ class AugmentationWeightsConfig(StudyConfig):
         "template with its rotations by these angles.",
     )
     symmetry_shift: int = Field(
-        2, ge=1, description="Shift (pixels) of the translation symmetry score: mean correlation "
+        2,
+        ge=1,
+        description="Shift (pixels) of the translation symmetry score: mean correlation "
         "of a template with its shifts by this many pixels up, down, left and right.",
     )
 
@@ -152,8 +159,7 @@ def _masked_corr(a: Tensor, b: Tensor, mask: Tensor) -> Tensor:
     return torch.where(den > 0, (av * bv).sum(dim=1) / torch.where(den > 0, den, 1.0), 0.0)
 
 
-def template_symmetry(templates: Tensor, *, angles: list[float], shift: int
-                      ) -> tuple[dict[str, Tensor], Tensor]:
+def template_symmetry(templates: Tensor, *, angles: list[float], shift: int) -> tuple[dict[str, Tensor], Tensor]:
     """How symmetric each template is under rotations, flips and shifts.
 
     Args:
@@ -189,8 +195,7 @@ def template_symmetry(templates: Tensor, *, angles: list[float], shift: int
 # ------------------------------------------------------------------------------------------
 # Run
 # ------------------------------------------------------------------------------------------
-def _test_sets(cfg: AugmentationWeightsConfig, splits: ImageSplits, ctx: StudyContext
-               ) -> dict[str, EvalSet]:
+def _test_sets(cfg: AugmentationWeightsConfig, splits: ImageSplits, ctx: StudyContext) -> dict[str, EvalSet]:
     """The test set and its transformed copies, normalised; fixed once (their own seed)."""
     x = splits.test_images
     out = {"test": x}
@@ -207,8 +212,10 @@ def _test_sets(cfg: AugmentationWeightsConfig, splits: ImageSplits, ctx: StudyCo
         else:  # hvflip: both flips, i.e. a half turn
             out[f"test_{name}"] = vflip(hflip(x))
     y = splits.test_labels.to(ctx.device)
-    return {k: EvalSet(splits.normalizer.transform(v).to(ctx.device), y, metrics={"accuracy": accuracy})
-            for k, v in out.items()}
+    return {
+        k: EvalSet(splits.normalizer.transform(v).to(ctx.device), y, metrics={"accuracy": accuracy})
+        for k, v in out.items()
+    }
 
 
 def run(cfg: AugmentationWeightsConfig, ctx: StudyContext) -> dict[str, Any]:
@@ -221,17 +228,31 @@ def run(cfg: AugmentationWeightsConfig, ctx: StudyContext) -> dict[str, Any]:
     init_seeds, data_seeds = ctx.seeds(n_seeds, "init"), ctx.seeds(n_seeds, "data")
     members = [(a, s) for a in augs for s in range(n_seeds)]
     transforms = [make_augmentation(a, cfg.augment) for a, _ in members]
-    ctx.writer.save_table("members", pd.DataFrame({
-        "member": range(len(members)), "augmentation": [a for a, _ in members],
-        "seed_index": [s for _, s in members], "init_seed": [init_seeds[s] for _, s in members],
-        "data_seed": [data_seeds[s] for _, s in members],
-    }))
+    ctx.writer.save_table(
+        "members",
+        pd.DataFrame(
+            {
+                "member": range(len(members)),
+                "augmentation": [a for a, _ in members],
+                "seed_index": [s for _, s in members],
+                "init_seed": [init_seeds[s] for _, s in members],
+                "data_seed": [data_seeds[s] for _, s in members],
+            }
+        ),
+    )
 
     eval_sets = _test_sets(cfg, splits, ctx)
     ensemble, initial, result = train_image_ensemble(
-        lambda: ShallowFCN(c * h * w, n_classes, seed=0), splits, transforms,
-        init_seeds=[init_seeds[s] for _, s in members], data_seeds=[data_seeds[s] for _, s in members],
-        settings=cfg.train, eval_sets=eval_sets, ctx=ctx, tag=TAG)
+        lambda: ShallowFCN(c * h * w, n_classes, seed=0),
+        splits,
+        transforms,
+        init_seeds=[init_seeds[s] for _, s in members],
+        data_seeds=[data_seeds[s] for _, s in members],
+        settings=cfg.train,
+        eval_sets=eval_sets,
+        ctx=ctx,
+        tag=TAG,
+    )
 
     # Templates, symmetry scores and weights files, member by member.
     templates = np.zeros((len(augs), n_seeds, n_classes, h, w))
@@ -251,13 +272,31 @@ def run(cfg: AugmentationWeightsConfig, ctx: StudyContext) -> dict[str, Any]:
         sym, prof = template_symmetry(learned, angles=cfg.symmetry_angles, shift=cfg.symmetry_shift)
         scores[i, s] = np.stack([sym[n].numpy() for n in SYMMETRIES])
         profile[i, s] = prof.mean(dim=1).numpy()
-        save_weights(model, ctx.writer.artifact_path(weights_file(a, s)), config={
-            "study": NAME, "model": "ShallowFCN", "in_features": c * h * w, "num_classes": n_classes,
-            "augmentation": a, "seed_index": s, "init_seed": init_seeds[s], "data_seed": data_seeds[s],
-            "data": cfg.data.model_dump(), "augment": cfg.augment.model_dump(), **splits.info(),
-        })
-    ctx.writer.save_arrays("templates", weights=templates, scaled=scaled, scores=scores,
-                           rotation_profile=profile, angles=np.asarray(cfg.symmetry_angles))
+        save_weights(
+            model,
+            ctx.writer.artifact_path(weights_file(a, s)),
+            config={
+                "study": NAME,
+                "model": "ShallowFCN",
+                "in_features": c * h * w,
+                "num_classes": n_classes,
+                "augmentation": a,
+                "seed_index": s,
+                "init_seed": init_seeds[s],
+                "data_seed": data_seeds[s],
+                "data": cfg.data.model_dump(),
+                "augment": cfg.augment.model_dump(),
+                **splits.info(),
+            },
+        )
+    ctx.writer.save_arrays(
+        "templates",
+        weights=templates,
+        scaled=scaled,
+        scores=scores,
+        rotation_profile=profile,
+        angles=np.asarray(cfg.symmetry_angles),
+    )
 
     # End numbers per augmentation, with CIs over seeds.
     def per_aug(values: np.ndarray, a: str) -> np.ndarray:  # (K,) -> (n_seeds,)
@@ -270,13 +309,13 @@ def run(cfg: AugmentationWeightsConfig, ctx: StudyContext) -> dict[str, Any]:
         for key, hist in (("test_loss", "test_loss"), ("test_acc", "test_accuracy")):
             r[f"{key}_start"] = ci_dict(per_aug(result.evals[hist].values[0], a))
             r[f"{key}_end"] = ci_dict(per_aug(result.evals[hist].final, a))
-        r["accuracy"] = {name: ci_dict(per_aug(result.evals[f"{name}_accuracy"].final, a))
-                         for name in eval_sets}
+        r["accuracy"] = {name: ci_dict(per_aug(result.evals[f"{name}_accuracy"].final, a)) for name in eval_sets}
         r["symmetry"] = {n: ci_dict(class_mean[i, :, j]) for j, n in enumerate(SYMMETRIES)}
         if "none" in augs:
             ref = augs.index("none")
-            r["symmetry_gain"] = {n: ci_dict(class_mean[i, :, j] - class_mean[ref, :, j])
-                                  for j, n in enumerate(SYMMETRIES)}
+            r["symmetry_gain"] = {
+                n: ci_dict(class_mean[i, :, j] - class_mean[ref, :, j]) for j, n in enumerate(SYMMETRIES)
+            }
         results[a] = r
     return {
         **splits.info(),
@@ -301,7 +340,7 @@ def _mosaic(images: np.ndarray) -> np.ndarray:
     c, h, w = images.shape
     out = np.full((h, c * w + c - 1), np.nan)
     for j in range(c):
-        out[:, j * (w + 1):j * (w + 1) + w] = images[j]
+        out[:, j * (w + 1) : j * (w + 1) + w] = images[j]
     return out
 
 
@@ -328,32 +367,49 @@ def report(run_: Run) -> Report:
         headline["rotational symmetry (none)"] = ci_text(res["none"]["symmetry"]["rotation"])
     rep.headline = headline
 
-    rep.add(Heading("Setup"), Text(
-        f"**Data:** {s['dataset_description']}. Images are normalised with the training set's "
-        f"mean {fmt(s['normalizer_mean'][0])} and std {fmt(s['normalizer_std'][0])} after "
-        f"augmentation (so the fill of rotations and shifts is black).\n\n"
-        f"**Model and training:** a shallow linear FCN ({s['image_shape'][1]}x{s['image_shape'][2]} "
-        f"= {s['image_shape'][1] * s['image_shape'][2]} inputs -> {arrays['weights'].shape[2]} "
-        f"log-softmax outputs), fixed-learning-rate SGD without momentum (rate {fmt(s['lr'])}, "
-        f"batch {s['batch_size']}, {s['steps']} steps), negative log-likelihood. The "
-        f"{len(augs)} augmentations x {n_seeds} seeds are the {s['members']} members of one "
-        f"ensemble; each member's batch source applies its own augmentation with its own "
-        f"generator, and the members of one seed share initial weights and image order. "
-        f"{s['diverged_members']} members diverged. Intervals are 95% Student-t intervals over "
-        f"the {n_seeds} seeds."))
+    rep.add(
+        Heading("Setup"),
+        Text(
+            f"**Data:** {s['dataset_description']}. Images are normalised with the training set's "
+            f"mean {fmt(s['normalizer_mean'][0])} and std {fmt(s['normalizer_std'][0])} after "
+            f"augmentation (so the fill of rotations and shifts is black).\n\n"
+            f"**Model and training:** a shallow linear FCN ({s['image_shape'][1]}x{s['image_shape'][2]} "
+            f"= {s['image_shape'][1] * s['image_shape'][2]} inputs -> {arrays['weights'].shape[2]} "
+            f"log-softmax outputs), fixed-learning-rate SGD without momentum (rate {fmt(s['lr'])}, "
+            f"batch {s['batch_size']}, {s['steps']} steps), negative log-likelihood. The "
+            f"{len(augs)} augmentations x {n_seeds} seeds are the {s['members']} members of one "
+            f"ensemble; each member's batch source applies its own augmentation with its own "
+            f"generator, and the members of one seed share initial weights and image order. "
+            f"{s['diverged_members']} members diverged. Intervals are 95% Student-t intervals over "
+            f"the {n_seeds} seeds."
+        ),
+    )
 
     # Weights as images.
     panels = []
     for i, a in enumerate(augs):
         sym = res[a]["symmetry"]["rotation"]
-        panels.append(Panel([Heatmap(_mosaic(arrays["scaled"][i, _SHOWN_SEED]), cmap="gray",
-                                     vmin=0.0, vmax=1.0, colorbar=False)],
-                            title=f"{a} — rotational symmetry score {fmt(num(sym['mean']))}", image=True))
-    rep.add(Heading("Learned weights"), Figure(Chart(
-        "weights", panels, ncols=1, panel_size=(10.0, 1.35),
-        title="Weights of each class (0 to 9, left to right), scaled to [0, 1]",
-        caption=f"One row per augmentation, seed {_SHOWN_SEED}; each template is min-max scaled on "
-                "its own (black = most negative weight, white = most positive).")))
+        panels.append(
+            Panel(
+                [Heatmap(_mosaic(arrays["scaled"][i, _SHOWN_SEED]), cmap="gray", vmin=0.0, vmax=1.0, colorbar=False)],
+                title=f"{a} — rotational symmetry score {fmt(num(sym['mean']))}",
+                image=True,
+            )
+        )
+    rep.add(
+        Heading("Learned weights"),
+        Figure(
+            Chart(
+                "weights",
+                panels,
+                ncols=1,
+                panel_size=(10.0, 1.35),
+                title="Weights of each class (0 to 9, left to right), scaled to [0, 1]",
+                caption=f"One row per augmentation, seed {_SHOWN_SEED}; each template is min-max scaled on "
+                "its own (black = most negative weight, white = most positive).",
+            )
+        ),
+    )
 
     # Curves.
     train_df = run_.series("train_loss", TAG)
@@ -365,37 +421,78 @@ def report(run_: Run) -> Report:
         ids = members.loc[members["augmentation"] == a, "member"].tolist()
         train_lines += curve_lines(train_df[train_df["member"].isin(ids)], label=a, smooth_window=window)
         test_lines += curve_lines(test_df[test_df["member"].isin(ids)], label=a)
-    rep.add(Heading("Training"), Figure(Chart("loss_curves", [
-        Panel(train_lines, title="training loss (augmented batches)", xlabel="step",
-              ylabel="NLL", yscale="log"),
-        Panel(test_lines, title="test loss (upright test images)", xlabel="step", ylabel="NLL",
-              yscale="log"),
-    ], caption=f"Median over the {n_seeds} seeds with the 10-90% band; training loss smoothed "
-               f"over {window} steps.")))
-    rows = [[a, ci_text(res[a]["test_loss_start"]), ci_text(res[a]["test_loss_end"]),
-             ci_text(res[a]["test_acc_start"]), ci_text(res[a]["test_acc_end"])] for a in augs]
-    rep.add(Table(["augmentation", "test loss at start", "test loss at end", "test accuracy at start",
-                   "test accuracy at end"], rows,
-                  caption="Upright (un-transformed) test images; mean [95% CI] over seeds."))
+    rep.add(
+        Heading("Training"),
+        Figure(
+            Chart(
+                "loss_curves",
+                [
+                    Panel(
+                        train_lines,
+                        title="training loss (augmented batches)",
+                        xlabel="step",
+                        ylabel="NLL",
+                        yscale="log",
+                    ),
+                    Panel(
+                        test_lines, title="test loss (upright test images)", xlabel="step", ylabel="NLL", yscale="log"
+                    ),
+                ],
+                caption=f"Median over the {n_seeds} seeds with the 10-90% band; training loss smoothed "
+                f"over {window} steps.",
+            )
+        ),
+    )
+    rows = [
+        [
+            a,
+            ci_text(res[a]["test_loss_start"]),
+            ci_text(res[a]["test_loss_end"]),
+            ci_text(res[a]["test_acc_start"]),
+            ci_text(res[a]["test_acc_end"]),
+        ]
+        for a in augs
+    ]
+    rep.add(
+        Table(
+            [
+                "augmentation",
+                "test loss at start",
+                "test loss at end",
+                "test accuracy at start",
+                "test accuracy at end",
+            ],
+            rows,
+            caption="Upright (un-transformed) test images; mean [95% CI] over seeds.",
+        )
+    )
 
     test_sets = s["test_sets"]
     rows = [[a] + [ci_text(res[a]["accuracy"][t]) for t in test_sets] for a in augs]
-    rep.add(Heading("Accuracy on transformed test images"), Table(
-        ["trained with"] + [t.replace("test_", "test: ") if t != "test" else "test: upright"
-                            for t in test_sets], rows,
-        caption="Flipped sets flip every image; rotated and shifted sets draw one angle or shift per "
-                "image from the augmentation's range. Mean [95% CI] over seeds."))
+    rep.add(
+        Heading("Accuracy on transformed test images"),
+        Table(
+            ["trained with"] + [t.replace("test_", "test: ") if t != "test" else "test: upright" for t in test_sets],
+            rows,
+            caption="Flipped sets flip every image; rotated and shifted sets draw one angle or shift per "
+            "image from the augmentation's range. Mean [95% CI] over seeds.",
+        ),
+    )
 
     # Symmetry.
     rows = [[a] + [ci_text(res[a]["symmetry"][n]) for n in SYMMETRIES] for a in augs]
-    rep.add(Heading("How symmetric the templates are"), Text(
-        "Each score is a correlation between a template's learned change (final minus initial "
-        "weights, so that the random initial weights do not dilute it) and its transformed copy "
-        "over the centred disk, averaged over the classes: rotation = mean over rotations by "
-        f"{fmt(float(arrays['angles'][0]))}..{fmt(float(arrays['angles'][-1]))} degrees, hflip/vflip = "
-        "mirror images, translation = shifts by "
-        f"{run_.config_dict.get('symmetry_shift', 2)} pixels in the four directions. 1 = invariant."),
-        Table(["trained with"] + list(SYMMETRIES), rows, caption="Mean [95% CI] over seeds."))
+    rep.add(
+        Heading("How symmetric the templates are"),
+        Text(
+            "Each score is a correlation between a template's learned change (final minus initial "
+            "weights, so that the random initial weights do not dilute it) and its transformed copy "
+            "over the centred disk, averaged over the classes: rotation = mean over rotations by "
+            f"{fmt(float(arrays['angles'][0]))}..{fmt(float(arrays['angles'][-1]))} degrees, hflip/vflip = "
+            "mirror images, translation = shifts by "
+            f"{run_.config_dict.get('symmetry_shift', 2)} pixels in the four directions. 1 = invariant."
+        ),
+        Table(["trained with"] + list(SYMMETRIES), rows, caption="Mean [95% CI] over seeds."),
+    )
     profile = arrays["rotation_profile"]  # (A, S, n_angles)
     lines = []
     for i, a in enumerate(augs):
@@ -405,10 +502,22 @@ def report(run_: Run) -> Report:
             cis = np.array([mean_ci(profile[i, :, j]) for j in range(profile.shape[2])])  # (n, 3)
             band = (cis[:, 1], cis[:, 2])
         lines.append(Line(arrays["angles"], mean, label=a, band=band, mode="lines+markers"))
-    rep.add(Figure(Chart("rotation_profile", [Panel(lines, title="template vs its rotation",
-                                                    xlabel="rotation angle (degrees)",
-                                                    ylabel="correlation (mean over classes)")],
-                         caption="95% CI band over seeds.")))
+    rep.add(
+        Figure(
+            Chart(
+                "rotation_profile",
+                [
+                    Panel(
+                        lines,
+                        title="template vs its rotation",
+                        xlabel="rotation angle (degrees)",
+                        ylabel="correlation (mean over classes)",
+                    )
+                ],
+                caption="95% CI band over seeds.",
+            )
+        )
+    )
 
     # Commentary from the numbers.
     if "none" in augs:
@@ -419,34 +528,48 @@ def report(run_: Run) -> Report:
                 continue
             for n in _MATCHING[a]:
                 gain = res[a]["symmetry_gain"][n]
-                verdict = ("an increase whose 95% CI excludes 0" if _excludes_zero(gain) and num(gain["mean"]) > 0
-                           else "a decrease whose 95% CI excludes 0" if _excludes_zero(gain)
-                           else "a change not distinguishable from 0 with these seeds")
+                verdict = (
+                    "an increase whose 95% CI excludes 0"
+                    if _excludes_zero(gain) and num(gain["mean"]) > 0
+                    else "a decrease whose 95% CI excludes 0"
+                    if _excludes_zero(gain)
+                    else "a change not distinguishable from 0 with these seeds"
+                )
                 sentences.append(
                     f"- **{a}**: the {n} symmetry score of the templates goes from "
                     f"{ci_text(none['symmetry'][n])} without augmentation to "
-                    f"{ci_text(res[a]['symmetry'][n])} (paired change {ci_text(gain)}: {verdict}).")
+                    f"{ci_text(res[a]['symmetry'][n])} (paired change {ci_text(gain)}: {verdict})."
+                )
             acc_up = res[a]["test_acc_end"]
             own = f"test_{a}"
             own_text = ""
             if own in res[a]["accuracy"]:
-                own_text = (f" On test images transformed like its training data it scores "
-                            f"{ci_text(res[a]['accuracy'][own])}, against "
-                            f"{ci_text(none['accuracy'][own])} for the un-augmented model.")
+                own_text = (
+                    f" On test images transformed like its training data it scores "
+                    f"{ci_text(res[a]['accuracy'][own])}, against "
+                    f"{ci_text(none['accuracy'][own])} for the un-augmented model."
+                )
             sentences.append(
                 f"  Accuracy on upright test images: {ci_text(acc_up)} (un-augmented: "
-                f"{ci_text(none['test_acc_end'])}).{own_text}")
+                f"{ci_text(none['test_acc_end'])}).{own_text}"
+            )
         rep.add(Heading("What the numbers say"), Text("\n".join(sentences)))
     return rep
 
 
-register(Study(
-    NAME,
-    "Lab 4: augmentation (rotation, flips, shifts) and the weights of a shallow linear FCN.",
-    AugmentationWeightsConfig, run, report,
-    smoke={"data": {"n_train": 256, "n_test": 128},
-           "augmentations": ["none", "rotation", "hflip"],
-           "test_transforms": ["rotation", "hflip"],
-           "train": {"epochs": 2, "seeds": 2, "batch_size": 32},
-           "symmetry_angles": [45.0, 90.0, 180.0]},
-))
+register(
+    Study(
+        NAME,
+        "Lab 4: augmentation (rotation, flips, shifts) and the weights of a shallow linear FCN.",
+        AugmentationWeightsConfig,
+        run,
+        report,
+        smoke={
+            "data": {"n_train": 256, "n_test": 128},
+            "augmentations": ["none", "rotation", "hflip"],
+            "test_transforms": ["rotation", "hflip"],
+            "train": {"epochs": 2, "seeds": 2, "batch_size": 32},
+            "symmetry_angles": [45.0, 90.0, 180.0],
+        },
+    )
+)

@@ -110,23 +110,33 @@ SWEEP_BAND = (0.05, 0.95)
 class BellData(ConfigSection):
     """Targets and data sets."""
 
-    order: int = Field(6, ge=3, le=7, description="Bell order n: targets B_n and its scrambled twin "
-                       "in n variables (the spec: 6; B2 admits no valid scrambling)")
+    order: int = Field(
+        6,
+        ge=3,
+        le=7,
+        description="Bell order n: targets B_n and its scrambled twin "
+        "in n variables (the spec: 6; B2 admits no valid scrambling)",
+    )
     n_train: int = Field(100_000, ge=100, description="training points per polynomial (spec: >= 1e5)")
     n_test: int = Field(60_000, ge=100, description="test points per polynomial (spec: >= 6e4)")
-    scramble_seed: int | None = Field(None, ge=0, description="seed of the scrambling; None: "
-                                      "derived from the run's seed")
-    standardize_targets: bool = Field(False, description="train on (y - mean) / std with "
-                                      "training-set statistics instead of the raw targets (the "
-                                      "spec); errors are always reported in original units")
+    scramble_seed: int | None = Field(
+        None, ge=0, description="seed of the scrambling; None: derived from the run's seed"
+    )
+    standardize_targets: bool = Field(
+        False,
+        description="train on (y - mean) / std with "
+        "training-set statistics instead of the raw targets (the "
+        "spec); errors are always reported in original units",
+    )
 
 
 class BellModel(ConfigSection):
     """The residual network: n -> width, hidden_layers x (width -> width with skip), width -> 1."""
 
     width: int = Field(50, ge=1, description="width of every hidden layer (spec: 50)")
-    hidden_layers: int = Field(8, ge=0, description="residual width -> width layers between the "
-                               "input and output layers (spec: 8)")
+    hidden_layers: int = Field(
+        8, ge=0, description="residual width -> width layers between the input and output layers (spec: 8)"
+    )
 
 
 class BellTrain(ConfigSection):
@@ -138,17 +148,26 @@ class BellTrain(ConfigSection):
     lr_low: float = Field(1e-5, gt=0, description="lowest rate of the sweep")
     lr_high: float = Field(1e-2, gt=0, description="highest rate of the sweep")
     lr_points: int = Field(8, ge=2, description="log-spaced rates in [lr_low, lr_high]")
-    lr_extensions: int = Field(2, ge=0, description="times the grid may be extended by 2 rates past "
-                               "an edge when the best rate lies on it")
-    lr_schedule: Literal["constant", "cosine"] = Field("cosine", description="cosine decay to "
-                                                       "lr_final_fraction (default: a constant rate "
-                                                       "leaves the final error swinging up to 10x "
-                                                       "between epochs) or constant")
+    lr_extensions: int = Field(
+        2, ge=0, description="times the grid may be extended by 2 rates past an edge when the best rate lies on it"
+    )
+    lr_schedule: Literal["constant", "cosine"] = Field(
+        "cosine",
+        description="cosine decay to "
+        "lr_final_fraction (default: a constant rate "
+        "leaves the final error swinging up to 10x "
+        "between epochs) or constant",
+    )
     lr_final_fraction: float = Field(0.01, gt=0, le=1, description="cosine: final rate / base rate")
-    tail_epochs: int = Field(5, ge=1, description="epochs averaged for the sweep's score and the "
-                             "'tail' errors (constant-rate errors swing up to 10x between epochs)")
-    n_train_eval: int = Field(20_000, ge=1, description="fixed training subset evaluated every epoch "
-                              "(the sweep's score; never the test set)")
+    tail_epochs: int = Field(
+        5,
+        ge=1,
+        description="epochs averaged for the sweep's score and the "
+        "'tail' errors (constant-rate errors swing up to 10x between epochs)",
+    )
+    n_train_eval: int = Field(
+        20_000, ge=1, description="fixed training subset evaluated every epoch (the sweep's score; never the test set)"
+    )
     log_every: int = Field(500, ge=1, description="steps per logged training-loss record (block mean)")
     compile: bool = Field(True, description="fuse each training step with torch.compile")
 
@@ -158,8 +177,12 @@ class BellAnalysis(ConfigSection):
 
     n_base: int = Field(64, ge=1, description="base points of the one-variable sweeps (>= 50)")
     grid_points: int = Field(201, ge=2, description="grid points over the whole [0, 2] per sweep")
-    sobol_samples: int = Field(16_384, ge=2, description="N of the Saltelli design (N (n + 2) "
-                               "evaluations per function); a power of 2 for the Sobol' sequence")
+    sobol_samples: int = Field(
+        16_384,
+        ge=2,
+        description="N of the Saltelli design (N (n + 2) "
+        "evaluations per function); a power of 2 for the Sobol' sequence",
+    )
 
 
 class BellConfig(StudyConfig):
@@ -201,20 +224,32 @@ class BellConfig(StudyConfig):
     @model_validator(mode="after")
     def _consistent(self) -> BellConfig:
         if self.train.lr_high <= self.train.lr_low:
-            raise ValueError(f"The 'train.lr_high' parameter of bell-hierarchy must be a float "
-                             f"greater than train.lr_low ({self.train.lr_low}). Got "
-                             f"{self.train.lr_high!r} instead.")
+            raise ValueError(
+                f"The 'train.lr_high' parameter of bell-hierarchy must be a float "
+                f"greater than train.lr_low ({self.train.lr_low}). Got "
+                f"{self.train.lr_high!r} instead."
+            )
         if self.train.batch_size > self.data.n_train:
-            raise ValueError(f"The 'train.batch_size' parameter of bell-hierarchy must be an int "
-                             f"no larger than data.n_train ({self.data.n_train}). Got "
-                             f"{self.train.batch_size!r} instead.")
+            raise ValueError(
+                f"The 'train.batch_size' parameter of bell-hierarchy must be an int "
+                f"no larger than data.n_train ({self.data.n_train}). Got "
+                f"{self.train.batch_size!r} instead."
+            )
         return self
 
 
 SMOKE: dict[str, Any] = {
     "data": {"n_train": 2000, "n_test": 1000},
-    "train": {"epochs": 2, "seeds": 2, "lr_points": 3, "lr_extensions": 1, "tail_epochs": 2,
-              "n_train_eval": 500, "log_every": 50, "compile": False},
+    "train": {
+        "epochs": 2,
+        "seeds": 2,
+        "lr_points": 3,
+        "lr_extensions": 1,
+        "tail_epochs": 2,
+        "n_train_eval": 500,
+        "log_every": 50,
+        "compile": False,
+    },
     "analysis": {"n_base": 4, "grid_points": 21, "sobol_samples": 256},
 }
 
@@ -249,8 +284,9 @@ def build_targets(cfg: BellConfig) -> ScrambleResult:
 def build_model(cfg: BellConfig) -> StackedMLP:
     """The residual MLP of the config (see :class:`BellConfig` for the layer count)."""
     m = cfg.model
-    spec = MLPSpec(d_in=cfg.data.order, hidden=(m.width,) * (m.hidden_layers + 1), d_out=1,
-                   residual=True, activation="relu")
+    spec = MLPSpec(
+        d_in=cfg.data.order, hidden=(m.width,) * (m.hidden_layers + 1), d_out=1, residual=True, activation="relu"
+    )
     return StackedMLP(spec)
 
 
@@ -271,8 +307,9 @@ class BellDataSets:
     y_test: Tensor
 
 
-def make_data(polys: Sequence[Polynomial], *, n_train: int, n_test: int, seed_train: int,
-              seed_test: int) -> BellDataSets:
+def make_data(
+    polys: Sequence[Polynomial], *, n_train: int, n_test: int, seed_train: int, seed_test: int
+) -> BellDataSets:
     """Training and test sets from independent draws of ``U[0, 2]^n`` (separate generators).
 
     Raises:
@@ -282,8 +319,12 @@ def make_data(polys: Sequence[Polynomial], *, n_train: int, n_test: int, seed_tr
     rounding left is that of the float32 targets used in training.
     """
     if seed_train == seed_test:
-        raise ParameterError("seed_test", "make_data", f"an int different from seed_train ({seed_train}) "
-                             "so that training and test inputs are independent draws", seed_test)
+        raise ParameterError(
+            "seed_test",
+            "make_data",
+            f"an int different from seed_train ({seed_train}) so that training and test inputs are independent draws",
+            seed_test,
+        )
     n = polys[0].n_vars
     x_train = draw_inputs(n_train, n, seed=seed_train)
     x_test = draw_inputs(n_test, n, seed=seed_test)
@@ -301,8 +342,13 @@ def compute_baselines(data: BellDataSets, degree: int) -> list[dict[str, float]]
     for g in range(y_tr.shape[1]):
         yt = y_te[:, g].numpy()
         mean_pred = np.full_like(yt, float(y_tr[:, g].mean()))
-        out.append({"mean": relative_mse(mean_pred, yt), "linear": relative_mse(linear[:, g].numpy(), yt),
-                    f"poly{degree}": relative_mse(poly[:, g].numpy(), yt)})
+        out.append(
+            {
+                "mean": relative_mse(mean_pred, yt),
+                "linear": relative_mse(linear[:, g].numpy(), yt),
+                f"poly{degree}": relative_mse(poly[:, g].numpy(), yt),
+            }
+        )
     return out
 
 
@@ -344,11 +390,16 @@ def _prepare(data: BellDataSets, cfg: BellConfig, device: torch.device, fit_seed
         return ((y - mu[:, None]) / sd[:, None]).to(torch.float32).unsqueeze(-1).to(device)
 
     return _Prepared(
-        x_train=data.x_train.to(device), x_test=data.x_test.to(device),
+        x_train=data.x_train.to(device),
+        x_test=data.x_test.to(device),
         x_fit=data.x_train[fit_idx].to(device),
-        y_train_units=units(data.y_train), y_test_units=units(data.y_test),
-        y_fit_units=units(data.y_train[:, fit_idx]), mu=mu, sd=sd,
-        var_test=data.y_test.var(1, correction=0), var_fit=data.y_train[:, fit_idx].var(1, correction=0),
+        y_train_units=units(data.y_train),
+        y_test_units=units(data.y_test),
+        y_fit_units=units(data.y_train[:, fit_idx]),
+        mu=mu,
+        sd=sd,
+        var_test=data.y_test.var(1, correction=0),
+        var_fit=data.y_train[:, fit_idx].var(1, correction=0),
     )
 
 
@@ -365,29 +416,55 @@ def _eval_sets(p: _Prepared, groups: Sequence[int]) -> dict[str, EvalSet]:
     rel_fit = (p.sd[g] ** 2 / p.var_fit[g]).to(torch.float32).to(device)
     g = g.to(device)
     return {
-        "test": EvalSet(p.x_test, p.y_test_units[g], metrics={
-            "mse": lambda out, y: mse(out, y) * scale2,
-            "rel": lambda out, y: mse(out, y) * rel_test}),
-        "train_eval": EvalSet(p.x_fit, p.y_fit_units[g], metrics={
-            "rel": lambda out, y: mse(out, y) * rel_fit}),
+        "test": EvalSet(
+            p.x_test,
+            p.y_test_units[g],
+            metrics={"mse": lambda out, y: mse(out, y) * scale2, "rel": lambda out, y: mse(out, y) * rel_test},
+        ),
+        "train_eval": EvalSet(p.x_fit, p.y_fit_units[g], metrics={"rel": lambda out, y: mse(out, y) * rel_fit}),
     }
 
 
-def _train_members(model: StackedMLP, p: _Prepared, cfg: BellConfig, ctx: StudyContext, *,
-                   groups: Sequence[int], lrs: Sequence[float], init_seeds: Sequence[int],
-                   data_seeds: Sequence[int], tag: str) -> TrainResult:
+def _train_members(
+    model: StackedMLP,
+    p: _Prepared,
+    cfg: BellConfig,
+    ctx: StudyContext,
+    *,
+    groups: Sequence[int],
+    lrs: Sequence[float],
+    init_seeds: Sequence[int],
+    data_seeds: Sequence[int],
+    tag: str,
+) -> TrainResult:
     """Train one ensemble; member ``k`` learns target ``groups[k]`` at rate ``lrs[k]``."""
     t = cfg.train
     source = SharedInputSource(p.x_train, p.y_train_units, groups, batch_size=t.batch_size)
     spe = source.steps_per_epoch
-    schedule = None if t.lr_schedule == "constant" else make_schedule(t.lr_schedule,
-                                                                     final=t.lr_final_fraction)
-    spec = TrainSpec(max_steps=t.epochs * spe, eval_every=spe, block=min(t.log_every, spe),
-                     compile=t.compile, schedule=schedule, log_every=t.log_every)
+    schedule = None if t.lr_schedule == "constant" else make_schedule(t.lr_schedule, final=t.lr_final_fraction)
+    spec = TrainSpec(
+        max_steps=t.epochs * spe,
+        eval_every=spe,
+        block=min(t.log_every, spe),
+        compile=t.compile,
+        schedule=schedule,
+        log_every=t.log_every,
+    )
     params = model.init(list(init_seeds), device=p.x_train.device)
-    return train(model, params, loss=mse, optimizer=Adam(), lr=np.asarray(lrs, dtype=np.float64),
-                 data=source, seeds=list(data_seeds), spec=spec, eval_sets=_eval_sets(p, groups),
-                 sink=ctx.writer, tag=tag, progress=ctx.progress)
+    return train(
+        model,
+        params,
+        loss=mse,
+        optimizer=Adam(),
+        lr=np.asarray(lrs, dtype=np.float64),
+        data=source,
+        seeds=list(data_seeds),
+        spec=spec,
+        eval_sets=_eval_sets(p, groups),
+        sink=ctx.writer,
+        tag=tag,
+        progress=ctx.progress,
+    )
 
 
 def _select(res: TrainResult, members: Sequence[int]) -> TrainResult:
@@ -396,16 +473,21 @@ def _select(res: TrainResult, members: Sequence[int]) -> TrainResult:
     m = np.asarray(members)
     idx = torch.as_tensor(m, dtype=torch.long, device=res.params[0].device)
     return TrainResult(
-        params=[q.index_select(0, idx) for q in res.params], lr=res.lr[m], seeds=res.seeds[m],
-        steps=res.steps, train_loss=res.train_loss[:, m],
+        params=[q.index_select(0, idx) for q in res.params],
+        lr=res.lr[m],
+        seeds=res.seeds[m],
+        steps=res.steps,
+        train_loss=res.train_loss[:, m],
         evals={k: EvalHistory(h.steps, h.values[:, m]) for k, h in res.evals.items()},
-        diverged_step=res.diverged_step[m], converged_step=res.converged_step[m],
+        diverged_step=res.diverged_step[m],
+        converged_step=res.converged_step[m],
         wall_seconds=res.wall_seconds,
     )
 
 
-def _tune_learning_rates(model: StackedMLP, prep: _Prepared, cfg: BellConfig, ctx: StudyContext,
-                        names: Sequence[str]) -> tuple[list[SweepResult], list[dict[str, Any]], int]:
+def _tune_learning_rates(
+    model: StackedMLP, prep: _Prepared, cfg: BellConfig, ctx: StudyContext, names: Sequence[str]
+) -> tuple[list[SweepResult], list[dict[str, Any]], int]:
     """One ``lr_sweep`` per target; the initial grids of both targets train as one ensemble.
 
     Every rate starts from the same initialisation and data order. ``lr_sweep`` asks for the
@@ -417,56 +499,87 @@ def _tune_learning_rates(model: StackedMLP, prep: _Prepared, cfg: BellConfig, ct
         The sweeps (one per target), rows describing the trained members, model-steps trained.
     """
     E, spe = cfg.train.epochs, prep.x_train.shape[0] // cfg.train.batch_size
-    grid = LRGrid(cfg.train.lr_low, cfg.train.lr_high, num=cfg.train.lr_points,
-                  max_extensions=cfg.train.lr_extensions)
+    grid = LRGrid(cfg.train.lr_low, cfg.train.lr_high, num=cfg.train.lr_points, max_extensions=cfg.train.lr_extensions)
     rates = grid.rates
     P = len(rates)
     init, order = ctx.seed("sweep", "init"), ctx.seed("sweep", "data")
-    round0 = _train_members(model, prep, cfg, ctx, groups=[0] * P + [1] * P,
-                            lrs=np.concatenate([rates, rates]), init_seeds=[init] * 2 * P,
-                            data_seeds=[order] * 2 * P, tag="sweep")
+    round0 = _train_members(
+        model,
+        prep,
+        cfg,
+        ctx,
+        groups=[0] * P + [1] * P,
+        lrs=np.concatenate([rates, rates]),
+        init_seeds=[init] * 2 * P,
+        data_seeds=[order] * 2 * P,
+        tag="sweep",
+    )
     model_steps = round0.steps * 2 * P
     rows: list[dict[str, Any]] = [
         {"tag": "sweep", "member": k, "target": names[k // P], "lr": float(round0.lr[k]), "seed": -1}
-        for k in range(2 * P)]
+        for k in range(2 * P)
+    ]
     sweeps, tables = [], []
     for g, name in enumerate(names):
         calls = [0]
 
-        def train_fn(lrs: np.ndarray, g: int = g, name: str = name, calls: list[int] = calls
-                     ) -> TrainResult:
+        def train_fn(lrs: np.ndarray, g: int = g, name: str = name, calls: list[int] = calls) -> TrainResult:
             calls[0] += 1
             if calls[0] == 1:  # the initial grid: already trained together with the other target
                 return _select(round0, range(g * P, (g + 1) * P))
             tag = f"sweep/{name}/ext{calls[0] - 1}"
-            res = _train_members(model, prep, cfg, ctx, groups=[g] * len(lrs), lrs=lrs,
-                                 init_seeds=[init] * len(lrs), data_seeds=[order] * len(lrs), tag=tag)
-            rows.extend({"tag": tag, "member": k, "target": name, "lr": float(v), "seed": -1}
-                        for k, v in enumerate(res.lr))
+            res = _train_members(
+                model,
+                prep,
+                cfg,
+                ctx,
+                groups=[g] * len(lrs),
+                lrs=lrs,
+                init_seeds=[init] * len(lrs),
+                data_seeds=[order] * len(lrs),
+                tag=tag,
+            )
+            rows.extend(
+                {"tag": tag, "member": k, "target": name, "lr": float(v), "seed": -1} for k, v in enumerate(res.lr)
+            )
             return res
 
         # a member no better than predicting the mean on the scored subset has collapsed
         failure = float(prep.y_fit_units[g, :, 0].double().var(correction=0))
-        sw = lr_sweep(train_fn, grid, score=lambda r: _sweep_score(r, cfg.train.tail_epochs),
-                      selection=Selection("final_loss"), failure_loss=failure, step_cap=E * spe)
+        sw = lr_sweep(
+            train_fn,
+            grid,
+            score=lambda r: _sweep_score(r, cfg.train.tail_epochs),
+            selection=Selection("final_loss"),
+            failure_loss=failure,
+            step_cap=E * spe,
+        )
         sweeps.append(sw)
         model_steps += sum(r.steps * len(r.lr) for r in sw.results[1:])
         lrs = np.concatenate([r.lr for r in sw.results])
-        info = pd.DataFrame({
-            "lr": lrs,
-            "train_eval_rel": np.concatenate([_tail(r.evals["train_eval_rel"].values.astype(np.float64),
-                                                    cfg.train.tail_epochs) for r in sw.results]),
-            "test_rel_final": np.concatenate([r.evals["test_rel"].final for r in sw.results]),
-        })  # the test error is for the report only: selection never sees it
+        info = pd.DataFrame(
+            {
+                "lr": lrs,
+                "train_eval_rel": np.concatenate(
+                    [
+                        _tail(r.evals["train_eval_rel"].values.astype(np.float64), cfg.train.tail_epochs)
+                        for r in sw.results
+                    ]
+                ),
+                "test_rel_final": np.concatenate([r.evals["test_rel"].final for r in sw.results]),
+            }
+        )  # the test error is for the report only: selection never sees it
         table = sw.table.merge(info, on="lr", how="left")
         table.insert(0, "target", name)
         tables.append(table)
         by_lr = np.argsort(lrs)
         ctx.writer.save_arrays(
-            f"sweep_curves_{name}", lr=lrs[by_lr], steps=sw.results[0].evals["train_eval_rel"].steps,
-            train_eval_rel=np.concatenate([r.evals["train_eval_rel"].values for r in sw.results],
-                                          axis=1)[:, by_lr],
-            test_rel=np.concatenate([r.evals["test_rel"].values for r in sw.results], axis=1)[:, by_lr])
+            f"sweep_curves_{name}",
+            lr=lrs[by_lr],
+            steps=sw.results[0].evals["train_eval_rel"].steps,
+            train_eval_rel=np.concatenate([r.evals["train_eval_rel"].values for r in sw.results], axis=1)[:, by_lr],
+            test_rel=np.concatenate([r.evals["test_rel"].values for r in sw.results], axis=1)[:, by_lr],
+        )
     ctx.writer.save_table("lr_sweep", pd.concat(tables, ignore_index=True))
     return sweeps, rows, model_steps
 
@@ -474,7 +587,7 @@ def _tune_learning_rates(model: StackedMLP, prep: _Prepared, cfg: BellConfig, ct
 def _tail(values: np.ndarray, tail: int) -> np.ndarray:
     """Mean over the last ``tail`` epoch evaluations (row 0, at step 0, excluded): ``(K,)``."""
     epochs = values[1:]
-    return epochs[-min(tail, len(epochs)):].mean(axis=0)
+    return epochs[-min(tail, len(epochs)) :].mean(axis=0)
 
 
 def _sweep_score(res: TrainResult, tail: int) -> np.ndarray:
@@ -493,8 +606,9 @@ def _ci(values: Sequence[float] | np.ndarray) -> tuple[float, list[float]]:
     return mean, [low, high]
 
 
-def _predict_original(model: StackedMLP, params: list[Tensor], x: Tensor, p: _Prepared,
-                      groups: Sequence[int]) -> Tensor:
+def _predict_original(
+    model: StackedMLP, params: list[Tensor], x: Tensor, p: _Prepared, groups: Sequence[int]
+) -> Tensor:
     """Members' predictions in original units, float64: ``(K, N)`` for shared inputs ``(N, n)``."""
     out = model.predict(params, x.to(torch.float32).to(p.x_train.device))[..., 0]  # (K, N)
     g = torch.as_tensor(list(groups), dtype=torch.long)
@@ -534,8 +648,13 @@ def run(cfg: BellConfig, ctx: StudyContext) -> dict[str, Any]:
     # 1-2. targets and data ------------------------------------------------------------------
     scr = build_targets(cfg)
     polys = [scr.original, scr.scrambled]
-    data = make_data(polys, n_train=cfg.data.n_train, n_test=cfg.data.n_test,
-                     seed_train=ctx.seed("data", "train"), seed_test=ctx.seed("data", "test"))
+    data = make_data(
+        polys,
+        n_train=cfg.data.n_train,
+        n_test=cfg.data.n_test,
+        seed_train=ctx.seed("data", "train"),
+        seed_test=ctx.seed("data", "test"),
+    )
     prep = _prepare(data, cfg, ctx.device, ctx.seed("data", "train_eval"))
     model = build_model(cfg)
     spe = cfg.data.n_train // cfg.train.batch_size
@@ -555,11 +674,22 @@ def run(cfg: BellConfig, ctx: StudyContext) -> dict[str, Any]:
     t0 = _Clock()
     init_seeds, data_seeds = ctx.seeds(S, "final", "init"), ctx.seeds(S, "final", "data")
     groups = [0] * S + [1] * S
-    final = _train_members(model, prep, cfg, ctx, groups=groups, lrs=[chosen[0]] * S + [chosen[1]] * S,
-                           init_seeds=init_seeds * 2, data_seeds=data_seeds * 2, tag="final")
+    final = _train_members(
+        model,
+        prep,
+        cfg,
+        ctx,
+        groups=groups,
+        lrs=[chosen[0]] * S + [chosen[1]] * S,
+        init_seeds=init_seeds * 2,
+        data_seeds=data_seeds * 2,
+        tag="final",
+    )
     model_steps += final.steps * 2 * S
-    member_rows += [{"tag": "final", "member": k, "target": names[k // S], "lr": float(final.lr[k]),
-                     "seed": k % S} for k in range(2 * S)]
+    member_rows += [
+        {"tag": "final", "member": k, "target": names[k // S], "lr": float(final.lr[k]), "seed": k % S}
+        for k in range(2 * S)
+    ]
     ctx.writer.save_table("members", pd.DataFrame(member_rows))
     t0.record(timing, "final")
 
@@ -574,20 +704,27 @@ def run(cfg: BellConfig, ctx: StudyContext) -> dict[str, Any]:
     train_rel = train_mse / data.y_train[gidx].var(1, correction=0).numpy()
     curves_test = final.evals["test_rel"].values.astype(np.float64)  # (E + 1, K)
     tail_rel = _tail(curves_test, cfg.train.tail_epochs)
-    epoch_train = final.epoch_means(spe) * (prep.sd[gidx] ** 2 / data.y_train[gidx].var(1, correction=0)
-                                            ).numpy()[None, :]  # batch losses, relative
+    epoch_train = (
+        final.epoch_means(spe) * (prep.sd[gidx] ** 2 / data.y_train[gidx].var(1, correction=0)).numpy()[None, :]
+    )  # batch losses, relative
     ctx.writer.save_arrays(
-        "curves", steps=final.evals["test_rel"].steps, steps_per_epoch=np.asarray(spe), groups=np.asarray(groups),
-        test_rel=curves_test, test_mse=final.evals["test_mse"].values,
-        train_eval_rel=final.evals["train_eval_rel"].values, train_batch_rel=epoch_train)
+        "curves",
+        steps=final.evals["test_rel"].steps,
+        steps_per_epoch=np.asarray(spe),
+        groups=np.asarray(groups),
+        test_rel=curves_test,
+        test_mse=final.evals["test_mse"].values,
+        train_eval_rel=final.evals["train_eval_rel"].values,
+        train_batch_rel=epoch_train,
+    )
 
     # 6. sweeps and Sobol indices ----------------------------------------------------------------
     a = cfg.analysis
-    base, grid_x, inputs = sweep_design(n, n_base=a.n_base, grid_points=a.grid_points,
-                                        seed=ctx.seed("sweeps"))
+    base, grid_x, inputs = sweep_design(n, n_base=a.n_base, grid_points=a.grid_points, seed=ctx.seed("sweeps"))
     flat = inputs.reshape(-1, n)  # (M * n * G, n)
     model_sweeps = _predict_original(model, final.params, flat, prep, groups).reshape(
-        2 * S, a.n_base, n, a.grid_points)  # (K, M, V, G)
+        2 * S, a.n_base, n, a.grid_points
+    )  # (K, M, V, G)
     design = saltelli_design(n, n_samples=a.sobol_samples, low=0.0, high=2.0, seed=ctx.seed("sobol"))
     model_sobol_values = _predict_original(model, final.params, design.stacked(), prep, groups)
 
@@ -598,14 +735,21 @@ def run(cfg: BellConfig, ctx: StudyContext) -> dict[str, Any]:
         members = np.arange(g * S, (g + 1) * S)
         target_vals = polys[g](flat)[:, 0].reshape(a.n_base, n, a.grid_points)  # (M, V, G)
         per_seed = [sweep_summary(target_vals, model_sweeps[k]) for k in members]
-        pooled = sweep_summary(target_vals.repeat(S, 1, 1),
-                               model_sweeps[members].reshape(S * a.n_base, n, a.grid_points),
-                               band=SWEEP_BAND)
+        pooled = sweep_summary(
+            target_vals.repeat(S, 1, 1), model_sweeps[members].reshape(S * a.n_base, n, a.grid_points), band=SWEEP_BAND
+        )
         target_range = (target_vals.amax(-1) - target_vals.amin(-1)).mean(0)  # (V,)
         ctx.writer.save_arrays(
-            f"sweeps_{name}", grid=grid_x, base=base, target_first=target_vals[0],
-            model_first=model_sweeps[members, 0], err_mean=pooled.abs_error.mean,
-            err_low=pooled.abs_error.low, err_high=pooled.abs_error.high, target_range=target_range)
+            f"sweeps_{name}",
+            grid=grid_x,
+            base=base,
+            target_first=target_vals[0],
+            model_first=model_sweeps[members, 0],
+            err_mean=pooled.abs_error.mean,
+            err_low=pooled.abs_error.low,
+            err_high=pooled.abs_error.high,
+            target_range=target_range,
+        )
         sweep_out: dict[str, Any] = {}
         for v in range(n):
             entry: dict[str, Any] = {}
@@ -616,17 +760,16 @@ def run(cfg: BellConfig, ctx: StudyContext) -> dict[str, Any]:
             entry["target_range"] = float(target_range[v])
             sweep_out[f"x{v + 1}"] = entry
 
-        target_sobol = sobol_from_evaluations(*design.split(polys[g](design.stacked())[:, 0]),
-                                              sampler=design.sampler)
-        model_sobol = [sobol_from_evaluations(*design.split(model_sobol_values[k]), sampler=design.sampler)
-                       for k in members]
+        target_sobol = sobol_from_evaluations(*design.split(polys[g](design.stacked())[:, 0]), sampler=design.sampler)
+        model_sobol = [
+            sobol_from_evaluations(*design.split(model_sobol_values[k]), sampler=design.sampler) for k in members
+        ]
         first = np.stack([s.first.numpy() for s in model_sobol])  # (S, n)
         total = np.stack([s.total.numpy() for s in model_sobol])
         sobol_ci = [_ci(first[:, v])[1] for v in range(n)]
 
         curves = curves_test[1:, members]  # (E, S)
-        own = [_first_epoch_below(curves[:, i], CONVERGENCE_FACTOR * tail_rel[k])
-               for i, k in enumerate(members)]
+        own = [_first_epoch_below(curves[:, i], CONVERGENCE_FACTOR * tail_rel[k]) for i, k in enumerate(members)]
         rel_m, rel_ci = _ci(test_rel[members])
         mse_m, mse_ci = _ci(test_mse[members])
         tail_m, tail_ci = _ci(tail_rel[members])
@@ -635,30 +778,50 @@ def run(cfg: BellConfig, ctx: StudyContext) -> dict[str, Any]:
         trr_m, trr_ci = _ci(train_rel[members])
         sw = sweeps[g]
         targets_summary[name] = {
-            "polynomial": polys[g].to_text(), "polynomial_latex": polys[g].to_latex(),
-            "lr": chosen[g], "lr_at_edge": sw.at_edge, "lr_rates_tried": len(sw.table),
-            "epochs": E, "seeds": S, "steps": int(final.steps),
-            "test_mse": mse_m, "test_mse_ci": mse_ci, "test_mse_per_seed": test_mse[members].tolist(),
-            "test_rel_mse": rel_m, "test_rel_mse_ci": rel_ci,
+            "polynomial": polys[g].to_text(),
+            "polynomial_latex": polys[g].to_latex(),
+            "lr": chosen[g],
+            "lr_at_edge": sw.at_edge,
+            "lr_rates_tried": len(sw.table),
+            "epochs": E,
+            "seeds": S,
+            "steps": int(final.steps),
+            "test_mse": mse_m,
+            "test_mse_ci": mse_ci,
+            "test_mse_per_seed": test_mse[members].tolist(),
+            "test_rel_mse": rel_m,
+            "test_rel_mse_ci": rel_ci,
             "test_rel_mse_per_seed": test_rel[members].tolist(),
-            "test_rel_mse_gmean": gmean.mean, "test_rel_mse_gmean_ci": [gmean.low, gmean.high],
-            "test_rel_mse_tail": tail_m, "test_rel_mse_tail_ci": tail_ci,
+            "test_rel_mse_gmean": gmean.mean,
+            "test_rel_mse_gmean_ci": [gmean.low, gmean.high],
+            "test_rel_mse_tail": tail_m,
+            "test_rel_mse_tail_ci": tail_ci,
             "test_rel_mse_tail_per_seed": tail_rel[members].tolist(),
-            "train_mse": tr_m, "train_mse_ci": tr_ci, "train_rel_mse": trr_m, "train_rel_mse_ci": trr_ci,
+            "train_mse": tr_m,
+            "train_mse_ci": tr_ci,
+            "train_rel_mse": trr_m,
+            "train_rel_mse_ci": trr_ci,
             "test_target_mean": float(data.y_test[g].mean()),
             "test_target_var": float(data.y_test[g].var(correction=0)),
             "diverged_seeds": int(final.diverged[members].sum()),
             "convergence": {
-                "epochs_to_within_factor": own, "factor": CONVERGENCE_FACTOR,
+                "epochs_to_within_factor": own,
+                "factor": CONVERGENCE_FACTOR,
                 "rel_after_epoch_1": curves[0].tolist(),
                 "epoch_curve_mean": curves.mean(1).tolist(),
             },
             "sweep": sweep_out,
-            "sobol": {"target": target_sobol.first.tolist(), "model": first.mean(0).tolist(),
-                      "model_ci": sobol_ci, "model_per_seed": first.tolist(),
-                      "target_total": target_sobol.total.tolist(), "model_total": total.mean(0).tolist(),
-                      "n_samples": a.sobol_samples, "n_evaluations": design.n_evaluations,
-                      "sampler": design.sampler},
+            "sobol": {
+                "target": target_sobol.first.tolist(),
+                "model": first.mean(0).tolist(),
+                "model_ci": sobol_ci,
+                "model_per_seed": first.tolist(),
+                "target_total": target_sobol.total.tolist(),
+                "model_total": total.mean(0).tolist(),
+                "n_samples": a.sobol_samples,
+                "n_evaluations": design.n_evaluations,
+                "sampler": design.sampler,
+            },
         }
         per_seed_rel.append(test_rel[members])
         per_seed_tail.append(tail_rel[members])
@@ -668,7 +831,8 @@ def run(cfg: BellConfig, ctx: StudyContext) -> dict[str, Any]:
     for g, name in enumerate(names):
         members = np.arange(g * S, (g + 1) * S)
         targets_summary[name]["convergence"]["epochs_to_common_level"] = [
-            _first_epoch_below(curves_test[1:, k], level) for k in members]
+            _first_epoch_below(curves_test[1:, k], level) for k in members
+        ]
         targets_summary[name]["convergence"]["common_level"] = level
 
     ratio = geometric_mean_ratio(per_seed_rel[1], per_seed_rel[0], paired=True)
@@ -686,31 +850,54 @@ def run(cfg: BellConfig, ctx: StudyContext) -> dict[str, Any]:
         "baselines": {name: baselines[g] for g, name in enumerate(names)},
         "comparison": {
             "ratio": "scrambled / hierarchical relative test MSE, geometric mean over seeds",
-            "rel_mse_ratio": ratio.mean, "rel_mse_ratio_ci": [ratio.low, ratio.high],
-            "rel_mse_ratio_tail": ratio_tail.mean, "rel_mse_ratio_tail_ci": [ratio_tail.low, ratio_tail.high],
+            "rel_mse_ratio": ratio.mean,
+            "rel_mse_ratio_ci": [ratio.low, ratio.high],
+            "rel_mse_ratio_tail": ratio_tail.mean,
+            "rel_mse_ratio_tail_ci": [ratio_tail.low, ratio_tail.high],
             "rel_mse_ratio_unpaired_ci": [ratio_unpaired.low, ratio_unpaired.high],
             "seeds_scrambled_worse": int(np.sum(per_seed_rel[1] > per_seed_rel[0])),
             "seeds": S,
         },
-        "scramble": {**scr.to_dict(), "text": scr.to_text(names[0]),
-                     "violations": [str(v) for v in check_scrambled(scr.original, scr)]},
-        "network": {"linear_layers": spec.n_layers, "skips": int(sum(spec.skips)),
-                    "params": spec.n_params, "dims": list(spec.dims)},
-        "data": {"n_train": cfg.data.n_train, "n_test": cfg.data.n_test, "domain": [0.0, 2.0],
-                 "standardize_targets": cfg.data.standardize_targets,
-                 "n_train_eval": int(prep.x_fit.shape[0]), "steps_per_epoch": spe},
-        "training": {"optimizer": "adam", "batch_size": cfg.train.batch_size, "epochs": E,
-                     "lr_schedule": cfg.train.lr_schedule,
-                     "lr_grid": LRGrid(cfg.train.lr_low, cfg.train.lr_high,
-                                       num=cfg.train.lr_points).rates.tolist(),
-                     "tail_epochs": min(cfg.train.tail_epochs, E), "compile": cfg.train.compile},
+        "scramble": {
+            **scr.to_dict(),
+            "text": scr.to_text(names[0]),
+            "violations": [str(v) for v in check_scrambled(scr.original, scr)],
+        },
+        "network": {
+            "linear_layers": spec.n_layers,
+            "skips": int(sum(spec.skips)),
+            "params": spec.n_params,
+            "dims": list(spec.dims),
+        },
+        "data": {
+            "n_train": cfg.data.n_train,
+            "n_test": cfg.data.n_test,
+            "domain": [0.0, 2.0],
+            "standardize_targets": cfg.data.standardize_targets,
+            "n_train_eval": int(prep.x_fit.shape[0]),
+            "steps_per_epoch": spe,
+        },
+        "training": {
+            "optimizer": "adam",
+            "batch_size": cfg.train.batch_size,
+            "epochs": E,
+            "lr_schedule": cfg.train.lr_schedule,
+            "lr_grid": LRGrid(cfg.train.lr_low, cfg.train.lr_high, num=cfg.train.lr_points).rates.tolist(),
+            "tail_epochs": min(cfg.train.tail_epochs, E),
+            "compile": cfg.train.compile,
+        },
         "analysis": {"n_base": a.n_base, "grid_points": a.grid_points, "sobol_samples": a.sobol_samples},
         "timing": timing,
     }
 
 
-STUDY = register(Study(
-    "bell-hierarchy",
-    "Challenge 2B: a residual MLP learns Bell's hierarchical B6 vs a scrambled twin.",
-    BellConfig, run, report, smoke=SMOKE,
-))
+STUDY = register(
+    Study(
+        "bell-hierarchy",
+        "Challenge 2B: a residual MLP learns Bell's hierarchical B6 vs a scrambled twin.",
+        BellConfig,
+        run,
+        report,
+        smoke=SMOKE,
+    )
+)

@@ -76,8 +76,17 @@ __all__ = [
 
 NAME = "cnn-equivariance"
 #: Per-image measures, in the order of the saved arrays.
-MEASURES = ("conv_total", "conv_interior", "conv_border", "conv_sorted", "conv_control",
-            "sorted_control", "fc_invariance", "fc_control", "same_prediction")
+MEASURES = (
+    "conv_total",
+    "conv_interior",
+    "conv_border",
+    "conv_sorted",
+    "conv_control",
+    "sorted_control",
+    "fc_invariance",
+    "fc_control",
+    "same_prediction",
+)
 _WORDS = {
     "conv_total": "conv: shift back and compare",
     "conv_interior": "conv: interior part",
@@ -118,18 +127,21 @@ class CNNEquivarianceConfig(StudyConfig):
     data: ImageDataSettings = Field(default_factory=ImageDataSettings)
     train: TrainSettings = Field(default_factory=TrainSettings)
     padding_modes: list[Literal["valid", "zeros", "circular"]] = Field(
-        default_factory=lambda: ["valid", "circular"], min_length=1,
+        default_factory=lambda: ["valid", "circular"],
+        min_length=1,
         description="CNN variants: 'valid' is the lab's (no padding); 'circular' makes the conv "
         "exactly shift-equivariant; 'zeros' pads with zeros to the same size.",
     )
     kernel_size: int = Field(2, ge=1, description="Side of the conv kernel (the lab's: 2).")
     shifts: list[int] = Field(
-        default_factory=lambda: [1, 2, 3, 4, 6, 8], min_length=1,
+        default_factory=lambda: [1, 2, 3, 4, 6, 8],
+        min_length=1,
         description="Shift magnitudes max(|dy|, |dx|) in pixels; each image moves along one of "
         "the 8 compass directions, drawn once per magnitude.",
     )
     shift_modes: list[Literal["circular", "zeros"]] = Field(
-        default_factory=lambda: ["circular", "zeros"], min_length=1,
+        default_factory=lambda: ["circular", "zeros"],
+        min_length=1,
         description="How the pairs are translated: 'circular' (wrap around, the group action) or "
         "'zeros' (content shifted out is lost, zero fill).",
     )
@@ -152,8 +164,7 @@ def compass_shifts(n: int, magnitude: int, *, generator: torch.Generator) -> Ten
     return _DIRECTIONS[idx] * magnitude
 
 
-def interior_mask(shifts: Tensor, image_size: tuple[int, int], conv_shape: tuple[int, int],
-                  kernel_size: int) -> Tensor:
+def interior_mask(shifts: Tensor, image_size: tuple[int, int], conv_shape: tuple[int, int], kernel_size: int) -> Tensor:
     """Conv output positions where equivariance holds by construction: ``(N, 1, H', W')`` bool.
 
     Position ``(i, j)`` is interior when the receptive field of ``conv(x)`` at ``(i, j)`` and that
@@ -173,15 +184,14 @@ def interior_mask(shifts: Tensor, image_size: tuple[int, int], conv_shape: tuple
     dy, dx = shifts[:, :1], shifts[:, 1:]  # (N, 1)
     ok_r = (rows <= h - k) & (rows + dy >= 0) & (rows + dy <= h - k)  # (N, H')
     ok_c = (cols <= w - k) & (cols + dx >= 0) & (cols + dx <= w - k)  # (N, W')
-    return (ok_r[:, None, :, None] & ok_c[:, None, None, :])  # (N, 1, H', W')
+    return ok_r[:, None, :, None] & ok_c[:, None, None, :]  # (N, 1, H', W')
 
 
 def _rel(num_: Tensor, den: Tensor) -> Tensor:
     return num_ / den.clamp_min(torch.finfo(den.dtype).tiny)
 
 
-def conv_equivariance(conv_x: Tensor, conv_gx: Tensor, shifts: Tensor, mask: Tensor
-                      ) -> dict[str, Tensor]:
+def conv_equivariance(conv_x: Tensor, conv_gx: Tensor, shifts: Tensor, mask: Tensor) -> dict[str, Tensor]:
     """Shift-back errors of conv maps ``(N, 1, H', W')``, each ``(N,)``, relative to ``||conv(x)||``.
 
     ``total``: ``||roll(conv(g x), -s) - conv(x)||``; ``interior``/``border``: the same norm on
@@ -202,8 +212,7 @@ def conv_equivariance(conv_x: Tensor, conv_gx: Tensor, shifts: Tensor, mask: Ten
     }
 
 
-def pair_measures(model: LabCNN, xn: Tensor, gxn: Tensor, shifts: Tensor, partner: Tensor
-                  ) -> dict[str, Tensor]:
+def pair_measures(model: LabCNN, xn: Tensor, gxn: Tensor, shifts: Tensor, partner: Tensor) -> dict[str, Tensor]:
     """Every per-image measure of :data:`MEASURES` for normalised pairs ``(xn, gxn)``.
 
     Args:
@@ -225,7 +234,9 @@ def pair_measures(model: LabCNN, xn: Tensor, gxn: Tensor, shifts: Tensor, partne
     den = flat.norm(dim=1)
     fc_den = fc_x.norm(dim=1)
     return {
-        "conv_total": eq["total"], "conv_interior": eq["interior"], "conv_border": eq["border"],
+        "conv_total": eq["total"],
+        "conv_interior": eq["interior"],
+        "conv_border": eq["border"],
         "conv_sorted": eq["sorted"],
         "conv_control": _rel((flat[partner] - flat).norm(dim=1), den),
         "sorted_control": _rel((flat[partner].sort(dim=1).values - flat.sort(dim=1).values).norm(dim=1), den),
@@ -242,8 +253,7 @@ def run(cfg: CNNEquivarianceConfig, ctx: StudyContext) -> dict[str, Any]:
     splits = load_image_splits(cfg.data)
     _, h, w = splits.image_shape
     if h < cfg.kernel_size or w < cfg.kernel_size:
-        raise ParameterError("kernel_size", NAME, f"an int no larger than the images ({h}x{w})",
-                             cfg.kernel_size)
+        raise ParameterError("kernel_size", NAME, f"an int no larger than the images ({h}x{w})", cfg.kernel_size)
     n_classes, n_seeds = len(splits.classes), cfg.train.seeds
     init_seeds, data_seeds = ctx.seeds(n_seeds, "init"), ctx.seeds(n_seeds, "data")
     xt = splits.normalizer.transform(splits.test_images).to(ctx.device)
@@ -252,13 +262,21 @@ def run(cfg: CNNEquivarianceConfig, ctx: StudyContext) -> dict[str, Any]:
     models: dict[str, list[LabCNN]] = {}
     accs: dict[str, Any] = {}
     for mode in cfg.padding_modes:
+
         def factory(mode: str = mode) -> LabCNN:
             return LabCNN((h, w), n_classes, kernel_size=cfg.kernel_size, padding_mode=mode, seed=0)
 
         ensemble, _, result = train_image_ensemble(
-            factory, splits, [None] * n_seeds, init_seeds=init_seeds, data_seeds=data_seeds,
-            settings=cfg.train, eval_sets={"test": EvalSet(xt, yt, metrics={"accuracy": accuracy})},
-            ctx=ctx, tag=f"train/{mode}")
+            factory,
+            splits,
+            [None] * n_seeds,
+            init_seeds=init_seeds,
+            data_seeds=data_seeds,
+            settings=cfg.train,
+            eval_sets={"test": EvalSet(xt, yt, metrics={"accuracy": accuracy})},
+            ctx=ctx,
+            tag=f"train/{mode}",
+        )
         models[mode] = [ensemble.member(result.params, k).cpu().eval() for k in range(n_seeds)]
         accs[mode] = ci_dict(result.evals["test_accuracy"].final)
 
@@ -267,8 +285,7 @@ def run(cfg: CNNEquivarianceConfig, ctx: StudyContext) -> dict[str, Any]:
     xn = splits.normalizer.transform(x)
     partner = derangement(n, generator=torch.Generator().manual_seed(ctx.seed("control")))
     # values[p, m, d, s, measure, image]
-    values = np.zeros((len(cfg.padding_modes), len(cfg.shift_modes), len(cfg.shifts), n_seeds,
-                       len(MEASURES), n))
+    values = np.zeros((len(cfg.padding_modes), len(cfg.shift_modes), len(cfg.shifts), n_seeds, len(MEASURES), n))
     example: dict[str, np.ndarray] = {}
     for d_i, d in enumerate(cfg.shifts):
         # The same shifts for every model and shift mode: the comparisons are paired.
@@ -294,16 +311,31 @@ def run(cfg: CNNEquivarianceConfig, ctx: StudyContext) -> dict[str, Any]:
                 cell = {}
                 for k, name in enumerate(MEASURES):
                     v = values[p_i, m_i, d_i, :, k]  # (seeds, images)
-                    cell[name] = {"images": ci_dict(v.mean(axis=0)),
-                                  "seeds": ci_dict(v.mean(axis=1)) if n_seeds > 1 else None,
-                                  "max": float(v.max())}
-                    rows.append({"padding": mode, "shift_mode": shift_mode, "shift": d, "measure": name,
-                                 "mean": float(v.mean()), "max": float(v.max())})
+                    cell[name] = {
+                        "images": ci_dict(v.mean(axis=0)),
+                        "seeds": ci_dict(v.mean(axis=1)) if n_seeds > 1 else None,
+                        "max": float(v.max()),
+                    }
+                    rows.append(
+                        {
+                            "padding": mode,
+                            "shift_mode": shift_mode,
+                            "shift": d,
+                            "measure": name,
+                            "mean": float(v.mean()),
+                            "max": float(v.max()),
+                        }
+                    )
                 results[mode][shift_mode][str(d)] = cell
     ctx.writer.save_table("measures", pd.DataFrame(rows))
-    models_info = {mode: {"conv_shape": list(models[mode][0].conv_shape),
-                          "fc_in": int(models[mode][0].fc1.in_features),
-                          "fc_out": int(models[mode][0].fc1.out_features)} for mode in cfg.padding_modes}
+    models_info = {
+        mode: {
+            "conv_shape": list(models[mode][0].conv_shape),
+            "fc_in": int(models[mode][0].fc1.in_features),
+            "fc_out": int(models[mode][0].fc1.out_features),
+        }
+        for mode in cfg.padding_modes
+    }
     return {
         **splits.info(),
         "padding_modes": list(cfg.padding_modes),
@@ -319,16 +351,20 @@ def run(cfg: CNNEquivarianceConfig, ctx: StudyContext) -> dict[str, Any]:
     }
 
 
-def _example_maps(model: LabCNN, xn: Tensor, gxn: Tensor, shifts: Tensor, mode: str
-                  ) -> dict[str, np.ndarray]:
+def _example_maps(model: LabCNN, xn: Tensor, gxn: Tensor, shifts: Tensor, mode: str) -> dict[str, np.ndarray]:
     """Pictures of the first pair for the report: images, conv maps, shifted-back map, difference."""
     acts = get_activations(model, torch.cat([xn[:1], gxn[:1]]), "conv1")
     back = translate(acts[1:], -shifts[:1], mode="circular")
     gx_back = translate(gxn[:1], -shifts[:1], mode="circular")
-    return {"x": xn[0, 0].numpy(), "gx": gxn[0, 0].numpy(), "shift": shifts[0].numpy(),
-            "gx_back": gx_back[0, 0].numpy(),
-            f"{mode}_conv_x": acts[0, 0].numpy(), f"{mode}_back": back[0, 0].numpy(),
-            f"{mode}_diff": (back[0, 0] - acts[0, 0]).abs().numpy()}
+    return {
+        "x": xn[0, 0].numpy(),
+        "gx": gxn[0, 0].numpy(),
+        "shift": shifts[0].numpy(),
+        "gx_back": gx_back[0, 0].numpy(),
+        f"{mode}_conv_x": acts[0, 0].numpy(),
+        f"{mode}_back": back[0, 0].numpy(),
+        f"{mode}_diff": (back[0, 0] - acts[0, 0]).abs().numpy(),
+    }
 
 
 # ------------------------------------------------------------------------------------------
@@ -349,52 +385,74 @@ def report(run_: Run) -> Report:
     rep.headline = {"data": s["dataset"]}
     for p in paddings:
         rep.headline[f"conv shift-back error, {p}, {first_mode} shift {big}"] = _cell(
-            res[p][first_mode][big], "conv_total")
+            res[p][first_mode][big], "conv_total"
+        )
     for p in paddings:
         rep.headline[f"fc invariance error, {p}, shift {shifts[0]}"] = _cell(
-            res[p][first_mode][str(shifts[0])], "fc_invariance")
+            res[p][first_mode][str(shifts[0])], "fc_invariance"
+        )
 
-    arch = "; ".join(f"`{p}`: conv output {m['conv_shape'][0]}x{m['conv_shape'][1]}, fc "
-                     f"{m['fc_in']} -> {m['fc_out']}" for p, m in s["models"].items())
+    arch = "; ".join(
+        f"`{p}`: conv output {m['conv_shape'][0]}x{m['conv_shape'][1]}, fc {m['fc_in']} -> {m['fc_out']}"
+        for p, m in s["models"].items()
+    )
     acc = ", ".join(f"{p} {ci_text(s['test_accuracy'][p])}" for p in paddings)
-    rep.add(Heading("Setup"), Text(
-        f"**Data:** {s['dataset_description']}.\n\n"
-        f"**Models:** the lab's CNN (conv 1 -> 1 channel, kernel {s['kernel_size']}, ReLU, fc, "
-        f"log-softmax) with padding {', '.join(f'`{p}`' for p in paddings)} ({arch}); trained "
-        f"without augmentation, {s['seeds']} seeds each. Test accuracy: {acc}.\n\n"
-        f"**Pairs:** {s['n_pairs']} test images, each with its translation by one of the eight "
-        f"compass directions times the shift magnitude ({', '.join(map(str, shifts))} pixels), "
-        f"{' and '.join(modes)} (circular = wrap around; zeros = content shifted out is lost). "
-        f"Representations: the conv output before the ReLU and the fc output before the "
-        f"log-softmax, read with forward hooks. Numbers are means over images with a 95% "
-        f"t-interval over images (per-image values averaged over seeds)"
-        + (f"; the tables also give the interval over the {s['seeds']} seeds." if s["seeds"] > 1 else ".")))
+    rep.add(
+        Heading("Setup"),
+        Text(
+            f"**Data:** {s['dataset_description']}.\n\n"
+            f"**Models:** the lab's CNN (conv 1 -> 1 channel, kernel {s['kernel_size']}, ReLU, fc, "
+            f"log-softmax) with padding {', '.join(f'`{p}`' for p in paddings)} ({arch}); trained "
+            f"without augmentation, {s['seeds']} seeds each. Test accuracy: {acc}.\n\n"
+            f"**Pairs:** {s['n_pairs']} test images, each with its translation by one of the eight "
+            f"compass directions times the shift magnitude ({', '.join(map(str, shifts))} pixels), "
+            f"{' and '.join(modes)} (circular = wrap around; zeros = content shifted out is lost). "
+            f"Representations: the conv output before the ReLU and the fc output before the "
+            f"log-softmax, read with forward hooks. Numbers are means over images with a 95% "
+            f"t-interval over images (per-image values averaged over seeds)"
+            + (f"; the tables also give the interval over the {s['seeds']} seeds." if s["seeds"] > 1 else ".")
+        ),
+    )
 
     # Example pictures.
     ex = run_.load_arrays("example")
     if "x" in ex:
         shift = tuple(int(v) for v in ex["shift"])
-        panels = [Panel([Heatmap(ex["x"], cmap="gray", colorbar=False)], title="x", image=True),
-                  Panel([Heatmap(ex["gx"], cmap="gray", colorbar=False)], title=f"g x, shift {shift}",
-                        image=True),
-                  Panel([Heatmap(ex["gx_back"], cmap="gray", colorbar=False)], title="g x, back",
-                        image=True)]
+        panels = [
+            Panel([Heatmap(ex["x"], cmap="gray", colorbar=False)], title="x", image=True),
+            Panel([Heatmap(ex["gx"], cmap="gray", colorbar=False)], title=f"g x, shift {shift}", image=True),
+            Panel([Heatmap(ex["gx_back"], cmap="gray", colorbar=False)], title="g x, back", image=True),
+        ]
         for p in paddings:
             if f"{p}_conv_x" in ex:
                 largest = float(np.max(ex[f"{p}_diff"]))
                 vmax = largest or 1.0  # an all-zero difference is drawn black
                 panels += [
-                    Panel([Heatmap(ex[f"{p}_conv_x"], cmap="gray", colorbar=False)],
-                          title=f"{p}: conv(x)", image=True),
-                    Panel([Heatmap(ex[f"{p}_back"], cmap="gray", colorbar=False)],
-                          title=f"{p}: conv(g x), back", image=True),
-                    Panel([Heatmap(ex[f"{p}_diff"], cmap="magma", vmin=0, vmax=vmax, colorbar=False)],
-                          title=f"|difference|, max {fmt(largest)}", image=True),
+                    Panel([Heatmap(ex[f"{p}_conv_x"], cmap="gray", colorbar=False)], title=f"{p}: conv(x)", image=True),
+                    Panel(
+                        [Heatmap(ex[f"{p}_back"], cmap="gray", colorbar=False)],
+                        title=f"{p}: conv(g x), back",
+                        image=True,
+                    ),
+                    Panel(
+                        [Heatmap(ex[f"{p}_diff"], cmap="magma", vmin=0, vmax=vmax, colorbar=False)],
+                        title=f"|difference|, max {fmt(largest)}",
+                        image=True,
+                    ),
                 ]
-        rep.add(Figure(Chart("example", panels, ncols=3, panel_size=(2.4, 2.4),
-                             caption=f"First row: one test image, its {modes[0]} shift and that shift "
-                                     "undone. Then, per padding: the conv map of x, the conv map of g x shifted back, "
-                                     "and their absolute difference (seed 0).")))
+        rep.add(
+            Figure(
+                Chart(
+                    "example",
+                    panels,
+                    ncols=3,
+                    panel_size=(2.4, 2.4),
+                    caption=f"First row: one test image, its {modes[0]} shift and that shift "
+                    "undone. Then, per padding: the conv map of x, the conv map of g x shifted back, "
+                    "and their absolute difference (seed 0).",
+                )
+            )
+        )
 
     # Side-by-side tables.
     for shift_mode in modes:
@@ -402,20 +460,58 @@ def report(run_: Run) -> Report:
         for d in shifts:
             for p in paddings:
                 cell = res[p][shift_mode][str(d)]
-                rows.append([d, p] + [_cell(cell, k) for k in
-                                      ("conv_total", "conv_interior", "conv_border", "conv_sorted",
-                                       "sorted_control", "fc_invariance", "fc_control",
-                                       "same_prediction")])
-        rep.add(Heading(f"{shift_mode.capitalize()} shifts"), Table(
-            ["shift", "padding", "conv shift-back", "interior", "border", "sorted values",
-             "sorted: control", "fc invariance", "fc: control", "same class"], rows,
-            caption="Relative errors (0 = equivariant / invariant), mean [95% CI over images]."))
+                rows.append(
+                    [d, p]
+                    + [
+                        _cell(cell, k)
+                        for k in (
+                            "conv_total",
+                            "conv_interior",
+                            "conv_border",
+                            "conv_sorted",
+                            "sorted_control",
+                            "fc_invariance",
+                            "fc_control",
+                            "same_prediction",
+                        )
+                    ]
+                )
+        rep.add(
+            Heading(f"{shift_mode.capitalize()} shifts"),
+            Table(
+                [
+                    "shift",
+                    "padding",
+                    "conv shift-back",
+                    "interior",
+                    "border",
+                    "sorted values",
+                    "sorted: control",
+                    "fc invariance",
+                    "fc: control",
+                    "same class",
+                ],
+                rows,
+                caption="Relative errors (0 = equivariant / invariant), mean [95% CI over images].",
+            ),
+        )
         if s["seeds"] > 1:
-            rows = [[d, p] + [ci_text(res[p][shift_mode][str(d)][k]["seeds"])
-                              for k in ("conv_total", "conv_sorted", "fc_invariance", "same_prediction")]
-                    for d in shifts for p in paddings]
-            rep.add(Table(["shift", "padding", "conv shift-back", "sorted values", "fc invariance",
-                           "same class"], rows, caption=f"The same, 95% CI over the {s['seeds']} seeds."))
+            rows = [
+                [d, p]
+                + [
+                    ci_text(res[p][shift_mode][str(d)][k]["seeds"])
+                    for k in ("conv_total", "conv_sorted", "fc_invariance", "same_prediction")
+                ]
+                for d in shifts
+                for p in paddings
+            ]
+            rep.add(
+                Table(
+                    ["shift", "padding", "conv shift-back", "sorted values", "fc invariance", "same class"],
+                    rows,
+                    caption=f"The same, 95% CI over the {s['seeds']} seeds.",
+                )
+            )
 
     # Curves against the shift.
     def lines(measure: str) -> list[Line]:
@@ -423,27 +519,61 @@ def report(run_: Run) -> Report:
         for p in paddings:
             for j, shift_mode in enumerate(modes):
                 cells = [res[p][shift_mode][str(d)][measure]["images"] for d in shifts]
-                out.append(Line(shifts, [num(c["mean"]) for c in cells], label=f"{p}, {shift_mode} shift",
-                                band=([num(c["low"]) for c in cells], [num(c["high"]) for c in cells]),
-                                mode="lines+markers", dash=j > 0))
+                out.append(
+                    Line(
+                        shifts,
+                        [num(c["mean"]) for c in cells],
+                        label=f"{p}, {shift_mode} shift",
+                        band=([num(c["low"]) for c in cells], [num(c["high"]) for c in cells]),
+                        mode="lines+markers",
+                        dash=j > 0,
+                    )
+                )
         return out
 
     fc_lines = lines("fc_invariance")
     for p in paddings:
         cells = [res[p][modes[0]][str(d)]["fc_control"]["images"] for d in shifts]
-        fc_lines.append(Line(shifts, [num(c["mean"]) for c in cells], label=f"{p}: control",
-                             color="#777777", dash=True))
-    rep.add(Heading("Side by side"), Figure(Chart("equivariance", [
-        Panel(lines("conv_total"), title="conv: shift back and compare", xlabel="shift (pixels)",
-              ylabel="relative error"),
-        Panel(lines("conv_border"), title="conv: border part", xlabel="shift (pixels)",
-              ylabel="relative error"),
-        Panel(lines("conv_sorted"), title="conv: sorted values", xlabel="shift (pixels)",
-              ylabel="relative error"),
-        Panel(fc_lines, title="fc: invariance error", xlabel="shift (pixels)", ylabel="relative error"),
-        Panel(lines("same_prediction"), title="same predicted class", xlabel="shift (pixels)",
-              ylabel="fraction of images"),
-    ], ncols=3, caption="Dashed: zero-fill shifts (coloured), controls (grey). Bands: 95% CI over images.")))
+        fc_lines.append(
+            Line(shifts, [num(c["mean"]) for c in cells], label=f"{p}: control", color="#777777", dash=True)
+        )
+    rep.add(
+        Heading("Side by side"),
+        Figure(
+            Chart(
+                "equivariance",
+                [
+                    Panel(
+                        lines("conv_total"),
+                        title="conv: shift back and compare",
+                        xlabel="shift (pixels)",
+                        ylabel="relative error",
+                    ),
+                    Panel(
+                        lines("conv_border"),
+                        title="conv: border part",
+                        xlabel="shift (pixels)",
+                        ylabel="relative error",
+                    ),
+                    Panel(
+                        lines("conv_sorted"),
+                        title="conv: sorted values",
+                        xlabel="shift (pixels)",
+                        ylabel="relative error",
+                    ),
+                    Panel(fc_lines, title="fc: invariance error", xlabel="shift (pixels)", ylabel="relative error"),
+                    Panel(
+                        lines("same_prediction"),
+                        title="same predicted class",
+                        xlabel="shift (pixels)",
+                        ylabel="fraction of images",
+                    ),
+                ],
+                ncols=3,
+                caption="Dashed: zero-fill shifts (coloured), controls (grey). Bands: 95% CI over images.",
+            )
+        ),
+    )
 
     # Sentences from the numbers.
     def worst(p: str, shift_mode: str, measure: str) -> float:
@@ -454,14 +584,17 @@ def report(run_: Run) -> Report:
     sentences.append(
         f"- **Architecture.** Away from the border the conv is equivariant for every model and shift: "
         f"the largest interior error over all images, seeds and shifts is {fmt(interior)} "
-        + ("(float rounding)." if interior <= tol else f"(above the {fmt(tol)} rounding tolerance)."))
+        + ("(float rounding)." if interior <= tol else f"(above the {fmt(tol)} rounding tolerance).")
+    )
     for shift_mode in modes:
         for p in paddings:
             total = [num(res[p][shift_mode][str(d)]["conv_total"]["images"]["mean"]) for d in shifts]
             exact = [d for d in shifts if res[p][shift_mode][str(d)]["conv_total"]["max"] <= tol]
             if len(exact) == len(shifts):
-                sentences.append(f"- **{p}, {shift_mode} shifts:** the conv is equivariant to float "
-                                 f"rounding at every shift (largest error {fmt(worst(p, shift_mode, 'conv_total'))}).")
+                sentences.append(
+                    f"- **{p}, {shift_mode} shifts:** the conv is equivariant to float "
+                    f"rounding at every shift (largest error {fmt(worst(p, shift_mode, 'conv_total'))})."
+                )
             else:
                 first_bad = next(d for d in shifts if d not in exact)
                 border_share = [num(res[p][shift_mode][str(d)]["conv_border"]["images"]["mean"]) for d in shifts]
@@ -470,19 +603,26 @@ def report(run_: Run) -> Report:
                     f"{', '.join(map(str, exact)) or 'none'}; from {first_bad} pixels on the shift-back "
                     f"error is non-zero, reaching {fmt(total[-1])} at {shifts[-1]} pixels, of which the "
                     f"border part is {fmt(border_share[-1])} (largest interior error "
-                    f"{fmt(worst(p, shift_mode, 'conv_interior'))}): a boundary effect.")
+                    f"{fmt(worst(p, shift_mode, 'conv_interior'))}): a boundary effect."
+                )
         for p in paddings:
             sv = [num(res[p][shift_mode][str(d)]["conv_sorted"]["images"]["mean"]) for d in shifts]
             ctrl = num(res[p][shift_mode][big]["sorted_control"]["images"]["mean"])
-            sentences.append(f"  Sorted-values test ({p}, {shift_mode}): {fmt(sv[0])} at {shifts[0]} "
-                             f"pixel(s) to {fmt(sv[-1])} at {shifts[-1]}, against {fmt(ctrl)} for "
-                             f"unrelated images.")
+            sentences.append(
+                f"  Sorted-values test ({p}, {shift_mode}): {fmt(sv[0])} at {shifts[0]} "
+                f"pixel(s) to {fmt(sv[-1])} at {shifts[-1]}, against {fmt(ctrl)} for "
+                f"unrelated images."
+            )
     for p in paddings:
         c1 = res[p][modes[0]][str(shifts[0])]
         cN = res[p][modes[0]][big]
         ratios = ", ".join(
-            fmt(num(res[p][modes[0]][str(d)]["fc_invariance"]["images"]["mean"])
-                / num(res[p][modes[0]][str(d)]["fc_control"]["images"]["mean"])) for d in shifts)
+            fmt(
+                num(res[p][modes[0]][str(d)]["fc_invariance"]["images"]["mean"])
+                / num(res[p][modes[0]][str(d)]["fc_control"]["images"]["mean"])
+            )
+            for d in shifts
+        )
         sentences.append(
             f"- **fc ({p}, {modes[0]} shifts).** The fc output changes by "
             f"{ci_text(c1['fc_invariance']['images'])} of its norm for a {shifts[0]}-pixel shift and "
@@ -491,15 +631,23 @@ def report(run_: Run) -> Report:
             f"shifts {', '.join(map(str, shifts))}: {ratios}); the predicted class is unchanged for "
             f"{fmt(num(c1['same_prediction']['images']['mean']))} and "
             f"{fmt(num(cN['same_prediction']['images']['mean']))} of the images. This model has no "
-            f"pooling, so nothing in it makes fc invariant: the numbers measure how far it is.")
+            f"pooling, so nothing in it makes fc invariant: the numbers measure how far it is."
+        )
     rep.add(Heading("What the numbers say"), Text("\n".join(sentences)))
     return rep
 
 
-register(Study(
-    NAME,
-    "Lab 5: translation equivariance of the conv layer and invariance of the fc layer of a CNN.",
-    CNNEquivarianceConfig, run, report,
-    smoke={"data": {"n_train": 256, "n_test": 64}, "train": {"epochs": 2, "seeds": 2, "batch_size": 32},
-           "shifts": [1, 6]},
-))
+register(
+    Study(
+        NAME,
+        "Lab 5: translation equivariance of the conv layer and invariance of the fc layer of a CNN.",
+        CNNEquivarianceConfig,
+        run,
+        report,
+        smoke={
+            "data": {"n_train": 256, "n_test": 64},
+            "train": {"epochs": 2, "seeds": 2, "batch_size": 32},
+            "shifts": [1, 6],
+        },
+    )
+)

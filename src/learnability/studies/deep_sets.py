@@ -87,9 +87,7 @@ class LabCheck(ConfigSection):
     n_permutations: int = Field(200, ge=1, description="Random permutations (the lab: 200).")
     lam: float = Field(0.25, description="lambda (the lab: 0.25).")
     gamma: float = Field(0.4, description="gamma (the lab: 0.4).")
-    activation: Literal["mish", "relu", "tanh", "elu", "identity"] = Field(
-        "mish", description="sigma (the lab: mish)."
-    )
+    activation: Literal["mish", "relu", "tanh", "elu", "identity"] = Field("mish", description="sigma (the lab: mish).")
     perturbation: float = Field(
         1e-3,
         gt=0,
@@ -100,9 +98,7 @@ class LabCheck(ConfigSection):
 class SetTask(ConfigSection):
     """The learned set function."""
 
-    target: Literal["sum", "max"] = Field(
-        "sum", description="Label of a set: the sum or the maximum of its numbers."
-    )
+    target: Literal["sum", "max"] = Field("sum", description="Label of a set: the sum or the maximum of its numbers.")
     set_size: int = Field(10, ge=2, description="Numbers per training set.")
     n_train: int = Field(4096, ge=16, description="Training sets.")
     n_val: int = Field(1024, ge=16, description="Validation sets (learning-rate selection only).")
@@ -120,18 +116,14 @@ class SetModels(ConfigSection):
     phi_hidden: list[int] = Field(
         default_factory=lambda: [64, 64], min_length=1, description="Equivariant layers of phi."
     )
-    rho_hidden: list[int] = Field(
-        default_factory=lambda: [64], description="Hidden layers of the head rho."
-    )
+    rho_hidden: list[int] = Field(default_factory=lambda: [64], description="Hidden layers of the head rho.")
     poolings: list[Literal["sum", "mean", "max"]] = Field(
         default_factory=lambda: ["sum", "mean"],
         min_length=1,
         description="Pooling inside the equivariant layers, one Deep Sets model each (the lab: sum, "
-                    "1 1^T x; mean keeps the per-element features independent of the set size).",
+        "1 1^T x; mean keeps the per-element features independent of the set size).",
     )
-    readout: Literal["sum", "mean", "max"] = Field(
-        "sum", description="Pooling before rho (Deep Sets: sum)."
-    )
+    readout: Literal["sum", "mean", "max"] = Field("sum", description="Pooling before rho (Deep Sets: sum).")
     mlp_hidden: list[int] = Field(
         default_factory=lambda: [128, 64],
         min_length=1,
@@ -258,15 +250,11 @@ def _lab_check(cfg: DeepSetsConfig, ctx: StudyContext) -> dict:
     g = torch.Generator().manual_seed(ctx.seed("lab"))
     x = torch.rand(1, lc.set_size, 1, generator=g, dtype=torch.float64)  # the lab's np.random.rand
     perms = _random_perms(lc.n_permutations, lc.set_size, g)
-    layer = PermutationEquivariant.from_coefficients(
-        lc.lam, lc.gamma, activation=lc.activation, dtype=torch.float64
-    )
+    layer = PermutationEquivariant.from_coefficients(lc.lam, lc.gamma, activation=lc.activation, dtype=torch.float64)
     with torch.no_grad():
         exact = lab_layer_errors(layer, x, perms)
         bad = lab_layer_errors(
-            perturbed_layer(
-                lc.lam, lc.gamma, lc.perturbation, lc.set_size, lc.activation, generator=g
-            ),
+            perturbed_layer(lc.lam, lc.gamma, lc.perturbation, lc.set_size, lc.activation, generator=g),
             x,
             perms,
         )
@@ -288,10 +276,7 @@ def _lab_check(cfg: DeepSetsConfig, ctx: StudyContext) -> dict:
 def model_labels(cfg: DeepSetsConfig) -> dict[str, str]:
     """Model keys -> labels: one Deep Sets model per pooling, then the MLP baseline."""
     lab_note = ", the lab's layer"  # the lab's 1 1^T x is the sum pooling
-    labels = {
-        f"deep_sets_{p}": f"Deep Sets ({p} pooling{lab_note if p == 'sum' else ''})"
-        for p in cfg.models.poolings
-    }
+    labels = {f"deep_sets_{p}": f"Deep Sets ({p} pooling{lab_note if p == 'sum' else ''})" for p in cfg.models.poolings}
     labels["mlp"] = "MLP on the concatenated set"
     return labels
 
@@ -336,16 +321,13 @@ def run(cfg: DeepSetsConfig, ctx: StudyContext) -> dict:
         block=min(100, tc.steps),
         schedule=make_schedule(tc.schedule),
     )
-    perms_test = _random_perms(
-        task.n_test, n, torch.Generator().manual_seed(ctx.seed("permutations"))
-    )
+    perms_test = _random_perms(task.n_test, n, torch.Generator().manual_seed(ctx.seed("permutations")))
     models: dict = {}
     relative: dict[str, np.ndarray] = {}
     for name, factory in factories.items():
         ens = ModuleEnsemble(factory)
 
-        def fit(lrs: Sequence[float], seeds: list[int], tag: str,
-                ens: ModuleEnsemble = ens) -> TrainResult:
+        def fit(lrs: Sequence[float], seeds: list[int], tag: str, ens: ModuleEnsemble = ens) -> TrainResult:
             return train(
                 ens,
                 ens.init(seeds, device=ctx.device),
@@ -364,8 +346,13 @@ def run(cfg: DeepSetsConfig, ctx: StudyContext) -> dict:
         sweep_seed = ctx.seed("sweep", name)
         rounds: list[int] = []  # the grid's extensions log under their own tags (no duplicate steps)
 
-        def sweep_round(lrs: np.ndarray, fit: Callable[..., TrainResult] = fit, s: int = sweep_seed,
-                        name: str = name, rounds: list[int] = rounds) -> TrainResult:
+        def sweep_round(
+            lrs: np.ndarray,
+            fit: Callable[..., TrainResult] = fit,
+            s: int = sweep_seed,
+            name: str = name,
+            rounds: list[int] = rounds,
+        ) -> TrainResult:
             tag = f"{name}/sweep" + (f"/ext{len(rounds)}" if rounds else "")
             rounds.append(len(lrs))
             return fit(lrs, [s] * len(lrs), tag)
@@ -379,9 +366,7 @@ def run(cfg: DeepSetsConfig, ctx: StudyContext) -> dict:
             failure_loss=float(y_val.var()),
         )
         ctx.writer.save_table(f"lr_sweep_{name}", sweep.table)
-        res = fit(
-            [sweep.chosen_lr] * tc.seeds, ctx.seeds(tc.seeds, "members", name), f"{name}/final"
-        )
+        res = fit([sweep.chosen_lr] * tc.seeds, ctx.seeds(tc.seeds, "members", name), f"{name}/final")
         ok = ~res.diverged  # a diverged member is frozen where it blew up: reported, not averaged
         params = [q.detach() for q in res.params]
         with torch.no_grad():
@@ -411,9 +396,7 @@ def run(cfg: DeepSetsConfig, ctx: StudyContext) -> dict:
             "test_mse": _finite_estimate(res.evals["test_loss"].final, ok),
             "relative_test_mse": _finite_estimate(by_size[n], ok),
             "invariance_error": _finite_estimate(per_set.mean(dim=1).cpu().numpy(), ok),
-            "relative_mse_by_size": {
-                str(size): _finite_estimate(v, ok) for size, v in by_size.items()
-            },
+            "relative_mse_by_size": {str(size): _finite_estimate(v, ok) for size, v in by_size.items()},
         }
     # MLP / Deep Sets ratio of geometric-mean relative MSE (independent members: Welch in log space).
     ratios = {}
@@ -457,9 +440,7 @@ def report(run_: Run) -> Report:
         "Deep Sets: permutation equivariance and a learned set function",
         headline={
             "lab layer equivariance error": fmt(lab["layer"]["equivariance"]),
-            **{
-                f"relative test MSE, {ms[k]['label']}": _est(ms[k]["relative_test_mse"]) for k in ms
-            },
+            **{f"relative test MSE, {ms[k]['label']}": _est(ms[k]["relative_test_mse"]) for k in ms},
             f"invariance error, {ds['label']} / MLP": f"{fmt(_mean(ds['invariance_error']))} / "
             f"{fmt(_mean(mlp['invariance_error']))}",
         },
@@ -501,11 +482,7 @@ def report(run_: Run) -> Report:
     parts = []
     for m in ms.values():
         edge = ", at the edge of the grid" if m["lr_at_edge"] else ""
-        lost = (
-            f", {m['n_diverged']} of {m['n_members']} members diverged and are left out"
-            if m["n_diverged"]
-            else ""
-        )
+        lost = f", {m['n_diverged']} of {m['n_members']} members diverged and are left out" if m["n_diverged"] else ""
         if m.get("n_collapsed"):
             lost += (
                 f", {m['n_collapsed']} of {m['n_members']} collapsed to a relative MSE >= "
@@ -558,9 +535,7 @@ def report(run_: Run) -> Report:
             _est(m["relative_test_mse"]),
             _est(m["invariance_error"]),
             f"{m['n_diverged']} / {m.get('n_collapsed', 0)}",
-            ", ".join(fmt(v) for v in m["relative_test_mse"]["values"])
-            if m["relative_test_mse"]
-            else "—",
+            ", ".join(fmt(v) for v in m["relative_test_mse"]["values"]) if m["relative_test_mse"] else "—",
         ]
         for m in ms.values()
     ]
@@ -611,14 +586,8 @@ def report(run_: Run) -> Report:
             continue
         means = np.array([by[str(z)]["mean"] for z in pts])
         floor = 0.1 * float(means.min())
-        lo = [
-            max(by[str(z)]["low"] if by[str(z)]["low"] is not None else by[str(z)]["mean"], floor)
-            for z in pts
-        ]
-        hi = [
-            max(by[str(z)]["high"] if by[str(z)]["high"] is not None else by[str(z)]["mean"], floor)
-            for z in pts
-        ]
+        lo = [max(by[str(z)]["low"] if by[str(z)]["low"] is not None else by[str(z)]["mean"], floor) for z in pts]
+        hi = [max(by[str(z)]["high"] if by[str(z)]["high"] is not None else by[str(z)]["mean"], floor) for z in pts]
         lines.append(Line(pts, means, label=ms[k]["label"], mode="lines+markers", band=(lo, hi)))
     if mlp["relative_test_mse"] is not None:
         lines.append(
@@ -645,9 +614,7 @@ def report(run_: Run) -> Report:
         if run_.has_artifact(f"invariance_{k}.npz"):
             per_set = run_.load_arrays(f"invariance_{k}")["per_set"].reshape(-1)
             if per_set.size:
-                hists.append(
-                    Hist(np.log10(np.maximum(per_set, floor)), label=ms[k]["label"], bins=40)
-                )
+                hists.append(Hist(np.log10(np.maximum(per_set, floor)), label=ms[k]["label"], bins=40))
     if hists:
         panels.append(
             Panel(
@@ -666,9 +633,7 @@ def report(run_: Run) -> Report:
             smooth_window=CURVE_SMOOTHING,
         )
     if curves:
-        panels.append(
-            Panel(curves, title="training loss", xlabel="step", ylabel="MSE", yscale="log")
-        )
+        panels.append(Panel(curves, title="training loss", xlabel="step", ylabel="MSE", yscale="log"))
     rep.add(
         Figure(
             Chart(

@@ -105,33 +105,23 @@ MIN_FEATURE_STD = 1e-8
 class SyntheticSection(ConfigSection):
     """The lab's synthetic check: uniform-noise images."""
 
-    image_size: int = Field(
-        28, ge=2, description="Images are image_size x image_size (the lab: 28)."
-    )
-    n_images: int = Field(
-        32, ge=1, description="Random images U[0, 1) (the lab used one and its flip)."
-    )
+    image_size: int = Field(28, ge=2, description="Images are image_size x image_size (the lab: 28).")
+    n_images: int = Field(32, ge=1, description="Random images U[0, 1) (the lab used one and its flip).")
     n_templates: int = Field(16, ge=1, description="Templates w_i ~ N(0, I/D).")
     max_elements: int = Field(
         16,
         ge=1,
         description="Group elements tested per group (a random sample when the group is larger; "
-                    "invariance under a sample of elements is checked element by element).",
+        "invariance under a sample of elements is checked element by element).",
     )
 
 
 class DigitsSection(ConfigSection):
     """The digits check: exactness in float32 and 1-nearest-neighbour discriminability."""
 
-    enabled: bool = Field(
-        True, description="Run the digits part (scikit-learn's bundled 8 x 8 digits, offline)."
-    )
-    n_templates: int = Field(
-        32, ge=1, description="Templates: random training images minus the mean training image."
-    )
-    template_draws: int = Field(
-        5, ge=1, description="Independent template draws (the CIs are over draws)."
-    )
+    enabled: bool = Field(True, description="Run the digits part (scikit-learn's bundled 8 x 8 digits, offline).")
+    n_templates: int = Field(32, ge=1, description="Templates: random training images minus the mean training image.")
+    template_draws: int = Field(5, ge=1, description="Independent template draws (the CIs are over draws).")
     n_exact: int = Field(128, ge=1, description="Test images used for the exactness measurements.")
     limit: int | None = Field(
         None,
@@ -187,9 +177,7 @@ class HubelWieselConfig(StudyConfig):
 def group_pair(name: str, height: int, width: int) -> tuple[PermutationGroup, PermutationGroup]:
     """The group ``name`` on ``(height, width)`` images and its "wrong" counterpart for the baseline."""
     if name == "flip":
-        return flip_group(height, width, mirror="left-right"), flip_group(
-            height, width, mirror="up-down"
-        )
+        return flip_group(height, width, mirror="left-right"), flip_group(height, width, mirror="up-down")
     if name == "rotation90":
         c4 = rotation90_group(height)
         c2 = PermutationGroup(c4.perms[[0, 2]], shape=c4.shape, name="rotation180")  # k = 0, 2
@@ -255,12 +243,8 @@ def symmetry_errors(
         errs["equivariance"].append(relative_max_error(sg, s[..., group.response_permutation(k)]))
         errs["unpermuted"].append(relative_max_error(sg, s))
         for nl in nonlinearities:
-            errs[f"invariance_{nl}"].append(
-                relative_max_error(complex_cells(sg, levels, nonlinearity=nl), c[nl])
-            )
-        cg_wrong = complex_cells(
-            simple_cells(gx, templates, wrong), levels, nonlinearity=nonlinearities[0]
-        )
+            errs[f"invariance_{nl}"].append(relative_max_error(complex_cells(sg, levels, nonlinearity=nl), c[nl]))
+        cg_wrong = complex_cells(simple_cells(gx, templates, wrong), levels, nonlinearity=nonlinearities[0])
         errs["wrong_group"].append(relative_max_error(cg_wrong, c_wrong))
     out: dict = {}
     for key, vals in errs.items():
@@ -273,9 +257,7 @@ def _levels(responses: Tensor, quantiles: list[float]) -> Tensor:
     """Levels ``h`` at quantiles of the responses (a deterministic subsample of at most 2^22)."""
     flat = responses.reshape(-1)
     stride = max(1, flat.numel() // 2**22)  # torch.quantile refuses very large inputs
-    return torch.quantile(flat[::stride].double(), torch.tensor(quantiles, dtype=torch.float64)).to(
-        responses.dtype
-    )
+    return torch.quantile(flat[::stride].double(), torch.tensor(quantiles, dtype=torch.float64)).to(responses.dtype)
 
 
 def _elements(group: PermutationGroup, n: int, generator: torch.Generator) -> list[int]:
@@ -302,9 +284,7 @@ def features(
     if rep == "simple":
         return simple_cells(x, templates, group).flatten(1)
     pool = group if rep == "complex" else wrong
-    return complex_cells(
-        simple_cells(x, templates, pool), levels, nonlinearity=nonlinearity
-    ).flatten(1)
+    return complex_cells(simple_cells(x, templates, pool), levels, nonlinearity=nonlinearity).flatten(1)
 
 
 def knn_accuracy(train_f: Tensor, train_y: Tensor, test_f: Tensor, test_y: Tensor) -> float:
@@ -327,19 +307,14 @@ def _synthetic(cfg: HubelWieselConfig, ctx: StudyContext) -> dict:
     out = {}
     for name in cfg.groups:
         group, wrong = group_pair(name, n, n)
-        templates = (
-            torch.randn(sc.n_templates, group.dim, generator=g, dtype=torch.float64)
-            / group.dim**0.5
-        )
+        templates = torch.randn(sc.n_templates, group.dim, generator=g, dtype=torch.float64) / group.dim**0.5
         levels = _levels(simple_cells(x, templates, group), cfg.level_quantiles)
         elements = _elements(group, sc.max_elements, g)
         out[name] = {
             "order": group.order,
             "wrong_order": wrong.order,
             "n_elements_tested": len(elements),
-            **symmetry_errors(
-                x, templates, group, wrong, levels, list(cfg.nonlinearities), elements
-            ),
+            **symmetry_errors(x, templates, group, wrong, levels, list(cfg.nonlinearities), elements),
         }
         ctx.progress.update(1)
     return out
@@ -361,13 +336,9 @@ def _digits(cfg: HubelWieselConfig, ctx: StudyContext) -> tuple[dict, dict]:
         group, wrong = group_pair(name, h, w)
         g = torch.Generator().manual_seed(ctx.seed("digits", name))
         k_test = torch.randint(0, group.order - 1, (len(xte),), generator=g)
-        k_test = (
-            k_test + (k_test >= group.identity_index).long()
-        )  # a non-identity element per image
+        k_test = k_test + (k_test >= group.identity_index).long()  # a non-identity element per image
         xte_g = act_each(group, xte, k_test)
-        acc: dict[str, dict[str, list[float]]] = {
-            r: {"original": [], "transformed": []} for r in REPRESENTATIONS
-        }
+        acc: dict[str, dict[str, list[float]]] = {r: {"original": [], "transformed": []} for r in REPRESENTATIONS}
         exact: list[dict] = []
         for draw in range(dc.template_draws):
             gd = torch.Generator().manual_seed(ctx.seed("digits", name, "templates", draw))
@@ -376,9 +347,7 @@ def _digits(cfg: HubelWieselConfig, ctx: StudyContext) -> tuple[dict, dict]:
             s_tr = simple_cells(xtr, templates, group)
             levels = _levels(s_tr, cfg.level_quantiles)
             for rep in REPRESENTATIONS:
-                ftr, fte, fte_g = (
-                    features(rep, z, templates, group, wrong, levels, nl) for z in (xtr, xte, xte_g)
-                )
+                ftr, fte, fte_g = (features(rep, z, templates, group, wrong, levels, nl) for z in (xtr, xte, xte_g))
                 acc[rep]["original"].append(knn_accuracy(ftr, ytr, fte, yte))
                 acc[rep]["transformed"].append(knn_accuracy(ftr, ytr, fte_g, yte))
             elements = [k for k in range(group.order) if k != group.identity_index]
@@ -413,8 +382,7 @@ def _digits(cfg: HubelWieselConfig, ctx: StudyContext) -> tuple[dict, dict]:
             "order": group.order,
             "knn": {rep: {cond: estimate(v) for cond, v in d.items()} for rep, d in acc.items()},
             "knn_transformed_minus_original": {
-                rep: estimate(np.subtract(d["transformed"], d["original"]))
-                for rep, d in acc.items()
+                rep: estimate(np.subtract(d["transformed"], d["original"])) for rep, d in acc.items()
             },
             # Worst case over template draws.
             "exact": {key: max(e[key] for e in exact) for key in exact[0]},
@@ -423,9 +391,7 @@ def _digits(cfg: HubelWieselConfig, ctx: StudyContext) -> tuple[dict, dict]:
 
 
 def run(cfg: HubelWieselConfig, ctx: StudyContext) -> dict:
-    ctx.progress.add_total(
-        len(cfg.groups) * (1 + (cfg.digits.template_draws if cfg.digits.enabled else 0))
-    )
+    ctx.progress.add_total(len(cfg.groups) * (1 + (cfg.digits.template_draws if cfg.digits.enabled else 0)))
     summary: dict = {
         "eps_float64": machine_eps("float64"),
         "eps_float32": machine_eps("float32"),
@@ -507,8 +473,7 @@ def report(run_: Run) -> Report:
         Table(
             cols,
             rows,
-            caption="Relative max errors max|a - b| / max|b|, worst over the tested "
-            "elements and images (float64).",
+            caption="Relative max errors max|a - b| / max|b|, worst over the tested elements and images (float64).",
         )
     )
     floor = LOG_FLOOR_FRACTION * eps64
@@ -526,10 +491,7 @@ def report(run_: Run) -> Report:
         gs = sorted(gs, key=lambda g: errs[g]["order"])
         x = [float(np.log2(errs[g]["order"])) for g in gs]
         src = [errs[g] if "exact" not in errs[g] else errs[g]["exact"] for g in gs]
-        lines = [
-            Line(x, [max(e[k], floor) for e in src], label=lab, mode="lines+markers")
-            for k, lab in keys
-        ]
+        lines = [Line(x, [max(e[k], floor) for e in src], label=lab, mode="lines+markers") for k, lab in keys]
         names = ", ".join(f"{g} {fmt(v)}" for g, v in zip(gs, x, strict=True))
         return Panel(
             lines,
@@ -661,17 +623,13 @@ def report(run_: Run) -> Report:
             )
             sim = {"cmap": "RdBu_r", "symmetric": True, "colorbar": False}
             panels += [
-                Panel(
-                    [Heatmap(ex["image"], cmap="gray", colorbar=False)], title=f"{g}: x", image=True
-                ),
+                Panel([Heatmap(ex["image"], cmap="gray", colorbar=False)], title=f"{g}: x", image=True),
                 Panel(
                     [Heatmap(ex["transformed"], cmap="gray", colorbar=False)],
                     title="g x",
                     image=True,
                 ),
-                Panel(
-                    [Heatmap(ex["simple"], **sim)], title="s(x)", xlabel="j (element)", ylabel="i"
-                ),
+                Panel([Heatmap(ex["simple"], **sim)], title="s(x)", xlabel="j (element)", ylabel="i"),
                 Panel(
                     [Heatmap(ex["simple_transformed"], **sim)],
                     title="s(g x)",
@@ -687,9 +645,7 @@ def report(run_: Run) -> Report:
                         panels,
                         ncols=4,
                         caption="One test digit x and one element g per group; simple cells s[i, j] "
-                        "(template i, element j; same colour scale in a row). "
-                        + "; ".join(notes)
-                        + ".",
+                        "(template i, element j; same colour scale in a row). " + "; ".join(notes) + ".",
                     )
                 )
             )

@@ -66,8 +66,9 @@ class UnderSection(ConfigSection):
 
 
 class StepSizeSection(ConfigSection):
-    fractions: list[float] = Field(default_factory=lambda: [0.5, 0.98, 1.02],
-                                   description="step sizes as fractions of the bound 2 / lambda_max")
+    fractions: list[float] = Field(
+        default_factory=lambda: [0.5, 0.98, 1.02], description="step sizes as fractions of the bound 2 / lambda_max"
+    )
     steps: int = Field(300, ge=1, description="GD steps per step size (1.04^300 ~ 1e5 growth above the bound)")
 
 
@@ -113,7 +114,7 @@ def measured_rate(sq_dist: np.ndarray) -> float:
     above = np.flatnonzero(sq_dist > ROUNDING_FLOOR)
     if above.size < 4:
         return float("nan")
-    t = above[above.size // 2:]
+    t = above[above.size // 2 :]
     slope = np.polyfit(t, 0.5 * np.log(sq_dist[t]), 1)[0]
     return float(np.exp(slope))
 
@@ -130,10 +131,20 @@ def overdetermined_experiment(cfg: OverSection, seed: int) -> dict:
     w_star = least_squares(X, y)  # unique (full column rank): the lab's least_norm_reg without eps
     gd = gradient_descent_least_squares(X, y, lr=cfg.lr, n_steps=cfg.steps)
     d = _sq_dist(gd.weights, w_star)
-    return {"X": X, "y": y, "w_star": w_star, "weights": gd.weights, "sq_dist": d, "losses": gd.losses,
-            "lambda_max": gd.lambda_max, "step_bound": gd.step_bound,
-            "rho": contraction_factor(X, cfg.lr), "measured_rate": measured_rate(d),
-            "sq_dist_lab": float(d[min(cfg.lab_steps, cfg.steps)]), "sq_dist_final": float(d[-1])}
+    return {
+        "X": X,
+        "y": y,
+        "w_star": w_star,
+        "weights": gd.weights,
+        "sq_dist": d,
+        "losses": gd.losses,
+        "lambda_max": gd.lambda_max,
+        "step_bound": gd.step_bound,
+        "rho": contraction_factor(X, cfg.lr),
+        "measured_rate": measured_rate(d),
+        "sq_dist_lab": float(d[min(cfg.lab_steps, cfg.steps)]),
+        "sq_dist_final": float(d[-1]),
+    }
 
 
 def underdetermined_experiment(cfg: UnderSection, seed: int) -> dict:
@@ -157,11 +168,19 @@ def underdetermined_experiment(cfg: UnderSection, seed: int) -> dict:
     d0 = _sq_dist(from_zero.weights, w_pinv)
     dw = _sq_dist(from_w0.weights, w_proj)
     return {
-        "X": X, "y": y, "w0": w0, "w_pinv": w_pinv, "w_proj": w_proj, "lr": lr,
-        "weights_zero": from_zero.weights, "weights_w0": from_w0.weights,
-        "sq_dist_zero_to_pinv": d0, "sq_dist_w0_to_proj": dw,
+        "X": X,
+        "y": y,
+        "w0": w0,
+        "w_pinv": w_pinv,
+        "w_proj": w_proj,
+        "lr": lr,
+        "weights_zero": from_zero.weights,
+        "weights_w0": from_w0.weights,
+        "sq_dist_zero_to_pinv": d0,
+        "sq_dist_w0_to_proj": dw,
         "sq_dist_w0_to_pinv": _sq_dist(from_w0.weights, w_pinv),
-        "rho": contraction_factor(X, lr), "measured_rate": measured_rate(d0),
+        "rho": contraction_factor(X, lr),
+        "measured_rate": measured_rate(d0),
         "dist_zero_to_pinv": float(np.linalg.norm(from_zero.w - w_pinv)),
         "dist_w0_to_proj": float(np.linalg.norm(from_w0.w - w_proj)),
         "dist_w0_to_pinv": float(np.linalg.norm(from_w0.w - w_pinv)),
@@ -171,8 +190,9 @@ def underdetermined_experiment(cfg: UnderSection, seed: int) -> dict:
         "norm_pinv": float(np.linalg.norm(w_pinv)),
         "norm_gd_zero": float(np.linalg.norm(from_zero.w)),
         "norm_gd_w0": float(np.linalg.norm(from_w0.w)),
-        "pythagoras_gap": float(abs(np.linalg.norm(from_w0.w) ** 2
-                                    - np.linalg.norm(w_pinv) ** 2 - np.linalg.norm(null(w0)) ** 2)),
+        "pythagoras_gap": float(
+            abs(np.linalg.norm(from_w0.w) ** 2 - np.linalg.norm(w_pinv) ** 2 - np.linalg.norm(null(w0)) ** 2)
+        ),
         "residual_zero": float(np.linalg.norm(X @ from_zero.w - y)),
         "residual_w0": float(np.linalg.norm(X @ from_w0.w - y)),
     }
@@ -190,10 +210,20 @@ def step_size_runs(X: np.ndarray, y: np.ndarray, fractions: list[float], steps: 
             gd = gradient_descent_least_squares(X, y, lr=f * bound, n_steps=steps, on_unstable="warn")
         warned = any(issubclass(w.category, RuntimeWarning) for w in caught)
         d = _sq_dist(gd.weights, w_star)
-        out.append({"fraction": f, "lr": f * bound, "losses": gd.losses, "sq_dist": d, "warned": warned,
-                    "final_loss": float(gd.losses[-1]), "final_sq_dist": float(d[-1]),
-                    "measured_factor": measured_rate(d), "predicted_factor": contraction_factor(X, f * bound),
-                    "top_mode_factor": abs(1.0 - f * bound * lam_max)})
+        out.append(
+            {
+                "fraction": f,
+                "lr": f * bound,
+                "losses": gd.losses,
+                "sq_dist": d,
+                "warned": warned,
+                "final_loss": float(gd.losses[-1]),
+                "final_sq_dist": float(d[-1]),
+                "measured_factor": measured_rate(d),
+                "predicted_factor": contraction_factor(X, f * bound),
+                "top_mode_factor": abs(1.0 - f * bound * lam_max),
+            }
+        )
     return out
 
 
@@ -213,27 +243,52 @@ def run(cfg: ImplicitBiasConfig, ctx: StudyContext) -> dict:
     for s, seed in enumerate(ctx.seeds(cfg.seeds, "under")):
         res = underdetermined_experiment(cfg.under, seed)
         under.append(res)
-        ctx.log_block("under_sq_dist_zero_to_pinv", np.arange(res["sq_dist_zero_to_pinv"].size),
-                      res["sq_dist_zero_to_pinv"][:, None], tag=f"seed{s}")
+        ctx.log_block(
+            "under_sq_dist_zero_to_pinv",
+            np.arange(res["sq_dist_zero_to_pinv"].size),
+            res["sq_dist_zero_to_pinv"][:, None],
+            tag=f"seed{s}",
+        )
         ctx.progress.update(1)
     o0, u0 = over[0], under[0]
     steps = step_size_runs(o0["X"], o0["y"], list(cfg.step_size.fractions), cfg.step_size.steps)
     ctx.progress.update(1)
 
     ctx.writer.save_arrays("over", weights=o0["weights"], w_star=o0["w_star"], sq_dist=o0["sq_dist"])
-    ctx.writer.save_arrays("under", weights_zero=u0["weights_zero"][:, :N_TRAJECTORY_COORDS],
-                           weights_w0=u0["weights_w0"][:, :N_TRAJECTORY_COORDS],
-                           w_pinv=u0["w_pinv"][:N_TRAJECTORY_COORDS], w_proj=u0["w_proj"][:N_TRAJECTORY_COORDS],
-                           sq_dist_zero_to_pinv=u0["sq_dist_zero_to_pinv"],
-                           sq_dist_w0_to_proj=u0["sq_dist_w0_to_proj"], sq_dist_w0_to_pinv=u0["sq_dist_w0_to_pinv"],
-                           null_component_w0=u0["null_component_w0"])
-    ctx.writer.save_arrays("step_size", fractions=np.array([r["fraction"] for r in steps]),
-                           losses=np.stack([r["losses"] for r in steps]))
-    keys = ("dist_zero_to_pinv", "dist_w0_to_proj", "dist_w0_to_pinv", "null_component_w0",
-            "null_component_moved", "null_component_zero", "norm_pinv", "norm_gd_zero", "norm_gd_w0",
-            "pythagoras_gap", "residual_zero", "residual_w0", "rho", "measured_rate", "lr")
-    ctx.writer.save_table("under_seeds", pd.DataFrame([{"seed": i, **{k: r[k] for k in keys}}
-                                                       for i, r in enumerate(under)]))
+    ctx.writer.save_arrays(
+        "under",
+        weights_zero=u0["weights_zero"][:, :N_TRAJECTORY_COORDS],
+        weights_w0=u0["weights_w0"][:, :N_TRAJECTORY_COORDS],
+        w_pinv=u0["w_pinv"][:N_TRAJECTORY_COORDS],
+        w_proj=u0["w_proj"][:N_TRAJECTORY_COORDS],
+        sq_dist_zero_to_pinv=u0["sq_dist_zero_to_pinv"],
+        sq_dist_w0_to_proj=u0["sq_dist_w0_to_proj"],
+        sq_dist_w0_to_pinv=u0["sq_dist_w0_to_pinv"],
+        null_component_w0=u0["null_component_w0"],
+    )
+    ctx.writer.save_arrays(
+        "step_size", fractions=np.array([r["fraction"] for r in steps]), losses=np.stack([r["losses"] for r in steps])
+    )
+    keys = (
+        "dist_zero_to_pinv",
+        "dist_w0_to_proj",
+        "dist_w0_to_pinv",
+        "null_component_w0",
+        "null_component_moved",
+        "null_component_zero",
+        "norm_pinv",
+        "norm_gd_zero",
+        "norm_gd_w0",
+        "pythagoras_gap",
+        "residual_zero",
+        "residual_w0",
+        "rho",
+        "measured_rate",
+        "lr",
+    )
+    ctx.writer.save_table(
+        "under_seeds", pd.DataFrame([{"seed": i, **{k: r[k] for k in keys}} for i, r in enumerate(under)])
+    )
     col = {k: np.array([r[k] for r in under]) for k in keys}
     return {
         "seeds": cfg.seeds,
@@ -275,47 +330,73 @@ def report(run_: Run) -> Report:
     n = s["seeds"]
     gd_is_pinv = s["under_dist_zero_to_pinv_max"] < EQUAL_TOL
     w0_is_proj = s["under_dist_w0_to_proj_max"] < EQUAL_TOL
-    rep = Report("Implicit bias of gradient descent on least squares (Lab 8)", headline={
-        "GD from 0 vs pinv(X) y (max distance)": fmt(s["under_dist_zero_to_pinv_max"]),
-        "GD from w0 vs projection formula (max distance)": fmt(s["under_dist_w0_to_proj_max"]),
-        "GD from w0 vs pinv(X) y": fmt_est(s["under_dist_w0_to_pinv"]),
-    })
+    rep = Report(
+        "Implicit bias of gradient descent on least squares (Lab 8)",
+        headline={
+            "GD from 0 vs pinv(X) y (max distance)": fmt(s["under_dist_zero_to_pinv_max"]),
+            "GD from w0 vs projection formula (max distance)": fmt(s["under_dist_w0_to_proj_max"]),
+            "GD from w0 vs pinv(X) y": fmt_est(s["under_dist_w0_to_pinv"]),
+        },
+    )
 
-    rep.add(Heading("Over-determined: the lab's problem"), Text(
-        f"X is {o['m']} x {o['n']} with N(0, 1) entries and y = X w_true, so the least-squares solution w* is unique. "
-        f"The Hessian X^T X / m has largest eigenvalue {fmt_est(s['over_lambda_max'])}, so GD is stable for "
-        f"lr < 2 / lambda_max = {fmt_est(s['over_step_bound'])}; the lab's lr = {fmt(o['lr'])} is at most "
-        f"{fmt(s['over_lr_over_bound'])} of that bound. After the lab's {o['lab_steps']} steps "
-        f"||w_t - w*||^2 = {fmt_est(s['over_sq_dist_lab_steps'])} (mean over {n} problems); after {o['steps']} "
-        f"steps at most {fmt(s['over_sq_dist_final_max'])}. The predicted linear rate max_i |1 - lr lambda_i| = "
-        f"{fmt_est(s['over_rho'], 4)} per step matches the measured {fmt_est(s['over_measured_rate'], 4)} (largest "
-        f"relative gap {fmt(s['over_rate_rel_gap_max'])})."))
+    rep.add(
+        Heading("Over-determined: the lab's problem"),
+        Text(
+            f"X is {o['m']} x {o['n']} with N(0, 1) entries and y = X w_true, so the least-squares solution w* "
+            f"is unique. "
+            f"The Hessian X^T X / m has largest eigenvalue {fmt_est(s['over_lambda_max'])}, so GD is stable for "
+            f"lr < 2 / lambda_max = {fmt_est(s['over_step_bound'])}; the lab's lr = {fmt(o['lr'])} is at most "
+            f"{fmt(s['over_lr_over_bound'])} of that bound. After the lab's {o['lab_steps']} steps "
+            f"||w_t - w*||^2 = {fmt_est(s['over_sq_dist_lab_steps'])} (mean over {n} problems); after {o['steps']} "
+            f"steps at most {fmt(s['over_sq_dist_final_max'])}. The predicted linear rate max_i |1 - lr lambda_i| = "
+            f"{fmt_est(s['over_rho'], 4)} per step matches the measured {fmt_est(s['over_measured_rate'], 4)} (largest "
+            f"relative gap {fmt(s['over_rate_rel_gap_max'])})."
+        ),
+    )
 
     rep.add(Heading("Under-determined: which interpolant GD finds"))
-    verdict0 = ("equal to rounding: GD from 0 converges to the minimum-norm solution."
-                if gd_is_pinv else "NOT equal: the claim fails here.")
-    verdictw = ("equal to rounding." if w0_is_proj else "NOT equal: the claim fails here.")
-    rep.add(Text(
-        f"X is {u['m']} x {u['n']} (n > m): every interpolant w_pinv + z with z in the {u['n'] - u['m']}-dimensional "
-        f"null space of X fits the data exactly. GD runs {u['steps']} steps at lr = {fmt(u['lr_fraction'])} x "
-        f"2 / lambda_max, over {n} random problems. From w0 = 0 the largest distance to pinv(X) y is "
-        f"{fmt(s['under_dist_zero_to_pinv_max'])} — {verdict0} From a random w0 ~ N(0, {fmt(u['w0_scale'])}^2 I) the "
-        f"largest distance to w0 + pinv(X)(y - X w0) is {fmt(s['under_dist_w0_to_proj_max'])} — {verdictw} That "
-        f"limit is {fmt_est(s['under_dist_w0_to_pinv'])} away from pinv(X) y: the component of w0 in the null space "
-        f"(norm {fmt_est(s['under_null_component_w0'])}) is never touched (it moved by at most "
-        f"{fmt(s['under_null_component_moved_max'])}), and from 0 the null-space component stays at most "
-        f"{fmt(s['under_null_component_zero_max'])}."))
-    rep.add(Table(["quantity", "value"], [
-        ["||pinv(X) y|| (minimum norm)", fmt_est(s["under_norm_pinv"])],
-        ["||GD limit from w0||", fmt_est(s["under_norm_gd_w0"])],
-        ["max | ||w_GD(w0)||^2 - ||pinv(X) y||^2 - ||P_null w0||^2 | (Pythagoras)", fmt(s["under_pythagoras_gap_max"])],
-        ["max ||X w - y|| of the GD limits (interpolation)", fmt(s["under_residual_max"])],
-        ["max distance GD(0) - pinv(X) y", fmt(s["under_dist_zero_to_pinv_max"])],
-        ["max distance GD(w0) - (w0 + pinv(X)(y - X w0))", fmt(s["under_dist_w0_to_proj_max"])],
-        ["distance GD(w0) - pinv(X) y", fmt_est(s["under_dist_w0_to_pinv"])],
-        ["predicted rate rho = max |1 - lr lambda_i| over non-zero lambda_i", fmt_est(s["under_rho"], 4)],
-        ["measured rate", fmt_est(s["under_measured_rate"], 4)],
-    ], caption=f"Means with 95% CIs, or maxima, over {n} problems."))
+    verdict0 = (
+        "equal to rounding: GD from 0 converges to the minimum-norm solution."
+        if gd_is_pinv
+        else "NOT equal: the claim fails here."
+    )
+    verdictw = "equal to rounding." if w0_is_proj else "NOT equal: the claim fails here."
+    rep.add(
+        Text(
+            f"X is {u['m']} x {u['n']} (n > m): every interpolant w_pinv + z with z in the "
+            f"{u['n'] - u['m']}-dimensional "
+            f"null space of X fits the data exactly. GD runs {u['steps']} steps at lr = {fmt(u['lr_fraction'])} x "
+            f"2 / lambda_max, over {n} random problems. From w0 = 0 the largest distance to pinv(X) y is "
+            f"{fmt(s['under_dist_zero_to_pinv_max'])} — {verdict0} From a random w0 ~ N(0, "
+            f"{fmt(u['w0_scale'])}^2 I) the "
+            f"largest distance to w0 + pinv(X)(y - X w0) is {fmt(s['under_dist_w0_to_proj_max'])} — {verdictw} That "
+            f"limit is {fmt_est(s['under_dist_w0_to_pinv'])} away from pinv(X) y: the component of w0 in the "
+            f"null space "
+            f"(norm {fmt_est(s['under_null_component_w0'])}) is never touched (it moved by at most "
+            f"{fmt(s['under_null_component_moved_max'])}), and from 0 the null-space component stays at most "
+            f"{fmt(s['under_null_component_zero_max'])}."
+        )
+    )
+    rep.add(
+        Table(
+            ["quantity", "value"],
+            [
+                ["||pinv(X) y|| (minimum norm)", fmt_est(s["under_norm_pinv"])],
+                ["||GD limit from w0||", fmt_est(s["under_norm_gd_w0"])],
+                [
+                    "max | ||w_GD(w0)||^2 - ||pinv(X) y||^2 - ||P_null w0||^2 | (Pythagoras)",
+                    fmt(s["under_pythagoras_gap_max"]),
+                ],
+                ["max ||X w - y|| of the GD limits (interpolation)", fmt(s["under_residual_max"])],
+                ["max distance GD(0) - pinv(X) y", fmt(s["under_dist_zero_to_pinv_max"])],
+                ["max distance GD(w0) - (w0 + pinv(X)(y - X w0))", fmt(s["under_dist_w0_to_proj_max"])],
+                ["distance GD(w0) - pinv(X) y", fmt_est(s["under_dist_w0_to_pinv"])],
+                ["predicted rate rho = max |1 - lr lambda_i| over non-zero lambda_i", fmt_est(s["under_rho"], 4)],
+                ["measured rate", fmt_est(s["under_measured_rate"], 4)],
+            ],
+            caption=f"Means with 95% CIs, or maxima, over {n} problems.",
+        )
+    )
 
     ov = run_.load_arrays("over")
     un = run_.load_arrays("under")
@@ -323,18 +404,45 @@ def report(run_: Run) -> Report:
     t_under = np.arange(un["sq_dist_zero_to_pinv"].size)
     floor = ROUNDING_FLOOR * 1e-6  # exact zeros drawn just below the rounding floor
     rho_o = s["over_rho"]["mean"]
-    rep.add(Figure(Chart("distance_to_solution", [
-        Panel([Line(t_over, np.maximum(ov["sq_dist"], floor), label="||w_t - w*||^2"),
-               Line(t_over, ov["sq_dist"][0] * rho_o ** (2 * t_over), dash=True, label="rho^(2t) ||w_0 - w*||^2")],
-              yscale="log", xlabel="step t", ylabel="squared distance", title="Over-determined (lab)",
-              vlines=[(o["lab_steps"], "lab's steps")]),
-        Panel([Line(t_under, np.maximum(un["sq_dist_zero_to_pinv"], floor), label="from 0, to pinv(X) y"),
-               Line(t_under, np.maximum(un["sq_dist_w0_to_proj"], floor), label="from w0, to projection"),
-               Line(t_under, np.maximum(un["sq_dist_w0_to_pinv"], floor), label="from w0, to pinv(X) y")],
-              yscale="log", xlabel="step t", ylabel="squared distance", title="Under-determined",
-              hlines=[(float(un["null_component_w0"]) ** 2, "||P_null w0||^2")]),
-    ], caption="From w0 != 0, GD converges to the projection of w0, and its distance to pinv(X) y "
-       "levels off at the null-space part of w0.")))
+    rep.add(
+        Figure(
+            Chart(
+                "distance_to_solution",
+                [
+                    Panel(
+                        [
+                            Line(t_over, np.maximum(ov["sq_dist"], floor), label="||w_t - w*||^2"),
+                            Line(
+                                t_over,
+                                ov["sq_dist"][0] * rho_o ** (2 * t_over),
+                                dash=True,
+                                label="rho^(2t) ||w_0 - w*||^2",
+                            ),
+                        ],
+                        yscale="log",
+                        xlabel="step t",
+                        ylabel="squared distance",
+                        title="Over-determined (lab)",
+                        vlines=[(o["lab_steps"], "lab's steps")],
+                    ),
+                    Panel(
+                        [
+                            Line(t_under, np.maximum(un["sq_dist_zero_to_pinv"], floor), label="from 0, to pinv(X) y"),
+                            Line(t_under, np.maximum(un["sq_dist_w0_to_proj"], floor), label="from w0, to projection"),
+                            Line(t_under, np.maximum(un["sq_dist_w0_to_pinv"], floor), label="from w0, to pinv(X) y"),
+                        ],
+                        yscale="log",
+                        xlabel="step t",
+                        ylabel="squared distance",
+                        title="Under-determined",
+                        hlines=[(float(un["null_component_w0"]) ** 2, "||P_null w0||^2")],
+                    ),
+                ],
+                caption="From w0 != 0, GD converges to the projection of w0, and its distance to pinv(X) y "
+                "levels off at the null-space part of w0.",
+            )
+        )
+    )
     k = un["weights_zero"].shape[1]
     colours = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
 
@@ -342,52 +450,123 @@ def report(run_: Run) -> Report:
         out = []
         for i in range(weights.shape[1]):
             col = colours[i % len(colours)]
-            out += [Line(t, weights[:, i], color=col, width=1.2),
-                    Line([t[0], t[-1]], [targets[i]] * 2, dash=True, color=col, width=0.8)]
+            out += [
+                Line(t, weights[:, i], color=col, width=1.2),
+                Line([t[0], t[-1]], [targets[i]] * 2, dash=True, color=col, width=0.8),
+            ]
         return out
 
-    rep.add(Figure(Chart("weight_trajectories", [
-        Panel(traj(ov["weights"], ov["w_star"], t_over), xlabel="step t", ylabel="w_i",
-              title=f"Over-determined: all {ov['weights'].shape[1]} weights (dashed: w*)", xscale="linear"),
-        Panel(traj(un["weights_zero"], un["w_pinv"], t_under), xlabel="step t", ylabel="w_i",
-              title=f"Under-determined from 0: first {k} weights (dashed: pinv)"),
-        Panel(traj(un["weights_w0"], un["w_proj"], t_under), xlabel="step t", ylabel="w_i",
-              title=f"From w0: first {k} weights (dashed: projection)"),
-    ], caption="Each weight approaches its limit; in the under-determined case the limits depend on w0.")))
+    rep.add(
+        Figure(
+            Chart(
+                "weight_trajectories",
+                [
+                    Panel(
+                        traj(ov["weights"], ov["w_star"], t_over),
+                        xlabel="step t",
+                        ylabel="w_i",
+                        title=f"Over-determined: all {ov['weights'].shape[1]} weights (dashed: w*)",
+                        xscale="linear",
+                    ),
+                    Panel(
+                        traj(un["weights_zero"], un["w_pinv"], t_under),
+                        xlabel="step t",
+                        ylabel="w_i",
+                        title=f"Under-determined from 0: first {k} weights (dashed: pinv)",
+                    ),
+                    Panel(
+                        traj(un["weights_w0"], un["w_proj"], t_under),
+                        xlabel="step t",
+                        ylabel="w_i",
+                        title=f"From w0: first {k} weights (dashed: projection)",
+                    ),
+                ],
+                caption="Each weight approaches its limit; in the under-determined case the limits depend on w0.",
+            )
+        )
+    )
 
     rows = []
     for r in s["step_size"]:
-        rows.append([fmt(r["fraction"]), fmt(r["lr"]), fmt(r["predicted_factor"], 4), fmt(r["measured_factor"], 4),
-                     fmt(r["final_loss"]), "yes" if r["warned"] else "no"])
+        rows.append(
+            [
+                fmt(r["fraction"]),
+                fmt(r["lr"]),
+                fmt(r["predicted_factor"], 4),
+                fmt(r["measured_factor"], 4),
+                fmt(r["final_loss"]),
+                "yes" if r["warned"] else "no",
+            ]
+        )
     above = [r for r in s["step_size"] if r["fraction"] > 1]
     below = [r for r in s["step_size"] if r["fraction"] < 1]
-    text = (f"On the first over-determined problem lambda_max = {fmt(s['lambda_max_first'])}, so the bound is "
-            f"2 / lambda_max = {fmt(s['step_bound_first'])}. "
-            "GD contracts the error by max_i |1 - lr lambda_i| per step.")
+    text = (
+        f"On the first over-determined problem lambda_max = {fmt(s['lambda_max_first'])}, so the bound is "
+        f"2 / lambda_max = {fmt(s['step_bound_first'])}. "
+        "GD contracts the error by max_i |1 - lr lambda_i| per step."
+    )
     if below:
-        text += (" Below the bound the final losses are " + ", ".join(
-            f"{fmt(r['final_loss'])} at {fmt(r['fraction'])}x" for r in below) + ".")
+        text += (
+            " Below the bound the final losses are "
+            + ", ".join(f"{fmt(r['final_loss'])} at {fmt(r['fraction'])}x" for r in below)
+            + "."
+        )
     if above:
-        text += (" Above it: " + "; ".join(
-            f"at {fmt(r['fraction'])}x the top eigen-direction grows by the predicted |1 - lr lambda_max| = "
-            f"{fmt(r['top_mode_factor'], 4)} per step (measured {fmt(r['measured_factor'], 4)}), the loss reaches "
-            f"{fmt(r['final_loss'])}" + (" and the library warned" if r["warned"] else "") for r in above) + ".")
-    rep.add(Heading("Step size bound"), Text(text),
-            Table(["lr / bound", "lr", "predicted factor per step", "measured factor per step", "final loss",
-                   "warning"], rows))
+        text += (
+            " Above it: "
+            + "; ".join(
+                f"at {fmt(r['fraction'])}x the top eigen-direction grows by the predicted |1 - lr lambda_max| = "
+                f"{fmt(r['top_mode_factor'], 4)} per step (measured {fmt(r['measured_factor'], 4)}), the loss reaches "
+                f"{fmt(r['final_loss'])}" + (" and the library warned" if r["warned"] else "")
+                for r in above
+            )
+            + "."
+        )
+    rep.add(
+        Heading("Step size bound"),
+        Text(text),
+        Table(
+            ["lr / bound", "lr", "predicted factor per step", "measured factor per step", "final loss", "warning"], rows
+        ),
+    )
     ss = run_.load_arrays("step_size")
-    rep.add(Figure(Chart("step_size", [Panel(
-        [Line(np.arange(ss["losses"].shape[1]), ss["losses"][i], label=f"lr = {fmt(float(f))} x bound")
-         for i, f in enumerate(ss["fractions"])],
-        yscale="log", xlabel="step t", ylabel="loss ||Xw - y||^2 / 2m", title="GD around the step-size bound")],
-        caption="Just above 2 / lambda_max the loss grows geometrically.")))
+    rep.add(
+        Figure(
+            Chart(
+                "step_size",
+                [
+                    Panel(
+                        [
+                            Line(
+                                np.arange(ss["losses"].shape[1]), ss["losses"][i], label=f"lr = {fmt(float(f))} x bound"
+                            )
+                            for i, f in enumerate(ss["fractions"])
+                        ],
+                        yscale="log",
+                        xlabel="step t",
+                        ylabel="loss ||Xw - y||^2 / 2m",
+                        title="GD around the step-size bound",
+                    )
+                ],
+                caption="Just above 2 / lambda_max the loss grows geometrically.",
+            )
+        )
+    )
     return rep
 
 
-register(Study(
-    "implicit-bias",
-    "Lab 8: GD on least squares converges to the minimum-norm (or closest-to-w0) solution.",
-    ImplicitBiasConfig, run, report,
-    smoke={"seeds": 2, "over": {"m": 200, "steps": 200}, "under": {"m": 20, "n": 60, "steps": 400},
-           "step_size": {"steps": 100}},
-))
+register(
+    Study(
+        "implicit-bias",
+        "Lab 8: GD on least squares converges to the minimum-norm (or closest-to-w0) solution.",
+        ImplicitBiasConfig,
+        run,
+        report,
+        smoke={
+            "seeds": 2,
+            "over": {"m": 200, "steps": 200},
+            "under": {"m": 20, "n": 60, "steps": 400},
+            "step_size": {"steps": 100},
+        },
+    )
+)

@@ -91,11 +91,16 @@ class TaylorSection(ConfigSection):
     x_max: float = Field(100.0, gt=0, description="inputs in [0, x_max] (Lab 1: 100 * rand(1))")
     lab_terms: int = Field(100, ge=1, description="terms of the lab's map (approx_order = 100 -> order 99)")
     lab_pairs: int = Field(1000, ge=1, description="random pairs for the lab's allclose check (lab: 1)")
-    max_order: int = Field(200, ge=1, description="orders 0..max_order are swept: (x_max/sigma)^2 + 10 sd "
-                           "of Poisson((x_max/sigma)^2), enough for 1e-8 at |x| = x_max")
+    max_order: int = Field(
+        200,
+        ge=1,
+        description="orders 0..max_order are swept: (x_max/sigma)^2 + 10 sd "
+        "of Poisson((x_max/sigma)^2), enough for 1e-8 at |x| = x_max",
+    )
     grid: int = Field(201, ge=3, description="grid points per axis on [0, x_max] (step x_max / (grid - 1))")
-    radii: list[float] = Field(default_factory=lambda: [1.0, 2.0, 5.0, 10.0],
-                               description="|x| / sigma limits for the error-vs-order curves")
+    radii: list[float] = Field(
+        default_factory=lambda: [1.0, 2.0, 5.0, 10.0], description="|x| / sigma limits for the error-vs-order curves"
+    )
     delta_bins: int = Field(20, ge=1, description="bins of |x - x'| / sigma in [0, x_max / sigma]")
     tolerance: float = Field(1e-8, gt=0, description="error target for 'order needed' (np.allclose atol)")
     dd_dim: int = Field(3, ge=1, description="dimension of the d-D Taylor map check")
@@ -145,8 +150,11 @@ def quadratic_check(X: np.ndarray) -> dict[str, float]:
     K = quadratic_kernel(X)  # (N, N)
     phi = quadratic_feature_map(X)  # (N, (d+1)(d+2)/2)
     err = np.abs(K - phi @ phi.T)
-    return {"max_abs_error": float(err.max()), "max_rel_error": float(err.max() / np.abs(K).max()),
-            "feature_dim": int(phi.shape[1])}
+    return {
+        "max_abs_error": float(err.max()),
+        "max_rel_error": float(err.max() / np.abs(K).max()),
+        "feature_dim": int(phi.shape[1]),
+    }
 
 
 @dataclass(frozen=True)
@@ -177,8 +185,9 @@ class TaylorSweep:
     lab_error: np.ndarray
 
 
-def taylor_sweep(*, sigma: float, x_max: float, grid: int, max_order: int, radii: list[float],
-                 delta_bins: int, lab_order: int) -> TaylorSweep:
+def taylor_sweep(
+    *, sigma: float, x_max: float, grid: int, max_order: int, radii: list[float], delta_bins: int, lab_order: int
+) -> TaylorSweep:
     """Measure the Taylor-map error for every order ``0..max_order`` on a ``grid x grid`` mesh.
 
     The 1-D maps are nested (order ``n`` keeps the first ``n + 1`` features), so the approximate
@@ -218,9 +227,17 @@ def taylor_sweep(*, sigma: float, x_max: float, grid: int, max_order: int, radii
         if n == lab_order:
             lab_error = abs_err.copy()
     poisson_radius = np.stack([poisson.sf(np.arange(n_orders), r * r) for r in radii])
-    return TaylorSweep(u=u, orders=np.arange(n_orders), max_error=max_error,
-                       radius_error=radius_error, poisson_radius=poisson_radius, delta_edges=edges,
-                       delta_error=delta_error, formula_gap=gap, lab_error=lab_error)
+    return TaylorSweep(
+        u=u,
+        orders=np.arange(n_orders),
+        max_error=max_error,
+        radius_error=radius_error,
+        poisson_radius=poisson_radius,
+        delta_edges=edges,
+        delta_error=delta_error,
+        formula_gap=gap,
+        lab_error=lab_error,
+    )
 
 
 def first_below(values: np.ndarray, tol: float) -> int | None:
@@ -239,8 +256,9 @@ def rff_predicted_rms(K: np.ndarray, n_features: np.ndarray) -> np.ndarray:
     return np.sqrt(per_feature / np.asarray(n_features, dtype=float))
 
 
-def rff_errors(X: np.ndarray, *, sigma: float, n_features: np.ndarray, seeds: list[int]
-               ) -> tuple[np.ndarray, np.ndarray]:
+def rff_errors(
+    X: np.ndarray, *, sigma: float, n_features: np.ndarray, seeds: list[int]
+) -> tuple[np.ndarray, np.ndarray]:
     """RMS and max absolute error of random Fourier features for each seed and each ``D``.
 
     Returns:
@@ -284,31 +302,51 @@ def run(cfg: KernelFeaturesConfig, ctx: StudyContext) -> dict:
     k_ab = np.exp(-((xa - xb) ** 2) / (2.0 * t.sigma**2))
     lab_abs, passing = {}, {}
     for name, order in (("lab", lab_order), ("max", t.max_order)):
-        approx = np.sum(gaussian_taylor_feature_map_1d(xa, sigma=t.sigma, order=order)
-                        * gaussian_taylor_feature_map_1d(xb, sigma=t.sigma, order=order), axis=1)
+        approx = np.sum(
+            gaussian_taylor_feature_map_1d(xa, sigma=t.sigma, order=order)
+            * gaussian_taylor_feature_map_1d(xb, sigma=t.sigma, order=order),
+            axis=1,
+        )
         lab_abs[name] = np.abs(k_ab - approx)
         # The lab's test, np.allclose(kernel_val, feature_map_val), pair by pair.
         passing[name] = np.isclose(k_ab, approx, rtol=ALLCLOSE_RTOL, atol=ALLCLOSE_ATOL)
     passes, passes_max = passing["lab"], passing["max"]
     worst = int(np.argmax(lab_abs["lab"]))
-    ctx.writer.save_arrays("taylor_pairs", x=xa, x_prime=xb, kernel=k_ab, error_lab=lab_abs["lab"],
-                           error_max=lab_abs["max"])
+    ctx.writer.save_arrays(
+        "taylor_pairs", x=xa, x_prime=xb, kernel=k_ab, error_lab=lab_abs["lab"], error_max=lab_abs["max"]
+    )
     ctx.progress.update(1)
 
     # 2b. the error surface
-    sweep = taylor_sweep(sigma=t.sigma, x_max=t.x_max, grid=t.grid, max_order=t.max_order,
-                         radii=list(t.radii), delta_bins=t.delta_bins,
-                         lab_order=min(lab_order, t.max_order))
-    ctx.writer.save_arrays("taylor_sweep", u=sweep.u, orders=sweep.orders, max_error=sweep.max_error,
-                           radius_error=sweep.radius_error, poisson_radius=sweep.poisson_radius,
-                           radii=np.asarray(t.radii), delta_edges=sweep.delta_edges,
-                           delta_error=sweep.delta_error, lab_error=sweep.lab_error)
+    sweep = taylor_sweep(
+        sigma=t.sigma,
+        x_max=t.x_max,
+        grid=t.grid,
+        max_order=t.max_order,
+        radii=list(t.radii),
+        delta_bins=t.delta_bins,
+        lab_order=min(lab_order, t.max_order),
+    )
+    ctx.writer.save_arrays(
+        "taylor_sweep",
+        u=sweep.u,
+        orders=sweep.orders,
+        max_error=sweep.max_error,
+        radius_error=sweep.radius_error,
+        poisson_radius=sweep.poisson_radius,
+        radii=np.asarray(t.radii),
+        delta_edges=sweep.delta_edges,
+        delta_error=sweep.delta_error,
+        lab_error=sweep.lab_error,
+    )
     needed = {}
     for i, rad in enumerate(t.radii):
-        needed[fmt(rad)] = {"radius": rad,
-                            "measured": first_below(sweep.radius_error[i], t.tolerance),
-                            "poisson": first_below(sweep.poisson_radius[i], t.tolerance),
-                            "error_at_lab_order": float(sweep.radius_error[i, min(lab_order, t.max_order)])}
+        needed[fmt(rad)] = {
+            "radius": rad,
+            "measured": first_below(sweep.radius_error[i], t.tolerance),
+            "poisson": first_below(sweep.poisson_radius[i], t.tolerance),
+            "error_at_lab_order": float(sweep.radius_error[i, min(lab_order, t.max_order)]),
+        }
     ctx.progress.update(1)
 
     # 3. random Fourier features
@@ -319,8 +357,11 @@ def run(cfg: KernelFeaturesConfig, ctx: StudyContext) -> dict:
     predicted = rff_predicted_rms(rbf_kernel(Xr, sigma=r.sigma), n_feat)
     slopes = [loglog_slope(n_feat, row) for row in rms]
     ratio = (rms / predicted[None, :]).mean(axis=1)  # per seed: measured / predicted, averaged over D
-    rows = [{"seed": s, "D": int(D), "rms": rms[s, j], "max_abs": worst_abs[s, j],
-             "predicted_rms": predicted[j]} for s in range(rms.shape[0]) for j, D in enumerate(n_feat)]
+    rows = [
+        {"seed": s, "D": int(D), "rms": rms[s, j], "max_abs": worst_abs[s, j], "predicted_rms": predicted[j]}
+        for s in range(rms.shape[0])
+        for j, D in enumerate(n_feat)
+    ]
     ctx.writer.save_table("rff", pd.DataFrame(rows))
     ctx.progress.update(1)
 
@@ -360,86 +401,146 @@ def report(run_: Run) -> Report:
     cfg = run_.config_dict
     t = cfg["taylor"]
     slope = s["rff_slope"]
-    rep = Report("Kernels and feature maps (Lab 1)", headline={
-        "quadratic map, max rel. error": fmt(s["quadratic_max_rel_error"]),
-        "lab Taylor check, pairs passing": f"{100 * s['taylor_lab_pass_fraction']:.1f}%",
-        "RFF error slope (expected -0.5)": fmt_est(slope),
-    })
+    rep = Report(
+        "Kernels and feature maps (Lab 1)",
+        headline={
+            "quadratic map, max rel. error": fmt(s["quadratic_max_rel_error"]),
+            "lab Taylor check, pairs passing": f"{100 * s['taylor_lab_pass_fraction']:.1f}%",
+            "RFF error slope (expected -0.5)": fmt_est(slope),
+        },
+    )
 
     # exact maps
     exact = s["quadratic_max_rel_error"] < EXACT_REL_TOL
-    rep.add(Heading("Exact feature maps"), Text(
-        f"The non-uniform quadratic kernel (1 + x.x')^2 in d = {s['quadratic_dim']} dimensions equals the "
-        f"inner product of its {s['quadratic_feature_dim']}-dimensional explicit map to within "
-        f"{fmt(s['quadratic_max_abs_error'])} (relative to the largest kernel value: "
-        f"{fmt(s['quadratic_max_rel_error'])}) on all pairs "
-        f"of {cfg['quadratic']['n_points']} random inputs: "
-        + ("exact up to floating-point rounding." if exact else "NOT exact — a bug in the map.")
-        + f" The {t['dd_dim']}-D truncated Taylor map of the Gaussian kernel (total degree "
-        f"{t['dd_order']}, {s['gaussian_dd_feature_dim']} features, sigma = {fmt(t['dd_sigma'])}) matches "
-        f"the kernel to {fmt(s['gaussian_dd_max_abs_error'])} on standard normal inputs, where "
-        "|x.x'| / sigma^2 is small and the truncated terms are negligible."))
+    rep.add(
+        Heading("Exact feature maps"),
+        Text(
+            f"The non-uniform quadratic kernel (1 + x.x')^2 in d = {s['quadratic_dim']} dimensions equals the "
+            f"inner product of its {s['quadratic_feature_dim']}-dimensional explicit map to within "
+            f"{fmt(s['quadratic_max_abs_error'])} (relative to the largest kernel value: "
+            f"{fmt(s['quadratic_max_rel_error'])}) on all pairs "
+            f"of {cfg['quadratic']['n_points']} random inputs: "
+            + ("exact up to floating-point rounding." if exact else "NOT exact — a bug in the map.")
+            + f" The {t['dd_dim']}-D truncated Taylor map of the Gaussian kernel (total degree "
+            f"{t['dd_order']}, {s['gaussian_dd_feature_dim']} features, sigma = {fmt(t['dd_sigma'])}) matches "
+            f"the kernel to {fmt(s['gaussian_dd_max_abs_error'])} on standard normal inputs, where "
+            "|x.x'| / sigma^2 is small and the truncated terms are negligible."
+        ),
+    )
 
     # Taylor: lab check
     sw = run_.load_arrays("taylor_sweep")
     needed = s["taylor_order_needed"]
-    rep.add(Heading("Truncated Taylor map of the 1-D Gaussian kernel"), Text(
-        f"The lab's check draws x, x' uniformly in [0, {fmt(t['x_max'])}] with sigma = {fmt(t['sigma'])} and "
-        f"keeps {t['lab_terms']} terms (order {s['taylor_lab_order']}). Over {t['lab_pairs']} random pairs "
-        f"{'only ' if s['taylor_lab_pass_fraction'] < 1 else ''}{100 * s['taylor_lab_pass_fraction']:.1f}% "
-        "pass np.allclose; the worst pair has "
-        f"max(x, x')/sigma = {fmt(s['taylor_lab_worst_x_over_sigma'])} and |x - x'|/sigma = "
-        f"{fmt(s['taylor_lab_worst_delta_over_sigma'])}, with error {fmt(s['taylor_lab_max_abs_error'])} "
-        f"on a kernel value of at most 1. With order {t['max_order']}, "
-        f"{100 * s['taylor_max_order_pass_fraction']:.1f}% pass."))
+    rep.add(
+        Heading("Truncated Taylor map of the 1-D Gaussian kernel"),
+        Text(
+            f"The lab's check draws x, x' uniformly in [0, {fmt(t['x_max'])}] with sigma = {fmt(t['sigma'])} and "
+            f"keeps {t['lab_terms']} terms (order {s['taylor_lab_order']}). Over {t['lab_pairs']} random pairs "
+            f"{'only ' if s['taylor_lab_pass_fraction'] < 1 else ''}{100 * s['taylor_lab_pass_fraction']:.1f}% "
+            "pass np.allclose; the worst pair has "
+            f"max(x, x')/sigma = {fmt(s['taylor_lab_worst_x_over_sigma'])} and |x - x'|/sigma = "
+            f"{fmt(s['taylor_lab_worst_delta_over_sigma'])}, with error {fmt(s['taylor_lab_max_abs_error'])} "
+            f"on a kernel value of at most 1. With order {t['max_order']}, "
+            f"{100 * s['taylor_max_order_pass_fraction']:.1f}% pass."
+        ),
+    )
     formula_ok = s["taylor_formula_max_gap"] < EXACT_ABS_TOL
     rows = []
     for v in needed.values():
-        rows.append([fmt(v["radius"]), v["error_at_lab_order"],
-                     "—" if v["measured"] is None else v["measured"],
-                     "—" if v["poisson"] is None else v["poisson"]])
-    rep.add(Text(
-        "For x, x' >= 0 every term of the expansion is positive and the truncation error after order n "
-        "is exactly k(x, x') P(N > n) with N ~ Poisson(x x'/sigma^2). On the "
-        f"{len(sw['u'])} x {len(sw['u'])} grid and all orders 0..{t['max_order']} the measured error "
-        f"differs from this formula by at most {fmt(s['taylor_formula_max_gap'])} — "
-        + ("the derivation holds to rounding. " if formula_ok else "more than rounding: check the map. ")
-        + "So the error does not depend on |x - x'| / sigma alone: the kernel factor exp(-(x - x')^2 / "
-        "2 sigma^2) damps it for distant points, while the Poisson tail makes it grow with x x' / sigma^2. "
-        "It is largest for nearby points far from the origin, and on the diagonal x = x' = r sigma it "
-        f"equals P(Poisson(r^2) > n). The order needed for an error below {fmt(t['tolerance'])} is a "
-        "far-tail quantile of Poisson(r^2) (mean r^2, standard deviation r):"),
-        Table(["max |x| / sigma", f"max error at order {s['taylor_lab_order']}",
-               f"order needed (measured, error <= {fmt(t['tolerance'])})", "order needed (Poisson formula)"],
-              rows, caption="Largest error over grid pairs with both inputs at most r sigma."))
+        rows.append(
+            [
+                fmt(v["radius"]),
+                v["error_at_lab_order"],
+                "—" if v["measured"] is None else v["measured"],
+                "—" if v["poisson"] is None else v["poisson"],
+            ]
+        )
+    rep.add(
+        Text(
+            "For x, x' >= 0 every term of the expansion is positive and the truncation error after order n "
+            "is exactly k(x, x') P(N > n) with N ~ Poisson(x x'/sigma^2). On the "
+            f"{len(sw['u'])} x {len(sw['u'])} grid and all orders 0..{t['max_order']} the measured error "
+            f"differs from this formula by at most {fmt(s['taylor_formula_max_gap'])} — "
+            + ("the derivation holds to rounding. " if formula_ok else "more than rounding: check the map. ")
+            + "So the error does not depend on |x - x'| / sigma alone: the kernel factor exp(-(x - x')^2 / "
+            "2 sigma^2) damps it for distant points, while the Poisson tail makes it grow with x x' / sigma^2. "
+            "It is largest for nearby points far from the origin, and on the diagonal x = x' = r sigma it "
+            f"equals P(Poisson(r^2) > n). The order needed for an error below {fmt(t['tolerance'])} is a "
+            "far-tail quantile of Poisson(r^2) (mean r^2, standard deviation r):"
+        ),
+        Table(
+            [
+                "max |x| / sigma",
+                f"max error at order {s['taylor_lab_order']}",
+                f"order needed (measured, error <= {fmt(t['tolerance'])})",
+                "order needed (Poisson formula)",
+            ],
+            rows,
+            caption="Largest error over grid pairs with both inputs at most r sigma.",
+        ),
+    )
     orders = sw["orders"]
     lines = []
     for i, rad in enumerate(sw["radii"]):
         colour = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")[i % 6]
-        lines.append(Line(orders, np.maximum(sw["radius_error"][i], ERROR_FLOOR),
-                          label=f"|x| <= {fmt(float(rad))} sigma", color=colour))
-        lines.append(Line(orders, np.maximum(sw["poisson_radius"][i], ERROR_FLOOR), dash=True,
-                          color=colour))
-    rep.add(Figure(Chart("taylor_error_vs_order", [Panel(
-        lines, xlabel="truncation order n", ylabel="max |k - phi.phi'|", yscale="log",
-        title="Taylor-map error vs order (dashed: Poisson tail)",
-        hlines=[(t["tolerance"], "tolerance")], vlines=[(s["taylor_lab_order"], "lab's order")])],
-        caption="Worst error over pairs within |x| <= r sigma; exact zeros are drawn at 1e-17.")))
+        lines.append(
+            Line(
+                orders,
+                np.maximum(sw["radius_error"][i], ERROR_FLOOR),
+                label=f"|x| <= {fmt(float(rad))} sigma",
+                color=colour,
+            )
+        )
+        lines.append(Line(orders, np.maximum(sw["poisson_radius"][i], ERROR_FLOOR), dash=True, color=colour))
+    rep.add(
+        Figure(
+            Chart(
+                "taylor_error_vs_order",
+                [
+                    Panel(
+                        lines,
+                        xlabel="truncation order n",
+                        ylabel="max |k - phi.phi'|",
+                        yscale="log",
+                        title="Taylor-map error vs order (dashed: Poisson tail)",
+                        hlines=[(t["tolerance"], "tolerance")],
+                        vlines=[(s["taylor_lab_order"], "lab's order")],
+                    )
+                ],
+                caption="Worst error over pairs within |x| <= r sigma; exact zeros are drawn at 1e-17.",
+            )
+        )
+    )
 
     # Heatmap axes are cell indices, mapped to values in the axis titles: per-cell tick labels
     # would also draw one grid line per cell (report/charts.py puts a tick on every cell).
     u = sw["u"]
     du = float(u[1] - u[0])
     width = float(sw["delta_edges"][1] - sw["delta_edges"][0])
-    rep.add(Figure(Chart("taylor_error_maps", [
-        Panel([Heatmap(np.log10(np.maximum(sw["lab_error"], ERROR_FLOOR)), cmap="magma")],
-              title=f"log10 error at order {s['taylor_lab_order']}",
-              xlabel=f"index j: x' / sigma = {fmt(du)} j", ylabel=f"index i: x / sigma = {fmt(du)} i"),
-        Panel([Heatmap(np.log10(np.maximum(sw["delta_error"], ERROR_FLOOR)), cmap="magma")],
-              title="log10 max error per |x - x'| / sigma bin", xlabel="truncation order n",
-              ylabel=f"bin b: |x - x'| / sigma in [{fmt(width)} b, {fmt(width)} (b + 1))"),
-    ], panel_size=(5.2, 4.4), caption="Left: the error concentrates on the diagonal (nearby points) at "
-       "large |x|. Right: the worst error in each distance bin against the truncation order.")))
+    rep.add(
+        Figure(
+            Chart(
+                "taylor_error_maps",
+                [
+                    Panel(
+                        [Heatmap(np.log10(np.maximum(sw["lab_error"], ERROR_FLOOR)), cmap="magma")],
+                        title=f"log10 error at order {s['taylor_lab_order']}",
+                        xlabel=f"index j: x' / sigma = {fmt(du)} j",
+                        ylabel=f"index i: x / sigma = {fmt(du)} i",
+                    ),
+                    Panel(
+                        [Heatmap(np.log10(np.maximum(sw["delta_error"], ERROR_FLOOR)), cmap="magma")],
+                        title="log10 max error per |x - x'| / sigma bin",
+                        xlabel="truncation order n",
+                        ylabel=f"bin b: |x - x'| / sigma in [{fmt(width)} b, {fmt(width)} (b + 1))",
+                    ),
+                ],
+                panel_size=(5.2, 4.4),
+                caption="Left: the error concentrates on the diagonal (nearby points) at "
+                "large |x|. Right: the worst error in each distance bin against the truncation order.",
+            )
+        )
+    )
 
     # RFF
     table = run_.load_table("rff")
@@ -452,31 +553,66 @@ def report(run_: Run) -> Report:
     wlo, whi = zip(*(spread(e) for e in worst), strict=True)
     rcfg = cfg["rff"]
     ok = s["rff_slope_ci_contains_expected"]
-    rep.add(Heading("Random Fourier features"), Text(
-        f"On {rcfg['n_points']} standard normal inputs in d = {rcfg['dim']} (sigma = {fmt(rcfg['sigma'])}), the RMS "
-        f"error of z(X) z(X)^T over all Gram entries falls from {fmt_est(ests[0])} at D = {Ds[0]} to "
-        f"{fmt_est(ests[-1])} at D = {Ds[-1]} (mean over {rcfg['seeds']} seeds, 95% CI). The fitted log-log "
-        f"slope is {fmt_est(slope)} against the expected -1/2: the interval "
-        + ("contains -1/2." if ok else "does NOT contain -1/2.")
-        + f" The variance formula (1 + k^4/2 - k^2)/D predicts the RMS error itself: measured / predicted = "
-        f"{fmt_est(s['rff_ratio_to_theory'])}. The worst entry is larger (it is a maximum over "
-        f"{rcfg['n_points'] ** 2} entries) but falls at the same rate."),
-        Figure(Chart("rff_error_vs_features", [Panel([
-            Line(Ds, [e["mean"] for e in ests], band=(lo, hi), label="RMS error (mean, 95% CI)",
-                 mode="lines+markers"),
-            Line(Ds, pred, label="predicted sqrt(mean(1 + k^4/2 - k^2) / D)", dash=True),
-            Line(Ds, [e["mean"] for e in worst], band=(wlo, whi), label="max |error|", mode="lines+markers"),
-        ], xscale="log", yscale="log", xlabel="number of random features D", ylabel="error",
-            title=f"RFF error vs D (slope {fmt(slope['mean'])})")],
-            caption="A slope of -1/2 on these log-log axes is the O(1/sqrt(D)) rate.")))
+    rep.add(
+        Heading("Random Fourier features"),
+        Text(
+            f"On {rcfg['n_points']} standard normal inputs in d = {rcfg['dim']} (sigma = {fmt(rcfg['sigma'])}), "
+            f"the RMS "
+            f"error of z(X) z(X)^T over all Gram entries falls from {fmt_est(ests[0])} at D = {Ds[0]} to "
+            f"{fmt_est(ests[-1])} at D = {Ds[-1]} (mean over {rcfg['seeds']} seeds, 95% CI). The fitted log-log "
+            f"slope is {fmt_est(slope)} against the expected -1/2: the interval "
+            + ("contains -1/2." if ok else "does NOT contain -1/2.")
+            + f" The variance formula (1 + k^4/2 - k^2)/D predicts the RMS error itself: measured / predicted = "
+            f"{fmt_est(s['rff_ratio_to_theory'])}. The worst entry is larger (it is a maximum over "
+            f"{rcfg['n_points'] ** 2} entries) but falls at the same rate."
+        ),
+        Figure(
+            Chart(
+                "rff_error_vs_features",
+                [
+                    Panel(
+                        [
+                            Line(
+                                Ds,
+                                [e["mean"] for e in ests],
+                                band=(lo, hi),
+                                label="RMS error (mean, 95% CI)",
+                                mode="lines+markers",
+                            ),
+                            Line(Ds, pred, label="predicted sqrt(mean(1 + k^4/2 - k^2) / D)", dash=True),
+                            Line(
+                                Ds,
+                                [e["mean"] for e in worst],
+                                band=(wlo, whi),
+                                label="max |error|",
+                                mode="lines+markers",
+                            ),
+                        ],
+                        xscale="log",
+                        yscale="log",
+                        xlabel="number of random features D",
+                        ylabel="error",
+                        title=f"RFF error vs D (slope {fmt(slope['mean'])})",
+                    )
+                ],
+                caption="A slope of -1/2 on these log-log axes is the O(1/sqrt(D)) rate.",
+            )
+        ),
+    )
     return rep
 
 
-register(Study(
-    "kernel-features",
-    "Lab 1: kernel values vs explicit, truncated-Taylor and random Fourier feature maps.",
-    KernelFeaturesConfig, run, report,
-    smoke={"quadratic": {"dim": 20, "n_points": 10},
-           "taylor": {"lab_pairs": 200, "grid": 41},
-           "rff": {"n_points": 40, "max_features": 1000, "num": 5, "seeds": 3}},
-))
+register(
+    Study(
+        "kernel-features",
+        "Lab 1: kernel values vs explicit, truncated-Taylor and random Fourier feature maps.",
+        KernelFeaturesConfig,
+        run,
+        report,
+        smoke={
+            "quadratic": {"dim": 20, "n_points": 10},
+            "taylor": {"lab_pairs": 200, "grid": 41},
+            "rff": {"n_points": 40, "max_features": 1000, "num": 5, "seeds": 3},
+        },
+    )
+)

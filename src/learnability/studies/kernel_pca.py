@@ -77,8 +77,7 @@ class KernelPCAConfig(StudyConfig):
     cv_repeats: int = Field(5, ge=2, description="reshuffled repetitions of the CV (for a CI)")
 
 
-def separability(z: np.ndarray, labels: np.ndarray, *, folds: int, repeats: int, seed: int
-                 ) -> dict[str, float]:
+def separability(z: np.ndarray, labels: np.ndarray, *, folds: int, repeats: int, seed: int) -> dict[str, float]:
     """How well a 1-D projection ``z: (N,)`` separates binary ``labels: (N,)``.
 
     Returns:
@@ -107,8 +106,13 @@ def separability(z: np.ndarray, labels: np.ndarray, *, folds: int, repeats: int,
         scores[i] = np.mean(clf.predict(z[te, None]) == labels[te])
     per_repeat = scores.reshape(repeats, folds).mean(axis=1)  # split() yields repeat by repeat
     e = estimate(per_repeat)
-    return {"threshold_accuracy": threshold_acc, "fisher_ratio": fisher, "cv_accuracy": e["mean"],
-            "cv_low": e["low"], "cv_high": e["high"]}
+    return {
+        "threshold_accuracy": threshold_acc,
+        "fisher_ratio": fisher,
+        "cv_accuracy": e["mean"],
+        "cv_low": e["low"],
+        "cv_high": e["high"],
+    }
 
 
 def kpca_projection(X: np.ndarray, gamma: float) -> tuple[np.ndarray, np.ndarray]:
@@ -142,11 +146,16 @@ def run(cfg: KernelPCAConfig, ctx: StudyContext) -> dict:
         Z, lam = kpca_projection(X, float(g))
         K = rbf_kernel(X, gamma=float(g))
         off_diag = (K.sum() - np.trace(K)) / (K.size - K.shape[0])
-        rows.append({"gamma": float(g), **separability(Z[:, 0], labels, **sep),
-                     "neighbour_kernel": float(np.exp(-g * spacing**2)),
-                     "abs_corr_with_pca": float(abs(np.corrcoef(Z[:, 0], Zp[:, 0])[0, 1])),
-                     "mean_off_diagonal_kernel": float(off_diag),
-                     "eigenvalue_ratio": float(lam[0] / lam[1]) if lam.size > 1 and lam[1] > 0 else float("inf")})
+        rows.append(
+            {
+                "gamma": float(g),
+                **separability(Z[:, 0], labels, **sep),
+                "neighbour_kernel": float(np.exp(-g * spacing**2)),
+                "abs_corr_with_pca": float(abs(np.corrcoef(Z[:, 0], Zp[:, 0])[0, 1])),
+                "mean_off_diagonal_kernel": float(off_diag),
+                "eigenvalue_ratio": float(lam[0] / lam[1]) if lam.size > 1 and lam[1] > 0 else float("inf"),
+            }
+        )
         ctx.log("separability", step=len(rows) - 1, value=rows[-1]["cv_accuracy"], gamma=float(g))
         ctx.progress.update(1)
     table = pd.DataFrame(rows)
@@ -171,21 +180,36 @@ def run(cfg: KernelPCAConfig, ctx: StudyContext) -> dict:
         "pca": pca_sep,
         "pca_explained_variance_ratio": pca.explained_variance_ratio_.tolist(),
         "best_gamma": float(best["gamma"]),
-        "best": {k: float(best[k]) for k in ("threshold_accuracy", "fisher_ratio", "cv_accuracy",
-                                             "cv_low", "cv_high", "abs_corr_with_pca",
-                                             "eigenvalue_ratio", "mean_off_diagonal_kernel")},
+        "best": {
+            k: float(best[k])
+            for k in (
+                "threshold_accuracy",
+                "fisher_ratio",
+                "cv_accuracy",
+                "cv_low",
+                "cv_high",
+                "abs_corr_with_pca",
+                "eigenvalue_ratio",
+                "mean_off_diagonal_kernel",
+            )
+        },
         "reference_gamma": cfg.reference_gamma,
         "reference": ref_sep,
         "top_gamma_range": [float(table.loc[top, "gamma"].min()), float(table.loc[top, "gamma"].max())],
         "top_gamma_count": int(top.sum()),
         "onset_gamma": float(onset["gamma"]),
-        "first_worse_above": None if above.empty else {
-            k: float(above.iloc[0][k]) for k in ("gamma", "cv_accuracy", "neighbour_kernel", "fisher_ratio")},
+        "first_worse_above": None
+        if above.empty
+        else {k: float(above.iloc[0][k]) for k in ("gamma", "cv_accuracy", "neighbour_kernel", "fisher_ratio")},
         "last_top_neighbour_kernel": float(table.loc[top, "neighbour_kernel"].iloc[-1]),
-        "smallest_gamma": {k: float(table.iloc[0][k]) for k in ("gamma", "cv_accuracy", "abs_corr_with_pca",
-                                                                "mean_off_diagonal_kernel")},
-        "largest_gamma": {k: float(table.iloc[-1][k]) for k in ("gamma", "cv_accuracy", "eigenvalue_ratio",
-                                                                "mean_off_diagonal_kernel", "fisher_ratio")},
+        "smallest_gamma": {
+            k: float(table.iloc[0][k])
+            for k in ("gamma", "cv_accuracy", "abs_corr_with_pca", "mean_off_diagonal_kernel")
+        },
+        "largest_gamma": {
+            k: float(table.iloc[-1][k])
+            for k in ("gamma", "cv_accuracy", "eigenvalue_ratio", "mean_off_diagonal_kernel", "fisher_ratio")
+        },
         "fisher_gain_over_pca": float(best["fisher_ratio"] / pca_sep["fisher_ratio"]),
     }
 
@@ -199,26 +223,41 @@ def report(run_: Run) -> Report:
     s = run_.summary
     cfg = run_.config_dict
     p, b, r = s["pca"], s["best"], s["reference"]
-    rep = Report("PCA vs RBF kernel PCA on half moons (Lab 2)", headline={
-        "PC1 CV accuracy: PCA": _cv_text(p),
-        f"PC1 CV accuracy: kernel PCA (gamma {fmt(s['best_gamma'])})": _cv_text(b),
-        "Fisher ratio gain": f"{fmt(s['fisher_gain_over_pca'])}x",
-    })
+    rep = Report(
+        "PCA vs RBF kernel PCA on half moons (Lab 2)",
+        headline={
+            "PC1 CV accuracy: PCA": _cv_text(p),
+            f"PC1 CV accuracy: kernel PCA (gamma {fmt(s['best_gamma'])})": _cv_text(b),
+            "Fisher ratio gain": f"{fmt(s['fisher_gain_over_pca'])}x",
+        },
+    )
     noise = f", noise={fmt(cfg['noise'])}" if cfg["noise"] else ""
-    rep.add(Text(
-        f"Data: make_moons(n_samples={s['n_samples']}, random_state={cfg['data_seed']}{noise}). "
-        "Separability of the first "
-        "component is measured three ways: the best single threshold (optimistic: chosen on the same "
-        f"points), a logistic regression cross-validated with {cfg['cv_folds']} stratified folds "
-        f"repeated {cfg['cv_repeats']} times (mean, 95% CI over repeats), and the Fisher ratio "
-        "(m1 - m0)^2 / (s1^2 + s0^2)."))
-    rows = [["PCA", fmt(p["threshold_accuracy"]), _cv_text(p), fmt(p["fisher_ratio"])],
-            [f"kernel PCA, best gamma = {fmt(s['best_gamma'])}", fmt(b["threshold_accuracy"]), _cv_text(b),
-             fmt(b["fisher_ratio"])],
-            [f"kernel PCA, gamma = {fmt(s['reference_gamma'])} (blog post)", fmt(r["threshold_accuracy"]),
-             _cv_text(r), fmt(r["fisher_ratio"])]]
-    rep.add(Table(["projection", "threshold accuracy (PC1)", "CV logistic accuracy (PC1)", "Fisher ratio (PC1)"],
-                  rows))
+    rep.add(
+        Text(
+            f"Data: make_moons(n_samples={s['n_samples']}, random_state={cfg['data_seed']}{noise}). "
+            "Separability of the first "
+            "component is measured three ways: the best single threshold (optimistic: chosen on the same "
+            f"points), a logistic regression cross-validated with {cfg['cv_folds']} stratified folds "
+            f"repeated {cfg['cv_repeats']} times (mean, 95% CI over repeats), and the Fisher ratio "
+            "(m1 - m0)^2 / (s1^2 + s0^2)."
+        )
+    )
+    rows = [
+        ["PCA", fmt(p["threshold_accuracy"]), _cv_text(p), fmt(p["fisher_ratio"])],
+        [
+            f"kernel PCA, best gamma = {fmt(s['best_gamma'])}",
+            fmt(b["threshold_accuracy"]),
+            _cv_text(b),
+            fmt(b["fisher_ratio"]),
+        ],
+        [
+            f"kernel PCA, gamma = {fmt(s['reference_gamma'])} (blog post)",
+            fmt(r["threshold_accuracy"]),
+            _cv_text(r),
+            fmt(r["fisher_ratio"]),
+        ],
+    ]
+    rep.add(Table(["projection", "threshold accuracy (PC1)", "CV logistic accuracy (PC1)", "Fisher ratio (PC1)"], rows))
 
     t = run_.load_table("sweep")
     small = s["smallest_gamma"]
@@ -226,23 +265,30 @@ def report(run_: Run) -> Report:
     better = b["cv_accuracy"] > p["cv_high"]  # cv_high is finite: cv_repeats >= 2
     ell = 1.0 / np.sqrt(2.0 * s["onset_gamma"])
     why = [
-        (f"Linear PCA's first axis is the direction of largest variance "
-        f"({100 * s['pca_explained_variance_ratio'][0]:.0f}% of it), which runs along the two interleaved "
-        f"moons, so its first component mixes the classes: CV accuracy {_cv_text(p)}. RBF kernel PCA at "
-        f"gamma = {fmt(s['best_gamma'])} reaches {_cv_text(b)} ({'above' if better else 'not above'} PCA's "
-        f"interval) with a Fisher ratio {fmt(s['fisher_gain_over_pca'])} times PCA's. "
-        f"{s['top_gamma_count']} gammas of the grid, from {fmt(lo_g)} to {fmt(hi_g)}, are as accurate (within "
-        f"{fmt(ACCURACY_TIE)}); among them the best has the largest Fisher ratio — the classes most compact "
-        "relative to their distance on the first component."),
-        (f"Small gamma: at gamma = {fmt(small['gamma'])} the kernel is nearly flat (mean off-diagonal value "
-        f"{fmt(small['mean_off_diagonal_kernel'])}), its centred Gram matrix is 2 gamma times the linear one to "
-        f"first order, and the first component reproduces PCA's (|correlation| = "
-        f"{fmt(small['abs_corr_with_pca'])}, CV accuracy {fmt(small['cv_accuracy'])}). Separation sets in at "
-        f"gamma = {fmt(s['onset_gamma'])}, a kernel length scale 1/sqrt(2 gamma) = {fmt(ell)}, "
-        + (f"below the closest approach of the two moons ({fmt(s['moon_gap'])}): the kernel between the "
-           f"closest points of different moons is exp(-gamma gap^2) = "
-           f"{fmt(np.exp(-s['onset_gamma'] * s['moon_gap'] ** 2))}."
-           if ell < s["moon_gap"] else f"not below the closest approach of the two moons ({fmt(s['moon_gap'])}).")),
+        (
+            f"Linear PCA's first axis is the direction of largest variance "
+            f"({100 * s['pca_explained_variance_ratio'][0]:.0f}% of it), which runs along the two interleaved "
+            f"moons, so its first component mixes the classes: CV accuracy {_cv_text(p)}. RBF kernel PCA at "
+            f"gamma = {fmt(s['best_gamma'])} reaches {_cv_text(b)} ({'above' if better else 'not above'} PCA's "
+            f"interval) with a Fisher ratio {fmt(s['fisher_gain_over_pca'])} times PCA's. "
+            f"{s['top_gamma_count']} gammas of the grid, from {fmt(lo_g)} to {fmt(hi_g)}, are as accurate (within "
+            f"{fmt(ACCURACY_TIE)}); among them the best has the largest Fisher ratio — the classes most compact "
+            "relative to their distance on the first component."
+        ),
+        (
+            f"Small gamma: at gamma = {fmt(small['gamma'])} the kernel is nearly flat (mean off-diagonal value "
+            f"{fmt(small['mean_off_diagonal_kernel'])}), its centred Gram matrix is 2 gamma times the linear one to "
+            f"first order, and the first component reproduces PCA's (|correlation| = "
+            f"{fmt(small['abs_corr_with_pca'])}, CV accuracy {fmt(small['cv_accuracy'])}). Separation sets in at "
+            f"gamma = {fmt(s['onset_gamma'])}, a kernel length scale 1/sqrt(2 gamma) = {fmt(ell)}, "
+            + (
+                f"below the closest approach of the two moons ({fmt(s['moon_gap'])}): the kernel between the "
+                f"closest points of different moons is exp(-gamma gap^2) = "
+                f"{fmt(np.exp(-s['onset_gamma'] * s['moon_gap'] ** 2))}."
+                if ell < s["moon_gap"]
+                else f"not below the closest approach of the two moons ({fmt(s['moon_gap'])})."
+            )
+        ),
     ]
     worse = s["first_worse_above"]
     if worse is None:
@@ -253,27 +299,73 @@ def report(run_: Run) -> Report:
             f"(median spacing {fmt(s['neighbour_spacing'])}) still have kernel value exp(-gamma s^2) = "
             f"{fmt(s['last_top_neighbour_kernel'])}: each moon stays one connected chain. At gamma = "
             f"{fmt(worse['gamma'])} that value is {fmt(worse['neighbour_kernel'])}"
-            + (", below float64 rounding, so K is the identity to machine precision, the centred spectrum "
-               "is flat and the first component is an arbitrary direction"
-               if worse["neighbour_kernel"] < np.finfo(float).eps else
-               ", and the chains start to break up")
-            + f": CV accuracy {fmt(worse['cv_accuracy'])}, Fisher ratio {fmt(worse['fisher_ratio'])}.")
+            + (
+                ", below float64 rounding, so K is the identity to machine precision, the centred spectrum "
+                "is flat and the first component is an arbitrary direction"
+                if worse["neighbour_kernel"] < np.finfo(float).eps
+                else ", and the chains start to break up"
+            )
+            + f": CV accuracy {fmt(worse['cv_accuracy'])}, Fisher ratio {fmt(worse['fisher_ratio'])}."
+        )
     rep.add(Heading("Why this gamma"), *(Text(w) for w in why))
     lo = t["cv_low"].where(t["cv_low"].notna(), t["cv_accuracy"])
     hi = t["cv_high"].where(t["cv_high"].notna(), t["cv_accuracy"])
-    rep.add(Figure(Chart("separability_vs_gamma", [
-        Panel([Line(t["gamma"], t["cv_accuracy"], band=(lo, hi), label="CV logistic (95% CI)", mode="lines+markers"),
-               Line(t["gamma"], t["threshold_accuracy"], label="best threshold", mode="lines+markers")],
-              xscale="log", xlabel="gamma", ylabel="accuracy on PC1", title="Accuracy of the first component",
-              hlines=[(p["cv_accuracy"], "PCA (CV logistic)")], vlines=[(s["best_gamma"], "best gamma")]),
-        Panel([Line(t["gamma"], t["fisher_ratio"], mode="lines+markers", label="kernel PCA")],
-              xscale="log", yscale="log", xlabel="gamma", ylabel="Fisher ratio", title="Fisher ratio of PC1",
-              hlines=[(p["fisher_ratio"], "PCA")], vlines=[(s["best_gamma"], "best gamma")]),
-        Panel([Line(t["gamma"], t["abs_corr_with_pca"], label="|corr(kPC1, PC1)|", mode="lines+markers"),
-               Line(t["gamma"], t["mean_off_diagonal_kernel"], label="mean off-diagonal k", mode="lines+markers"),
-               Line(t["gamma"], 1.0 / t["eigenvalue_ratio"], label="lambda2 / lambda1", mode="lines+markers")],
-              xscale="log", xlabel="gamma", ylabel="value", title="Diagnostics"),
-    ], caption="Small gamma: kernel PCA = PCA. Large gamma: K ~ I and a flat spectrum.")))
+    rep.add(
+        Figure(
+            Chart(
+                "separability_vs_gamma",
+                [
+                    Panel(
+                        [
+                            Line(
+                                t["gamma"],
+                                t["cv_accuracy"],
+                                band=(lo, hi),
+                                label="CV logistic (95% CI)",
+                                mode="lines+markers",
+                            ),
+                            Line(t["gamma"], t["threshold_accuracy"], label="best threshold", mode="lines+markers"),
+                        ],
+                        xscale="log",
+                        xlabel="gamma",
+                        ylabel="accuracy on PC1",
+                        title="Accuracy of the first component",
+                        hlines=[(p["cv_accuracy"], "PCA (CV logistic)")],
+                        vlines=[(s["best_gamma"], "best gamma")],
+                    ),
+                    Panel(
+                        [Line(t["gamma"], t["fisher_ratio"], mode="lines+markers", label="kernel PCA")],
+                        xscale="log",
+                        yscale="log",
+                        xlabel="gamma",
+                        ylabel="Fisher ratio",
+                        title="Fisher ratio of PC1",
+                        hlines=[(p["fisher_ratio"], "PCA")],
+                        vlines=[(s["best_gamma"], "best gamma")],
+                    ),
+                    Panel(
+                        [
+                            Line(t["gamma"], t["abs_corr_with_pca"], label="|corr(kPC1, PC1)|", mode="lines+markers"),
+                            Line(
+                                t["gamma"],
+                                t["mean_off_diagonal_kernel"],
+                                label="mean off-diagonal k",
+                                mode="lines+markers",
+                            ),
+                            Line(
+                                t["gamma"], 1.0 / t["eigenvalue_ratio"], label="lambda2 / lambda1", mode="lines+markers"
+                            ),
+                        ],
+                        xscale="log",
+                        xlabel="gamma",
+                        ylabel="value",
+                        title="Diagnostics",
+                    ),
+                ],
+                caption="Small gamma: kernel PCA = PCA. Large gamma: K ~ I and a flat spectrum.",
+            )
+        )
+    )
 
     a = run_.load_arrays("projections")
     labels = a["labels"]
@@ -281,32 +373,67 @@ def report(run_: Run) -> Report:
 
     def hist(z: np.ndarray) -> list[Hist]:
         edges = np.linspace(z.min(), z.max(), HIST_BINS + 1)
-        return [Hist(z[labels == c], label=names[c], bins=edges.tolist(), color=CLASS_COLOURS[c], density=False)
-                for c in (0, 1)]
+        return [
+            Hist(z[labels == c], label=names[c], bins=edges.tolist(), color=CLASS_COLOURS[c], density=False)
+            for c in (0, 1)
+        ]
 
-    rep.add(Figure(Chart("projections", [
-        Panel(class_scatter(a["X"], labels, names), title="data", xlabel="x1", ylabel="x2"),
-        Panel(class_scatter(a["pca"], labels, names), title="PCA", xlabel="PC1", ylabel="PC2"),
-        Panel(class_scatter(a["kpca_best"], labels, names), title=f"kernel PCA, gamma = {fmt(s['best_gamma'])}",
-              xlabel="PC1", ylabel="PC2"),
-        Panel(class_scatter(a["kpca_reference"], labels, names),
-              title=f"kernel PCA, gamma = {fmt(s['reference_gamma'])}", xlabel="PC1", ylabel="PC2"),
-        Panel(hist(a["pca"][:, 0]), title="PCA: first component", xlabel="PC1", ylabel="count"),
-        Panel(hist(a["kpca_best"][:, 0]), title=f"kernel PCA (gamma {fmt(s['best_gamma'])}): first component",
-              xlabel="PC1", ylabel="count"),
-    ], ncols=2, caption="Top: the data. Middle: projections on two components. Bottom: the first "
-       "component alone — overlapping histograms mean the classes are not separable on it.")))
-    rows = [[fmt(g), fmt(ta), fmt_est({"mean": c, "low": l_, "high": h_}), fmt(f)]
-            for g, ta, c, l_, h_, f in zip(t["gamma"], t["threshold_accuracy"], t["cv_accuracy"], lo, hi,
-                                           t["fisher_ratio"], strict=True)]
-    rep.add(Table(["gamma", "threshold accuracy", "CV logistic accuracy", "Fisher ratio"], rows,
-                  caption="Kernel PCA, first component, every gamma of the sweep."))
+    rep.add(
+        Figure(
+            Chart(
+                "projections",
+                [
+                    Panel(class_scatter(a["X"], labels, names), title="data", xlabel="x1", ylabel="x2"),
+                    Panel(class_scatter(a["pca"], labels, names), title="PCA", xlabel="PC1", ylabel="PC2"),
+                    Panel(
+                        class_scatter(a["kpca_best"], labels, names),
+                        title=f"kernel PCA, gamma = {fmt(s['best_gamma'])}",
+                        xlabel="PC1",
+                        ylabel="PC2",
+                    ),
+                    Panel(
+                        class_scatter(a["kpca_reference"], labels, names),
+                        title=f"kernel PCA, gamma = {fmt(s['reference_gamma'])}",
+                        xlabel="PC1",
+                        ylabel="PC2",
+                    ),
+                    Panel(hist(a["pca"][:, 0]), title="PCA: first component", xlabel="PC1", ylabel="count"),
+                    Panel(
+                        hist(a["kpca_best"][:, 0]),
+                        title=f"kernel PCA (gamma {fmt(s['best_gamma'])}): first component",
+                        xlabel="PC1",
+                        ylabel="count",
+                    ),
+                ],
+                ncols=2,
+                caption="Top: the data. Middle: projections on two components. Bottom: the first "
+                "component alone — overlapping histograms mean the classes are not separable on it.",
+            )
+        )
+    )
+    rows = [
+        [fmt(g), fmt(ta), fmt_est({"mean": c, "low": l_, "high": h_}), fmt(f)]
+        for g, ta, c, l_, h_, f in zip(
+            t["gamma"], t["threshold_accuracy"], t["cv_accuracy"], lo, hi, t["fisher_ratio"], strict=True
+        )
+    ]
+    rep.add(
+        Table(
+            ["gamma", "threshold accuracy", "CV logistic accuracy", "Fisher ratio"],
+            rows,
+            caption="Kernel PCA, first component, every gamma of the sweep.",
+        )
+    )
     return rep
 
 
-register(Study(
-    "kernel-pca",
-    "Lab 2: PCA vs RBF kernel PCA on half moons; separability of the first component across gamma.",
-    KernelPCAConfig, run, report,
-    smoke={"num_gamma": 6, "cv_repeats": 2, "cv_folds": 3},
-))
+register(
+    Study(
+        "kernel-pca",
+        "Lab 2: PCA vs RBF kernel PCA on half moons; separability of the first component across gamma.",
+        KernelPCAConfig,
+        run,
+        report,
+        smoke={"num_gamma": 6, "cv_repeats": 2, "cv_folds": 3},
+    )
+)

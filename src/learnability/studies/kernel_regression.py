@@ -158,8 +158,9 @@ def periodic_data(cfg: PeriodicSection, rng: np.random.Generator) -> tuple[np.nd
     return x, x + cfg.amplitude * np.sin(x) + cfg.noise_scale * rng.uniform(0.0, 1.0, cfg.n)
 
 
-def _krr_fit_predict(x_tr: np.ndarray, y_tr: np.ndarray, x_new: np.ndarray, sigma: float,
-                     alpha: float) -> tuple[np.ndarray, bool]:
+def _krr_fit_predict(
+    x_tr: np.ndarray, y_tr: np.ndarray, x_new: np.ndarray, sigma: float, alpha: float
+) -> tuple[np.ndarray, bool]:
     """Kernel ridge on targets centred by their training mean; returns (predictions, singular)."""
     mean = float(y_tr.mean())
     with warnings.catch_warnings(record=True) as caught:
@@ -201,8 +202,9 @@ class CVResult:
         return float(self.sigmas[i]), float(self.alphas[j]), float(self.scores[i, j])
 
 
-def cross_validate_kernel_ridge(x: np.ndarray, y: np.ndarray, *, sigmas: np.ndarray,
-                                alphas: np.ndarray, folds: int, seed: int) -> CVResult:
+def cross_validate_kernel_ridge(
+    x: np.ndarray, y: np.ndarray, *, sigmas: np.ndarray, alphas: np.ndarray, folds: int, seed: int
+) -> CVResult:
     """K-fold CV (shuffled folds) of kernel ridge on ``x, y: (n,)`` — training data only."""
     order = np.random.default_rng(seed).permutation(x.shape[0])
     parts = np.array_split(order, folds)
@@ -217,8 +219,14 @@ def cross_validate_kernel_ridge(x: np.ndarray, y: np.ndarray, *, sigmas: np.ndar
                 scores[i, j] += np.mean((pred - y[val]) ** 2) / folds
                 singular += int(sing)
     alphas = np.asarray(alphas, dtype=float)
-    return CVResult(np.asarray(sigmas, dtype=float), alphas, scores, singular,
-                    folds * len(sigmas) * len(alphas), folds * len(sigmas) * int(np.sum(alphas == 0)))
+    return CVResult(
+        np.asarray(sigmas, dtype=float),
+        alphas,
+        scores,
+        singular,
+        folds * len(sigmas) * len(alphas),
+        folds * len(sigmas) * int(np.sum(alphas == 0)),
+    )
 
 
 def _grids(cfg: PeriodicSection) -> tuple[np.ndarray, np.ndarray]:
@@ -229,8 +237,7 @@ def _grids(cfg: PeriodicSection) -> tuple[np.ndarray, np.ndarray]:
     return sigmas, alphas
 
 
-def periodic_experiment(cfg: PeriodicSection, *, data_seed: int, split_seed: int, cv_seed: int
-                        ) -> dict:
+def periodic_experiment(cfg: PeriodicSection, *, data_seed: int, split_seed: int, cv_seed: int) -> dict:
     """Exercise 2 on one noise draw: CV on the training split, then the test split once.
 
     Returns:
@@ -243,26 +250,36 @@ def periodic_experiment(cfg: PeriodicSection, *, data_seed: int, split_seed: int
     n_test = max(1, round(cfg.test_fraction * cfg.n))
     test, train = np.sort(perm[:n_test]), np.sort(perm[n_test:])
     sigmas, alphas = _grids(cfg)
-    cv = cross_validate_kernel_ridge(x[train], y[train], sigmas=sigmas, alphas=alphas,
-                                     folds=cfg.folds, seed=cv_seed)
+    cv = cross_validate_kernel_ridge(x[train], y[train], sigmas=sigmas, alphas=alphas, folds=cfg.folds, seed=cv_seed)
     sigma, alpha, cv_mse = cv.best
     # The lab's bandwidth, with only alpha chosen by CV (same folds).
-    cv_lab = cross_validate_kernel_ridge(x[train], y[train], sigmas=np.array([cfg.gram_sigma]),
-                                         alphas=alphas, folds=cfg.folds, seed=cv_seed)
+    cv_lab = cross_validate_kernel_ridge(
+        x[train], y[train], sigmas=np.array([cfg.gram_sigma]), alphas=alphas, folds=cfg.folds, seed=cv_seed
+    )
     _, alpha_lab, cv_mse_lab = cv_lab.best
     # ---- the test split is used from here on, once per model
     pred, _ = _krr_fit_predict(x[train], y[train], x[test], sigma, alpha)
     pred_lab, _ = _krr_fit_predict(x[train], y[train], x[test], cfg.gram_sigma, alpha_lab)
     a, b = _fit_line(x[train], y[train], None)
     return {
-        "sigma": sigma, "alpha": alpha, "cv_mse": cv_mse,
-        "alpha_lab_sigma": alpha_lab, "cv_mse_lab_sigma": cv_mse_lab,
+        "sigma": sigma,
+        "alpha": alpha,
+        "cv_mse": cv_mse,
+        "alpha_lab_sigma": alpha_lab,
+        "cv_mse_lab_sigma": cv_mse_lab,
         "test_mse_krr": float(np.mean((pred - y[test]) ** 2)),
         "test_mse_krr_lab_sigma": float(np.mean((pred_lab - y[test]) ** 2)),
         "test_mse_linear": float(np.mean((a * x[test] + b - y[test]) ** 2)),
-        "linear_slope": a, "linear_intercept": b,
-        "n_singular": cv.n_singular, "n_fits": cv.n_fits, "n_zero_alpha_fits": cv.n_zero_alpha_fits,
-        "cv": cv, "x": x, "y": y, "train": train, "test": test,
+        "linear_slope": a,
+        "linear_intercept": b,
+        "n_singular": cv.n_singular,
+        "n_fits": cv.n_fits,
+        "n_zero_alpha_fits": cv.n_zero_alpha_fits,
+        "cv": cv,
+        "x": x,
+        "y": y,
+        "train": train,
+        "test": test,
     }
 
 
@@ -288,8 +305,15 @@ def run(cfg: KernelRegressionConfig, ctx: StudyContext) -> dict:
     y0 = rng.normal(lin.slope * x0 + lin.intercept, lin.noise_sd)
     path_alphas = np.geomspace(lin.path_min_alpha, lin.path_max_alpha, lin.path_num)
     path = np.array([_fit_line(x0, y0, float(a)) for a in path_alphas])  # (P, 2)
-    ctx.writer.save_arrays("linear_data", x=x0, y=y0, path_alphas=path_alphas, path_slope=path[:, 0],
-                           path_intercept=path[:, 1], s_xx=np.sum((x0 - x0.mean()) ** 2))
+    ctx.writer.save_arrays(
+        "linear_data",
+        x=x0,
+        y=y0,
+        path_alphas=path_alphas,
+        path_slope=path[:, 0],
+        path_intercept=path[:, 1],
+        s_xx=np.sum((x0 - x0.mean()) ** 2),
+    )
 
     # ---- exercise 2
     x_grid, _y_first = periodic_data(per, np.random.default_rng(ctx.seeds(cfg.seeds, "periodic-data")[0]))
@@ -298,13 +322,19 @@ def run(cfg: KernelRegressionConfig, ctx: StudyContext) -> dict:
     rows = []
     first = None
     for s in range(cfg.seeds):
-        res = periodic_experiment(per, data_seed=ctx.seeds(cfg.seeds, "periodic-data")[s],
-                                  split_seed=ctx.seeds(cfg.seeds, "split")[s],
-                                  cv_seed=ctx.seeds(cfg.seeds, "folds")[s])
-        rows.append({"seed": s, **{k: v for k, v in res.items()
-                                   if k not in ("cv", "x", "y", "train", "test")}})
-        ctx.log("periodic_test_mse", step=s, value=[res["test_mse_krr"], res["test_mse_linear"]],
-                model=["kernel ridge", "linear"])
+        res = periodic_experiment(
+            per,
+            data_seed=ctx.seeds(cfg.seeds, "periodic-data")[s],
+            split_seed=ctx.seeds(cfg.seeds, "split")[s],
+            cv_seed=ctx.seeds(cfg.seeds, "folds")[s],
+        )
+        rows.append({"seed": s, **{k: v for k, v in res.items() if k not in ("cv", "x", "y", "train", "test")}})
+        ctx.log(
+            "periodic_test_mse",
+            step=s,
+            value=[res["test_mse_krr"], res["test_mse_linear"]],
+            model=["kernel ridge", "linear"],
+        )
         if first is None:
             first = res
         ctx.progress.update(1)
@@ -312,11 +342,23 @@ def run(cfg: KernelRegressionConfig, ctx: StudyContext) -> dict:
     ctx.writer.save_table("periodic", per_table)
     cv = first["cv"]
     x_fine = np.linspace(per.x_low, per.x_high, 400)
-    pred_fine, _ = _krr_fit_predict(first["x"][first["train"]], first["y"][first["train"]], x_fine,
-                                    first["sigma"], first["alpha"])
-    ctx.writer.save_arrays("periodic_first", x=first["x"], y=first["y"], train=first["train"],
-                           test=first["test"], cv_scores=cv.scores, sigmas=cv.sigmas, alphas=cv.alphas,
-                           x_fine=x_fine, krr_fine=pred_fine, gram=K, gram_eigenvalues=eig)
+    pred_fine, _ = _krr_fit_predict(
+        first["x"][first["train"]], first["y"][first["train"]], x_fine, first["sigma"], first["alpha"]
+    )
+    ctx.writer.save_arrays(
+        "periodic_first",
+        x=first["x"],
+        y=first["y"],
+        train=first["train"],
+        test=first["test"],
+        cv_scores=cv.scores,
+        sigmas=cv.sigmas,
+        alphas=cv.alphas,
+        x_fine=x_fine,
+        krr_fine=pred_fine,
+        gram=K,
+        gram_eigenvalues=eig,
+    )
 
     noise_var = per.noise_scale**2 / 12.0
     ratio = per_table["test_mse_linear"] / per_table["test_mse_krr"]
@@ -326,8 +368,9 @@ def run(cfg: KernelRegressionConfig, ctx: StudyContext) -> dict:
         "true_intercept": lin.intercept,
         "no_intercept_slope_limit": no_intercept_slope_limit(lin),
         "ridge_alpha": lin.ridge_alpha,
-        "ridge_minus_ols_slope_max": float(np.max(np.abs(lin_table["ridge_slope"]
-                                                         - lin_table["with_intercept_slope"]))),
+        "ridge_minus_ols_slope_max": float(
+            np.max(np.abs(lin_table["ridge_slope"] - lin_table["with_intercept_slope"]))
+        ),
         "gram_sigma": per.gram_sigma,
         "gram_min_eigenvalue": float(eig[-1]),
         "gram_max_eigenvalue": float(eig[0]),
@@ -362,142 +405,303 @@ def report(run_: Run) -> Report:
     cfg = run_.config_dict
     lin, per = cfg["linear"], cfg["periodic"]
     n = s["seeds"]
-    rep = Report("Linear, ridge and kernel ridge regression (Lab 2)", headline={
-        "slope without / with intercept (true 2)":
-            f"{fmt(s['no_intercept_slope']['mean'], 4)} / {fmt(s['with_intercept_slope']['mean'], 4)}",
-        "test MSE: kernel ridge vs linear":
-            f"{fmt(s['test_mse_krr']['mean'])} vs {fmt(s['test_mse_linear']['mean'])}",
-        "noise floor": fmt(s["noise_variance"]),
-    })
+    rep = Report(
+        "Linear, ridge and kernel ridge regression (Lab 2)",
+        headline={
+            "slope without / with intercept (true 2)": f"{fmt(s['no_intercept_slope']['mean'], 4)} / "
+            f"{fmt(s['with_intercept_slope']['mean'], 4)}",
+            "test MSE: kernel ridge vs linear": f"{fmt(s['test_mse_krr']['mean'])} vs "
+            f"{fmt(s['test_mse_linear']['mean'])}",
+            "noise floor": fmt(s["noise_variance"]),
+        },
+    )
 
     # ---- exercise 1
     ridge_gap = s["ridge_minus_ols_slope_max"]
     d = run_.load_arrays("linear_data")
     s_xx = float(d["s_xx"])
-    rep.add(Heading("Exercise 1: linear data"), Text(
-        f"{lin['n']} points with x ~ U[{fmt(lin['x_low'])}, {fmt(lin['x_high'])}] and y ~ N({fmt(s['true_slope'])} x + "
-        f"{fmt(s['true_intercept'])}, {fmt(lin['noise_sd'])}^2); means over {n} data sets with 95% CIs. Without an "
-        f"intercept the slope is {fmt_est(s['no_intercept_slope'], 4)} — it absorbs the offset, and its "
-        f"population limit a + b E[x]/E[x^2] is {fmt(s['no_intercept_slope_limit'])}. With an intercept the fit "
-        f"recovers slope {fmt_est(s['with_intercept_slope'], 4)} and intercept "
-        f"{fmt_est(s['with_intercept_intercept'], 4)} (true {fmt(s['true_slope'])} and {fmt(s['true_intercept'])}). "
-        f"Ridge with alpha = {fmt(s['ridge_alpha'])} (intercept unpenalised) moves the slope by at most "
-        f"{fmt(ridge_gap)} from least squares: the slope is shrunk by S_xx / (S_xx + alpha) with "
-        f"S_xx = sum (x - mean x)^2 = {fmt(s_xx)} on the first data set, a factor "
-        f"{fmt(s_xx / (s_xx + s['ridge_alpha']), 6)}. The ridge path below shows the slope "
-        "shrinking only once alpha is comparable to S_xx."))
+    rep.add(
+        Heading("Exercise 1: linear data"),
+        Text(
+            f"{lin['n']} points with x ~ U[{fmt(lin['x_low'])}, {fmt(lin['x_high'])}] and y ~ "
+            f"N({fmt(s['true_slope'])} x + "
+            f"{fmt(s['true_intercept'])}, {fmt(lin['noise_sd'])}^2); means over {n} data sets with 95% CIs. Without an "
+            f"intercept the slope is {fmt_est(s['no_intercept_slope'], 4)} — it absorbs the offset, and its "
+            f"population limit a + b E[x]/E[x^2] is {fmt(s['no_intercept_slope_limit'])}. With an intercept the fit "
+            f"recovers slope {fmt_est(s['with_intercept_slope'], 4)} and intercept "
+            f"{fmt_est(s['with_intercept_intercept'], 4)} (true {fmt(s['true_slope'])} and "
+            f"{fmt(s['true_intercept'])}). "
+            f"Ridge with alpha = {fmt(s['ridge_alpha'])} (intercept unpenalised) moves the slope by at most "
+            f"{fmt(ridge_gap)} from least squares: the slope is shrunk by S_xx / (S_xx + alpha) with "
+            f"S_xx = sum (x - mean x)^2 = {fmt(s_xx)} on the first data set, a factor "
+            f"{fmt(s_xx / (s_xx + s['ridge_alpha']), 6)}. The ridge path below shows the slope "
+            "shrinking only once alpha is comparable to S_xx."
+        ),
+    )
     rows = []
-    for name, label in (("no_intercept", "least squares, no intercept"),
-                        ("with_intercept", "least squares with intercept"),
-                        ("ridge", f"ridge, alpha = {fmt(s['ridge_alpha'])}")):
-        rows.append([label, fmt_est(s[f"{name}_slope"], 4),
-                     "0 (fixed)" if name == "no_intercept" else fmt_est(s[f"{name}_intercept"], 4),
-                     fmt_est(s[f"{name}_train_mse"]), fmt_est(s[f"{name}_test_mse"])])
-    rep.add(Table(["model", "slope", "intercept", "train MSE", f"test MSE ({lin['n_test']} fresh points)"],
-                  rows, caption=f"True slope {fmt(s['true_slope'])}, intercept {fmt(s['true_intercept'])}, "
-                  f"noise variance {fmt(lin['noise_sd'] ** 2)}."))
+    for name, label in (
+        ("no_intercept", "least squares, no intercept"),
+        ("with_intercept", "least squares with intercept"),
+        ("ridge", f"ridge, alpha = {fmt(s['ridge_alpha'])}"),
+    ):
+        rows.append(
+            [
+                label,
+                fmt_est(s[f"{name}_slope"], 4),
+                "0 (fixed)" if name == "no_intercept" else fmt_est(s[f"{name}_intercept"], 4),
+                fmt_est(s[f"{name}_train_mse"]),
+                fmt_est(s[f"{name}_test_mse"]),
+            ]
+        )
+    rep.add(
+        Table(
+            ["model", "slope", "intercept", "train MSE", f"test MSE ({lin['n_test']} fresh points)"],
+            rows,
+            caption=f"True slope {fmt(s['true_slope'])}, intercept {fmt(s['true_intercept'])}, "
+            f"noise variance {fmt(lin['noise_sd'] ** 2)}.",
+        )
+    )
     t = run_.load_table("linear").iloc[0]
     xs = np.linspace(lin["x_low"], lin["x_high"], 2)
-    rep.add(Figure(Chart("linear_fits", [
-        Panel([Line(d["x"], d["y"], label="data", mode="markers", color="#999999"),
-               Line(xs, s["true_slope"] * xs + s["true_intercept"], label="truth", dash=True, color="#000000"),
-               Line(xs, t["no_intercept_slope"] * xs, label="no intercept"),
-               Line(xs, t["with_intercept_slope"] * xs + t["with_intercept_intercept"], label="with intercept"),
-               Line(xs, t["ridge_slope"] * xs + t["ridge_intercept"], label="ridge", dash=True)],
-              xlabel="x", ylabel="y", title="Fits on the first data set"),
-        Panel([Line(d["path_alphas"], d["path_slope"], label="slope", mode="lines+markers")],
-              xscale="log", xlabel="alpha", ylabel="slope", title="Ridge path: slope",
-              hlines=[(s["true_slope"], "true slope")], vlines=[(float(d["s_xx"]), "S_xx")]),
-        Panel([Line(d["path_alphas"], d["path_intercept"], label="intercept", mode="lines+markers")],
-              xscale="log", xlabel="alpha", ylabel="intercept", title="Ridge path: intercept",
-              hlines=[(s["true_intercept"], "true intercept")], vlines=[(float(d["s_xx"]), "S_xx")]),
-    ], caption="The no-intercept line is forced through the origin; ridge shrinks the slope towards 0 "
-       "(and the unpenalised intercept towards mean y) only for alpha of the order of S_xx.")))
+    rep.add(
+        Figure(
+            Chart(
+                "linear_fits",
+                [
+                    Panel(
+                        [
+                            Line(d["x"], d["y"], label="data", mode="markers", color="#999999"),
+                            Line(
+                                xs,
+                                s["true_slope"] * xs + s["true_intercept"],
+                                label="truth",
+                                dash=True,
+                                color="#000000",
+                            ),
+                            Line(xs, t["no_intercept_slope"] * xs, label="no intercept"),
+                            Line(
+                                xs,
+                                t["with_intercept_slope"] * xs + t["with_intercept_intercept"],
+                                label="with intercept",
+                            ),
+                            Line(xs, t["ridge_slope"] * xs + t["ridge_intercept"], label="ridge", dash=True),
+                        ],
+                        xlabel="x",
+                        ylabel="y",
+                        title="Fits on the first data set",
+                    ),
+                    Panel(
+                        [Line(d["path_alphas"], d["path_slope"], label="slope", mode="lines+markers")],
+                        xscale="log",
+                        xlabel="alpha",
+                        ylabel="slope",
+                        title="Ridge path: slope",
+                        hlines=[(s["true_slope"], "true slope")],
+                        vlines=[(float(d["s_xx"]), "S_xx")],
+                    ),
+                    Panel(
+                        [Line(d["path_alphas"], d["path_intercept"], label="intercept", mode="lines+markers")],
+                        xscale="log",
+                        xlabel="alpha",
+                        ylabel="intercept",
+                        title="Ridge path: intercept",
+                        hlines=[(s["true_intercept"], "true intercept")],
+                        vlines=[(float(d["s_xx"]), "S_xx")],
+                    ),
+                ],
+                caption="The no-intercept line is forced through the origin; ridge shrinks the slope towards 0 "
+                "(and the unpenalised intercept towards mean y) only for alpha of the order of S_xx.",
+            )
+        )
+    )
 
     # ---- exercise 2
     p = run_.load_arrays("periodic_first")
     table = run_.load_table("periodic")
     ratio = s["linear_over_krr_test_mse"]
-    rep.add(Heading("Exercise 2: kernel ridge regression on periodic data"), Text(
-        f"The Gaussian Gram matrix at sigma = {fmt(s['gram_sigma'])} on the {per['n']} grid points has eigenvalues "
-        f"from {fmt(s['gram_max_eigenvalue'])} down to {fmt(s['gram_min_eigenvalue'])}; "
-        f"{s['gram_numerical_rank']} of {per['n']} exceed the rounding level n eps lambda_max"
-        + (", so without regularisation the linear system K c = y is numerically singular. "
-           if s["gram_numerical_rank"] < per["n"] else ": K is numerically invertible. ")
-        + "In cross-validation the "
-        f"Cholesky factorisation of K + alpha I failed in {s['alpha0_singular_fits']} of the "
-        f"{s['alpha0_fits']} fits with alpha = 0 (all bandwidths, folds and seeds; {s['cv_fits']} fits in "
-        "all), where KernelRidge fell back to least squares with a LinAlgWarning."))
+    rep.add(
+        Heading("Exercise 2: kernel ridge regression on periodic data"),
+        Text(
+            f"The Gaussian Gram matrix at sigma = {fmt(s['gram_sigma'])} on the {per['n']} grid points has eigenvalues "
+            f"from {fmt(s['gram_max_eigenvalue'])} down to {fmt(s['gram_min_eigenvalue'])}; "
+            f"{s['gram_numerical_rank']} of {per['n']} exceed the rounding level n eps lambda_max"
+            + (
+                ", so without regularisation the linear system K c = y is numerically singular. "
+                if s["gram_numerical_rank"] < per["n"]
+                else ": K is numerically invertible. "
+            )
+            + "In cross-validation the "
+            f"Cholesky factorisation of K + alpha I failed in {s['alpha0_singular_fits']} of the "
+            f"{s['alpha0_fits']} fits with alpha = 0 (all bandwidths, folds and seeds; {s['cv_fits']} fits in "
+            "all), where KernelRidge fell back to least squares with a LinAlgWarning."
+        ),
+    )
     singular_note = "" if per["include_zero_alpha"] else " (alpha = 0 was not in the grid.)"
-    rep.add(Text(
-        f"Sigma and alpha are chosen by {per['folds']}-fold cross-validation on the training split "
-        f"({per['n'] - max(1, round(per['test_fraction'] * per['n']))} points); the "
-        f"{max(1, round(per['test_fraction'] * per['n']))} held-out points are used once per model at the end. "
-        f"CV chose alpha > 0 in {100 * s['cv_alpha_positive_fraction']:.0f}% of the {n} seeds{singular_note}; "
-        f"chosen sigma ranged over {fmt(min(s['chosen_sigma']))}–{fmt(max(s['chosen_sigma']))} and alpha over "
-        f"{fmt(min(s['chosen_alpha']))}–{fmt(max(s['chosen_alpha']))}. Held-out MSE: kernel ridge "
-        f"{fmt_est(s['test_mse_krr'])}, linear regression {fmt_est(s['test_mse_linear'])}; the linear model's "
-        f"error is {fmt_est(ratio)} times kernel ridge's, and kernel ridge was better on "
-        f"{100 * s['krr_beats_linear_fraction']:.0f}% of seeds. The noise 4 U[0, 1] has variance "
-        f"{fmt(s['noise_variance'])}, the lowest expected MSE any model can reach: kernel ridge is "
-        f"{fmt(s['test_mse_krr']['mean'] / s['noise_variance'])} times that floor. With the lab's sigma = "
-        f"{fmt(s['gram_sigma'])} and only alpha chosen by CV, the held-out MSE is "
-        f"{fmt_est(s['test_mse_krr_lab_sigma'])}."))
-    rows = [["kernel ridge (sigma, alpha by CV)", fmt_est(s["cv_mse"]), fmt_est(s["test_mse_krr"])],
-            [f"kernel ridge (sigma = {fmt(s['gram_sigma'])}, alpha by CV)", "—",
-             fmt_est(s["test_mse_krr_lab_sigma"])],
-            ["linear regression with intercept", "—", fmt_est(s["test_mse_linear"])],
-            ["noise floor (variance of 4 U[0, 1])", "—", fmt(s["noise_variance"])]]
-    rep.add(Table(["model", "CV MSE (training split)", "held-out MSE"], rows,
-                  caption=f"Means over {n} seeds (noise draw and split) with 95% CIs."))
+    rep.add(
+        Text(
+            f"Sigma and alpha are chosen by {per['folds']}-fold cross-validation on the training split "
+            f"({per['n'] - max(1, round(per['test_fraction'] * per['n']))} points); the "
+            f"{max(1, round(per['test_fraction'] * per['n']))} held-out points are used once per model at the end. "
+            f"CV chose alpha > 0 in {100 * s['cv_alpha_positive_fraction']:.0f}% of the {n} seeds{singular_note}; "
+            f"chosen sigma ranged over {fmt(min(s['chosen_sigma']))}–{fmt(max(s['chosen_sigma']))} and alpha over "
+            f"{fmt(min(s['chosen_alpha']))}–{fmt(max(s['chosen_alpha']))}. Held-out MSE: kernel ridge "
+            f"{fmt_est(s['test_mse_krr'])}, linear regression {fmt_est(s['test_mse_linear'])}; the linear model's "
+            f"error is {fmt_est(ratio)} times kernel ridge's, and kernel ridge was better on "
+            f"{100 * s['krr_beats_linear_fraction']:.0f}% of seeds. The noise 4 U[0, 1] has variance "
+            f"{fmt(s['noise_variance'])}, the lowest expected MSE any model can reach: kernel ridge is "
+            f"{fmt(s['test_mse_krr']['mean'] / s['noise_variance'])} times that floor. With the lab's sigma = "
+            f"{fmt(s['gram_sigma'])} and only alpha chosen by CV, the held-out MSE is "
+            f"{fmt_est(s['test_mse_krr_lab_sigma'])}."
+        )
+    )
+    rows = [
+        ["kernel ridge (sigma, alpha by CV)", fmt_est(s["cv_mse"]), fmt_est(s["test_mse_krr"])],
+        [f"kernel ridge (sigma = {fmt(s['gram_sigma'])}, alpha by CV)", "—", fmt_est(s["test_mse_krr_lab_sigma"])],
+        ["linear regression with intercept", "—", fmt_est(s["test_mse_linear"])],
+        ["noise floor (variance of 4 U[0, 1])", "—", fmt(s["noise_variance"])],
+    ]
+    rep.add(
+        Table(
+            ["model", "CV MSE (training split)", "held-out MSE"],
+            rows,
+            caption=f"Means over {n} seeds (noise draw and split) with 95% CIs.",
+        )
+    )
 
     x, y, tr, te = p["x"], p["y"], p["train"], p["test"]
     t0 = table.iloc[0]
     xs = p["x_fine"]
     truth = xs + per["amplitude"] * np.sin(xs) + per["noise_scale"] / 2.0
-    rep.add(Figure(Chart("periodic_fit", [Panel([
-        Line(x[tr], y[tr], label="training split", mode="markers", color="#999999"),
-        Line(x[te], y[te], label="held-out split", mode="markers", color="#000000"),
-        Line(xs, truth, label="E[y | x]", dash=True, color="#009E73"),
-        Line(xs, p["krr_fine"], label=f"kernel ridge (sigma {fmt(t0['sigma'])}, alpha {fmt(t0['alpha'])})",
-             color="#0072B2"),
-        Line(xs, t0["linear_slope"] * xs + t0["linear_intercept"], label="linear regression",
-             color="#D55E00"),
-    ], xlabel="x", ylabel="y", title="First seed")], ncols=1, panel_size=(8.0, 3.6))))
+    rep.add(
+        Figure(
+            Chart(
+                "periodic_fit",
+                [
+                    Panel(
+                        [
+                            Line(x[tr], y[tr], label="training split", mode="markers", color="#999999"),
+                            Line(x[te], y[te], label="held-out split", mode="markers", color="#000000"),
+                            Line(xs, truth, label="E[y | x]", dash=True, color="#009E73"),
+                            Line(
+                                xs,
+                                p["krr_fine"],
+                                label=f"kernel ridge (sigma {fmt(t0['sigma'])}, alpha {fmt(t0['alpha'])})",
+                                color="#0072B2",
+                            ),
+                            Line(
+                                xs,
+                                t0["linear_slope"] * xs + t0["linear_intercept"],
+                                label="linear regression",
+                                color="#D55E00",
+                            ),
+                        ],
+                        xlabel="x",
+                        ylabel="y",
+                        title="First seed",
+                    )
+                ],
+                ncols=1,
+                panel_size=(8.0, 3.6),
+            )
+        )
+    )
 
     sig, alp, sc = p["sigmas"], p["alphas"], p["cv_scores"]
     i, j = np.unravel_index(int(np.argmin(sc)), sc.shape)
     pos = alp > 0
-    rep.add(Figure(Chart("cross_validation", [
-        Panel([Line(sig, sc[:, j], mode="lines+markers", label=f"alpha = {fmt(float(alp[j]))}")],
-              xscale="log", yscale="log", xlabel="sigma", ylabel="CV MSE", title="CV MSE vs sigma (best alpha)",
-              hlines=[(s["noise_variance"], "noise floor")]),
-        Panel([Line(alp[pos], sc[i, pos], mode="lines+markers", label=f"sigma = {fmt(float(sig[i]))}")]
-              + ([Line(alp[pos], np.full(pos.sum(), sc[i, ~pos][0]), dash=True, label="alpha = 0")]
-                 if (~pos).any() else []),
-              xscale="log", yscale="log", xlabel="alpha", ylabel="CV MSE", title="CV MSE vs alpha (best sigma)",
-              hlines=[(s["noise_variance"], "noise floor")]),
-        Panel([Heatmap(p["gram"], cmap="viridis")], title=f"Gram matrix, sigma = {fmt(s['gram_sigma'])}",
-              xlabel="point index (x increasing)", ylabel="point index"),
-        Panel([Line(np.arange(1, len(p["gram_eigenvalues"]) + 1), np.maximum(p["gram_eigenvalues"], 1e-18),
-                    mode="lines+markers")], yscale="log", xlabel="rank", ylabel="eigenvalue",
-              title="Gram spectrum (|eig| < 1e-18 drawn at 1e-18)"),
-    ], ncols=2, caption="First seed. CV curves through the best (sigma, alpha); the banded Gram matrix "
-       "and its fast-decaying spectrum explain why alpha = 0 is singular.")))
+    rep.add(
+        Figure(
+            Chart(
+                "cross_validation",
+                [
+                    Panel(
+                        [Line(sig, sc[:, j], mode="lines+markers", label=f"alpha = {fmt(float(alp[j]))}")],
+                        xscale="log",
+                        yscale="log",
+                        xlabel="sigma",
+                        ylabel="CV MSE",
+                        title="CV MSE vs sigma (best alpha)",
+                        hlines=[(s["noise_variance"], "noise floor")],
+                    ),
+                    Panel(
+                        [Line(alp[pos], sc[i, pos], mode="lines+markers", label=f"sigma = {fmt(float(sig[i]))}")]
+                        + (
+                            [Line(alp[pos], np.full(pos.sum(), sc[i, ~pos][0]), dash=True, label="alpha = 0")]
+                            if (~pos).any()
+                            else []
+                        ),
+                        xscale="log",
+                        yscale="log",
+                        xlabel="alpha",
+                        ylabel="CV MSE",
+                        title="CV MSE vs alpha (best sigma)",
+                        hlines=[(s["noise_variance"], "noise floor")],
+                    ),
+                    Panel(
+                        [Heatmap(p["gram"], cmap="viridis")],
+                        title=f"Gram matrix, sigma = {fmt(s['gram_sigma'])}",
+                        xlabel="point index (x increasing)",
+                        ylabel="point index",
+                    ),
+                    Panel(
+                        [
+                            Line(
+                                np.arange(1, len(p["gram_eigenvalues"]) + 1),
+                                np.maximum(p["gram_eigenvalues"], 1e-18),
+                                mode="lines+markers",
+                            )
+                        ],
+                        yscale="log",
+                        xlabel="rank",
+                        ylabel="eigenvalue",
+                        title="Gram spectrum (|eig| < 1e-18 drawn at 1e-18)",
+                    ),
+                ],
+                ncols=2,
+                caption="First seed. CV curves through the best (sigma, alpha); the banded Gram matrix "
+                "and its fast-decaying spectrum explain why alpha = 0 is singular.",
+            )
+        )
+    )
 
     ests = [s["test_mse_krr"], s["test_mse_krr_lab_sigma"], s["test_mse_linear"]]
     lo, hi = zip(*(spread(e) for e in ests), strict=True)
-    rep.add(Figure(Chart("test_mse", [Panel([
-        Bar(["kernel ridge (CV)", f"kernel ridge (sigma {fmt(s['gram_sigma'])})", "linear"],
-            [e["mean"] for e in ests], errors=(lo, hi), label=f"held-out MSE, mean over {n} seeds")],
-        ylabel="MSE", title="Held-out MSE (95% CI)", hlines=[(s["noise_variance"], "noise floor")])])))
+    rep.add(
+        Figure(
+            Chart(
+                "test_mse",
+                [
+                    Panel(
+                        [
+                            Bar(
+                                ["kernel ridge (CV)", f"kernel ridge (sigma {fmt(s['gram_sigma'])})", "linear"],
+                                [e["mean"] for e in ests],
+                                errors=(lo, hi),
+                                label=f"held-out MSE, mean over {n} seeds",
+                            )
+                        ],
+                        ylabel="MSE",
+                        title="Held-out MSE (95% CI)",
+                        hlines=[(s["noise_variance"], "noise floor")],
+                    )
+                ],
+            )
+        )
+    )
     return rep
 
 
-register(Study(
-    "kernel-regression",
-    "Lab 2: linear and ridge regression; kernel ridge with cross-validated sigma and alpha.",
-    KernelRegressionConfig, run, report,
-    smoke={"seeds": 3, "linear": {"n_test": 200, "path_num": 8},
-           "periodic": {"folds": 3, "num_sigma": 5, "num_alpha": 5}},
-))
+register(
+    Study(
+        "kernel-regression",
+        "Lab 2: linear and ridge regression; kernel ridge with cross-validated sigma and alpha.",
+        KernelRegressionConfig,
+        run,
+        report,
+        smoke={
+            "seeds": 3,
+            "linear": {"n_test": 200, "path_num": 8},
+            "periodic": {"folds": 3, "num_sigma": 5, "num_alpha": 5},
+        },
+    )
+)

@@ -107,12 +107,16 @@ class SweepSection(ConfigSection):
 
 
 class RegularisationSection(ConfigSection):
-    sizes: list[int] = Field(default_factory=lambda: [10, 20, 40, 75, 100],
-                             description="training sizes (Tutorial 3's slider: 1-100, default 75)")
-    data_degrees: list[int] = Field(default_factory=lambda: [2, 6, 13],
-                                    description="degrees for 'more data' (Tutorial 3's sliders)")
-    decay_degrees: list[int] = Field(default_factory=lambda: [2, 6, 15],
-                                     description="degrees for weight decay (Tutorial 3's sliders)")
+    sizes: list[int] = Field(
+        default_factory=lambda: [10, 20, 40, 75, 100],
+        description="training sizes (Tutorial 3's slider: 1-100, default 75)",
+    )
+    data_degrees: list[int] = Field(
+        default_factory=lambda: [2, 6, 13], description="degrees for 'more data' (Tutorial 3's sliders)"
+    )
+    decay_degrees: list[int] = Field(
+        default_factory=lambda: [2, 6, 15], description="degrees for weight decay (Tutorial 3's sliders)"
+    )
     tutorial_lambda: float = Field(1e-4, gt=0, description="the tutorial's lambda")
     min_lambda: float = Field(1e-12, gt=0, description="smallest lambda of the sweep")
     max_lambda: float = Field(1e1, gt=0, description="largest lambda of the sweep")
@@ -123,8 +127,10 @@ class LandscapeSection(ConfigSection):
     resolution: int = Field(51, ge=3, description="grid points per axis (Tutorial 3: 51)")
     low: float = Field(-5.0, description="a and b range from low (Tutorial 3: linspace(-5, 5, 51))")
     high: float = Field(5.0, description="... to high")
-    p_values: list[float] = Field(default_factory=lambda: [1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 20.0, 50.0],
-                                  description="exponents of the L_p landscapes (Tutorial 3's slider: 1-50)")
+    p_values: list[float] = Field(
+        default_factory=lambda: [1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 20.0, 50.0],
+        description="exponents of the L_p landscapes (Tutorial 3's slider: 1-50)",
+    )
 
 
 class SelectionSection(ConfigSection):
@@ -201,8 +207,14 @@ def make_split(cfg: SelectionSection, noise_sd: float, seed: int) -> Split:
     return Split(*parts)
 
 
-def select_on_validation(x_train: np.ndarray, t_train: np.ndarray, x_val: np.ndarray, t_val: np.ndarray,
-                         degrees: list[int], lambdas: np.ndarray) -> tuple[int, float, float, np.ndarray]:
+def select_on_validation(
+    x_train: np.ndarray,
+    t_train: np.ndarray,
+    x_val: np.ndarray,
+    t_val: np.ndarray,
+    degrees: list[int],
+    lambdas: np.ndarray,
+) -> tuple[int, float, float, np.ndarray]:
     """Choose ``(degree, lambda)`` by validation MSE; fits on the training split only.
 
     It never receives the test split. Ties go to the first in (degree, lambda) order, i.e. the
@@ -221,11 +233,16 @@ def select_on_validation(x_train: np.ndarray, t_train: np.ndarray, x_val: np.nda
 
 def selection_experiment(split: Split, degrees: list[int], lambdas: np.ndarray) -> dict:
     """Select on validation, then evaluate the chosen model on the test split, once."""
-    degree, lam, val_mse, _ = select_on_validation(split.x_train, split.t_train, split.x_val, split.t_val,
-                                                   degrees, lambdas)
+    degree, lam, val_mse, _ = select_on_validation(
+        split.x_train, split.t_train, split.x_val, split.t_val, degrees, lambdas
+    )
     chosen = fit_polynomial(split.x_train, split.t_train, degree, alpha=lam)
-    return {"degree": degree, "lambda": lam, "val_mse": val_mse,
-            "test_mse": _mse(chosen, split.x_test, split.t_test)}  # the only read of t_test
+    return {
+        "degree": degree,
+        "lambda": lam,
+        "val_mse": val_mse,
+        "test_mse": _mse(chosen, split.x_test, split.t_test),
+    }  # the only read of t_test
 
 
 # --------------------------------------------------------------------------- OLS three ways
@@ -266,16 +283,21 @@ def ols_three_ways_experiment(cfg: OLSSection, seed: int) -> dict:
     # GD at lr = 1 / lambda_max contracts the slowest direction by 1 - 1/kappa per step.
     steps_needed = {name: float(np.log(tol) / np.log1p(-1.0 / k)) for name, k in (("raw", k_raw), ("centred", k_c))}
     sols = {"closed form": closed, "gradient descent": gd, "autograd": ag}
-    diffs = {f"{a} vs {b}": float(np.max(np.abs(sols[a] - sols[b])))
-             for i, a in enumerate(sols) for b in list(sols)[i + 1:]}
+    diffs = {
+        f"{a} vs {b}": float(np.max(np.abs(sols[a] - sols[b]))) for i, a in enumerate(sols) for b in list(sols)[i + 1 :]
+    }
     return {
-        "max_abs_difference": max(diffs.values()), "pairwise": diffs,
+        "max_abs_difference": max(diffs.values()),
+        "pairwise": diffs,
         "closed_vs_svd": float(np.max(np.abs(closed - svd))),
-        "kappa_raw": k_raw, "kappa_centred": k_c, "steps_needed": steps_needed,
+        "kappa_raw": k_raw,
+        "kappa_centred": k_c,
+        "steps_needed": steps_needed,
         "raw_gd_max_error": float(np.max(np.abs(raw_gd - closed))),
         "lambda_max_centred": hessian_lambda_max(Xc),
         "train_mse": float(np.mean((design @ closed - y) ** 2)),
-        "weights": closed, "bias": float(closed[-1]),
+        "weights": closed,
+        "bias": float(closed[-1]),
     }
 
 
@@ -299,16 +321,21 @@ def run(cfg: PolynomialRegressionConfig, ctx: StudyContext) -> dict:
         rng = np.random.default_rng(seed)
         pool_x = rng.uniform(0.0, 1.0, max(rg.sizes + [sw.n_train]))
         pool_t = _sin_targets(pool_x, sw.noise_sd, rng)
-        x_tr, t_tr = pool_x[:sw.n_train], pool_t[:sw.n_train]  # the first n_train points: the tutorial's set
+        x_tr, t_tr = pool_x[: sw.n_train], pool_t[: sw.n_train]  # the first n_train points: the tutorial's set
         x_te = rng.uniform(0.0, 1.0, sw.n_test)
         t_te = _sin_targets(x_te, sw.noise_sd, rng)
         x_ev = rng.uniform(0.0, 1.0, sw.eval_points)
         t_ev = _sin_targets(x_ev, sw.noise_sd, rng)
         for d in degrees:
             fit = fit_polynomial(x_tr, t_tr, d)
-            row = {"seed": s, "degree": d, "train_mse": _mse(fit, x_tr, t_tr), "test_mse": _mse(fit, x_te, t_te),
-                   "max_abs_coef": float(np.max(np.abs(fit.coef))),
-                   "condition_number": float(np.linalg.cond(polynomial_features(x_tr, d)))}
+            row = {
+                "seed": s,
+                "degree": d,
+                "train_mse": _mse(fit, x_tr, t_tr),
+                "test_mse": _mse(fit, x_te, t_te),
+                "max_abs_coef": float(np.max(np.abs(fit.coef))),
+                "condition_number": float(np.linalg.cond(polynomial_features(x_tr, d))),
+            }
             if d < sw.n_train:  # unique least-squares polynomial: any basis must give the same function
                 leg = fit_polynomial(x_tr, t_tr, d, basis="legendre", domain=(0.0, 1.0)).predict(grid)
                 gap = np.max(np.abs(leg - fit.predict(grid))) / np.max(np.abs(leg))  # relative to the fit's size
@@ -319,26 +346,55 @@ def run(cfg: PolynomialRegressionConfig, ctx: StudyContext) -> dict:
         for n in rg.sizes:
             for d in rg.data_degrees:
                 fit = fit_polynomial(pool_x[:n], pool_t[:n], d)
-                data_rows.append({"seed": s, "n": n, "degree": d, "eval_mse": _mse(fit, x_ev, t_ev),
-                                  "max_abs_coef": float(np.max(np.abs(fit.coef)))})
+                data_rows.append(
+                    {
+                        "seed": s,
+                        "n": n,
+                        "degree": d,
+                        "eval_mse": _mse(fit, x_ev, t_ev),
+                        "max_abs_coef": float(np.max(np.abs(fit.coef))),
+                    }
+                )
         for d in rg.decay_degrees:
             # The sweep, then the tutorial's lambda as its own row (flagged by position, not by value:
             # the sweep may contain the same lambda, and a row must not be counted twice).
             sweep_lams = [(0.0, False)] + [(float(v), False) for v in lambdas] + [(rg.tutorial_lambda, True)]
             for lam, tutorial in sweep_lams:
                 fit = fit_polynomial(x_tr, t_tr, d, alpha=lam)
-                decay_rows.append({"seed": s, "degree": d, "lambda": lam, "eval_mse": _mse(fit, x_ev, t_ev),
-                                   "train_mse": _mse(fit, x_tr, t_tr),
-                                   "max_abs_coef": float(np.max(np.abs(fit.coef))), "tutorial": tutorial})
+                decay_rows.append(
+                    {
+                        "seed": s,
+                        "degree": d,
+                        "lambda": lam,
+                        "eval_mse": _mse(fit, x_ev, t_ev),
+                        "train_mse": _mse(fit, x_tr, t_tr),
+                        "max_abs_coef": float(np.max(np.abs(fit.coef))),
+                        "tutorial": tutorial,
+                    }
+                )
         if s == 0:
             first_train = (x_tr, t_tr)
             top = max(rg.decay_degrees)
-            fits = {name: fit_polynomial(x_tr, t_tr, d, alpha=a) for name, d, a in
-                    (("deg3", 3, 0.0), ("deg9", min(9, sw.max_degree), 0.0), ("top", top, 0.0),
-                     ("top_decay", top, rg.tutorial_lambda))}
-            ctx.writer.save_arrays("first_seed", x=x_tr, t=t_tr, x_test=x_te, t_test=t_te, grid=grid,
-                                   **{f"pred_{k}": f.predict(grid) for k, f in fits.items()},
-                                   coef_top=fits["top"].coef, coef_top_decay=fits["top_decay"].coef)
+            fits = {
+                name: fit_polynomial(x_tr, t_tr, d, alpha=a)
+                for name, d, a in (
+                    ("deg3", 3, 0.0),
+                    ("deg9", min(9, sw.max_degree), 0.0),
+                    ("top", top, 0.0),
+                    ("top_decay", top, rg.tutorial_lambda),
+                )
+            }
+            ctx.writer.save_arrays(
+                "first_seed",
+                x=x_tr,
+                t=t_tr,
+                x_test=x_te,
+                t_test=t_te,
+                grid=grid,
+                **{f"pred_{k}": f.predict(grid) for k, f in fits.items()},
+                coef_top=fits["top"].coef,
+                coef_top_decay=fits["top_decay"].coef,
+            )
         ctx.progress.update(1)
     sweep = pd.DataFrame(sweep_rows)
     more = pd.DataFrame(data_rows)
@@ -366,23 +422,30 @@ def run(cfg: PolynomialRegressionConfig, ctx: StudyContext) -> dict:
         if loss != "mse":
             maps[f"{loss}_{fmt(p)}"] = L
         i, j = np.unravel_index(int(np.argmin(L)), L.shape)
-        land_rows.append({"loss": loss, "p": p, "min": float(L.min()), "argmin_a": float(a_grid[i]),
-                          "argmin_b": float(b_grid[j]),
-                          "gap": midpoint_convexity_gap(L, coords=[a_grid, b_grid]),
-                          "convex": is_midpoint_convex(L, coords=[a_grid, b_grid])})
+        land_rows.append(
+            {
+                "loss": loss,
+                "p": p,
+                "min": float(L.min()),
+                "argmin_a": float(a_grid[i]),
+                "argmin_b": float(b_grid[j]),
+                "gap": midpoint_convexity_gap(L, coords=[a_grid, b_grid]),
+                "convex": is_midpoint_convex(L, coords=[a_grid, b_grid]),
+            }
+        )
     land = pd.DataFrame(land_rows)
     ctx.writer.save_table("landscapes", land)
     top_p = max(ls.p_values)
-    ctx.writer.save_arrays("landscape_maps", a=a_grid, b=b_grid, mse=mse, l1=maps["l1_1"],
-                           lp_max=maps[f"lp_{fmt(top_p)}"])
+    ctx.writer.save_arrays(
+        "landscape_maps", a=a_grid, b=b_grid, mse=mse, l1=maps["l1_1"], lp_max=maps[f"lp_{fmt(top_p)}"]
+    )
     ctx.progress.update(1)
 
     # ---- 4. selection on validation, test once
     sel_lambdas = np.concatenate([[0.0], np.geomspace(sel.min_lambda, sel.max_lambda, sel.num_lambda)])
     sel_rows = []
     for s, seed in enumerate(ctx.seeds(sel.seeds, "selection")):
-        sel_rows.append({"seed": s, **selection_experiment(make_split(sel, sw.noise_sd, seed), degrees,
-                                                           sel_lambdas)})
+        sel_rows.append({"seed": s, **selection_experiment(make_split(sel, sw.noise_sd, seed), degrees, sel_lambdas)})
         ctx.progress.update(1)
     chosen = pd.DataFrame(sel_rows)
     ctx.writer.save_table("selection", chosen)
@@ -415,24 +478,37 @@ def run(cfg: PolynomialRegressionConfig, ctx: StudyContext) -> dict:
         "best_test_degree": best_deg,
         "interpolation_degree": interp_deg,
         "max_abs_coef_by_degree": [float(sweep.loc[sweep["degree"] == d, "max_abs_coef"].median()) for d in degrees],
-        "condition_number_by_degree": [float(sweep.loc[sweep["degree"] == d, "condition_number"].median())
-                                       for d in degrees],
+        "condition_number_by_degree": [
+            float(sweep.loc[sweep["degree"] == d, "condition_number"].median()) for d in degrees
+        ],
         "legendre_vs_monomial_max_gap": basis_gap,
         # What the conditioning allows: relative error ~ eps * cond for a backward-stable solve.
-        "legendre_gap_bound": float(np.finfo(float).eps
-                                    * sweep.loc[sweep["degree"] < sw.n_train, "condition_number"].max()),
-        "more_data": [{"degree": d, "n_small": min(rg.sizes), "n_large": max(rg.sizes),
-                       **{f"{q}_{which}": cell(more, q, n=n, degree=d)
-                          for q in ("eval_mse", "max_abs_coef")
-                          for which, n in (("small", min(rg.sizes)), ("large", max(rg.sizes)))}}
-                      for d in rg.data_degrees],
+        "legendre_gap_bound": float(
+            np.finfo(float).eps * sweep.loc[sweep["degree"] < sw.n_train, "condition_number"].max()
+        ),
+        "more_data": [
+            {
+                "degree": d,
+                "n_small": min(rg.sizes),
+                "n_large": max(rg.sizes),
+                **{
+                    f"{q}_{which}": cell(more, q, n=n, degree=d)
+                    for q in ("eval_mse", "max_abs_coef")
+                    for which, n in (("small", min(rg.sizes)), ("large", max(rg.sizes)))
+                },
+            }
+            for d in rg.data_degrees
+        ],
         "decay_degree": top_decay,
         "tutorial_lambda": rg.tutorial_lambda,
-        "decay_none": {"eval_mse": cell(decay, "eval_mse", degree=top_decay, tutorial=False, **{"lambda": 0.0}),
-                       "max_abs_coef": cell(decay, "max_abs_coef", degree=top_decay, tutorial=False,
-                                            **{"lambda": 0.0})},
-        "decay_tutorial": {"eval_mse": cell(decay, "eval_mse", degree=top_decay, tutorial=True),
-                           "max_abs_coef": cell(decay, "max_abs_coef", degree=top_decay, tutorial=True)},
+        "decay_none": {
+            "eval_mse": cell(decay, "eval_mse", degree=top_decay, tutorial=False, **{"lambda": 0.0}),
+            "max_abs_coef": cell(decay, "max_abs_coef", degree=top_decay, tutorial=False, **{"lambda": 0.0}),
+        },
+        "decay_tutorial": {
+            "eval_mse": cell(decay, "eval_mse", degree=top_decay, tutorial=True),
+            "max_abs_coef": cell(decay, "max_abs_coef", degree=top_decay, tutorial=True),
+        },
         "landscape_loop_vs_vectorised": loop_gap,
         "landscape_all_convex": bool(land["convex"].all()),
         "landscape_max_gap": float(land["gap"].max()),
@@ -466,54 +542,105 @@ def report(run_: Run) -> Report:
     degrees = np.arange(len(test))
     best = s["best_test_degree"]
     ols = s["ols"]
-    rep = Report("Polynomial regression, regularisation and loss landscapes (Tutorial 3, Lab 3)", headline={
-        "lowest test MSE of the degree sweep": f"degree {best}: {fmt_est(test[best])}",
-        "selected on validation: test MSE": fmt_est(s["selection_test_mse"]),
-        "OLS three ways: max weight difference": fmt(ols["max_abs_difference"]),
-    })
+    rep = Report(
+        "Polynomial regression, regularisation and loss landscapes (Tutorial 3, Lab 3)",
+        headline={
+            "lowest test MSE of the degree sweep": f"degree {best}: {fmt_est(test[best])}",
+            "selected on validation: test MSE": fmt_est(s["selection_test_mse"]),
+            "OLS three ways: max weight difference": fmt(ols["max_abs_difference"]),
+        },
+    )
 
     # ---- degree sweep
     worst = int(np.argmax([e["mean"] for e in test]))
     interp = s["interpolation_degree"]
     cond = s["condition_number_by_degree"]
     coef = s["max_abs_coef_by_degree"]
-    interp_text = (f"reaches rounding level (median <= {fmt(INTERPOLATION_MSE)}) from degree {interp} on — with "
-                   f"{s['n_train']} points a degree-{s['n_train'] - 1} polynomial interpolates —"
-                   if interp is not None else "never reaches rounding level")
-    rep.add(Heading("MSE vs degree of the polynomial fit"), Text(
-        f"{s['n_train']} training and {sw['n_test']} test points per data set, {n_seeds} data sets; geometric means "
-        f"with 95% CIs (MSEs span many decades). Train MSE falls from {fmt_est(train[0])} at degree 0 and "
-        f"{interp_text} while test MSE is lowest at degree {best} ({fmt_est(test[best])}, "
-        f"{fmt(test[best]['mean'] / floor)}x the noise variance {fmt(floor)}) and highest at degree {worst} "
-        f"({fmt_est(test[worst])}, {fmt(test[worst]['mean'] / test[best]['mean'])}x the minimum). The largest "
-        f"monomial coefficient (median over data sets) grows from {fmt(coef[min(3, len(coef) - 1)])} at degree 3 to "
-        f"{fmt(max(coef))} at degree {int(np.argmax(coef))}; beyond degree {s['n_train'] - 1} the system is "
-        "under-determined and lstsq returns the minimum-norm coefficients (the tutorial's torch.inverse(X^T X) "
-        "is singular there). The monomial feature matrix is ill-conditioned (condition number "
-        f"{fmt(cond[min(9, len(cond) - 1)])} at degree {min(9, len(cond) - 1)}). Refitting every degree below "
-        f"{s['n_train']} in a Legendre basis on [0, 1] (well conditioned; the least-squares polynomial is unique "
-        f"there) changes the fitted function by at most {fmt(s['legendre_vs_monomial_max_gap'])} of its largest "
-        f"value on [0, 1], against eps x condition number = {fmt(s['legendre_gap_bound'])} for the worst "
-        "matrix"
-        + (": as accurate as the conditioning allows, and far below the noise level."
-           if s["legendre_vs_monomial_max_gap"] <= s["legendre_gap_bound"] else
-           ": MORE than the conditioning explains — check the solver.")))
+    interp_text = (
+        f"reaches rounding level (median <= {fmt(INTERPOLATION_MSE)}) from degree {interp} on — with "
+        f"{s['n_train']} points a degree-{s['n_train'] - 1} polynomial interpolates —"
+        if interp is not None
+        else "never reaches rounding level"
+    )
+    rep.add(
+        Heading("MSE vs degree of the polynomial fit"),
+        Text(
+            f"{s['n_train']} training and {sw['n_test']} test points per data set, {n_seeds} data sets; "
+            f"geometric means "
+            f"with 95% CIs (MSEs span many decades). Train MSE falls from {fmt_est(train[0])} at degree 0 and "
+            f"{interp_text} while test MSE is lowest at degree {best} ({fmt_est(test[best])}, "
+            f"{fmt(test[best]['mean'] / floor)}x the noise variance {fmt(floor)}) and highest at degree {worst} "
+            f"({fmt_est(test[worst])}, {fmt(test[worst]['mean'] / test[best]['mean'])}x the minimum). The largest "
+            f"monomial coefficient (median over data sets) grows from {fmt(coef[min(3, len(coef) - 1)])} at "
+            f"degree 3 to "
+            f"{fmt(max(coef))} at degree {int(np.argmax(coef))}; beyond degree {s['n_train'] - 1} the system is "
+            "under-determined and lstsq returns the minimum-norm coefficients (the tutorial's torch.inverse(X^T X) "
+            "is singular there). The monomial feature matrix is ill-conditioned (condition number "
+            f"{fmt(cond[min(9, len(cond) - 1)])} at degree {min(9, len(cond) - 1)}). Refitting every degree below "
+            f"{s['n_train']} in a Legendre basis on [0, 1] (well conditioned; the least-squares polynomial is unique "
+            f"there) changes the fitted function by at most {fmt(s['legendre_vs_monomial_max_gap'])} of its largest "
+            f"value on [0, 1], against eps x condition number = {fmt(s['legendre_gap_bound'])} for the worst "
+            "matrix"
+            + (
+                ": as accurate as the conditioning allows, and far below the noise level."
+                if s["legendre_vs_monomial_max_gap"] <= s["legendre_gap_bound"]
+                else ": MORE than the conditioning explains — check the solver."
+            )
+        ),
+    )
     tr_lo, tr_hi = _band(train)
     te_lo, te_hi = _band(test)
     fs = run_.load_arrays("first_seed")
     g = fs["grid"]
-    rep.add(Figure(Chart("mse_vs_degree", [
-        Panel([Line(degrees, [e["mean"] for e in train], band=(tr_lo, tr_hi), label="train", mode="lines+markers"),
-               Line(degrees, [e["mean"] for e in test], band=(te_lo, te_hi), label="test", mode="lines+markers")],
-              yscale="log", xlabel="degree", ylabel="MSE (geometric mean, 95% CI)",
-              title="MSE loss vs degree of the polynomial fit", hlines=[(floor, "noise variance")]),
-        Panel([Line(fs["x"], fs["t"], mode="markers", label="train", color="#000000"),
-               Line(fs["x_test"], fs["t_test"], mode="markers", label="test", color="#999999"),
-               Line(g, np.sin(2 * np.pi * g), dash=True, label="sin(2 pi x)", color="#009E73"),
-               Line(g, np.clip(fs["pred_deg3"], -PLOT_CLIP, PLOT_CLIP), label="degree 3"),
-               Line(g, np.clip(fs["pred_deg9"], -PLOT_CLIP, PLOT_CLIP), label=f"degree {min(9, len(test) - 1)}")],
-              xlabel="x", ylabel="t", title=f"First data set (fits clipped to +-{fmt(PLOT_CLIP)})"),
-    ], caption="Train MSE reaches rounding level (drawn at 1e-16) once the polynomial interpolates.")))
+    rep.add(
+        Figure(
+            Chart(
+                "mse_vs_degree",
+                [
+                    Panel(
+                        [
+                            Line(
+                                degrees,
+                                [e["mean"] for e in train],
+                                band=(tr_lo, tr_hi),
+                                label="train",
+                                mode="lines+markers",
+                            ),
+                            Line(
+                                degrees,
+                                [e["mean"] for e in test],
+                                band=(te_lo, te_hi),
+                                label="test",
+                                mode="lines+markers",
+                            ),
+                        ],
+                        yscale="log",
+                        xlabel="degree",
+                        ylabel="MSE (geometric mean, 95% CI)",
+                        title="MSE loss vs degree of the polynomial fit",
+                        hlines=[(floor, "noise variance")],
+                    ),
+                    Panel(
+                        [
+                            Line(fs["x"], fs["t"], mode="markers", label="train", color="#000000"),
+                            Line(fs["x_test"], fs["t_test"], mode="markers", label="test", color="#999999"),
+                            Line(g, np.sin(2 * np.pi * g), dash=True, label="sin(2 pi x)", color="#009E73"),
+                            Line(g, np.clip(fs["pred_deg3"], -PLOT_CLIP, PLOT_CLIP), label="degree 3"),
+                            Line(
+                                g,
+                                np.clip(fs["pred_deg9"], -PLOT_CLIP, PLOT_CLIP),
+                                label=f"degree {min(9, len(test) - 1)}",
+                            ),
+                        ],
+                        xlabel="x",
+                        ylabel="t",
+                        title=f"First data set (fits clipped to +-{fmt(PLOT_CLIP)})",
+                    ),
+                ],
+                caption="Train MSE reaches rounding level (drawn at 1e-16) once the polynomial interpolates.",
+            )
+        )
+    )
 
     # ---- regularisation
     more = run_.load_table("more_data")
@@ -529,64 +656,131 @@ def report(run_: Run) -> Report:
             f"at degree {r['degree']} the MSE {trend(r['eval_mse_small'], r['eval_mse_large'])} from "
             f"{fmt_est(r['eval_mse_small'])} to {fmt_est(r['eval_mse_large'])} and the largest coefficient "
             f"{trend(r['max_abs_coef_small'], r['max_abs_coef_large'])} from {fmt_est(r['max_abs_coef_small'])} to "
-            f"{fmt_est(r['max_abs_coef_large'])}")
-    both = [r for r in s["more_data"] if r["eval_mse_large"]["mean"] < r["eval_mse_small"]["mean"]
-            and r["max_abs_coef_large"]["mean"] > r["max_abs_coef_small"]["mean"]]
+            f"{fmt_est(r['max_abs_coef_large'])}"
+        )
+    both = [
+        r
+        for r in s["more_data"]
+        if r["eval_mse_large"]["mean"] < r["eval_mse_small"]["mean"]
+        and r["max_abs_coef_large"]["mean"] > r["max_abs_coef_small"]["mean"]
+    ]
     caveat = ""
     if both:
-        caveat = (f" At degree {both[0]['degree']} more data fixes the fit while its monomial coefficients grow: the "
-                  "least-squares approximation of sin(2 pi x) in this ill-conditioned basis has large, cancelling "
-                  "coefficients, so a large coefficient is not by itself a sign of overfitting — an unstable fit "
-                  "is (compare the errors).")
+        caveat = (
+            f" At degree {both[0]['degree']} more data fixes the fit while its monomial coefficients grow: the "
+            "least-squares approximation of sin(2 pi x) in this ill-conditioned basis has large, cancelling "
+            "coefficients, so a large coefficient is not by itself a sign of overfitting — an unstable fit "
+            "is (compare the errors)."
+        )
     r0 = s["more_data"][0]
-    rep.add(Heading("Regularisation: more data and weight decay"), Text(
-        f"Errors on {sw['eval_points']} fresh points per data set (curves for illustration; nothing is chosen "
-        f"from them). More data, from {r0['n_small']} to {r0['n_large']} training points: " + "; ".join(sentences)
-        + "." + caveat + " Weight decay "
-        f"(closed-form ridge, theta = (X^T X + lambda I)^-1 X^T t as in the tutorial, every coefficient "
-        f"penalised): at degree {s['decay_degree']} with {s['n_train']} points the tutorial's lambda = "
-        f"{fmt(s['tutorial_lambda'])} changes the MSE from {fmt_est(dn['eval_mse'])} (lambda = 0, minimum-norm "
-        f"interpolant) to {fmt_est(dt['eval_mse'])} and the largest coefficient from {fmt_est(dn['max_abs_coef'])} "
-        f"to {fmt_est(dt['max_abs_coef'])}."))
+    rep.add(
+        Heading("Regularisation: more data and weight decay"),
+        Text(
+            f"Errors on {sw['eval_points']} fresh points per data set (curves for illustration; nothing is chosen "
+            f"from them). More data, from {r0['n_small']} to {r0['n_large']} training points: "
+            + "; ".join(sentences)
+            + "."
+            + caveat
+            + " Weight decay "
+            f"(closed-form ridge, theta = (X^T X + lambda I)^-1 X^T t as in the tutorial, every coefficient "
+            f"penalised): at degree {s['decay_degree']} with {s['n_train']} points the tutorial's lambda = "
+            f"{fmt(s['tutorial_lambda'])} changes the MSE from {fmt_est(dn['eval_mse'])} (lambda = 0, minimum-norm "
+            f"interpolant) to {fmt_est(dt['eval_mse'])} and the largest coefficient from {fmt_est(dn['max_abs_coef'])} "
+            f"to {fmt_est(dt['max_abs_coef'])}."
+        ),
+    )
     panels = []
-    for col, ylabel, title in (("eval_mse", "MSE (geometric mean)", "More data: error"),
-                               ("max_abs_coef", "max |theta_j| (geometric mean)", "More data: coefficients")):
+    for col, ylabel, title in (
+        ("eval_mse", "MSE (geometric mean)", "More data: error"),
+        ("max_abs_coef", "max |theta_j| (geometric mean)", "More data: coefficients"),
+    ):
         lines = []
         for d in rg["data_degrees"]:
             sub = more[more["degree"] == d]
             sizes = sorted(sub["n"].unique())
             ests = [_log_estimate(sub.loc[sub["n"] == n, col].to_numpy()) for n in sizes]
-            lines.append(Line(sizes, [e["mean"] for e in ests], band=_band(ests), label=f"degree {d}",
-                              mode="lines+markers"))
-        panels.append(Panel(lines, xscale="log", yscale="log", xlabel="training points", ylabel=ylabel, title=title,
-                            hlines=[(floor, "noise variance")] if col == "eval_mse" else []))
-    for col, ylabel, title in (("eval_mse", "MSE (geometric mean)", "Weight decay: error"),
-                               ("max_abs_coef", "max |theta_j| (geometric mean)", "Weight decay: coefficients")):
+            lines.append(
+                Line(sizes, [e["mean"] for e in ests], band=_band(ests), label=f"degree {d}", mode="lines+markers")
+            )
+        panels.append(
+            Panel(
+                lines,
+                xscale="log",
+                yscale="log",
+                xlabel="training points",
+                ylabel=ylabel,
+                title=title,
+                hlines=[(floor, "noise variance")] if col == "eval_mse" else [],
+            )
+        )
+    for col, ylabel, title in (
+        ("eval_mse", "MSE (geometric mean)", "Weight decay: error"),
+        ("max_abs_coef", "max |theta_j| (geometric mean)", "Weight decay: coefficients"),
+    ):
         lines = []
         for d in rg["decay_degrees"]:
             sub = decay[(decay["degree"] == d) & (decay["lambda"] > 0) & ~decay["tutorial"]]
             lams = sorted(sub["lambda"].unique())
             ests = [_log_estimate(sub.loc[sub["lambda"] == lam, col].to_numpy()) for lam in lams]
-            lines.append(Line(lams, [e["mean"] for e in ests], band=_band(ests), label=f"degree {d}",
-                              mode="lines+markers"))
-        panels.append(Panel(lines, xscale="log", yscale="log", xlabel="lambda", ylabel=ylabel, title=title,
-                            vlines=[(s["tutorial_lambda"], "tutorial's lambda")],
-                            hlines=[(floor, "noise variance")] if col == "eval_mse" else []))
+            lines.append(
+                Line(lams, [e["mean"] for e in ests], band=_band(ests), label=f"degree {d}", mode="lines+markers")
+            )
+        panels.append(
+            Panel(
+                lines,
+                xscale="log",
+                yscale="log",
+                xlabel="lambda",
+                ylabel=ylabel,
+                title=title,
+                vlines=[(s["tutorial_lambda"], "tutorial's lambda")],
+                hlines=[(floor, "noise variance")] if col == "eval_mse" else [],
+            )
+        )
     rep.add(Figure(Chart("regularisation", panels, ncols=2)))
     k = np.arange(fs["coef_top"].size)
-    rep.add(Figure(Chart("coefficients", [
-        Panel([Bar([str(i) for i in k], np.log10(np.maximum(np.abs(fs["coef_top"]), 1e-300)).tolist(),
-                   label="lambda = 0"),
-               Bar([str(i) for i in k], np.log10(np.maximum(np.abs(fs["coef_top_decay"]), 1e-300)).tolist(),
-                   label=f"lambda = {fmt(s['tutorial_lambda'])}")],
-              xlabel="power j of x", ylabel="log10 |theta_j|", title=f"Degree {s['decay_degree']}, first data set"),
-        Panel([Line(fs["x"], fs["t"], mode="markers", label="train", color="#000000"),
-               Line(g, np.sin(2 * np.pi * g), dash=True, label="sin(2 pi x)", color="#009E73"),
-               Line(g, np.clip(fs["pred_top"], -PLOT_CLIP, PLOT_CLIP), label="lambda = 0"),
-               Line(g, np.clip(fs["pred_top_decay"], -PLOT_CLIP, PLOT_CLIP),
-                    label=f"lambda = {fmt(s['tutorial_lambda'])}")],
-              xlabel="x", ylabel="t", title="The two fits (clipped)"),
-    ], caption="Weight decay keeps the high-order coefficients small.")))
+    rep.add(
+        Figure(
+            Chart(
+                "coefficients",
+                [
+                    Panel(
+                        [
+                            Bar(
+                                [str(i) for i in k],
+                                np.log10(np.maximum(np.abs(fs["coef_top"]), 1e-300)).tolist(),
+                                label="lambda = 0",
+                            ),
+                            Bar(
+                                [str(i) for i in k],
+                                np.log10(np.maximum(np.abs(fs["coef_top_decay"]), 1e-300)).tolist(),
+                                label=f"lambda = {fmt(s['tutorial_lambda'])}",
+                            ),
+                        ],
+                        xlabel="power j of x",
+                        ylabel="log10 |theta_j|",
+                        title=f"Degree {s['decay_degree']}, first data set",
+                    ),
+                    Panel(
+                        [
+                            Line(fs["x"], fs["t"], mode="markers", label="train", color="#000000"),
+                            Line(g, np.sin(2 * np.pi * g), dash=True, label="sin(2 pi x)", color="#009E73"),
+                            Line(g, np.clip(fs["pred_top"], -PLOT_CLIP, PLOT_CLIP), label="lambda = 0"),
+                            Line(
+                                g,
+                                np.clip(fs["pred_top_decay"], -PLOT_CLIP, PLOT_CLIP),
+                                label=f"lambda = {fmt(s['tutorial_lambda'])}",
+                            ),
+                        ],
+                        xlabel="x",
+                        ylabel="t",
+                        title="The two fits (clipped)",
+                    ),
+                ],
+                caption="Weight decay keeps the high-order coefficients small.",
+            )
+        )
+    )
 
     # ---- landscapes
     land = run_.load_table("landscapes")
@@ -594,31 +788,69 @@ def report(run_: Run) -> Report:
     a, b = maps["a"], maps["b"]
     ok = s["landscape_all_convex"]
     n_argmin = len({(r.argmin_a, r.argmin_b) for r in land.itertuples()})
-    rep.add(Heading("Loss landscapes of f(x) = a x + b"), Text(
-        f"On the first training set, over a {len(a)} x {len(b)} grid of (a, b) in [{fmt(a[0])}, {fmt(a[-1])}]^2. The "
-        f"vectorised landscape (broadcast residuals of shape (A, B, N)) matches the tutorial's double loop to "
-        f"{fmt(s['landscape_loop_vs_vectorised'])}. Midpoint convexity on the grid — f(midpoint) <= mean of the "
-        f"two ends, for every pair of grid points whose midpoint is a grid point — "
-        + (f"holds for every loss (largest gap {fmt(s['landscape_max_gap'])}, rounding level), as it must: each "
-           "loss is a norm of the affine residual vector, hence convex."
-           if ok else f"FAILS for at least one loss (largest gap {fmt(s['landscape_max_gap'])}).")
-        + f" Least squares gives a = {fmt(s['ols_line'][0])}, b = {fmt(s['ols_line'][1])}"
-        + (f"; the grid minimisers move with p ({n_argmin} distinct): large p weights the largest residual "
-           "most (towards the L_inf fit)." if n_argmin > 1 else "; every loss has the same grid minimiser.")),
-        Table(["loss", "p", "min on grid", "argmin a", "argmin b", "convexity gap", "convex"],
-              [[r.loss, fmt(r.p), fmt(r.min), fmt(r.argmin_a), fmt(r.argmin_b), fmt(r.gap),
-                "yes" if r.convex else "no"] for r in land.itertuples()]))
+    rep.add(
+        Heading("Loss landscapes of f(x) = a x + b"),
+        Text(
+            f"On the first training set, over a {len(a)} x {len(b)} grid of (a, b) in [{fmt(a[0])}, "
+            f"{fmt(a[-1])}]^2. The "
+            f"vectorised landscape (broadcast residuals of shape (A, B, N)) matches the tutorial's double loop to "
+            f"{fmt(s['landscape_loop_vs_vectorised'])}. Midpoint convexity on the grid — f(midpoint) <= mean of the "
+            f"two ends, for every pair of grid points whose midpoint is a grid point — "
+            + (
+                f"holds for every loss (largest gap {fmt(s['landscape_max_gap'])}, rounding level), as it must: each "
+                "loss is a norm of the affine residual vector, hence convex."
+                if ok
+                else f"FAILS for at least one loss (largest gap {fmt(s['landscape_max_gap'])})."
+            )
+            + f" Least squares gives a = {fmt(s['ols_line'][0])}, b = {fmt(s['ols_line'][1])}"
+            + (
+                f"; the grid minimisers move with p ({n_argmin} distinct): large p weights the largest residual "
+                "most (towards the L_inf fit)."
+                if n_argmin > 1
+                else "; every loss has the same grid minimiser."
+            )
+        ),
+        Table(
+            ["loss", "p", "min on grid", "argmin a", "argmin b", "convexity gap", "convex"],
+            [
+                [
+                    r.loss,
+                    fmt(r.p),
+                    fmt(r.min),
+                    fmt(r.argmin_a),
+                    fmt(r.argmin_b),
+                    fmt(r.gap),
+                    "yes" if r.convex else "no",
+                ]
+                for r in land.itertuples()
+            ],
+        ),
+    )
     top_p = max(c["landscape"]["p_values"])
     # Cell indices on the axes, mapped to (a, b) in the axis titles (see kernel_features.py).
     step = float(a[1] - a[0])
-    axes = {"xlabel": f"index j: b = {fmt(b[0])} + {fmt(step)} j",
-            "ylabel": f"index i: a = {fmt(a[0])} + {fmt(step)} i"}
-    rep.add(Figure(Chart("landscapes", [
-        Panel([Heatmap(np.log10(maps["mse"]), cmap="viridis")], title="log10 MSE", **axes),
-        Panel([Heatmap(maps["l1"], cmap="viridis")], title="L1", **axes),
-        Panel([Heatmap(maps["lp_max"], cmap="viridis")], title=f"L{fmt(top_p)}", **axes),
-    ], caption="Grid values; " + ("every landscape passed the midpoint-convexity check." if ok
-                                  else "at least one landscape FAILED the midpoint-convexity check."))))
+    axes = {
+        "xlabel": f"index j: b = {fmt(b[0])} + {fmt(step)} j",
+        "ylabel": f"index i: a = {fmt(a[0])} + {fmt(step)} i",
+    }
+    rep.add(
+        Figure(
+            Chart(
+                "landscapes",
+                [
+                    Panel([Heatmap(np.log10(maps["mse"]), cmap="viridis")], title="log10 MSE", **axes),
+                    Panel([Heatmap(maps["l1"], cmap="viridis")], title="L1", **axes),
+                    Panel([Heatmap(maps["lp_max"], cmap="viridis")], title=f"L{fmt(top_p)}", **axes),
+                ],
+                caption="Grid values; "
+                + (
+                    "every landscape passed the midpoint-convexity check."
+                    if ok
+                    else "at least one landscape FAILED the midpoint-convexity check."
+                ),
+            )
+        )
+    )
 
     # ---- selection
     degs = s["selection_degrees"]
@@ -626,47 +858,82 @@ def report(run_: Run) -> Report:
     counts = np.bincount(degs, minlength=len(test))
     mode = int(np.argmax(counts))
     ratio = s["selection_test_over_val"]
-    rep.add(Heading("Choosing degree and lambda on validation data"), Text(
-        f"{sel['n_train']} training, {sel['n_val']} validation and {sel['n_test']} test points per split, "
-        f"{sel['seeds']} splits. Every degree 0-{len(test) - 1} and lambda in {{0}} plus "
-        f"{sel['num_lambda']} values in [{fmt(sel['min_lambda'])}, {fmt(sel['max_lambda'])}] is fitted on the training "
-        "split and scored on the validation split; the chosen model is evaluated on the test split once. The "
-        f"most frequent choice is degree {mode} ({counts[mode]} of {len(degs)} splits); lambda > 0 was chosen "
-        f"in {sum(1 for v in lams if v > 0)} of {len(lams)}. Test MSE of the chosen models: "
-        f"{fmt_est(s['selection_test_mse'])} (noise variance {fmt(floor)}), against a validation MSE of "
-        f"{fmt_est(s['selection_val_mse'])}; test / validation = {fmt_est(ratio)} (geometric mean of per-split "
-        "ratios)" + (": the winner's validation score is optimistic, as a minimum over many candidates is."
-                     if ratio["low"] > 1 else ".")),
-        Figure(Chart("selection", [Panel([Bar([str(d) for d in range(len(counts))], counts.tolist(),
-                                              label="splits choosing this degree")],
-                                         xlabel="degree", ylabel="count", title="Degree chosen on validation")])))
+    rep.add(
+        Heading("Choosing degree and lambda on validation data"),
+        Text(
+            f"{sel['n_train']} training, {sel['n_val']} validation and {sel['n_test']} test points per split, "
+            f"{sel['seeds']} splits. Every degree 0-{len(test) - 1} and lambda in {{0}} plus "
+            f"{sel['num_lambda']} values in [{fmt(sel['min_lambda'])}, {fmt(sel['max_lambda'])}] is fitted on "
+            f"the training "
+            "split and scored on the validation split; the chosen model is evaluated on the test split once. The "
+            f"most frequent choice is degree {mode} ({counts[mode]} of {len(degs)} splits); lambda > 0 was chosen "
+            f"in {sum(1 for v in lams if v > 0)} of {len(lams)}. Test MSE of the chosen models: "
+            f"{fmt_est(s['selection_test_mse'])} (noise variance {fmt(floor)}), against a validation MSE of "
+            f"{fmt_est(s['selection_val_mse'])}; test / validation = {fmt_est(ratio)} (geometric mean of per-split "
+            "ratios)"
+            + (
+                ": the winner's validation score is optimistic, as a minimum over many candidates is."
+                if ratio["low"] > 1
+                else "."
+            )
+        ),
+        Figure(
+            Chart(
+                "selection",
+                [
+                    Panel(
+                        [
+                            Bar(
+                                [str(d) for d in range(len(counts))],
+                                counts.tolist(),
+                                label="splits choosing this degree",
+                            )
+                        ],
+                        xlabel="degree",
+                        ylabel="count",
+                        title="Degree chosen on validation",
+                    )
+                ],
+            )
+        ),
+    )
 
     # ---- OLS three ways
     agree = ols["max_abs_difference"] < AGREE_TOL
     c_ols = c["ols"]
-    rep.add(Heading("OLS three ways (Lab 3)"), Text(
-        f"N = {c_ols['n']} points, P = {c_ols['p']} uniform features plus a bias column, y = X M + N(0, 1). The "
-        f"closed form (normal equations, Cholesky) agrees with the SVD solution to {fmt(ols['closed_vs_svd'])}. "
-        f"Gradient descent and torch autograd ({c_ols['steps']} steps each, lr = 1 / lambda_max) run on the "
-        f"centred features, whose Hessian has condition number {fmt(ols['kappa_centred'])}, against "
-        f"{fmt(ols['kappa_raw'])} for the raw design with its bias column (uniform features share the mean 0.5). "
-        f"At lr = 1 / lambda_max GD needs about ln(eps) / ln(1 - 1/kappa) steps to reach machine precision: "
-        f"{fmt(ols['steps_needed']['centred'])} centred, {fmt(ols['steps_needed']['raw'])} raw; after the same "
-        f"{c_ols['steps']} steps GD on the raw design is still {fmt(ols['raw_gd_max_error'])} away from the "
-        f"solution. With centring, the largest difference between any two of the three weight vectors is "
-        f"{fmt(ols['max_abs_difference'])} — "
-        + ("the three methods agree." if agree else "they do NOT agree.")),
-        Table(["pair", "max |w_a - w_b|"], [[k, fmt(v)] for k, v in ols["pairwise"].items()]))
+    rep.add(
+        Heading("OLS three ways (Lab 3)"),
+        Text(
+            f"N = {c_ols['n']} points, P = {c_ols['p']} uniform features plus a bias column, y = X M + N(0, 1). The "
+            f"closed form (normal equations, Cholesky) agrees with the SVD solution to {fmt(ols['closed_vs_svd'])}. "
+            f"Gradient descent and torch autograd ({c_ols['steps']} steps each, lr = 1 / lambda_max) run on the "
+            f"centred features, whose Hessian has condition number {fmt(ols['kappa_centred'])}, against "
+            f"{fmt(ols['kappa_raw'])} for the raw design with its bias column (uniform features share the mean 0.5). "
+            f"At lr = 1 / lambda_max GD needs about ln(eps) / ln(1 - 1/kappa) steps to reach machine precision: "
+            f"{fmt(ols['steps_needed']['centred'])} centred, {fmt(ols['steps_needed']['raw'])} raw; after the same "
+            f"{c_ols['steps']} steps GD on the raw design is still {fmt(ols['raw_gd_max_error'])} away from the "
+            f"solution. With centring, the largest difference between any two of the three weight vectors is "
+            f"{fmt(ols['max_abs_difference'])} — " + ("the three methods agree." if agree else "they do NOT agree.")
+        ),
+        Table(["pair", "max |w_a - w_b|"], [[k, fmt(v)] for k, v in ols["pairwise"].items()]),
+    )
     return rep
 
 
-register(Study(
-    "polynomial-regression",
-    "Tutorial 3 / Lab 3: polynomial fits vs degree, regularisation, loss landscapes, honest selection, OLS three ways.",
-    PolynomialRegressionConfig, run, report,
-    smoke={"sweep": {"seeds": 3, "eval_points": 200},
-           "regularisation": {"sizes": [10, 40], "num_lambda": 14},  # 1 per decade: contains 1e-4
-           "landscape": {"resolution": 21, "p_values": [1.0, 2.0, 50.0]},
-           "selection": {"seeds": 3, "n_test": 20, "num_lambda": 4},
-           "ols": {"n": 200, "p": 20, "steps": 100}},
-))
+register(
+    Study(
+        "polynomial-regression",
+        "Tutorial 3 / Lab 3: polynomial fits vs degree, regularisation, loss landscapes, honest selection, OLS "
+        "three ways.",
+        PolynomialRegressionConfig,
+        run,
+        report,
+        smoke={
+            "sweep": {"seeds": 3, "eval_points": 200},
+            "regularisation": {"sizes": [10, 40], "num_lambda": 14},  # 1 per decade: contains 1e-4
+            "landscape": {"resolution": 21, "p_values": [1.0, 2.0, 50.0]},
+            "selection": {"seeds": 3, "n_test": 20, "num_lambda": 4},
+            "ols": {"n": 200, "p": 20, "steps": 100},
+        },
+    )
+)

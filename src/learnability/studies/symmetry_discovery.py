@@ -128,9 +128,7 @@ COMMUTATOR_BATCHES = 64
 class SymmetryTrain(ConfigSection):
     """Optimisation settings shared by every member (Adam, one learning rate chosen by a sweep)."""
 
-    steps: int = Field(
-        1000, ge=1, description="Adam steps per member (~90 epochs of the 720 default points)."
-    )
+    steps: int = Field(1000, ge=1, description="Adam steps per member (~90 epochs of the 720 default points).")
     batch_size: int = Field(64, ge=2, description="Mini-batch size (>= 2: it has a covariance).")
     seeds: int = Field(3, ge=1, description="Seeds per loss configuration (paired across configs).")
     lr_low: float = Field(1e-3, gt=0, description="Lowest rate of the learning-rate sweep.")
@@ -172,24 +170,18 @@ class SymmetryDiscoveryConfig(StudyConfig):
         ge=1,
         description="Off-grid test points per orbit (uniform random angles on the same circles).",
     )
-    sort_weight: float = Field(
-        1.0, gt=0, description="Weight of the soft-sort term in the full loss."
-    )
-    commutator_weight: float = Field(
-        1.0, gt=0, description="Weight of the commutator term in the full loss."
-    )
+    sort_weight: float = Field(1.0, gt=0, description="Weight of the soft-sort term in the full loss.")
+    commutator_weight: float = Field(1.0, gt=0, description="Weight of the commutator term in the full loss.")
     sort_weights: list[float] = Field(
         default_factory=lambda: [0.0, 0.1, 0.3, 1.0, 3.0, 10.0],
         min_length=1,
         description="Sweep of the sort weight (with the commutator at its full-loss weight).",
     )
-    temperature: float = Field(
-        1.0, gt=0, description="Soft-sort regularisation strength (0: hard sort)."
-    )
+    temperature: float = Field(1.0, gt=0, description="Soft-sort regularisation strength (0: hard sort).")
     covariance: Literal["batch", "full"] = Field(
         "batch",
         description="Data covariance in the commutator: each mini-batch's, or the whole training set's "
-                    "(isotropic: the term is 0).",
+        "(isotropic: the term is 0).",
     )
     train: SymmetryTrain = Field(default_factory=SymmetryTrain)
 
@@ -200,9 +192,7 @@ class SymmetryDiscoveryConfig(StudyConfig):
             group_order(v)
         except ParameterError:
             raise ValueError(
-                parameter_message(
-                    "step_degrees", NAME, "a divisor of 360 (360 / step_degrees an integer)", v
-                )
+                parameter_message("step_degrees", NAME, "a divisor of 360 (360 / step_degrees an integer)", v)
             ) from None
         return v
 
@@ -210,9 +200,7 @@ class SymmetryDiscoveryConfig(StudyConfig):
     @classmethod
     def _non_negative(cls, v: list[float]) -> list[float]:
         if any(not math.isfinite(w) or w < 0 for w in v):
-            raise ValueError(
-                parameter_message("sort_weights", NAME, "a list of finite floats >= 0", v)
-            )
+            raise ValueError(parameter_message("sort_weights", NAME, "a list of finite floats >= 0", v))
         return v
 
 
@@ -248,14 +236,8 @@ def gramian_sort_penalty(weights: Tensor, *, temperature: float | None) -> Tenso
         temperature: soft-sort strength; ``None`` for the hard sort.
     """
     gram = weights @ weights.transpose(1, 2)  # (K, h, h)
-    srt = (
-        gram.sort(dim=-1).values
-        if temperature is None
-        else soft_sort(gram, temperature=temperature)
-    )
-    spread = (
-        (srt - srt.mean(dim=1, keepdim=True)).square().sum(dim=(1, 2))
-    )  # rows around their mean
+    srt = gram.sort(dim=-1).values if temperature is None else soft_sort(gram, temperature=temperature)
+    spread = (srt - srt.mean(dim=1, keepdim=True)).square().sum(dim=(1, 2))  # rows around their mean
     norm = gram.square().sum(dim=(1, 2))
     return 2.0 * torch.where(norm > 0, spread / torch.where(norm > 0, norm, 1.0), 0.0 * spread)
 
@@ -317,11 +299,7 @@ class RegularisedOrbitEnsemble:
         """``x (K, B, 2)`` one batch per member -> ``(K, B, C + 2)``."""
         logits = self.ensemble.forward(params, x)  # (K, B, C)
         K = x.shape[0]
-        cov = (
-            batch_covariance(x)
-            if self.covariance == "batch"
-            else self.full_covariance.expand(K, 2, 2)
-        )
+        cov = batch_covariance(x) if self.covariance == "batch" else self.full_covariance.expand(K, 2, 2)
         return self._pack(logits, self.regularisers(params, cov))
 
     def predict(self, params: Sequence[Tensor], x: Tensor) -> Tensor:
@@ -472,9 +450,7 @@ def representation_invariance(net: OrbitClassifier, x: Tensor, gx: Tensor) -> di
     }
 
 
-def ideal_orbit_classifier(
-    n_classes: int, step_degrees: float, *, norm: float, bias: float
-) -> OrbitClassifier:
+def ideal_orbit_classifier(n_classes: int, step_degrees: float, *, norm: float, bias: float) -> OrbitClassifier:
     """A hand-built member whose first layer is one orbit ``w_k = R^k w_0`` with equal biases:
     the exact solution the regulariser aims at (calibrates what "zero" reads as)."""
     rot = rotation_matrices(step_degrees, dtype=torch.float32)  # (m, 2, 2)
@@ -489,19 +465,11 @@ def ideal_orbit_classifier(
 # ----------------------------------------------------------------------------------------------
 # Run
 # ----------------------------------------------------------------------------------------------
-def _off_grid_test(
-    base: Tensor, per_orbit: int, generator: torch.Generator
-) -> tuple[Tensor, Tensor]:
+def _off_grid_test(base: Tensor, per_orbit: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
     """Points on each orbit's circle at uniformly random angles (not on the C_m grid)."""
     radii = base.norm(dim=1)  # (C,)
-    angle = (
-        torch.rand(radii.shape[0], per_orbit, generator=generator, dtype=torch.float64)
-        * 2
-        * math.pi
-    )
-    pts = radii[:, None, None].double() * torch.stack(
-        [angle.cos(), angle.sin()], dim=-1
-    )  # (C, n, 2)
+    angle = torch.rand(radii.shape[0], per_orbit, generator=generator, dtype=torch.float64) * 2 * math.pi
+    pts = radii[:, None, None].double() * torch.stack([angle.cos(), angle.sin()], dim=-1)  # (C, n, 2)
     labels = torch.arange(radii.shape[0]).repeat_interleave(per_orbit)
     return pts.reshape(-1, 2).to(base.dtype), labels
 
@@ -512,9 +480,7 @@ def run(cfg: SymmetryDiscoveryConfig, ctx: StudyContext) -> dict:
     tc = cfg.train
     data = make_orbit_dataset(cfg.n_orbits, step_degrees=cfg.step_degrees, seed=ctx.seed("data"))
     x, y = data.x.to(ctx.device), data.y.to(ctx.device)
-    x_test, y_test = _off_grid_test(
-        data.base, cfg.n_test_per_orbit, torch.Generator().manual_seed(ctx.seed("test"))
-    )
+    x_test, y_test = _off_grid_test(data.base, cfg.n_test_per_orbit, torch.Generator().manual_seed(ctx.seed("test")))
     x_test, y_test = x_test.to(ctx.device), y_test.to(ctx.device)
     full_cov = covariance(x)
     model = RegularisedOrbitEnsemble(
@@ -581,11 +547,7 @@ def run(cfg: SymmetryDiscoveryConfig, ctx: StudyContext) -> dict:
     grid = member_grid(cfg)
     seeds = ctx.seeds(tc.seeds, "members")
     members = pd.DataFrame(
-        [
-            {**row, "seed_index": j, "seed": seeds[j]}
-            for row in grid.to_dict("records")
-            for j in range(tc.seeds)
-        ]
+        [{**row, "seed_index": j, "seed": seeds[j]} for row in grid.to_dict("records") for j in range(tc.seeds)]
     )
     member_seeds = members["seed"].tolist()
     params = model.init(member_seeds, device=ctx.device)
@@ -606,10 +568,7 @@ def run(cfg: SymmetryDiscoveryConfig, ctx: StudyContext) -> dict:
     shift = torch.randint(1, m, (xc.shape[0],), generator=g)  # a non-identity rotation per point
     gx = rotate_points(xc, shift, step_degrees=cfg.step_degrees)
     batch_idx = torch.stack(
-        [
-            torch.randperm(xc.shape[0], generator=g)[: min(tc.batch_size, xc.shape[0])]
-            for _ in range(COMMUTATOR_BATCHES)
-        ]
+        [torch.randperm(xc.shape[0], generator=g)[: min(tc.batch_size, xc.shape[0])] for _ in range(COMMUTATOR_BATCHES)]
     )  # (n_batches, B)
     batch_covs = batch_covariance(xc[batch_idx])  # (n_batches, 2, 2)
     rows = []
@@ -628,9 +587,7 @@ def run(cfg: SymmetryDiscoveryConfig, ctx: StudyContext) -> dict:
             "test_accuracy": float(res.evals["test_accuracy"].final[k]),
             "sort_term": float(sort_regularizer(w @ w.T, temperature=cfg.temperature)),
             "commutator_full": float(commutator_penalty(full_cov.cpu(), cw_k)),
-            "commutator_batch_mean": float(
-                commutator_penalties(batch_covs, cw_k.expand_as(batch_covs)).mean()
-            ),
+            "commutator_batch_mean": float(commutator_penalties(batch_covs, cw_k.expand_as(batch_covs)).mean()),
             "bias_std": float(net.fc1.bias.detach().std()),
             "diverged": bool(res.diverged[k]),
         }
@@ -672,9 +629,7 @@ def run(cfg: SymmetryDiscoveryConfig, ctx: StudyContext) -> dict:
         }
     gram0 = w0 @ w0.T
     hard = gram0.sort(dim=1).values
-    soft_gap = float(
-        (soft_sort(gram0, temperature=cfg.temperature) - hard).abs().max() / hard.abs().max()
-    )
+    soft_gap = float((soft_sort(gram0, temperature=cfg.temperature) - hard).abs().max() / hard.abs().max())
 
     # 5. Summary: estimates over seeds per configuration, paired effects of each term.
     keys = [
@@ -710,11 +665,7 @@ def run(cfg: SymmetryDiscoveryConfig, ctx: StudyContext) -> dict:
     def effect(a: str, b: str, key: str) -> dict:
         """Paired difference a - b over the seeds where neither diverged (same initialisation and
         data order)."""
-        pair = (
-            ok[ok["ablation"].isin([a, b])]
-            .pivot(index="seed_index", columns="ablation", values=key)
-            .dropna()
-        )
+        pair = ok[ok["ablation"].isin([a, b])].pivot(index="seed_index", columns="ablation", values=key).dropna()
         va, vb = pair[a].to_numpy(), pair[b].to_numpy()
         out = estimate(va - vb)
         if len(va) >= 2 and np.any(va != vb):
@@ -764,12 +715,8 @@ def run(cfg: SymmetryDiscoveryConfig, ctx: StudyContext) -> dict:
         "lr_at_edge": sweep.at_edge,
         "n_members": len(members),
         "n_diverged": int(table["diverged"].sum()),
-        "init_circulant_distance": estimate(
-            table.groupby("seed_index")["init_circulant_distance"].first().to_numpy()
-        ),
-        "init_anisotropy": estimate(
-            table.groupby("seed_index")["init_anisotropy"].first().to_numpy()
-        ),
+        "init_circulant_distance": estimate(table.groupby("seed_index")["init_circulant_distance"].first().to_numpy()),
+        "init_anisotropy": estimate(table.groupby("seed_index")["init_anisotropy"].first().to_numpy()),
         "ablation": ablation,
         "effects": effects,
         "sort_weight_sweep": sweep_summary,
@@ -1007,14 +954,8 @@ def report(run_: Run) -> Report:
         ):
             means = np.array([r[key]["mean"] for r in pos])
             floor = 0.1 * float(means[means > 0].min()) if (means > 0).any() else 1e-12
-            lo = [
-                max(r[key]["low"] if r[key]["low"] is not None else r[key]["mean"], floor)
-                for r in pos
-            ]
-            hi = [
-                max(r[key]["high"] if r[key]["high"] is not None else r[key]["mean"], floor)
-                for r in pos
-            ]
+            lo = [max(r[key]["low"] if r[key]["low"] is not None else r[key]["mean"], floor) for r in pos]
+            hi = [max(r[key]["high"] if r[key]["high"] is not None else r[key]["mean"], floor) for r in pos]
             hl = [(zero[key]["mean"], f"sort weight 0: {fmt(zero[key]['mean'])}")] if zero else []
             if key == "circulant_distance":
                 init = s["init_circulant_distance"]["mean"]
@@ -1065,9 +1006,7 @@ def report(run_: Run) -> Report:
                         [Heatmap(ex["ce_only_gram"], cmap="RdBu_r", symmetric=True)],
                         title="cross-entropy only",
                     ),
-                    Panel(
-                        [Heatmap(ex["full_gram"], cmap="RdBu_r", symmetric=True)], title="full loss"
-                    ),
+                    Panel([Heatmap(ex["full_gram"], cmap="RdBu_r", symmetric=True)], title="full loss"),
                 ],
                 caption="Gramians W W^T of the first layer (seed 0), units ordered by the angle of their weight "
                 "vector. A circulant matrix is constant along each wrapped diagonal.",
@@ -1090,8 +1029,7 @@ def report(run_: Run) -> Report:
             Chart(
                 "weights",
                 panels,
-                caption="First-layer weight vectors (seed 0); an orbit of "
-                "C_m is m points evenly spaced on one circle.",
+                caption="First-layer weight vectors (seed 0); an orbit of C_m is m points evenly spaced on one circle.",
             )
         )
     )

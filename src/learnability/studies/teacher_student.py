@@ -119,9 +119,9 @@ __all__ = [
 STUDY_NAME = "teacher-student"
 # The Challenge's students (part A, item 3): S_u under-, S_e exactly-, S_o over-parameterised.
 DEFAULT_STUDENTS: dict[str, list[int]] = {
-    "S_u": [10],                    # one hidden layer of 10 units
-    "S_e": list(TEACHER_HIDDEN),    # as the teacher: 75, 50, 10
-    "S_o": [200, 200, 200, 100],    # four hidden layers
+    "S_u": [10],  # one hidden layer of 10 units
+    "S_e": list(TEACHER_HIDDEN),  # as the teacher: 75, 50, 10
+    "S_o": [200, 200, 200, 100],  # four hidden layers
 }
 # Student names become file names of artifacts and figures.
 _NAME_RE = re.compile(r"^[A-Za-z0-9_\-]+$")
@@ -156,58 +156,92 @@ HIST_RANGE_Q = (0.005, 0.995)
 class TeacherSettings(ConfigSection):
     """The frozen teacher (part A, item 1) and its input distribution (item 2)."""
 
-    seed: int = Field(0, ge=0, description="Seed of the teacher's N(0, std^2) parameters; the teacher "
-                      "is the task, so it does not follow the run's seed.")
+    seed: int = Field(
+        0,
+        ge=0,
+        description="Seed of the teacher's N(0, std^2) parameters; the teacher "
+        "is the task, so it does not follow the run's seed.",
+    )
     d_in: int = Field(TEACHER_D_IN, ge=1, description="Input dimension (spec: 100).")
-    hidden: list[int] = Field(default_factory=lambda: list(TEACHER_HIDDEN),
-                              description="Hidden widths (spec: 75, 50, 10).")
+    hidden: list[int] = Field(
+        default_factory=lambda: list(TEACHER_HIDDEN), description="Hidden widths (spec: 75, 50, 10)."
+    )
     init_std: float = Field(1.0, gt=0, description="Std of every weight and bias (spec: N(0, 1)).")
-    input_low: float = Field(TEACHER_INPUT_LOW, description="Inputs ~ U[input_low, input_high]^d_in "
-                             "(spec: [0, 2]).")
+    input_low: float = Field(TEACHER_INPUT_LOW, description="Inputs ~ U[input_low, input_high]^d_in (spec: [0, 2]).")
     input_high: float = Field(TEACHER_INPUT_HIGH, description="See input_low.")
 
     @field_validator("hidden")
     @classmethod
     def _widths(cls, v: list[int]) -> list[int]:
         if not v or any(w < 1 for w in v):
-            raise ValueError(parameter_message("teacher.hidden", STUDY_NAME,
-                                               "a non-empty list of positive widths", v))
+            raise ValueError(parameter_message("teacher.hidden", STUDY_NAME, "a non-empty list of positive widths", v))
         return v
 
 
 class SweepSettings(ConfigSection):
     """The learning-rate sweep (one ensemble per student; part A, item 4)."""
 
-    lr_low: float = Field(1e-4, gt=0, description="Lowest rate of the grid; calibration finds optimal "
-                          "Adam rates from ~7e-4 (S_o, raw targets) to ~0.1 (S_u, raw targets).")
+    lr_low: float = Field(
+        1e-4,
+        gt=0,
+        description="Lowest rate of the grid; calibration finds optimal "
+        "Adam rates from ~7e-4 (S_o, raw targets) to ~0.1 (S_u, raw targets).",
+    )
     lr_high: float = Field(0.3, gt=0, description="Highest rate (3x the largest calibrated optimum).")
-    points: int = Field(8, ge=2, description="Log-spaced rates (issue: >= 8; ratio (high/low)^(1/7) "
-                        "= 3.1 between neighbours at the defaults).")
-    max_extensions: int = Field(2, ge=0, description="Times the grid may grow past an edge whose "
-                            "rate was chosen (2 rates per extension).")
-    max_steps: int = Field(16_000, ge=1, description="Step cap of a sweep: calibration shows the "
-                           "best rates near their floor after 15-20k steps.")
-    tolerance: float = Field(0.1, ge=0, description="Rates whose final training loss is within this "
-                             "relative margin of the best are 'good'; the fastest good one wins.")
-    failure_margin: float = Field(0.05, ge=0, le=1, description="A final loss above (1 - margin) * "
-                                  "Var(y_train) counts as collapsed to the mean predictor.")
+    points: int = Field(
+        8,
+        ge=2,
+        description="Log-spaced rates (issue: >= 8; ratio (high/low)^(1/7) = 3.1 between neighbours at the defaults).",
+    )
+    max_extensions: int = Field(
+        2, ge=0, description="Times the grid may grow past an edge whose rate was chosen (2 rates per extension)."
+    )
+    max_steps: int = Field(
+        16_000,
+        ge=1,
+        description="Step cap of a sweep: calibration shows the best rates near their floor after 15-20k steps.",
+    )
+    tolerance: float = Field(
+        0.1,
+        ge=0,
+        description="Rates whose final training loss is within this "
+        "relative margin of the best are 'good'; the fastest good one wins.",
+    )
+    failure_margin: float = Field(
+        0.05,
+        ge=0,
+        le=1,
+        description="A final loss above (1 - margin) * Var(y_train) counts as collapsed to the mean predictor.",
+    )
 
 
 class TrainSettings(ConfigSection):
     """Online training of each student (part A, item 4)."""
 
     batch_size: int = Field(128, ge=1, description="B, fresh teacher-labelled inputs per step (spec).")
-    optimizer: Literal["adam", "sgd"] = Field("adam", description="Adam (default) or plain SGD; with "
-                                              "sgd and raw targets, lower the sweep's grid.")
-    max_steps: int = Field(24_000, ge=1, description="Step cap of the seed runs (1.5x the sweep's, so "
-                           "slow seeds can still reach stationarity).")
+    optimizer: Literal["adam", "sgd"] = Field(
+        "adam", description="Adam (default) or plain SGD; with sgd and raw targets, lower the sweep's grid."
+    )
+    max_steps: int = Field(
+        24_000,
+        ge=1,
+        description="Step cap of the seed runs (1.5x the sweep's, so slow seeds can still reach stationarity).",
+    )
     seeds: int = Field(3, ge=3, description="Fresh seeds at the chosen rate (issue: >= 3).")
-    eval_every: int = Field(1_000, ge=1, description="Steps between test-set evaluations (one "
-                            "evaluation of 3 S_o members on 60k points ~1 s).")
-    window: int = Field(1_000, ge=1, description="Quasi-stationarity window (steps averaged before "
-                        "comparing; also the window of the final training loss).")
-    rel_tol: float = Field(0.01, gt=0, description="Stationary when a window improves on the previous "
-                           "by less than this fraction...")
+    eval_every: int = Field(
+        1_000,
+        ge=1,
+        description="Steps between test-set evaluations (one evaluation of 3 S_o members on 60k points ~1 s).",
+    )
+    window: int = Field(
+        1_000,
+        ge=1,
+        description="Quasi-stationarity window (steps averaged before "
+        "comparing; also the window of the final training loss).",
+    )
+    rel_tol: float = Field(
+        0.01, gt=0, description="Stationary when a window improves on the previous by less than this fraction..."
+    )
     patience: int = Field(2, ge=1, description="... for this many consecutive windows.")
 
 
@@ -234,25 +268,37 @@ class TeacherStudentConfig(StudyConfig):
     """
 
     teacher: TeacherSettings = Field(default_factory=TeacherSettings)
-    students: dict[str, list[int]] = Field(default_factory=lambda: {k: list(v) for k, v in
-                                                                    DEFAULT_STUDENTS.items()},
-                                           description="name -> hidden widths (part A, item 3).")
-    n_test: int = Field(60_000, ge=100, description="Test inputs from U[0, 2]^100, fixed for the run "
-                        "(spec: at least 6e4).")
-    n_reference: int = Field(60_000, ge=200, description="A separate *training* sample of the "
-                             "teacher: fits the mean and OLS baselines, the standardisation (m, s) "
-                             "and the collapse level Var(y); never the test set.")
-    standardize_targets: bool = Field(False, description="Train on (y - m) / s (m, s from the "
-                                      "reference sample); metrics are reported in original units. "
-                                      "Default False follows the spec.")
+    students: dict[str, list[int]] = Field(
+        default_factory=lambda: {k: list(v) for k, v in DEFAULT_STUDENTS.items()},
+        description="name -> hidden widths (part A, item 3).",
+    )
+    n_test: int = Field(
+        60_000, ge=100, description="Test inputs from U[0, 2]^100, fixed for the run (spec: at least 6e4)."
+    )
+    n_reference: int = Field(
+        60_000,
+        ge=200,
+        description="A separate *training* sample of the "
+        "teacher: fits the mean and OLS baselines, the standardisation (m, s) "
+        "and the collapse level Var(y); never the test set.",
+    )
+    standardize_targets: bool = Field(
+        False,
+        description="Train on (y - m) / s (m, s from the "
+        "reference sample); metrics are reported in original units. "
+        "Default False follows the spec.",
+    )
     compile: bool = Field(True, description="Fuse each training step with torch.compile.")
     n_quantiles: int = Field(100, ge=2, description="Quantiles in the QQ plots.")
     sweep: SweepSettings = Field(default_factory=SweepSettings)
     train: TrainSettings = Field(default_factory=TrainSettings)
-    parameter_count: str | None = Field(None, description="Folder of a finished parameter-count "
-                                        "sweep (learnability sweep src/learnability/sweep/examples/"
-                                        "parameter-count.toml): its table, figure and commentary "
-                                        "are copied into this run's report. Read, not re-run.")
+    parameter_count: str | None = Field(
+        None,
+        description="Folder of a finished parameter-count "
+        "sweep (learnability sweep src/learnability/sweep/examples/"
+        "parameter-count.toml): its table, figure and commentary "
+        "are copied into this run's report. Read, not re-run.",
+    )
 
     @field_validator("parameter_count")
     @classmethod
@@ -260,30 +306,32 @@ class TeacherStudentConfig(StudyConfig):
         # Only the shape here: whether the folder holds a sweep is checked when the run starts
         # (a config must stay loadable after the folder moves).
         if v is not None and not v.strip():
-            raise ValueError(parameter_message("parameter_count", STUDY_NAME,
-                                               "the path of a sweep folder, or absent", v))
+            raise ValueError(
+                parameter_message("parameter_count", STUDY_NAME, "the path of a sweep folder, or absent", v)
+            )
         return v
 
     @field_validator("students")
     @classmethod
     def _students(cls, v: dict[str, list[int]]) -> dict[str, list[int]]:
         if not v:
-            raise ValueError(parameter_message("students", STUDY_NAME,
-                                               "a non-empty table of name -> hidden widths", v))
+            raise ValueError(parameter_message("students", STUDY_NAME, "a non-empty table of name -> hidden widths", v))
         for name, widths in v.items():
             if not _NAME_RE.match(name):
-                raise ValueError(parameter_message(f"students.{name}", STUDY_NAME,
-                                                   "a name of letters, digits, '_' or '-'", name))
+                raise ValueError(
+                    parameter_message(f"students.{name}", STUDY_NAME, "a name of letters, digits, '_' or '-'", name)
+                )
             if not widths or any(w < 1 for w in widths):
-                raise ValueError(parameter_message(f"students.{name}", STUDY_NAME,
-                                                   "a non-empty list of positive widths", widths))
+                raise ValueError(
+                    parameter_message(f"students.{name}", STUDY_NAME, "a non-empty list of positive widths", widths)
+                )
         return v
 
 
 SMOKE: dict[str, Any] = {
-    "n_test": 2_000,          # a few ms per evaluation
-    "n_reference": 2_000,     # ~20x the 101 OLS coefficients
-    "compile": False,         # compilation would dominate a run of a few hundred steps
+    "n_test": 2_000,  # a few ms per evaluation
+    "n_reference": 2_000,  # ~20x the 101 OLS coefficients
+    "compile": False,  # compilation would dominate a run of a few hundred steps
     # 4 rates over the default range (x14 between neighbours); one extension past an edge.
     "sweep": {"points": 4, "max_steps": 120, "max_extensions": 1},
     # Windows of 30 steps, so the stationarity test can fire within the 150-step cap.
@@ -324,8 +372,7 @@ class TargetScaling:
         return (y - self.mean) / self.std if self.standardized else y
 
     def to_dict(self) -> dict[str, Any]:
-        return {"standardized": self.standardized, "mean": self.mean, "std": self.std,
-                "loss_scale": self.loss_scale}
+        return {"standardized": self.standardized, "mean": self.mean, "std": self.std, "loss_scale": self.loss_scale}
 
 
 class SharedStreamSource:
@@ -379,18 +426,14 @@ def fit_baselines(x_ref: Tensor, y_ref: Tensor, x_test: Tensor, y_test: Tensor) 
     ols_train = float(np.mean((with_bias(xr) @ w - yr) ** 2))
     mean_test = float(np.mean((yt - mean) ** 2))
     return {
-        "mean": {"test_mse": mean_test, "test_rel_mse": mean_test / var_test, "train_rel_mse": 1.0,
-                 "value": mean},
-        "linear": {"test_mse": ols_test, "test_rel_mse": ols_test / var_test,
-                   "train_rel_mse": ols_train / var_ref},
+        "mean": {"test_mse": mean_test, "test_rel_mse": mean_test / var_test, "train_rel_mse": 1.0, "value": mean},
+        "linear": {"test_mse": ols_test, "test_rel_mse": ols_test / var_test, "train_rel_mse": ols_train / var_ref},
     }
 
 
-def student_layers(model: StackedMLP, params: Sequence[Tensor], k: int
-                   ) -> list[tuple[np.ndarray, np.ndarray]]:
+def student_layers(model: StackedMLP, params: Sequence[Tensor], k: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """Member k's layers as float64 ``(W (out, in), b (out,))`` pairs."""
-    return [(w.double().cpu().numpy(), b.double().cpu().numpy())
-            for w, b in model.layers(list(params), k)]
+    return [(w.double().cpu().numpy(), b.double().cpu().numpy()) for w, b in model.layers(list(params), k)]
 
 
 @dataclass(frozen=True)
@@ -443,16 +486,18 @@ def _estimate(values: Sequence[float]) -> tuple[float, list[float]]:
 def _moments_mean(summaries: Sequence[Mapping[str, float]]) -> dict[str, float]:
     keys = ("mean", "std", "skewness", "excess_kurtosis")
     with np.errstate(invalid="ignore"):
-        return {k: float(np.nanmean([s[k] for s in summaries])) if any(
-            np.isfinite(s[k]) for s in summaries) else math.nan for k in keys}
+        return {
+            k: float(np.nanmean([s[k] for s in summaries])) if any(np.isfinite(s[k]) for s in summaries) else math.nan
+            for k in keys
+        }
 
 
-def _group_stats(name: str, student: Sequence[np.ndarray], teacher: np.ndarray, n_quantiles: int,
-                 extra: Mapping[str, Any]) -> dict[str, Any]:
+def _group_stats(
+    name: str, student: Sequence[np.ndarray], teacher: np.ndarray, n_quantiles: int, extra: Mapping[str, Any]
+) -> dict[str, Any]:
     """Compare one group of parameters, seed by seed, with the teacher's."""
     comps = [compare_distributions(s, teacher, n_quantiles) for s in student]
-    row: dict[str, Any] = {"name": name, **extra, "n_student": int(student[0].size),
-                           "n_teacher": int(teacher.size)}
+    row: dict[str, Any] = {"name": name, **extra, "n_student": int(student[0].size), "n_teacher": int(teacher.size)}
     testable = min(row["n_student"], row["n_teacher"]) >= KS_MIN_N
     for key in ("ks", "wasserstein", "wasserstein_standardized"):
         vals = [getattr(c, key) if (testable or key != "ks") else math.nan for c in comps]
@@ -461,14 +506,20 @@ def _group_stats(name: str, student: Sequence[np.ndarray], teacher: np.ndarray, 
     row["ks_pvalue_max"] = float(np.max(row["ks_pvalues"])) if testable else math.nan
     row["student"] = _moments_mean([c.a.to_dict() for c in comps])
     row["teacher"] = comps[0].b.to_dict()
-    row["qq"] = {"p": list(comps[0].probabilities), "teacher": list(comps[0].quantiles_b),
-                 "student": [list(c.quantiles_a) for c in comps]}
+    row["qq"] = {
+        "p": list(comps[0].probabilities),
+        "teacher": list(comps[0].quantiles_b),
+        "student": [list(c.quantiles_a) for c in comps],
+    }
     return row
 
 
-def compare_with_teacher(student: Sequence[Sequence[tuple[np.ndarray, np.ndarray]]],
-                         teacher: Sequence[tuple[np.ndarray, np.ndarray]], *,
-                         n_quantiles: int = 100) -> dict[str, Any]:
+def compare_with_teacher(
+    student: Sequence[Sequence[tuple[np.ndarray, np.ndarray]]],
+    teacher: Sequence[tuple[np.ndarray, np.ndarray]],
+    *,
+    n_quantiles: int = 100,
+) -> dict[str, Any]:
     """Weights and biases, per layer and pooled, of each trained seed against the teacher's.
 
     Args:
@@ -490,9 +541,20 @@ def compare_with_teacher(student: Sequence[Sequence[tuple[np.ndarray, np.ndarray
             t_vals = np.concatenate([teacher[l][idx].ravel() for l in p.teacher_layers])
             s_vals = [seed[p.student_layer][idx].ravel() for seed in student]
             label = f"layer {p.student_layer + 1} {'weights' if kind == 'W' else 'biases'}"
-            layers.append(_group_stats(label, s_vals, t_vals, n_quantiles, {
-                "student_layer": p.student_layer, "kind": kind, "role": p.role,
-                "teacher_layers": list(p.teacher_layers)}))
+            layers.append(
+                _group_stats(
+                    label,
+                    s_vals,
+                    t_vals,
+                    n_quantiles,
+                    {
+                        "student_layer": p.student_layer,
+                        "kind": kind,
+                        "role": p.role,
+                        "teacher_layers": list(p.teacher_layers),
+                    },
+                )
+            )
 
     def pooled(idx: Sequence[int]) -> list[np.ndarray]:
         return [np.concatenate([layer[i].ravel() for i in idx for layer in seed]) for seed in student]
@@ -503,14 +565,16 @@ def compare_with_teacher(student: Sequence[Sequence[tuple[np.ndarray, np.ndarray
         "layers": layers,
         "weights": _group_stats("all weights", pooled([0]), t_w, n_quantiles, {"kind": "W"}),
         "biases": _group_stats("all biases", pooled([1]), t_b, n_quantiles, {"kind": "b"}),
-        "all": _group_stats("all parameters", pooled([0, 1]), np.concatenate([t_w, t_b]),
-                            n_quantiles, {"kind": "all"}),
+        "all": _group_stats("all parameters", pooled([0, 1]), np.concatenate([t_w, t_b]), n_quantiles, {"kind": "all"}),
     }
 
 
-def align_to_teacher(student: Sequence[Sequence[tuple[np.ndarray, np.ndarray]]],
-                     teacher: Sequence[tuple[np.ndarray, np.ndarray]], *,
-                     threshold: float = RECOVERY_THRESHOLD) -> list[MLPAlignment]:
+def align_to_teacher(
+    student: Sequence[Sequence[tuple[np.ndarray, np.ndarray]]],
+    teacher: Sequence[tuple[np.ndarray, np.ndarray]],
+    *,
+    threshold: float = RECOVERY_THRESHOLD,
+) -> list[MLPAlignment]:
     """Align each seed's hidden units to the teacher's, modulo permutation and positive scaling.
 
     Layer by layer from the input, Hungarian matching on the cosine of normalised incoming
@@ -522,18 +586,17 @@ def align_to_teacher(student: Sequence[Sequence[tuple[np.ndarray, np.ndarray]]],
         threshold: cosine above which a teacher unit counts as recovered.
     """
     tw, tb = [w for w, _ in teacher], [b for _, b in teacher]
-    return [align_mlp([w for w, _ in seed], [b for _, b in seed], tw, tb, threshold=threshold)
-            for seed in student]
+    return [align_mlp([w for w, _ in seed], [b for _, b in seed], tw, tb, threshold=threshold) for seed in student]
 
 
-def alignment_summary(trained: Sequence[MLPAlignment], chance: Sequence[MLPAlignment]
-                      ) -> dict[str, Any]:
+def alignment_summary(trained: Sequence[MLPAlignment], chance: Sequence[MLPAlignment]) -> dict[str, Any]:
     """Per-seed and per-layer summary of alignments, next to the same for untrained students.
 
     ``mean_cosine[i]`` / ``recovered[i]``: seed i's mean cosine over all hidden units / number
     of hidden units recovered. ``chance``: the same for each seed's *initial* parameters — what
     the matching finds between unrelated networks.
     """
+
     def per_seed(al: Sequence[MLPAlignment]) -> tuple[list[float], list[int]]:
         cos = [float(np.nanmean(np.concatenate([l.cosines for l in a.layers]))) for a in al]
         rec = [int(sum(a.recovered)) for a in al]
@@ -545,23 +608,30 @@ def alignment_summary(trained: Sequence[MLPAlignment], chance: Sequence[MLPAlign
     for j, layer in enumerate(trained[0].layers):
         lc = [a.layers[j].mean_cosine for a in trained]
         mean, ci = _estimate(lc)
-        layers.append({
-            "width": layer.n_teacher, "mean_cosine": mean, "mean_cosine_ci": ci,
-            "mean_cosine_per_seed": lc,
-            "recovered_per_seed": [a.layers[j].recovered for a in trained],
-            "chance_mean_cosine": float(np.mean([a.layers[j].mean_cosine for a in chance])),
-            "chance_recovered_per_seed": [a.layers[j].recovered for a in chance],
-            "cosines": [list(a.layers[j].cosines) for a in trained],
-            "chance_cosines": [list(a.layers[j].cosines) for a in chance],
-        })
+        layers.append(
+            {
+                "width": layer.n_teacher,
+                "mean_cosine": mean,
+                "mean_cosine_ci": ci,
+                "mean_cosine_per_seed": lc,
+                "recovered_per_seed": [a.layers[j].recovered for a in trained],
+                "chance_mean_cosine": float(np.mean([a.layers[j].mean_cosine for a in chance])),
+                "chance_recovered_per_seed": [a.layers[j].recovered for a in chance],
+                "cosines": [list(a.layers[j].cosines) for a in trained],
+                "chance_cosines": [list(a.layers[j].cosines) for a in chance],
+            }
+        )
     mc, mc_ci = _estimate(cos)
     rc, rc_ci = _estimate(rec)
     return {
         "threshold": trained[0].threshold,
         "n_units": int(sum(l.n_teacher for l in trained[0].layers)),
-        "mean_cosine": cos, "recovered": rec,
-        "mean_cosine_mean": mc, "mean_cosine_ci": mc_ci,
-        "recovered_mean": rc, "recovered_ci": rc_ci,
+        "mean_cosine": cos,
+        "recovered": rec,
+        "mean_cosine_mean": mc,
+        "mean_cosine_ci": mc_ci,
+        "recovered_mean": rc,
+        "recovered_ci": rc_ci,
         "output_cosine": [a.output.cosines[0] for a in trained],
         "chance": {"mean_cosine": cos0, "recovered": rec0},
         "layers": layers,
@@ -581,8 +651,8 @@ class _Task:
     ctx: StudyContext
     teacher: Teacher
     scaling: TargetScaling
-    failure_loss: float          # Var(y) of the reference sample, training units
-    var_test: float              # Var(y_test), original units
+    failure_loss: float  # Var(y) of the reference sample, training units
+    var_test: float  # Var(y_test), original units
     test: EvalSet
 
     def sample(self, generator: torch.Generator, n: int) -> Tensor:
@@ -623,25 +693,35 @@ def _make_task(cfg: TeacherStudentConfig, ctx: StudyContext) -> tuple[_Task, dic
 
     test = EvalSet(x_test, scaling.to_train(y_test), metrics={"mse": mse_original})
     facts = {
-        "teacher": {"hidden": list(t.hidden), "d_in": t.d_in, "seed": t.seed, "init_std": t.init_std,
-                    "n_params": teacher.n_params, "n_layers": teacher.n_layers,
-                    "test_var": var_test, "test_mean": float(y_test_np.mean()),
-                    "test_min": float(y_test_np.min()), "test_max": float(y_test_np.max()),
-                    "reference_var": float(y_ref.double().var(unbiased=False))},
+        "teacher": {
+            "hidden": list(t.hidden),
+            "d_in": t.d_in,
+            "seed": t.seed,
+            "init_std": t.init_std,
+            "n_params": teacher.n_params,
+            "n_layers": teacher.n_layers,
+            "test_var": var_test,
+            "test_mean": float(y_test_np.mean()),
+            "test_min": float(y_test_np.min()),
+            "test_max": float(y_test_np.max()),
+            "reference_var": float(y_ref.double().var(unbiased=False)),
+        },
         "test_set": {"n": cfg.n_test, "input_low": float(x_test.min()), "input_high": float(x_test.max())},
         "targets": scaling.to_dict() | {"failure_loss": failure},
         "baselines": baselines,
     }
-    ctx.writer.save_arrays("teacher", **{f"W{l}": w for l, (w, _) in enumerate(teacher.layers())},
-                           **{f"b{l}": b for l, (_, b) in enumerate(teacher.layers())})
+    ctx.writer.save_arrays(
+        "teacher",
+        **{f"W{l}": w for l, (w, _) in enumerate(teacher.layers())},
+        **{f"b{l}": b for l, (_, b) in enumerate(teacher.layers())},
+    )
     return _Task(cfg, ctx, teacher, scaling, failure, var_test, test), facts
 
 
 def _sweep(task: _Task, name: str, model: StackedMLP) -> SweepResult:
     cfg, ctx = task.cfg, task.ctx
     sw = cfg.sweep
-    spec = TrainSpec(max_steps=sw.max_steps, block=ENGINE_BLOCK, stationarity=task.stationarity(),
-                     compile=cfg.compile)
+    spec = TrainSpec(max_steps=sw.max_steps, block=ENGINE_BLOCK, stationarity=task.stationarity(), compile=cfg.compile)
     init_seed, data_seed = ctx.seed(name, "sweep", "init"), ctx.seed(name, "sweep", "data")
     rounds: list[int] = []
 
@@ -650,18 +730,34 @@ def _sweep(task: _Task, name: str, model: StackedMLP) -> SweepResult:
         K = len(lrs)
         tag = f"{name}/sweep" if not rounds else f"{name}/sweep/ext{len(rounds)}"
         rounds.append(K)
-        return train(model, model.init([init_seed] * K), loss=mse,
-                     optimizer=make_optimizer(cfg.train.optimizer), lr=lrs,
-                     data=SharedStreamSource(task.source()), seeds=[data_seed] * K, spec=spec,
-                     sink=ctx.writer, tag=tag, progress=ctx.progress)
+        return train(
+            model,
+            model.init([init_seed] * K),
+            loss=mse,
+            optimizer=make_optimizer(cfg.train.optimizer),
+            lr=lrs,
+            data=SharedStreamSource(task.source()),
+            seeds=[data_seed] * K,
+            spec=spec,
+            sink=ctx.writer,
+            tag=tag,
+            progress=ctx.progress,
+        )
 
     return lr_sweep(
-        train_fn, LRGrid(sw.lr_low, sw.lr_high, num=sw.points, max_extensions=sw.max_extensions),
+        train_fn,
+        LRGrid(sw.lr_low, sw.lr_high, num=sw.points, max_extensions=sw.max_extensions),
         score=lambda r: r.final_train_loss(cfg.train.window),  # fresh batches: never the test set
         # A student too small to beat the mean predictor is a result, not a broken grid.
-        selection=Selection("time_to_convergence", tolerance=sw.tolerance,
-                            failure_margin=sw.failure_margin, if_none_feasible="least_bad"),
-        failure_loss=task.failure_loss, step_cap=sw.max_steps)
+        selection=Selection(
+            "time_to_convergence",
+            tolerance=sw.tolerance,
+            failure_margin=sw.failure_margin,
+            if_none_feasible="least_bad",
+        ),
+        failure_loss=task.failure_loss,
+        step_cap=sw.max_steps,
+    )
 
 
 def _train_student(task: _Task, name: str, hidden: Sequence[int]) -> dict[str, Any]:
@@ -678,13 +774,26 @@ def _train_student(task: _Task, name: str, hidden: Sequence[int]) -> dict[str, A
     init_seeds, data_seeds = ctx.seeds(n, name, "seeds", "init"), ctx.seeds(n, name, "seeds", "data")
     params = model.init(init_seeds)
     init_layers = [student_layers(model, params, k) for k in range(n)]
-    res = train(model, params, loss=mse, optimizer=make_optimizer(cfg.train.optimizer),
-                lr=[sweep.chosen_lr] * n, data=task.source(), seeds=data_seeds,
-                spec=TrainSpec(max_steps=cfg.train.max_steps, eval_every=cfg.train.eval_every,
-                               block=ENGINE_BLOCK, stationarity=task.stationarity(),
-                               compile=cfg.compile),
-                eval_sets={"test": task.test}, sink=ctx.writer, tag=f"{name}/seeds",
-                progress=ctx.progress)
+    res = train(
+        model,
+        params,
+        loss=mse,
+        optimizer=make_optimizer(cfg.train.optimizer),
+        lr=[sweep.chosen_lr] * n,
+        data=task.source(),
+        seeds=data_seeds,
+        spec=TrainSpec(
+            max_steps=cfg.train.max_steps,
+            eval_every=cfg.train.eval_every,
+            block=ENGINE_BLOCK,
+            stationarity=task.stationarity(),
+            compile=cfg.compile,
+        ),
+        eval_sets={"test": task.test},
+        sink=ctx.writer,
+        tag=f"{name}/seeds",
+        progress=ctx.progress,
+    )
     ok = ~res.diverged
     if not ok.any():
         raise RuntimeError(f"every seed of {name} diverged at the chosen rate {sweep.chosen_lr:.3g}")
@@ -693,8 +802,9 @@ def _train_student(task: _Task, name: str, hidden: Sequence[int]) -> dict[str, A
     train_mse = res.final_train_loss(cfg.train.window)[ok] * scale
     test_rel, train_rel = test_mse / task.var_test, train_mse / task.var_test
     W, b = model.split(res.params)  # W[l]: (K, in, out), b[l]: (K, 1, out)
-    ctx.writer.save_arrays(f"params_{name}", **{f"W{l}": w for l, w in enumerate(W)},
-                           **{f"b{l}": v for l, v in enumerate(b)})
+    ctx.writer.save_arrays(
+        f"params_{name}", **{f"W{l}": w for l, w in enumerate(W)}, **{f"b{l}": v for l, v in enumerate(b)}
+    )
 
     trained = [student_layers(model, res.params, k) for k in np.flatnonzero(ok)]
     teacher_layers = task.teacher.layers()
@@ -703,48 +813,61 @@ def _train_student(task: _Task, name: str, hidden: Sequence[int]) -> dict[str, A
 
     row = sweep.chosen_row
     out: dict[str, Any] = {
-        "hidden": list(hidden), "n_params": model.spec.n_params,
+        "hidden": list(hidden),
+        "n_params": model.spec.n_params,
         "members": [int(k) for k in np.flatnonzero(ok)],
         "params_ratio": model.spec.n_params / task.teacher.n_params,
-        "lr": sweep.chosen_lr, "steps": int(res.steps), "seeds": int(ok.sum()),
+        "lr": sweep.chosen_lr,
+        "steps": int(res.steps),
+        "seeds": int(ok.sum()),
         "seeds_diverged": int(res.diverged.sum()),
         "converged_step": [int(s) for s in res.converged_step[ok]],
         "step_cap": cfg.train.max_steps,
-        "test_mse_per_seed": test_mse.tolist(), "test_rel_mse_per_seed": test_rel.tolist(),
+        "test_mse_per_seed": test_mse.tolist(),
+        "test_rel_mse_per_seed": test_rel.tolist(),
         "train_mse_per_seed": train_mse.tolist(),
     }
-    for key, vals in (("test_mse", test_mse), ("test_rel_mse", test_rel), ("train_mse", train_mse),
-                      ("train_rel_mse", train_rel)):
+    for key, vals in (
+        ("test_mse", test_mse),
+        ("test_rel_mse", test_rel),
+        ("train_mse", train_mse),
+        ("train_rel_mse", train_rel),
+    ):
         out[key], out[f"{key}_ci"] = _estimate(vals)
     out["sweep"] = {
-        "grid": [float(v) for v in
-                 LRGrid(cfg.sweep.lr_low, cfg.sweep.lr_high, num=cfg.sweep.points).rates],
-        "rates_tried": len(table), "extensions": len(sweep.results) - 1,
-        "lr_min": float(table["lr"].min()), "lr_max": float(table["lr"].max()),
-        "chosen_lr": sweep.chosen_lr, "at_edge": bool(sweep.at_edge),
+        "grid": [float(v) for v in LRGrid(cfg.sweep.lr_low, cfg.sweep.lr_high, num=cfg.sweep.points).rates],
+        "rates_tried": len(table),
+        "extensions": len(sweep.results) - 1,
+        "lr_min": float(table["lr"].min()),
+        "lr_max": float(table["lr"].max()),
+        "chosen_lr": sweep.chosen_lr,
+        "at_edge": bool(sweep.at_edge),
         "chosen_feasible": bool(sweep.feasible),
         "chosen_steps_to_converge": int(row["steps_to_converge"]),
         "chosen_converged": bool(row["converged"]),
         "chosen_final_rel": float(row["final_loss"] / task.failure_loss),
         "best_final_rel": float(np.nanmin(table["final_rel"].where(~table["diverged"]))),
-        "n_diverged": int(table["diverged"].sum()), "n_collapsed": int(table["collapsed"].sum()),
-        "n_collapsed_above": int((table["collapsed"] & ~table["diverged"]
-                                  & (table["lr"] > sweep.chosen_lr)).sum()),
-        "n_collapsed_below": int((table["collapsed"] & ~table["diverged"]
-                                  & (table["lr"] < sweep.chosen_lr)).sum()),
-        "n_good": int(table["good"].sum()), "step_cap": cfg.sweep.max_steps,
+        "n_diverged": int(table["diverged"].sum()),
+        "n_collapsed": int(table["collapsed"].sum()),
+        "n_collapsed_above": int((table["collapsed"] & ~table["diverged"] & (table["lr"] > sweep.chosen_lr)).sum()),
+        "n_collapsed_below": int((table["collapsed"] & ~table["diverged"] & (table["lr"] < sweep.chosen_lr)).sum()),
+        "n_good": int(table["good"].sum()),
+        "step_cap": cfg.sweep.max_steps,
         "steps_run": [int(r.steps) for r in sweep.results],
     }
     out["distribution"] = {k: _strip_qq(v) for k, v in dist.items() if k != "layers"}
     out["distribution"]["layers"] = [_strip_qq(v) for v in dist["layers"]]
     if model.spec.n_layers == task.teacher.n_layers:
-        al = alignment_summary(align_to_teacher(trained, teacher_layers),
-                               align_to_teacher([init_layers[k] for k in np.flatnonzero(ok)],
-                                                teacher_layers))
+        al = alignment_summary(
+            align_to_teacher(trained, teacher_layers),
+            align_to_teacher([init_layers[k] for k in np.flatnonzero(ok)], teacher_layers),
+        )
         ctx.writer.save_json(f"alignment_{name}", al)
         out["alignment"] = {k: v for k, v in al.items() if k != "layers"} | {
-            "layers": [{k: v for k, v in layer.items() if k not in ("cosines", "chance_cosines")}
-                       for layer in al["layers"]]}
+            "layers": [
+                {k: v for k, v in layer.items() if k not in ("cosines", "chance_cosines")} for layer in al["layers"]
+            ]
+        }
     out["timing"] = {"sweep_seconds": sweep_seconds, "seeds_seconds": float(res.wall_seconds)}
     return out
 
@@ -764,9 +887,12 @@ def _load_parameter_count(cfg: TeacherStudentConfig) -> pd.DataFrame:
     table = parameter_count_table(cfg.parameter_count)
     teacher = cfg.teacher.model_dump(mode="json")
     if table.attrs["teacher"] != teacher:
-        raise ParameterError("parameter_count", STUDY_NAME, f"a sweep of this run's teacher "
-                             f"{teacher} (the sweep's runs have {table.attrs['teacher']})",
-                             cfg.parameter_count)
+        raise ParameterError(
+            "parameter_count",
+            STUDY_NAME,
+            f"a sweep of this run's teacher {teacher} (the sweep's runs have {table.attrs['teacher']})",
+            cfg.parameter_count,
+        )
     return table
 
 
@@ -780,9 +906,14 @@ def _read_parameter_count(cfg: TeacherStudentConfig, ctx: StudyContext) -> dict[
     """Copy the parameter-count sweep's table into the run folder (see :func:`check`)."""
     table = _load_parameter_count(cfg)
     differs = config_differences(cfg.model_dump(mode="json"), table.attrs["config"])
-    info = {"sweep": table.attrs["sweep_dir"], "name": table.attrs["name"],
-            "runs_planned": table.attrs["planned"], "runs_complete": table.attrs["complete"],
-            "rows": len(table), "differs": differs}
+    info = {
+        "sweep": table.attrs["sweep_dir"],
+        "name": table.attrs["name"],
+        "runs_planned": table.attrs["planned"],
+        "runs_complete": table.attrs["complete"],
+        "rows": len(table),
+        "differs": differs,
+    }
     table.attrs = {}  # the artifact is the table alone; its facts are in the summary
     ctx.writer.save_table(PARAMETER_COUNT_ARTIFACT, table)
     return info
@@ -796,8 +927,13 @@ def run(cfg: TeacherStudentConfig, ctx: StudyContext) -> dict[str, Any]:
     pc = _read_parameter_count(cfg, ctx) if cfg.parameter_count is not None else None
     task, facts = _make_task(cfg, ctx)
     students = {name: _train_student(task, name, hidden) for name, hidden in cfg.students.items()}
-    out = {"study": STUDY_NAME, **facts, "students": students,
-           "eval_every": cfg.train.eval_every, "window": cfg.train.window}
+    out = {
+        "study": STUDY_NAME,
+        **facts,
+        "students": students,
+        "eval_every": cfg.train.eval_every,
+        "window": cfg.train.window,
+    }
     if pc is not None:
         out["parameter_count"] = pc
     return out
@@ -849,8 +985,10 @@ def _steps_phrase(st: Mapping[str, Any]) -> str:
     conv = [c for c in st["converged_step"] if c >= 0]
     n = st["seeds"]
     if not conv:
-        return (f"none of the {n} seeds became quasi-stationary within the cap of "
-                f"{fmt(st['step_cap'])} steps (still improving)")
+        return (
+            f"none of the {n} seeds became quasi-stationary within the cap of "
+            f"{fmt(st['step_cap'])} steps (still improving)"
+        )
     where = ", ".join(fmt(c) for c in conv)
     rest = "" if len(conv) == n else f"; the other {n - len(conv)} reached the cap still improving"
     return f"{len(conv)} of {n} seeds became quasi-stationary (at steps {where}){rest}"
@@ -864,8 +1002,7 @@ def _smooth_window(steps: int) -> int:
     return int(max(1, min(CURVE_SMOOTH_MAX, steps * CURVE_SMOOTH_FRACTION)))
 
 
-def _param_groups(arrays: Mapping[str, np.ndarray], members: Sequence[int] | None
-                  ) -> dict[str, np.ndarray]:
+def _param_groups(arrays: Mapping[str, np.ndarray], members: Sequence[int] | None) -> dict[str, np.ndarray]:
     """Input-layer weights, output-layer weights and all parameters, pooled over members."""
     n_layers = sum(1 for k in arrays if k.startswith("W"))
 
@@ -878,8 +1015,9 @@ def _param_groups(arrays: Mapping[str, np.ndarray], members: Sequence[int] | Non
     return {
         "input-layer weights": take("W0"),
         "output-layer weights": take(f"W{n_layers - 1}"),
-        "all parameters": np.concatenate([take(f"W{l}") for l in range(n_layers)]
-                                         + [take(f"b{l}") for l in range(n_layers)]),
+        "all parameters": np.concatenate(
+            [take(f"W{l}") for l in range(n_layers)] + [take(f"b{l}") for l in range(n_layers)]
+        ),
     }
 
 
@@ -907,21 +1045,58 @@ def _results_table(s: Mapping[str, Any]) -> Table:
         conv = [c for c in st["converged_step"] if c >= 0]
         steps = f"{fmt(st['steps'])} ({len(conv)}/{st['seeds']} stationary)"
         all_d = st["distribution"]["all"]
-        rows.append([name, str(st["hidden"]), f"{fmt(st['n_params'])} ({fmt(st['params_ratio'])}x)",
-                     fmt(st["lr"]), steps, _ci(st, "train_mse"), _ci(st, "test_mse"),
-                     _ci(st, "train_rel_mse"), _ci(st, "test_rel_mse"),
-                     _ci(all_d, "ks"), _ci(all_d, "wasserstein")])
+        rows.append(
+            [
+                name,
+                str(st["hidden"]),
+                f"{fmt(st['n_params'])} ({fmt(st['params_ratio'])}x)",
+                fmt(st["lr"]),
+                steps,
+                _ci(st, "train_mse"),
+                _ci(st, "test_mse"),
+                _ci(st, "train_rel_mse"),
+                _ci(st, "test_rel_mse"),
+                _ci(all_d, "ks"),
+                _ci(all_d, "wasserstein"),
+            ]
+        )
     b = s["baselines"]
     for label, key in (("mean predictor", "mean"), ("OLS on x", "linear")):
-        rows.append([label, "—", "1" if key == "mean" else str(s["teacher"]["d_in"] + 1), "—", "—",
-                     "—", fmt(b[key]["test_mse"]), fmt(b[key]["train_rel_mse"]),
-                     fmt(b[key]["test_rel_mse"]), "—", "—"])
-    return Table(["student", "hidden", "params (x teacher)", "lr", "steps run", "train MSE",
-                  "test MSE", "train rel", "test rel", "KS (all params)", "W1 (all params)"], rows,
-                 caption=f"Mean [95% CI] over seeds. rel = MSE / Var(y_test), Var(y_test) = "
-                         f"{fmt(s['teacher']['test_var'])}. Train MSE: mean loss over the last "
-                         f"{fmt(s['window'])} fresh batches. Baselines fitted on a separate training "
-                         "sample of the teacher, scored on the same test set.")
+        rows.append(
+            [
+                label,
+                "—",
+                "1" if key == "mean" else str(s["teacher"]["d_in"] + 1),
+                "—",
+                "—",
+                "—",
+                fmt(b[key]["test_mse"]),
+                fmt(b[key]["train_rel_mse"]),
+                fmt(b[key]["test_rel_mse"]),
+                "—",
+                "—",
+            ]
+        )
+    return Table(
+        [
+            "student",
+            "hidden",
+            "params (x teacher)",
+            "lr",
+            "steps run",
+            "train MSE",
+            "test MSE",
+            "train rel",
+            "test rel",
+            "KS (all params)",
+            "W1 (all params)",
+        ],
+        rows,
+        caption=f"Mean [95% CI] over seeds. rel = MSE / Var(y_test), Var(y_test) = "
+        f"{fmt(s['teacher']['test_var'])}. Train MSE: mean loss over the last "
+        f"{fmt(s['window'])} fresh batches. Baselines fitted on a separate training "
+        "sample of the teacher, scored on the same test set.",
+    )
 
 
 def _distribution_table(name: str, st: Mapping[str, Any]) -> Table:
@@ -931,18 +1106,42 @@ def _distribution_table(name: str, st: Mapping[str, Any]) -> Table:
         tl = g.get("teacher_layers")
         vs = "all" if tl is None else ", ".join(str(l + 1) for l in tl)
         su, te = g["student"], g["teacher"]
-        rows.append([g["name"], g.get("role", "pooled"), vs, f"{g['n_student']} / {g['n_teacher']}",
-                     f"{fmt(su['mean'])} / {fmt(te['mean'])}", f"{fmt(su['std'])} / {fmt(te['std'])}",
-                     f"{fmt(su['skewness'])} / {fmt(te['skewness'])}",
-                     f"{fmt(su['excess_kurtosis'])} / {fmt(te['excess_kurtosis'])}",
-                     _ci(g, "ks"), _fmt_p(g["ks_pvalue_max"]), _ci(g, "wasserstein"),
-                     _ci(g, "wasserstein_standardized")])
-    return Table(["parameters", "role", "teacher layer(s)", "n (student / teacher)",
-                  "mean (s / t)", "std (s / t)", "skew (s / t)", "excess kurt. (s / t)", "KS",
-                  "max p (KS)", "W1", "W1 standardised"], rows,
-                 caption=f"{name} vs teacher, per layer and pooled. Student moments: mean over "
-                         f"{st['seeds']} seeds; KS, W1: mean [95% CI] over seeds; max p: the largest "
-                         "KS p-value among seeds.")
+        rows.append(
+            [
+                g["name"],
+                g.get("role", "pooled"),
+                vs,
+                f"{g['n_student']} / {g['n_teacher']}",
+                f"{fmt(su['mean'])} / {fmt(te['mean'])}",
+                f"{fmt(su['std'])} / {fmt(te['std'])}",
+                f"{fmt(su['skewness'])} / {fmt(te['skewness'])}",
+                f"{fmt(su['excess_kurtosis'])} / {fmt(te['excess_kurtosis'])}",
+                _ci(g, "ks"),
+                _fmt_p(g["ks_pvalue_max"]),
+                _ci(g, "wasserstein"),
+                _ci(g, "wasserstein_standardized"),
+            ]
+        )
+    return Table(
+        [
+            "parameters",
+            "role",
+            "teacher layer(s)",
+            "n (student / teacher)",
+            "mean (s / t)",
+            "std (s / t)",
+            "skew (s / t)",
+            "excess kurt. (s / t)",
+            "KS",
+            "max p (KS)",
+            "W1",
+            "W1 standardised",
+        ],
+        rows,
+        caption=f"{name} vs teacher, per layer and pooled. Student moments: mean over "
+        f"{st['seeds']} seeds; KS, W1: mean [95% CI] over seeds; max p: the largest "
+        "KS p-value among seeds.",
+    )
 
 
 def _params_text(s: Mapping[str, Any]) -> str:
@@ -951,47 +1150,64 @@ def _params_text(s: Mapping[str, Any]) -> str:
     parts = []
     for name, st in s["students"].items():
         r = st["params_ratio"]
-        regime = ("fewer than the teacher: under-parameterised" if r < PARAM_RATIO_EXACT else
-                  "exactly the teacher's count" if r == PARAM_RATIO_EXACT else
-                  "more than the teacher: over-parameterised")
+        regime = (
+            "fewer than the teacher: under-parameterised"
+            if r < PARAM_RATIO_EXACT
+            else "exactly the teacher's count"
+            if r == PARAM_RATIO_EXACT
+            else "more than the teacher: over-parameterised"
+        )
         exact = _represents_teacher(st["hidden"], th)
-        cap = ("its architecture contains the teacher's, so zero error is reachable in principle"
-               if exact else
-               f"its architecture cannot copy the teacher's (depth {len(st['hidden']) + 1} vs "
-               f"{len(th) + 1}, first hidden layer {st['hidden'][0]} vs {th[0]} units), so an "
-               "approximation error may remain")
-        parts.append(f"**{name}** {st['hidden']} has {fmt(st['n_params'])} learnable parameters, "
-                     f"{fmt(r)}x the teacher's ({regime}); {cap}.")
-    return (f"The teacher has {fmt(T)} frozen parameters. " + " ".join(parts))
+        cap = (
+            "its architecture contains the teacher's, so zero error is reachable in principle"
+            if exact
+            else f"its architecture cannot copy the teacher's (depth {len(st['hidden']) + 1} vs "
+            f"{len(th) + 1}, first hidden layer {st['hidden'][0]} vs {th[0]} units), so an "
+            "approximation error may remain"
+        )
+        parts.append(
+            f"**{name}** {st['hidden']} has {fmt(st['n_params'])} learnable parameters, "
+            f"{fmt(r)}x the teacher's ({regime}); {cap}."
+        )
+    return f"The teacher has {fmt(T)} frozen parameters. " + " ".join(parts)
 
 
 def _trainability_text(name: str, st: Mapping[str, Any], tol: float) -> str:
     sw = st["sweep"]
-    edge = ("lies strictly inside the rates tried" if not sw["at_edge"] else
-            "**is still at an edge of the rates tried** after the extensions allowed: the optimum "
-            "may lie beyond")
+    edge = (
+        "lies strictly inside the rates tried"
+        if not sw["at_edge"]
+        else "**is still at an edge of the rates tried** after the extensions allowed: the optimum may lie beyond"
+    )
     # A good rate that became stationary always beats one that did not (the cap counts as its
     # time), so a chosen rate that never did means none of the good ones did.
-    pick = (f"the fastest of them to become quasi-stationary, lr = {fmt(st['lr'])}, did so after "
-            f"{fmt(sw['chosen_steps_to_converge'])} steps" if sw["chosen_converged"] else
-            f"none of them became quasi-stationary within the sweep's {fmt(sw['step_cap'])} steps, "
-            f"so the lowest final loss decided: lr = {fmt(st['lr'])}")
+    pick = (
+        f"the fastest of them to become quasi-stationary, lr = {fmt(st['lr'])}, did so after "
+        f"{fmt(sw['chosen_steps_to_converge'])} steps"
+        if sw["chosen_converged"]
+        else f"none of them became quasi-stationary within the sweep's {fmt(sw['step_cap'])} steps, "
+        f"so the lowest final loss decided: lr = {fmt(st['lr'])}"
+    )
     if not sw.get("chosen_feasible", True):
-        pick = (f"**no rate beat the mean predictor** (every final training loss that did not "
-                f"diverge was within the failure margin of Var(y); best relative "
-                f"{fmt(sw['best_final_rel'])}), so the least bad one was kept, lr = {fmt(st['lr'])}: "
-                f"this student's errors are those of a model that learned (almost) nothing")
-    return (f"**{name}.** The sweep trained {sw['rates_tried']} rates from {fmt(sw['lr_min'])} to "
-            f"{fmt(sw['lr_max'])} as one ensemble ({sw['extensions']} extension(s) past an edge); "
-            f"{sw['n_diverged']} diverged, {sw['n_collapsed_above']} above the chosen rate collapsed "
-            f"to the mean predictor and {sw['n_collapsed_below']} below it were still no better "
-            f"than the mean predictor at the cap (too slow). "
-            f"{sw['n_good']} rate(s) came within {fmt(100 * tol)}% of the best final training loss "
-            f"(relative {fmt(sw['best_final_rel'])}); {pick}, which {edge}. Retrained from "
-            f"{st['seeds']} fresh seeds at that rate for "
-            f"{fmt(st['steps'])} steps, {_steps_phrase(st)}; relative training MSE "
-            f"{_ci(st, 'train_rel_mse')}." + (f" {st['seeds_diverged']} seed(s) diverged and are "
-                                              "excluded." if st["seeds_diverged"] else ""))
+        pick = (
+            f"**no rate beat the mean predictor** (every final training loss that did not "
+            f"diverge was within the failure margin of Var(y); best relative "
+            f"{fmt(sw['best_final_rel'])}), so the least bad one was kept, lr = {fmt(st['lr'])}: "
+            f"this student's errors are those of a model that learned (almost) nothing"
+        )
+    return (
+        f"**{name}.** The sweep trained {sw['rates_tried']} rates from {fmt(sw['lr_min'])} to "
+        f"{fmt(sw['lr_max'])} as one ensemble ({sw['extensions']} extension(s) past an edge); "
+        f"{sw['n_diverged']} diverged, {sw['n_collapsed_above']} above the chosen rate collapsed "
+        f"to the mean predictor and {sw['n_collapsed_below']} below it were still no better "
+        f"than the mean predictor at the cap (too slow). "
+        f"{sw['n_good']} rate(s) came within {fmt(100 * tol)}% of the best final training loss "
+        f"(relative {fmt(sw['best_final_rel'])}); {pick}, which {edge}. Retrained from "
+        f"{st['seeds']} fresh seeds at that rate for "
+        f"{fmt(st['steps'])} steps, {_steps_phrase(st)}; relative training MSE "
+        f"{_ci(st, 'train_rel_mse')}."
+        + (f" {st['seeds_diverged']} seed(s) diverged and are excluded." if st["seeds_diverged"] else "")
+    )
 
 
 def _generalisation_text(name: str, st: Mapping[str, Any], s: Mapping[str, Any]) -> str:
@@ -1006,36 +1222,45 @@ def _generalisation_text(name: str, st: Mapping[str, Any], s: Mapping[str, Any])
     gap = st["test_rel_mse"] - st["train_rel_mse"]
     half = (ci[1] - ci[0]) / 2 if np.all(np.isfinite(ci)) else math.nan
     gap_word = ("within" if abs(gap) <= half else "outside") if np.isfinite(half) else "beside"
-    return (f"**{name}.** Test MSE {_ci(st, 'test_mse')}, relative {_ci(st, 'test_rel_mse')}: "
-            f"{vs}. Test minus training relative MSE: {fmt(gap)}, {gap_word} the seed-to-seed "
-            f"half-width {fmt(half)} — every batch is fresh, so the training loss already "
-            "estimates the risk and no overfitting gap is expected.")
+    return (
+        f"**{name}.** Test MSE {_ci(st, 'test_mse')}, relative {_ci(st, 'test_rel_mse')}: "
+        f"{vs}. Test minus training relative MSE: {fmt(gap)}, {gap_word} the seed-to-seed "
+        f"half-width {fmt(half)} — every batch is fresh, so the training loss already "
+        "estimates the risk and no overfitting gap is expected."
+    )
 
 
 def _distribution_text(name: str, st: Mapping[str, Any]) -> str:
     d = st["distribution"]
     a = d["all"]
     p = _num(a["ks_pvalue_max"])
-    verdict = (f"p {'<' if p < P_FLOOR else '<='} {_fmt_p(p).lstrip('< ')} in every seed: "
-               f"distinguishable from the teacher's at the {fmt(100 * KS_ALPHA)}% level"
-               if p < KS_ALPHA else
-               f"p = {_fmt_p(p)} in at least one seed: not distinguishable at the "
-               f"{fmt(100 * KS_ALPHA)}% level")
+    verdict = (
+        f"p {'<' if p < P_FLOOR else '<='} {_fmt_p(p).lstrip('< ')} in every seed: "
+        f"distinguishable from the teacher's at the {fmt(100 * KS_ALPHA)}% level"
+        if p < KS_ALPHA
+        else f"p = {_fmt_p(p)} in at least one seed: not distinguishable at the {fmt(100 * KS_ALPHA)}% level"
+    )
     ratio = a["student"]["std"] / a["teacher"]["std"]
     # Single values (an output bias) have no distribution: rank only groups KS could test.
     layers = [g for g in d["layers"] if math.isfinite(_num(g["ks"]))]
     closest = min(layers, key=lambda g: g["wasserstein"]) if layers else None
     farthest = max(layers, key=lambda g: g["wasserstein"]) if layers else None
-    extra = (f" Among per-layer groups with at least {KS_MIN_N} values, the closest is "
-             f"{closest['name']} (W1 {fmt(closest['wasserstein'])}, KS {fmt(closest['ks'])}) and the "
-             f"farthest {farthest['name']} (W1 {fmt(farthest['wasserstein'])}, KS "
-             f"{fmt(farthest['ks'])})." if closest else "")
-    return (f"**{name}.** All {fmt(a['n_student'])} parameters pooled: KS = {_ci(a, 'ks')} ({verdict}); "
-            f"W1 = {_ci(a, 'wasserstein')}, standardised W1 (shape only) = "
-            f"{_ci(a, 'wasserstein_standardized')}. The student's parameters have std "
-            f"{fmt(a['student']['std'])} against the teacher's {fmt(a['teacher']['std'])} "
-            f"({fmt(ratio)}x) and excess kurtosis {fmt(a['student']['excess_kurtosis'])} against "
-            f"{fmt(a['teacher']['excess_kurtosis'])}.{extra}")
+    extra = (
+        f" Among per-layer groups with at least {KS_MIN_N} values, the closest is "
+        f"{closest['name']} (W1 {fmt(closest['wasserstein'])}, KS {fmt(closest['ks'])}) and the "
+        f"farthest {farthest['name']} (W1 {fmt(farthest['wasserstein'])}, KS "
+        f"{fmt(farthest['ks'])})."
+        if closest
+        else ""
+    )
+    return (
+        f"**{name}.** All {fmt(a['n_student'])} parameters pooled: KS = {_ci(a, 'ks')} ({verdict}); "
+        f"W1 = {_ci(a, 'wasserstein')}, standardised W1 (shape only) = "
+        f"{_ci(a, 'wasserstein_standardized')}. The student's parameters have std "
+        f"{fmt(a['student']['std'])} against the teacher's {fmt(a['teacher']['std'])} "
+        f"({fmt(ratio)}x) and excess kurtosis {fmt(a['student']['excess_kurtosis'])} against "
+        f"{fmt(a['teacher']['excess_kurtosis'])}.{extra}"
+    )
 
 
 def _alignment_text(name: str, al: Mapping[str, Any]) -> str:
@@ -1044,27 +1269,34 @@ def _alignment_text(name: str, al: Mapping[str, Any]) -> str:
     per_layer = "; ".join(
         f"layer {j + 1}: {', '.join(str(r) for r in layer['recovered_per_seed'])} of {layer['width']} "
         f"(mean cosine {fmt_ci(layer['mean_cosine'], layer['mean_cosine_ci'])})"
-        for j, layer in enumerate(al["layers"]))
+        for j, layer in enumerate(al["layers"])
+    )
     frac = al["recovered_mean"] / n
     above_chance = al["mean_cosine_ci"][0] > max(chance["mean_cosine"])
     if frac >= RECOVERY_THRESHOLD:
         verdict = "the student found the teacher's units, up to the network's symmetries"
     elif above_chance:
-        verdict = ("its units are closer to the teacher's than matching alone explains, but most "
-                   "are not recovered: a similar function through different parameters")
+        verdict = (
+            "its units are closer to the teacher's than matching alone explains, but most "
+            "are not recovered: a similar function through different parameters"
+        )
     else:
-        verdict = ("its units are no closer to the teacher's than at initialisation: the student "
-                   "found a different parameterisation")
-    return (f"**{name}** has the teacher's depth, so its hidden units were matched to the teacher's "
-            f"(Hungarian assignment on normalised incoming vectors, layer by layer, modulo "
-            f"permutation and positive rescaling). Mean cosine over the {n} hidden units per seed: "
-            f"{', '.join(fmt(c) for c in al['mean_cosine'])} "
-            f"(mean {fmt_ci(al['mean_cosine_mean'], al['mean_cosine_ci'])}), "
-            f"against {', '.join(fmt(c) for c in chance['mean_cosine'])} for the same students at "
-            f"initialisation (what matching finds between unrelated networks). Units recovered "
-            f"(cosine > {fmt(al['threshold'])}) per seed: "
-            f"{', '.join(str(r) for r in al['recovered'])} of {n} ({per_layer}); at initialisation "
-            f"{', '.join(str(r) for r in chance['recovered'])}. So {verdict}.")
+        verdict = (
+            "its units are no closer to the teacher's than at initialisation: the student "
+            "found a different parameterisation"
+        )
+    return (
+        f"**{name}** has the teacher's depth, so its hidden units were matched to the teacher's "
+        f"(Hungarian assignment on normalised incoming vectors, layer by layer, modulo "
+        f"permutation and positive rescaling). Mean cosine over the {n} hidden units per seed: "
+        f"{', '.join(fmt(c) for c in al['mean_cosine'])} "
+        f"(mean {fmt_ci(al['mean_cosine_mean'], al['mean_cosine_ci'])}), "
+        f"against {', '.join(fmt(c) for c in chance['mean_cosine'])} for the same students at "
+        f"initialisation (what matching finds between unrelated networks). Units recovered "
+        f"(cosine > {fmt(al['threshold'])}) per seed: "
+        f"{', '.join(str(r) for r in al['recovered'])} of {n} ({per_layer}); at initialisation "
+        f"{', '.join(str(r) for r in chance['recovered'])}. So {verdict}."
+    )
 
 
 def _across_text(s: Mapping[str, Any]) -> list[str]:
@@ -1076,10 +1308,15 @@ def _across_text(s: Mapping[str, Any]) -> list[str]:
         r = geometric_mean_ratio(st[b]["test_rel_mse_per_seed"], st[a]["test_rel_mse_per_seed"])
         resolved = r.low > 1.0  # the interval of the ratio excludes 1
         ov = _overlap(st[a]["test_rel_mse_ci"], st[b]["test_rel_mse_ci"])
-        pairs.append(f"{b} / {a} = {r.format()}, "
-                     + ("resolved (the ratio's CI excludes 1" if resolved else
-                        "not resolved with these seeds (the ratio's CI contains 1")
-                     + f"; the two means' CIs {'overlap' if ov else 'do not overlap'})")
+        pairs.append(
+            f"{b} / {a} = {r.format()}, "
+            + (
+                "resolved (the ratio's CI excludes 1"
+                if resolved
+                else "not resolved with these seeds (the ratio's CI contains 1"
+            )
+            + f"; the two means' CIs {'overlap' if ov else 'do not overlap'})"
+        )
     by_params = sorted(st, key=lambda n: st[n]["n_params"])
     errs = [st[n]["test_rel_mse"] for n in by_params]
     mono = all(x > y for x, y in itertools.pairwise(errs))
@@ -1087,24 +1324,35 @@ def _across_text(s: Mapping[str, Any]) -> list[str]:
     beat = [n for n in names if st[n]["test_rel_mse_ci"][1] < ols]
     w1 = sorted(st, key=lambda n: st[n]["distribution"]["all"]["wasserstein"])
     same = w1 == names
-    speed = ", ".join(f"{n} {fmt(st[n]['lr'])} ({fmt(st[n]['steps'])} steps, "
-                      f"{fmt(st[n]['timing']['sweep_seconds'] + st[n]['timing']['seeds_seconds'])} s)"
-                      for n in by_params)
+    speed = ", ".join(
+        f"{n} {fmt(st[n]['lr'])} ({fmt(st[n]['steps'])} steps, "
+        f"{fmt(st[n]['timing']['sweep_seconds'] + st[n]['timing']['seeds_seconds'])} s)"
+        for n in by_params
+    )
     counts = ", ".join(f"{n} {fmt(st[n]['n_params'])}" for n in by_params)
     w1_order = ", ".join(f"{n} {fmt(st[n]['distribution']['all']['wasserstein'])}" for n in w1)
     return [
-        (f"Ordering by relative test MSE: {order}. Geometric-mean ratios of consecutive students "
-         f"(95% CI, Welch in log space): {'; '.join(pairs) if pairs else 'only one student'}."),
-        (f"By parameter count ({counts}) the test "
-         f"error {'decreases monotonically' if mono else 'does **not** decrease monotonically'} with "
-         f"the number of learnable parameters. {len(beat)} of {len(st)} students beat OLS "
-         f"({fmt(ols)}) with their whole CI{': ' + ', '.join(beat) if beat else ''}."),
+        (
+            f"Ordering by relative test MSE: {order}. Geometric-mean ratios of consecutive students "
+            f"(95% CI, Welch in log space): {'; '.join(pairs) if pairs else 'only one student'}."
+        ),
+        (
+            f"By parameter count ({counts}) the test "
+            f"error {'decreases monotonically' if mono else 'does **not** decrease monotonically'} with "
+            f"the number of learnable parameters. {len(beat)} of {len(st)} students beat OLS "
+            f"({fmt(ols)}) with their whole CI{': ' + ', '.join(beat) if beat else ''}."
+        ),
         f"Chosen rates (steps run, training wall time): {speed}.",
-        (f"Distance of the pooled parameters to the teacher's (W1), closest first: {w1_order}. "
-         + ("This is the test-error ordering: here the students that generalise better also hold "
-           "parameters distributed more like the teacher's." if same else
-           "This is **not** the test-error ordering: generalising better did not require "
-           "parameters distributed more like the teacher's.")),
+        (
+            f"Distance of the pooled parameters to the teacher's (W1), closest first: {w1_order}. "
+            + (
+                "This is the test-error ordering: here the students that generalise better also hold "
+                "parameters distributed more like the teacher's."
+                if same
+                else "This is **not** the test-error ordering: generalising better did not require "
+                "parameters distributed more like the teacher's."
+            )
+        ),
     ]
 
 
@@ -1120,21 +1368,50 @@ def _curves_chart(run_: Run, s: Mapping[str, Any]) -> Chart:
         train_df = _rel_frame(run_.series("train_loss", tag), scale / var)
         test_df = _rel_frame(run_.series("test_mse", tag), 1 / var)
         lines = curve_lines(train_df, label="train (per batch, smoothed)", smooth_window=window)
-        lines += [Line(l.x, l.y, label="test", band=l.band, mode="lines+markers")
-                  for l in curve_lines(test_df, label="test")]
-        panels.append(Panel(lines, title=f"{name} {st['hidden']}: lr {fmt(st['lr'])}, {st['seeds']} seeds",
-                            xlabel="step", ylabel="MSE / Var(y_test)", yscale="log", hlines=hl))
+        lines += [
+            Line(l.x, l.y, label="test", band=l.band, mode="lines+markers") for l in curve_lines(test_df, label="test")
+        ]
+        panels.append(
+            Panel(
+                lines,
+                title=f"{name} {st['hidden']}: lr {fmt(st['lr'])}, {st['seeds']} seeds",
+                xlabel="step",
+                ylabel="MSE / Var(y_test)",
+                yscale="log",
+                hlines=hl,
+            )
+        )
         train_all += curve_lines(train_df, label=name, smooth_window=window)
         test_all += curve_lines(test_df, label=name)
-    panels.append(Panel(train_all, title="all students: training loss (smoothed)", xlabel="step",
-                        ylabel="MSE / Var(y_test)", yscale="log", hlines=hl))
-    panels.append(Panel(test_all, title="all students: test loss", xlabel="step",
-                        ylabel="MSE / Var(y_test)", yscale="log", hlines=hl))
-    return Chart("curves", panels, title="Training (per batch) and test loss of the seed runs",
-                 caption=f"Median over seeds with a 10-90% band; the per-batch training loss is "
-                         f"smoothed over {fmt(CURVE_SMOOTH_FRACTION * 100)}% of the run (at most "
-                         f"{CURVE_SMOOTH_MAX} batches). Relative units: multiply by Var(y_test) = "
-                         f"{fmt(var)} for raw MSE.")
+    panels.append(
+        Panel(
+            train_all,
+            title="all students: training loss (smoothed)",
+            xlabel="step",
+            ylabel="MSE / Var(y_test)",
+            yscale="log",
+            hlines=hl,
+        )
+    )
+    panels.append(
+        Panel(
+            test_all,
+            title="all students: test loss",
+            xlabel="step",
+            ylabel="MSE / Var(y_test)",
+            yscale="log",
+            hlines=hl,
+        )
+    )
+    return Chart(
+        "curves",
+        panels,
+        title="Training (per batch) and test loss of the seed runs",
+        caption=f"Median over seeds with a 10-90% band; the per-batch training loss is "
+        f"smoothed over {fmt(CURVE_SMOOTH_FRACTION * 100)}% of the run (at most "
+        f"{CURVE_SMOOTH_MAX} batches). Relative units: multiply by Var(y_test) = "
+        f"{fmt(var)} for raw MSE.",
+    )
 
 
 def _sweep_chart(run_: Run, name: str, st: Mapping[str, Any], s: Mapping[str, Any]) -> Chart:
@@ -1144,30 +1421,39 @@ def _sweep_chart(run_: Run, name: str, st: Mapping[str, Any], s: Mapping[str, An
     div = table[table["diverged"]]
     top = float(np.nanmax(table["final_rel"].to_numpy(float), initial=1.0))
     cap = st["sweep"]["step_cap"]
-    loss_traces: list[Any] = [Line(table["lr"], table["final_rel"], label="final training loss",
-                                   mode="lines+markers")]
+    loss_traces: list[Any] = [Line(table["lr"], table["final_rel"], label="final training loss", mode="lines+markers")]
     tol = run_.config_dict["sweep"]["tolerance"]
     good_level = st["sweep"]["best_final_rel"] * (1 + tol)
     if len(col):
-        loss_traces.append(Line(col["lr"], col["final_rel"], label="collapsed (~ mean predictor)",
-                                mode="markers", color="#D55E00"))
+        loss_traces.append(
+            Line(col["lr"], col["final_rel"], label="collapsed (~ mean predictor)", mode="markers", color="#D55E00")
+        )
     if len(div):
-        loss_traces.append(Line(div["lr"], np.full(len(div), top), label="diverged (drawn at top)",
-                                mode="markers", color="#000000"))
+        loss_traces.append(
+            Line(div["lr"], np.full(len(div), top), label="diverged (drawn at top)", mode="markers", color="#000000")
+        )
     alive = table[~table["diverged"]]
     steps = np.where(alive["converged"], alive["steps_to_converge"], cap).astype(float)
-    step_traces: list[Any] = [Line(alive["lr"], steps, label="steps to quasi-stationarity",
-                                   mode="lines+markers")]
+    step_traces: list[Any] = [Line(alive["lr"], steps, label="steps to quasi-stationarity", mode="lines+markers")]
     never = alive[~alive["converged"]]
     if len(never):
-        step_traces.append(Line(never["lr"], np.full(len(never), cap), label="not stationary (cap)",
-                                mode="markers", color="#CC79A7"))
+        step_traces.append(
+            Line(never["lr"], np.full(len(never), cap), label="not stationary (cap)", mode="markers", color="#CC79A7")
+        )
     if len(ok):
-        step_traces.append(Line(ok["lr"], np.where(ok["converged"], ok["steps_to_converge"], cap),
-                                label="feasible", mode="markers", color="#009E73"))
+        step_traces.append(
+            Line(
+                ok["lr"],
+                np.where(ok["converged"], ok["steps_to_converge"], cap),
+                label="feasible",
+                mode="markers",
+                color="#009E73",
+            )
+        )
     if len(div):
-        step_traces.append(Line(div["lr"], np.full(len(div), cap), label="diverged (drawn at cap)",
-                                mode="markers", color="#000000"))
+        step_traces.append(
+            Line(div["lr"], np.full(len(div), cap), label="diverged (drawn at cap)", mode="markers", color="#000000")
+        )
     # Per-step training loss of every rate that did not diverge (a diverged member is frozen at a
     # huge loss that would flatten the others), relative to Var(y) in training units as panel 1.
     curves: list[Any] = []
@@ -1183,19 +1469,42 @@ def _sweep_chart(run_: Run, name: str, st: Mapping[str, Any], s: Mapping[str, An
                 line.label = f"lr {fmt(float(lr))}"  # one member per rate: no band, no index
                 curves.append(line)
     vl = [(st["lr"], "chosen")]
-    return Chart(f"sweep_{name}", [
-        Panel(loss_traces, title="final training loss vs rate", xlabel="learning rate",
-              ylabel="MSE / Var(y_train)", xscale="log", yscale="log", vlines=vl,
-              hlines=[(1.0, "mean predictor"), (good_level, f"best + {fmt(100 * tol)}% (good)")]),
-        Panel(step_traces, title="time to convergence vs rate", xlabel="learning rate",
-              ylabel="steps", xscale="log", vlines=vl),
-        Panel(curves, title="training loss per rate (smoothed; diverged omitted)", xlabel="step",
-              ylabel="MSE / Var(y_train)", yscale="log", legend=len(curves) <= 12,
-              hlines=[(1.0, "")])],
+    return Chart(
+        f"sweep_{name}",
+        [
+            Panel(
+                loss_traces,
+                title="final training loss vs rate",
+                xlabel="learning rate",
+                ylabel="MSE / Var(y_train)",
+                xscale="log",
+                yscale="log",
+                vlines=vl,
+                hlines=[(1.0, "mean predictor"), (good_level, f"best + {fmt(100 * tol)}% (good)")],
+            ),
+            Panel(
+                step_traces,
+                title="time to convergence vs rate",
+                xlabel="learning rate",
+                ylabel="steps",
+                xscale="log",
+                vlines=vl,
+            ),
+            Panel(
+                curves,
+                title="training loss per rate (smoothed; diverged omitted)",
+                xlabel="step",
+                ylabel="MSE / Var(y_train)",
+                yscale="log",
+                legend=len(curves) <= 12,
+                hlines=[(1.0, "")],
+            ),
+        ],
         title=f"{name}: learning-rate sweep (one ensemble, shared init and data)",
         caption="Final training loss: mean over the last window of fresh batches (never the test "
-                "set). Collapsed: no better than predicting the mean. The chosen rate is the fastest "
-                "to become stationary among those within the tolerance of the best.")
+        "set). Collapsed: no better than predicting the mean. The chosen rate is the fastest "
+        "to become stationary among those within the tolerance of the best.",
+    )
 
 
 def _distribution_chart(run_: Run, name: str, st: Mapping[str, Any]) -> Chart:
@@ -1209,8 +1518,14 @@ def _distribution_chart(run_: Run, name: str, st: Mapping[str, Any]) -> Chart:
     for group in ("input-layer weights", "all parameters"):
         vals, t = s_groups[group], t_groups[group]
         bins = _bins(vals, t)
-        panels.append(Panel([Hist(t, label="teacher", bins=bins), Hist(vals, label=name, bins=bins)],
-                            title=group, xlabel="value", ylabel="density"))
+        panels.append(
+            Panel(
+                [Hist(t, label="teacher", bins=bins), Hist(vals, label=name, bins=bins)],
+                title=group,
+                xlabel="value",
+                ylabel="density",
+            )
+        )
     qq_traces: list[Any] = []
     lo, hi = math.inf, -math.inf
     for group in ("input-layer weights", "output-layer weights", "all parameters"):
@@ -1223,12 +1538,17 @@ def _distribution_chart(run_: Run, name: str, st: Mapping[str, Any]) -> Chart:
         lo, hi = min(lo, tq.min(), sq.min()), max(hi, tq.max(), sq.max())
     if qq_traces:
         qq_traces.insert(0, Line([lo, hi], [lo, hi], label="y = x", dash=True, color="#666666"))
-        panels.append(Panel(qq_traces, title="QQ against the teacher", xlabel="teacher quantile",
-                            ylabel=f"{name} quantile"))
-    return Chart(f"dist_{name}", panels, title=f"{name} vs teacher: parameter distributions",
-                 caption="Histograms pool the trained seeds (central 99% of values shown). QQ: the "
-                         "student's quantiles (averaged over seeds) against the teacher's; on the "
-                         "diagonal the distributions are equal.")
+        panels.append(
+            Panel(qq_traces, title="QQ against the teacher", xlabel="teacher quantile", ylabel=f"{name} quantile")
+        )
+    return Chart(
+        f"dist_{name}",
+        panels,
+        title=f"{name} vs teacher: parameter distributions",
+        caption="Histograms pool the trained seeds (central 99% of values shown). QQ: the "
+        "student's quantiles (averaged over seeds) against the teacher's; on the "
+        "diagonal the distributions are equal.",
+    )
 
 
 def _alignment_chart(run_: Run, name: str) -> Chart:
@@ -1241,24 +1561,42 @@ def _alignment_chart(run_: Run, name: str) -> Chart:
             traces.append(Line(np.arange(1, len(c) + 1), c, label=f"trained, seed {i}"))
         for i, cos in enumerate(layer["chance_cosines"]):
             c = np.sort(np.asarray(cos, dtype=float))[::-1]
-            traces.append(Line(np.arange(1, len(c) + 1), c, label="at init" if i == 0 else None,
-                               dash=True, color="#888888"))
-        panels.append(Panel(traces, title=f"hidden layer {j + 1} ({layer['width']} units)",
-                            xlabel="teacher unit (sorted by cosine)", ylabel="cosine",
-                            hlines=[(al["threshold"], "recovered above")]))
+            traces.append(
+                Line(np.arange(1, len(c) + 1), c, label="at init" if i == 0 else None, dash=True, color="#888888")
+            )
+        panels.append(
+            Panel(
+                traces,
+                title=f"hidden layer {j + 1} ({layer['width']} units)",
+                xlabel="teacher unit (sorted by cosine)",
+                ylabel="cosine",
+                hlines=[(al["threshold"], "recovered above")],
+            )
+        )
     cats = [f"layer {j + 1}" for j in range(len(al["layers"]))]
     trained = [_num(l["mean_cosine"]) for l in al["layers"]]
     lo = [_num(l["mean_cosine_ci"][0]) for l in al["layers"]]
     hi = [_num(l["mean_cosine_ci"][1]) for l in al["layers"]]
-    panels.append(Panel([
-        Bar(cats, trained, label="trained (95% CI)", errors=(lo, hi)),
-        Bar(cats, [_num(l["chance_mean_cosine"]) for l in al["layers"]], label="at init")],
-        title="mean cosine per hidden layer", ylabel="cosine", hlines=[(al["threshold"], "")]))
-    return Chart(f"alignment_{name}", panels, ncols=len(panels),
-                 title=f"{name}: units matched to the teacher's",
-                 caption="Per teacher unit, the cosine between its incoming vector [w, b] and its "
-                         "matched student unit's after alignment (Hungarian, modulo permutation and "
-                         "positive rescaling); dashed: the same students at initialisation.")
+    panels.append(
+        Panel(
+            [
+                Bar(cats, trained, label="trained (95% CI)", errors=(lo, hi)),
+                Bar(cats, [_num(l["chance_mean_cosine"]) for l in al["layers"]], label="at init"),
+            ],
+            title="mean cosine per hidden layer",
+            ylabel="cosine",
+            hlines=[(al["threshold"], "")],
+        )
+    )
+    return Chart(
+        f"alignment_{name}",
+        panels,
+        ncols=len(panels),
+        title=f"{name}: units matched to the teacher's",
+        caption="Per teacher unit, the cosine between its incoming vector [w, b] and its "
+        "matched student unit's after alignment (Hungarian, modulo permutation and "
+        "positive rescaling); dashed: the same students at initialisation.",
+    )
 
 
 def report(run_: Run) -> Report:
@@ -1268,25 +1606,35 @@ def report(run_: Run) -> Report:
     st_all = s["students"]
     t = s["teacher"]
     tg = s["targets"]
-    rep = Report("Teacher-student: under-, exactly- and over-parameterised students (Challenge 2A)",
-                 headline={"teacher parameters": fmt(t["n_params"]),
-                           **{f"{n} relative test MSE": _ci(st, "test_rel_mse") for n, st in st_all.items()},
-                           "OLS relative test MSE": fmt(s["baselines"]["linear"]["test_rel_mse"])})
+    rep = Report(
+        "Teacher-student: under-, exactly- and over-parameterised students (Challenge 2A)",
+        headline={
+            "teacher parameters": fmt(t["n_params"]),
+            **{f"{n} relative test MSE": _ci(st, "test_rel_mse") for n, st in st_all.items()},
+            "OLS relative test MSE": fmt(s["baselines"]["linear"]["test_rel_mse"]),
+        },
+    )
     dims = " -> ".join(str(d) for d in [t["d_in"], *t["hidden"], 1])
-    targets = ("raw teacher outputs (the spec)" if not tg["standardized"] else
-               f"standardised outputs (y - {fmt(tg['mean'])}) / {fmt(tg['std'])}, mean and std "
-               "estimated on a separate training sample; every number below is in original units")
-    rep.add(Text(
-        f"A frozen teacher {dims} (seed {t['seed']}, weights and biases i.i.d. N(0, {fmt(t['init_std'])}^2)) "
-        f"labels {fmt(s['test_set']['n'])} fixed test inputs drawn from "
-        f"U[{fmt(cfg['teacher']['input_low'])}, "
-        f"{fmt(cfg['teacher']['input_high'])}]^{t['d_in']}. Its outputs have mean "
-        f"{fmt(t['test_mean'])} and variance Var(y_test) = {fmt(t['test_var'])} (range "
-        f"{fmt(t['test_min'])} .. {fmt(t['test_max'])}), so raw MSEs are of that order: every MSE "
-        "is also given relative to Var(y_test) (1 = predicting the mean). Students train online on "
-        f"{targets}: each step draws {cfg['train']['batch_size']} fresh inputs, labels them with "
-        f"the teacher and takes one {cfg['train']['optimizer']} step on the MSE. Learning rates are "
-        "chosen per student by a sweep on training data only; the test set is used to report."))
+    targets = (
+        "raw teacher outputs (the spec)"
+        if not tg["standardized"]
+        else f"standardised outputs (y - {fmt(tg['mean'])}) / {fmt(tg['std'])}, mean and std "
+        "estimated on a separate training sample; every number below is in original units"
+    )
+    rep.add(
+        Text(
+            f"A frozen teacher {dims} (seed {t['seed']}, weights and biases i.i.d. N(0, {fmt(t['init_std'])}^2)) "
+            f"labels {fmt(s['test_set']['n'])} fixed test inputs drawn from "
+            f"U[{fmt(cfg['teacher']['input_low'])}, "
+            f"{fmt(cfg['teacher']['input_high'])}]^{t['d_in']}. Its outputs have mean "
+            f"{fmt(t['test_mean'])} and variance Var(y_test) = {fmt(t['test_var'])} (range "
+            f"{fmt(t['test_min'])} .. {fmt(t['test_max'])}), so raw MSEs are of that order: every MSE "
+            "is also given relative to Var(y_test) (1 = predicting the mean). Students train online on "
+            f"{targets}: each step draws {cfg['train']['batch_size']} fresh inputs, labels them with "
+            f"the teacher and takes one {cfg['train']['optimizer']} step on the MSE. Learning rates are "
+            "chosen per student by a sweep on training data only; the test set is used to report."
+        )
+    )
     rep.add(Heading("Results"), _results_table(s))
     rep.add(Heading("Number of learnable parameters"), Text(_params_text(s)))
     rep.add(Heading("Trainability"))
@@ -1296,22 +1644,30 @@ def report(run_: Run) -> Report:
         rep.add(Figure(_sweep_chart(run_, name, st, s)))
     rep.add(Heading("Generalisation"))
     b = s["baselines"]
-    rep.add(Text(f"Baselines on the same test set: the training mean has relative test MSE "
-                 f"{fmt(b['mean']['test_rel_mse'])} (raw {fmt(b['mean']['test_mse'])}); ordinary least "
-                 f"squares on the {t['d_in']} inputs, fitted on a separate training sample, "
-                 f"{fmt(b['linear']['test_rel_mse'])} (raw {fmt(b['linear']['test_mse'])}; "
-                 f"{fmt(b['linear']['train_rel_mse'])} in-sample)."))
+    rep.add(
+        Text(
+            f"Baselines on the same test set: the training mean has relative test MSE "
+            f"{fmt(b['mean']['test_rel_mse'])} (raw {fmt(b['mean']['test_mse'])}); ordinary least "
+            f"squares on the {t['d_in']} inputs, fitted on a separate training sample, "
+            f"{fmt(b['linear']['test_rel_mse'])} (raw {fmt(b['linear']['test_mse'])}; "
+            f"{fmt(b['linear']['train_rel_mse'])} in-sample)."
+        )
+    )
     for name, st in st_all.items():
         rep.add(Text(_generalisation_text(name, st, s)))
     rep.add(Figure(_curves_chart(run_, s)))
     rep.add(Heading("Distributional convergence to the teacher's parameters"))
-    rep.add(Text("Each student layer is compared with the teacher layer that plays the same role: "
-                 "the input layers (fan-in " + str(t["d_in"]) + ") and the output layers "
-                 "(fan-out 1) correspond at any depth; with the teacher's depth every layer pairs "
-                 "with the same index; otherwise a hidden -> hidden layer is compared with the "
-                 "teacher's hidden -> hidden layers pooled (a one-hidden-layer student has none). "
-                 "Weights and biases separately, then all pooled. Students start from PyTorch's "
-                 "default init U(-1/sqrt(fan_in), 1/sqrt(fan_in)), the teacher is N(0, 1)."))
+    rep.add(
+        Text(
+            "Each student layer is compared with the teacher layer that plays the same role: "
+            "the input layers (fan-in " + str(t["d_in"]) + ") and the output layers "
+            "(fan-out 1) correspond at any depth; with the teacher's depth every layer pairs "
+            "with the same index; otherwise a hidden -> hidden layer is compared with the "
+            "teacher's hidden -> hidden layers pooled (a one-hidden-layer student has none). "
+            "Weights and biases separately, then all pooled. Students start from PyTorch's "
+            "default init U(-1/sqrt(fan_in), 1/sqrt(fan_in)), the teacher is N(0, 1)."
+        )
+    )
     for name, st in st_all.items():
         rep.add(Text(_distribution_text(name, st)))
     for name, st in st_all.items():
@@ -1320,8 +1676,7 @@ def report(run_: Run) -> Report:
     if aligned:
         rep.add(Heading("Symmetry-aware comparison"))
         for name in aligned:
-            rep.add(Text(_alignment_text(name, st_all[name]["alignment"])),
-                    Figure(_alignment_chart(run_, name)))
+            rep.add(Text(_alignment_text(name, st_all[name]["alignment"])), Figure(_alignment_chart(run_, name)))
     rep.add(Heading("Across students"))
     for para in _across_text(s):
         rep.add(Text(para))
@@ -1334,5 +1689,14 @@ def report(run_: Run) -> Report:
     return rep
 
 
-register(Study(STUDY_NAME, "Students of a frozen N(0,1) teacher trained online (Challenge 2, part A).",
-               TeacherStudentConfig, run, report, smoke=SMOKE, check=check))
+register(
+    Study(
+        STUDY_NAME,
+        "Students of a frozen N(0,1) teacher trained online (Challenge 2, part A).",
+        TeacherStudentConfig,
+        run,
+        report,
+        smoke=SMOKE,
+        check=check,
+    )
+)

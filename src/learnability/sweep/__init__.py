@@ -77,9 +77,24 @@ from learnability.sweep._results import flatten_summary, load_sweep
 from learnability.sweep._sweep import DEFAULT_OUT, run_sweep
 
 __all__ = [
-    "BACKENDS", "DEFAULT_OUT", "MODULES_ENV", "Axis", "PlannedRun", "Resources", "SweepError",
-    "SweepPlan", "aggregate", "choose_resources", "example_path", "flatten_summary",
-    "list_examples", "load_modules", "load_sweep", "plan_sweep", "report_sweep", "run_sweep",
+    "BACKENDS",
+    "DEFAULT_OUT",
+    "MODULES_ENV",
+    "Axis",
+    "PlannedRun",
+    "Resources",
+    "SweepError",
+    "SweepPlan",
+    "aggregate",
+    "choose_resources",
+    "example_path",
+    "flatten_summary",
+    "list_examples",
+    "load_modules",
+    "load_sweep",
+    "plan_sweep",
+    "report_sweep",
+    "run_sweep",
     "sweep_charts",
 ]
 

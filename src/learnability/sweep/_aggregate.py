@@ -41,8 +41,9 @@ MAX_REPORT_RUNS = 200
 AGGREGATE_COLUMNS = ("metric", "n", "mean", "low", "high")
 
 
-def aggregate(results: pd.DataFrame, *, axes: Sequence[str], metrics: Sequence[str],
-              confidence: float = CONFIDENCE) -> pd.DataFrame:
+def aggregate(
+    results: pd.DataFrame, *, axes: Sequence[str], metrics: Sequence[str], confidence: float = CONFIDENCE
+) -> pd.DataFrame:
     """Mean and Student-t confidence interval over seeds, per group of axis values and metric.
 
     Groups are the combinations of every axis but the seed, in plan order; only complete runs
@@ -67,16 +68,27 @@ def aggregate(results: pd.DataFrame, *, axes: Sequence[str], metrics: Sequence[s
         key = key if isinstance(key, tuple) else (key,)
         complete = group[group["status"] == "complete"]
         for metric in metrics:
-            values = (pd.to_numeric(complete[metric], errors="coerce").to_numpy(dtype=float)
-                      if metric in complete else np.empty(0))
+            values = (
+                pd.to_numeric(complete[metric], errors="coerce").to_numpy(dtype=float)
+                if metric in complete
+                else np.empty(0)
+            )
             values = values[np.isfinite(values)]
             if values.size:
                 est = mean_estimate(values, confidence)
                 mean, low, high = est.mean, est.low, est.high
             else:
                 mean = low = high = math.nan
-            rows.append({**dict(zip(keys, key, strict=True)), "metric": metric,
-                         "n": int(values.size), "mean": mean, "low": low, "high": high})
+            rows.append(
+                {
+                    **dict(zip(keys, key, strict=True)),
+                    "metric": metric,
+                    "n": int(values.size),
+                    "mean": mean,
+                    "low": low,
+                    "high": high,
+                }
+            )
     df = pd.DataFrame.from_records(rows, columns=[*keys, *AGGREGATE_COLUMNS])
     df["n"] = df["n"].astype("int64")
     for col in ("mean", "low", "high"):
@@ -95,8 +107,7 @@ def _yscale(means: np.ndarray) -> str:
     return "linear"
 
 
-def sweep_charts(agg: pd.DataFrame, axes: Sequence[Mapping[str, Any]], metrics: Sequence[str]
-                 ) -> list[Chart]:
+def sweep_charts(agg: pd.DataFrame, axes: Sequence[Mapping[str, Any]], metrics: Sequence[str]) -> list[Chart]:
     """One chart per metric and numeric axis: the mean against the axis, with its CI band.
 
     Each combination of the other axes' values is one line; the x axis is logarithmic where the
@@ -117,15 +128,30 @@ def sweep_charts(agg: pd.DataFrame, axes: Sequence[Mapping[str, Any]], metrics: 
                 key = key if isinstance(key, tuple) else (key,)
                 g = g.sort_values(x)
                 label = ", ".join(f"{o}={v}" for o, v in zip(others, key, strict=True)) or None
-                lines.append(Line(g[x].to_numpy(float), g["mean"].to_numpy(float), label=label,
-                                  band=(g["low"].to_numpy(float), g["high"].to_numpy(float)),
-                                  mode="lines+markers"))
-            panel = Panel(lines, title=f"{metric} vs {x}", xlabel=x, ylabel=metric,
-                          xscale="log" if axis["scale"] == "log" else "linear",
-                          yscale=_yscale(sub["mean"].to_numpy(float)))
-            charts.append(Chart(_slug(f"{metric}-vs-{x}"), [panel],
-                                caption=f"Mean of {metric} over seeds with its "
-                                        f"{CONFIDENCE:.0%} Student-t interval (band)."))
+                lines.append(
+                    Line(
+                        g[x].to_numpy(float),
+                        g["mean"].to_numpy(float),
+                        label=label,
+                        band=(g["low"].to_numpy(float), g["high"].to_numpy(float)),
+                        mode="lines+markers",
+                    )
+                )
+            panel = Panel(
+                lines,
+                title=f"{metric} vs {x}",
+                xlabel=x,
+                ylabel=metric,
+                xscale="log" if axis["scale"] == "log" else "linear",
+                yscale=_yscale(sub["mean"].to_numpy(float)),
+            )
+            charts.append(
+                Chart(
+                    _slug(f"{metric}-vs-{x}"),
+                    [panel],
+                    caption=f"Mean of {metric} over seeds with its {CONFIDENCE:.0%} Student-t interval (band).",
+                )
+            )
     return charts
 
 
@@ -138,8 +164,7 @@ def _cell(v: Any) -> str:
 
 
 def _table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
-    out = ["| " + " | ".join(_cell(c) for c in columns) + " |",
-           "| " + " | ".join("---" for _ in columns) + " |"]
+    out = ["| " + " | ".join(_cell(c) for c in columns) + " |", "| " + " | ".join("---" for _ in columns) + " |"]
     out += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
     return out + [""]
 
@@ -159,8 +184,15 @@ def _first_line(text: Any) -> str:
     return lines[0] if lines else ""
 
 
-def _markdown(sweep_dir: Path, plan: Mapping[str, Any], results: pd.DataFrame, agg: pd.DataFrame,
-              metrics: Sequence[str], charts: Sequence[Chart], missing: Sequence[str]) -> str:
+def _markdown(
+    sweep_dir: Path,
+    plan: Mapping[str, Any],
+    results: pd.DataFrame,
+    agg: pd.DataFrame,
+    metrics: Sequence[str],
+    charts: Sequence[Chart],
+    missing: Sequence[str],
+) -> str:
     axes = plan["axes"]
     names = [a["name"] for a in axes]
     counts = results["status"].value_counts().to_dict()
@@ -170,27 +202,34 @@ def _markdown(sweep_dir: Path, plan: Mapping[str, Any], results: pd.DataFrame, a
         out += [plan["description"], ""]
     status_words = ", ".join(f"{n} {s}" for s, n in counts.items())
     out.append(f"- **Study:** `{plan['study']}` · **runs:** {len(results)} planned: {status_words}")
-    out.append(f"- **Sweep file:** `{SWEEP_FILE}` (from `{plan['source']}`) · plan: `plan.json` · "
-               f"results: `results.parquet` · aggregate: `{AGGREGATE_FILE}`")
+    out.append(
+        f"- **Sweep file:** `{SWEEP_FILE}` (from `{plan['source']}`) · plan: `plan.json` · "
+        f"results: `results.parquet` · aggregate: `{AGGREGATE_FILE}`"
+    )
     last = (state.get("invocations") or [None])[-1]
     if last:
         res = last.get("resources", {})
-        out.append(f"- **Last invocation:** {res.get('backend')} backend, {res.get('workers')} "
-                   f"worker(s) x {res.get('threads')} thread(s) on {res.get('cores')} cores "
-                   f"({res.get('reason')}); started {last.get('started')}, finished "
-                   f"{last.get('finished') or '—'}; executed {last.get('executed')}, skipped "
-                   f"{last.get('skipped')} complete run(s), status {last.get('status')}")
+        out.append(
+            f"- **Last invocation:** {res.get('backend')} backend, {res.get('workers')} "
+            f"worker(s) x {res.get('threads')} thread(s) on {res.get('cores')} cores "
+            f"({res.get('reason')}); started {last.get('started')}, finished "
+            f"{last.get('finished') or '—'}; executed {last.get('executed')}, skipped "
+            f"{last.get('skipped')} complete run(s), status {last.get('status')}"
+        )
     out.append("")
 
     out += ["## Plan", ""]
     if axes:
-        out += _table(["axis", "values", "spacing"],
-                      [[a["name"], ", ".join(json.dumps(v) for v in a["values"]),
-                        a["scale"] or "list"] for a in axes])
+        out += _table(
+            ["axis", "values", "spacing"],
+            [[a["name"], ", ".join(json.dumps(v) for v in a["values"]), a["scale"] or "list"] for a in axes],
+        )
     zipped = [f"({', '.join(g)})" for g in plan["zip"]]
-    out.append(f"Axes are crossed{'; varied together: ' + ', '.join(zipped) if zipped else ''}. "
-               f"Seeds: {', '.join(map(str, plan['seeds'])) if plan['seeds'] else 'the base seed'}"
-               f". Smoke size: {'yes' if plan['smoke'] else 'no'}.")
+    out.append(
+        f"Axes are crossed{'; varied together: ' + ', '.join(zipped) if zipped else ''}. "
+        f"Seeds: {', '.join(map(str, plan['seeds'])) if plan['seeds'] else 'the base seed'}"
+        f". Smoke size: {'yes' if plan['smoke'] else 'no'}."
+    )
     if plan["base"]:
         out += ["", "Base config:", "", "```toml", *_base_lines(plan["base"]), "```"]
     out.append("")
@@ -202,11 +241,17 @@ def _markdown(sweep_dir: Path, plan: Mapping[str, Any], results: pd.DataFrame, a
         out.append("No run failed." + (f" {pending} run(s) not run yet." if pending else ""))
         out.append("")
     else:
-        out += _table(["run", *names, "seed", "status", "error"],
-                      [[f"`{r['run_id']}`", *[r[n] for n in names], r["seed"], r["status"],
-                        _first_line(r["error"])] for _, r in failed.iterrows()])
-        out.append("Tracebacks are in each run folder's `provenance.json`; re-running the sweep "
-                   "retries these runs (earlier attempts are moved to `attempts/`).")
+        out += _table(
+            ["run", *names, "seed", "status", "error"],
+            [
+                [f"`{r['run_id']}`", *[r[n] for n in names], r["seed"], r["status"], _first_line(r["error"])]
+                for _, r in failed.iterrows()
+            ],
+        )
+        out.append(
+            "Tracebacks are in each run folder's `provenance.json`; re-running the sweep "
+            "retries these runs (earlier attempts are moved to `attempts/`)."
+        )
         out.append("")
 
     out += [f"## Results: mean and {CONFIDENCE:.0%} CI over seeds", ""]
@@ -231,9 +276,20 @@ def _markdown(sweep_dir: Path, plan: Mapping[str, Any], results: pd.DataFrame, a
 
     out += ["## Runs", ""]
     shown = results.head(MAX_REPORT_RUNS)
-    out += _table(["#", "run", "status", *names, "seed", *metrics],
-                  [[r["index"], f"`{r['run_id']}`", r["status"], *[r[n] for n in names], r["seed"],
-                    *[r.get(m) for m in metrics]] for _, r in shown.iterrows()])
+    out += _table(
+        ["#", "run", "status", *names, "seed", *metrics],
+        [
+            [
+                r["index"],
+                f"`{r['run_id']}`",
+                r["status"],
+                *[r[n] for n in names],
+                r["seed"],
+                *[r.get(m) for m in metrics],
+            ]
+            for _, r in shown.iterrows()
+        ],
+    )
     if len(results) > MAX_REPORT_RUNS:
         out += [f"First {MAX_REPORT_RUNS} of {len(results)} runs; all are in `results.parquet`.", ""]
     return "\n".join(out)

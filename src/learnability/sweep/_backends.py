@@ -27,7 +27,12 @@ from typing import Any
 from learnability.sweep._worker import RunTask, run_one, short_error
 
 __all__ = [
-    "BACKENDS", "Resources", "available_cores", "choose_resources", "iter_local", "iter_ray",
+    "BACKENDS",
+    "Resources",
+    "available_cores",
+    "choose_resources",
+    "iter_local",
+    "iter_ray",
     "pool_context",
 ]
 
@@ -44,9 +49,11 @@ TERMINATE_GRACE_S = 10.0
 # study itself is never retried (run_one returns it as an outcome).
 RAY_MAX_RETRIES = 1
 
-_DIED = ("BrokenProcessPool: a worker process of the local pool died abruptly (killed, out of "
-         "memory, or a crash in native code) while this run was in flight; re-run the sweep to "
-         "retry it")
+_DIED = (
+    "BrokenProcessPool: a worker process of the local pool died abruptly (killed, out of "
+    "memory, or a crash in native code) while this run was in flight; re-run the sweep to "
+    "retry it"
+)
 
 
 def available_cores() -> int:
@@ -83,8 +90,9 @@ class Resources:
         return dict(self.__dict__)
 
 
-def choose_resources(backend: str, n_runs: int, *, workers: int | None, threads: int | None,
-                     cores: int | None = None) -> Resources:
+def choose_resources(
+    backend: str, n_runs: int, *, workers: int | None, threads: int | None, cores: int | None = None
+) -> Resources:
     """Workers and threads per run for ``n_runs`` runs to execute.
 
     Local: without ``workers`` and ``threads``, one single-threaded worker per core (at most one
@@ -94,16 +102,25 @@ def choose_resources(backend: str, n_runs: int, *, workers: int | None, threads:
     cores = cores or available_cores()
     if backend == "ray":
         t = threads or 1
-        return Resources("ray", workers or 0, t, cores, workers, threads,
-                         f"one Ray task per run with num_cpus={t}; the cluster's free CPUs decide "
-                         "how many run at once" + (f" (at most {workers})" if workers else ""))
+        return Resources(
+            "ray",
+            workers or 0,
+            t,
+            cores,
+            workers,
+            threads,
+            f"one Ray task per run with num_cpus={t}; the cluster's free CPUs decide "
+            "how many run at once" + (f" (at most {workers})" if workers else ""),
+        )
     runs = max(1, n_runs)
     if workers is None and threads is None:
         used = min(cores, runs)
         t = max(1, cores // used)
-        reason = (f"{used} single-threaded worker(s), one per core: separate processes beat "
-                  "shared threads for small models" if t == 1 else
-                  f"{used} worker(s) for {runs} run(s) on {cores} cores: spare cores as threads")
+        reason = (
+            f"{used} single-threaded worker(s), one per core: separate processes beat shared threads for small models"
+            if t == 1
+            else f"{used} worker(s) for {runs} run(s) on {cores} cores: spare cores as threads"
+        )
     elif workers is None:
         assert threads is not None
         t = threads
@@ -112,20 +129,37 @@ def choose_resources(backend: str, n_runs: int, *, workers: int | None, threads:
     else:
         used = min(workers, runs)
         t = threads if threads is not None else max(1, cores // used)
-        reason = (f"{used} worker(s) as asked" + (f" (of {workers}: only {runs} run(s) to do)"
-                                                  if used < workers else "")
-                  + (f"; {t} thread(s) each as asked" if threads is not None
-                     else f"; {t} thread(s) each fill the {cores} cores"))
+        reason = (
+            f"{used} worker(s) as asked"
+            + (f" (of {workers}: only {runs} run(s) to do)" if used < workers else "")
+            + (
+                f"; {t} thread(s) each as asked"
+                if threads is not None
+                else f"; {t} thread(s) each fill the {cores} cores"
+            )
+        )
     if used * t > cores:
-        warnings.warn(f"{used} workers x {t} threads oversubscribe the {cores} cores of this machine; "
-                      "runs will be slower than with fewer workers or threads", RuntimeWarning,
-                      stacklevel=3)
+        warnings.warn(
+            f"{used} workers x {t} threads oversubscribe the {cores} cores of this machine; "
+            "runs will be slower than with fewer workers or threads",
+            RuntimeWarning,
+            stacklevel=3,
+        )
     return Resources("local", used, t, cores, workers, threads, reason)
 
 
 def _failure(task: RunTask, error: str) -> dict[str, Any]:
-    return {"run_id": task.run_id, "index": task.index, "status": "failed", "error": error,
-            "path": None, "pid": None, "hostname": None, "threads": task.threads, "seconds": None}
+    return {
+        "run_id": task.run_id,
+        "index": task.index,
+        "status": "failed",
+        "error": error,
+        "path": None,
+        "pid": None,
+        "hostname": None,
+        "threads": task.threads,
+        "seconds": None,
+    }
 
 
 def _terminate(executor: ProcessPoolExecutor) -> None:
@@ -211,8 +245,9 @@ def iter_ray(tasks: Sequence[RunTask], *, max_in_flight: int = 0) -> Iterator[di
         while queue or in_flight:
             while queue and (max_in_flight <= 0 or len(in_flight) < max_in_flight):
                 task = queue.popleft()
-                ref = remote.options(num_cpus=task.threads, num_gpus=task.gpus,
-                                     max_retries=RAY_MAX_RETRIES).remote(task)
+                ref = remote.options(num_cpus=task.threads, num_gpus=task.gpus, max_retries=RAY_MAX_RETRIES).remote(
+                    task
+                )
                 in_flight[ref] = task
             ready, _ = ray.wait(list(in_flight), num_returns=1)
             for ref in ready:

@@ -22,9 +22,20 @@ import os
 from pathlib import Path
 
 __all__ = [
-    "AGGREGATE_FILE", "ATTEMPTS_DIR", "FIGURES_DIR", "LOCK_FILE", "PLAN_FILE", "REPORT_FILE",
-    "RESULTS_FILE", "RUNS_DIR", "RUN_RECORD", "STAGING_DIR", "STATE_FILE", "SWEEP_FILE",
-    "attempts_of", "move_aside",
+    "AGGREGATE_FILE",
+    "ATTEMPTS_DIR",
+    "FIGURES_DIR",
+    "LOCK_FILE",
+    "PLAN_FILE",
+    "REPORT_FILE",
+    "RESULTS_FILE",
+    "RUNS_DIR",
+    "RUN_RECORD",
+    "STAGING_DIR",
+    "STATE_FILE",
+    "SWEEP_FILE",
+    "attempts_of",
+    "move_aside",
 ]
 
 SWEEP_FILE = "sweep.toml"

@@ -110,8 +110,7 @@ def load_modules(entries: Iterable[str]) -> list[ModuleType]:
             else:
                 module = importlib.import_module(entry)
         except Exception as exc:  # re-raised with the entry named
-            raise ImportError(f"Could not import the study module {entry!r}: "
-                              f"{type(exc).__name__}: {exc}") from exc
+            raise ImportError(f"Could not import the study module {entry!r}: {type(exc).__name__}: {exc}") from exc
         _register_module_studies(module)
         modules.append(module)
     return modules

@@ -37,8 +37,19 @@ from learnability.sweep._modules import env_modules, is_path_entry, load_modules
 __all__ = ["Axis", "PlannedRun", "SweepError", "SweepPlan", "plan_sweep", "run_id_for"]
 
 SCALES = ("linear", "log")
-TOP_LEVEL_KEYS = ("study", "name", "description", "smoke", "modules", "seeds", "base", "axes",
-                  "zip", "metrics", "resources")
+TOP_LEVEL_KEYS = (
+    "study",
+    "name",
+    "description",
+    "smoke",
+    "modules",
+    "seeds",
+    "base",
+    "axes",
+    "zip",
+    "metrics",
+    "resources",
+)
 RANGE_KEYS = ("start", "stop", "num", "scale")
 VALUES_KEYS = ("values", "scale")
 RESOURCE_KEYS = ("threads", "gpus")
@@ -77,8 +88,7 @@ class Axis:
         return all(isinstance(v, int | float) and not isinstance(v, bool) for v in self.values)
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "values": list(self.values), "scale": self.scale,
-                "numeric": self.numeric}
+        return {"name": self.name, "values": list(self.values), "scale": self.scale, "numeric": self.numeric}
 
 
 @dataclass(frozen=True)
@@ -106,8 +116,14 @@ class PlannedRun:
     config: dict[str, Any]
 
     def to_json(self) -> dict[str, Any]:
-        return {"index": self.index, "run_id": self.run_id, "point": self.point, "seed": self.seed,
-                "overrides": self.overrides, "config": self.config}
+        return {
+            "index": self.index,
+            "run_id": self.run_id,
+            "point": self.point,
+            "seed": self.seed,
+            "overrides": self.overrides,
+            "config": self.config,
+        }
 
 
 @dataclass(frozen=True)
@@ -155,12 +171,19 @@ class SweepPlan:
     def to_json(self) -> dict[str, Any]:
         """The plan as written to ``plan.json``."""
         return {
-            "format": 1, "name": self.name, "study": self.study, "description": self.description,
-            "smoke": self.smoke, "source": str(self.source), "base": self.base,
-            "axes": [a.to_json() for a in self.axes], "zip": [list(g) for g in self.zip],
+            "format": 1,
+            "name": self.name,
+            "study": self.study,
+            "description": self.description,
+            "smoke": self.smoke,
+            "source": str(self.source),
+            "base": self.base,
+            "axes": [a.to_json() for a in self.axes],
+            "zip": [list(g) for g in self.zip],
             "seeds": None if self.seeds is None else list(self.seeds),
             "metrics": None if self.metrics is None else list(self.metrics),
-            "modules": list(self.modules), "resources": {"threads": self.threads, "gpus": self.gpus},
+            "modules": list(self.modules),
+            "resources": {"threads": self.threads, "gpus": self.gpus},
             "runs": [r.to_json() for r in self.runs],
         }
 
@@ -200,15 +223,15 @@ def _tidy(v: float) -> float:
 # --------------------------------------------------------------------------- axes
 
 
-def _range_values(name: str, spec: Mapping[str, Any], owner: str, problems: list[str]
-                  ) -> tuple[tuple[Any, ...], str] | None:
+def _range_values(
+    name: str, spec: Mapping[str, Any], owner: str, problems: list[str]
+) -> tuple[tuple[Any, ...], str] | None:
     """Values of ``{start, stop, num, scale}``: both ends included; ints stay ints."""
     key = f"axes.{name}"
     bad = False
     for end in ("start", "stop"):
         if end not in spec or not _is_number(spec[end]):
-            problems.append(parameter_message(f"{key}.{end}", owner, "a number",
-                                              spec.get(end, "<missing>")))
+            problems.append(parameter_message(f"{key}.{end}", owner, "a number", spec.get(end, "<missing>")))
             bad = True
     num = spec.get("num", "<missing>")
     if not (isinstance(num, int) and not isinstance(num, bool) and num >= 1):
@@ -222,19 +245,30 @@ def _range_values(name: str, spec: Mapping[str, Any], owner: str, problems: list
         return None
     start, stop = spec["start"], spec["stop"]
     if scale == "log" and (start <= 0 or stop <= 0):
-        problems.append(parameter_message(f"{key}.{'start' if start <= 0 else 'stop'}", owner,
-                                          "a number in the range (0, inf) for a log range",
-                                          start if start <= 0 else stop))
+        problems.append(
+            parameter_message(
+                f"{key}.{'start' if start <= 0 else 'stop'}",
+                owner,
+                "a number in the range (0, inf) for a log range",
+                start if start <= 0 else stop,
+            )
+        )
         return None
-    raw = (np.geomspace(start, stop, num) if scale == "log" else np.linspace(start, stop, num))
+    raw = np.geomspace(start, stop, num) if scale == "log" else np.linspace(start, stop, num)
     raw[0], raw[-1] = start, stop  # exact ends (geomspace may round them)
     if isinstance(start, int) and isinstance(stop, int):
         values: list[Any] = [round(float(v)) for v in raw]
         if len(set(values)) < len(values):
-            problems.append(parameter_message(
-                f"{key}.num", owner, f"at most the number of distinct integers the {scale} range "
-                f"from {start} to {stop} can hold (rounding gave {values}); use fewer points or "
-                "float ends", num))
+            problems.append(
+                parameter_message(
+                    f"{key}.num",
+                    owner,
+                    f"at most the number of distinct integers the {scale} range "
+                    f"from {start} to {stop} can hold (rounding gave {values}); use fewer points or "
+                    "float ends",
+                    num,
+                )
+            )
             return None
     else:
         values = [_tidy(float(v)) for v in raw]
@@ -264,20 +298,23 @@ def _parse_axes(raw: Any, owner: str, problems: list[str]) -> list[Axis]:
 def _parse_axis(name: str, spec: Any, owner: str, problems: list[str]) -> Axis | None:
     key = f"axes.{name}"
     if name == "seed":
-        problems.append(f"The seed is varied by the top-level 'seeds' key of {owner}, not by an "
-                        "axis: replace 'axes.seed' with 'seeds = [...]' (a list) or 'seeds = N'.")
+        problems.append(
+            f"The seed is varied by the top-level 'seeds' key of {owner}, not by an "
+            "axis: replace 'axes.seed' with 'seeds = [...]' (a list) or 'seeds = N'."
+        )
         return None
     scale: str | None = None
     if isinstance(spec, list):
         values = tuple(spec)
     elif isinstance(spec, Mapping) and "values" in spec:
         if set(spec) - set(VALUES_KEYS):
-            problems.append(f"The '{key}' table of {owner} takes either 'values' (and 'scale') or "
-                            f"'start', 'stop', 'num' (and 'scale'). Got keys {sorted(spec)} instead.")
+            problems.append(
+                f"The '{key}' table of {owner} takes either 'values' (and 'scale') or "
+                f"'start', 'stop', 'num' (and 'scale'). Got keys {sorted(spec)} instead."
+            )
             return None
         if not isinstance(spec["values"], list):
-            problems.append(parameter_message(f"{key}.values", owner, "a non-empty list",
-                                              spec["values"]))
+            problems.append(parameter_message(f"{key}.values", owner, "a non-empty list", spec["values"]))
             return None
         values = tuple(spec["values"])
         scale = spec.get("scale", "linear")
@@ -290,9 +327,15 @@ def _parse_axis(name: str, spec: Any, owner: str, problems: list[str]) -> Axis |
             return None
         values, scale = out
     else:
-        problems.append(parameter_message(
-            key, owner, "a non-empty list of values, a table {values = [...], scale = ...} or a "
-            "range {start = ..., stop = ..., num = ..., scale = 'linear' | 'log'}", spec))
+        problems.append(
+            parameter_message(
+                key,
+                owner,
+                "a non-empty list of values, a table {values = [...], scale = ...} or a "
+                "range {start = ..., stop = ..., num = ..., scale = 'linear' | 'log'}",
+                spec,
+            )
+        )
         return None
     if not values:
         problems.append(parameter_message(key, owner, "a non-empty list of values", list(values)))
@@ -307,15 +350,14 @@ def _parse_axis(name: str, spec: Any, owner: str, problems: list[str]) -> Axis |
     return Axis(name, values, scale)
 
 
-def _parse_zip(raw: Any, axes: list[Axis], owner: str, problems: list[str]
-               ) -> list[tuple[str, ...]]:
+def _parse_zip(raw: Any, axes: list[Axis], owner: str, problems: list[str]) -> list[tuple[str, ...]]:
     if raw is None:
         return []
-    ok = isinstance(raw, list) and all(
-        isinstance(g, list) and g and all(isinstance(n, str) for n in g) for g in raw)
+    ok = isinstance(raw, list) and all(isinstance(g, list) and g and all(isinstance(n, str) for n in g) for g in raw)
     if not ok:
-        problems.append(parameter_message("zip", owner, "a list of lists of axis names "
-                                          "(e.g. [['n_train', 'train.steps']])", raw))
+        problems.append(
+            parameter_message("zip", owner, "a list of lists of axis names (e.g. [['n_train', 'train.steps']])", raw)
+        )
         return []
     by_name = {a.name: a for a in axes}
     used: set[str] = set()
@@ -325,15 +367,18 @@ def _parse_zip(raw: Any, axes: list[Axis], owner: str, problems: list[str]
             if n not in by_name:
                 close = difflib.get_close_matches(n, list(by_name), n=1)
                 hint = f" Did you mean '{close[0]}'?" if close else ""
-                problems.append(f"The zip group {group} of {owner} names '{n}', which is not an "
-                                f"axis.{hint} Axes: {', '.join(by_name) or 'none'}.")
+                problems.append(
+                    f"The zip group {group} of {owner} names '{n}', which is not an "
+                    f"axis.{hint} Axes: {', '.join(by_name) or 'none'}."
+                )
             elif n in used:
                 problems.append(f"The axis '{n}' appears in more than one zip group of {owner}.")
             used.add(n)
         lengths = {n: len(by_name[n].values) for n in group if n in by_name}
         if len(set(lengths.values())) > 1:
-            problems.append(f"The axes of a zip group of {owner} must have the same number of "
-                            f"values. Got {lengths} instead.")
+            problems.append(
+                f"The axes of a zip group of {owner} must have the same number of values. Got {lengths} instead."
+            )
         groups.append(tuple(group))
     return groups
 
@@ -343,16 +388,25 @@ def _parse_seeds(raw: Any, owner: str, problems: list[str]) -> tuple[int, ...] |
         return None
     if isinstance(raw, int) and not isinstance(raw, bool):
         if raw < 1:
-            problems.append(parameter_message("seeds", owner, "an int in the range [1, inf) (a "
-                                              "count: seeds 0..N-1) or a list of seeds", raw))
+            problems.append(
+                parameter_message(
+                    "seeds", owner, "an int in the range [1, inf) (a count: seeds 0..N-1) or a list of seeds", raw
+                )
+            )
             return None
         return tuple(range(raw))
-    if (isinstance(raw, list) and raw and all(isinstance(s, int) and not isinstance(s, bool)
-                                              and s >= 0 for s in raw)
-            and len(set(raw)) == len(raw)):
+    if (
+        isinstance(raw, list)
+        and raw
+        and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in raw)
+        and len(set(raw)) == len(raw)
+    ):
         return tuple(raw)
-    problems.append(parameter_message("seeds", owner, "a count N >= 1 (seeds 0..N-1) or a "
-                                      "non-empty list of distinct ints >= 0", raw))
+    problems.append(
+        parameter_message(
+            "seeds", owner, "a count N >= 1 (seeds 0..N-1) or a non-empty list of distinct ints >= 0", raw
+        )
+    )
     return None
 
 
@@ -433,22 +487,25 @@ def _expand(plan: SweepPlan, study: Study, *, check_device: bool) -> tuple[Plann
                 if check_device:
                     config = resolve_config(study, smoke=plan.smoke, overrides=overrides)
                 else:  # the Ray driver may have no GPU while the cluster's workers do
-                    config = build_config(study.config_cls, owner=study.name,
-                                          layers=[study.smoke, overrides] if plan.smoke
-                                          else [overrides])
+                    config = build_config(
+                        study.config_cls,
+                        owner=study.name,
+                        layers=[study.smoke, overrides] if plan.smoke else [overrides],
+                    )
             except ConfigError as err:
                 problems.extend(m for m in err.messages if m not in problems)
                 continue
             resolved = config.model_dump(mode="json")
             run_id = run_id_for(study.name, resolved, point, config.seed)
             if run_id in owner_of:
-                problems.append(f"Two runs of the sweep have the same configuration: "
-                                f"{owner_of[run_id]} and {point} (seed {config.seed}); every "
-                                "combination of axis values must give a different config.")
+                problems.append(
+                    f"Two runs of the sweep have the same configuration: "
+                    f"{owner_of[run_id]} and {point} (seed {config.seed}); every "
+                    "combination of axis values must give a different config."
+                )
                 continue
             owner_of[run_id] = point
-            runs.append(PlannedRun(len(runs), run_id, dict(point), int(config.seed), overrides,
-                                   resolved))
+            runs.append(PlannedRun(len(runs), run_id, dict(point), int(config.seed), overrides, resolved))
     if problems:
         raise SweepError(problems)
     return tuple(runs)
@@ -472,8 +529,9 @@ def _modules(raw: Any, folder: Path, owner: str, problems: list[str]) -> list[st
     if raw is None:
         return []
     if not (isinstance(raw, list) and all(isinstance(m, str) and m for m in raw)):
-        problems.append(parameter_message("modules", owner, "a list of .py paths (relative to the "
-                                          "sweep file) or module names", raw))
+        problems.append(
+            parameter_message("modules", owner, "a list of .py paths (relative to the sweep file) or module names", raw)
+        )
         return []
     return [str((folder / m).resolve()) if is_path_entry(m) else m for m in raw]
 
@@ -506,8 +564,11 @@ def plan_sweep(path: str | Path, *, check_device: bool = True) -> SweepPlan:
     study_name = doc.get("study")
     study: Study | None = None
     if not isinstance(study_name, str):
-        problems.append(parameter_message("study", owner, "the name of a study (a str)",
-                                          study_name if "study" in doc else "<missing>"))
+        problems.append(
+            parameter_message(
+                "study", owner, "the name of a study (a str)", study_name if "study" in doc else "<missing>"
+            )
+        )
     else:
         modules = list(dict.fromkeys([*modules, *env_modules()]))
         try:
@@ -520,8 +581,7 @@ def plan_sweep(path: str | Path, *, check_device: bool = True) -> SweepPlan:
 
     name = doc.get("name", path.stem)
     if not (isinstance(name, str) and NAME_PATTERN.match(name)):
-        problems.append(parameter_message("name", owner, "a folder name of letters, digits, '.', "
-                                          "'_' and '-'", name))
+        problems.append(parameter_message("name", owner, "a folder name of letters, digits, '.', '_' and '-'", name))
     description = doc.get("description", "")
     if not isinstance(description, str):
         problems.append(parameter_message("description", owner, "a str", description))
@@ -536,42 +596,47 @@ def plan_sweep(path: str | Path, *, check_device: bool = True) -> SweepPlan:
     groups = _parse_zip(doc.get("zip"), axes, owner, problems)
     seeds = _parse_seeds(doc.get("seeds"), owner, problems)
     if seeds is not None and "seed" in _flatten(base):
-        problems.append(f"The seed is set by the top-level 'seeds' key of {owner}: remove 'seed' "
-                        "from [base].")
+        problems.append(f"The seed is set by the top-level 'seeds' key of {owner}: remove 'seed' from [base].")
     metrics = doc.get("metrics")
-    if metrics is not None and not (isinstance(metrics, list) and metrics
-                                    and all(isinstance(m, str) for m in metrics)):
-        problems.append(parameter_message("metrics", owner, "a non-empty list of summary names "
-                                          "(dotted for nested values)", metrics))
+    if metrics is not None and not (isinstance(metrics, list) and metrics and all(isinstance(m, str) for m in metrics)):
+        problems.append(
+            parameter_message("metrics", owner, "a non-empty list of summary names (dotted for nested values)", metrics)
+        )
         metrics = None
     resources = doc.get("resources", {})
     threads, gpus = None, 1.0
     if not isinstance(resources, Mapping):
-        problems.append(parameter_message("resources", owner, "a table {threads = N, gpus = G}",
-                                          resources))
+        problems.append(parameter_message("resources", owner, "a table {threads = N, gpus = G}", resources))
     else:
         for key in resources:
             if key not in RESOURCE_KEYS:
                 problems.append(_unknown_key(key, RESOURCE_KEYS, f"[resources] of {owner}"))
         threads = resources.get("threads")
-        if threads is not None and not (isinstance(threads, int) and not isinstance(threads, bool)
-                                        and threads >= 1):
-            problems.append(parameter_message("resources.threads", owner,
-                                              "an int in the range [1, inf)", threads))
+        if threads is not None and not (isinstance(threads, int) and not isinstance(threads, bool) and threads >= 1):
+            problems.append(parameter_message("resources.threads", owner, "an int in the range [1, inf)", threads))
             threads = None
         gpus = resources.get("gpus", 1.0)
         if not (_is_number(gpus) and gpus > 0 and math.isfinite(gpus)):
-            problems.append(parameter_message("resources.gpus", owner,
-                                              "a float in the range (0, inf)", gpus))
+            problems.append(parameter_message("resources.gpus", owner, "a float in the range (0, inf)", gpus))
             gpus = 1.0
     if problems:
         raise SweepError(problems)
     assert study is not None  # for type checkers: a missing study is a problem above
     plan = SweepPlan(
-        source=path.resolve(), text=text, name=name, study=study.name, description=description,
-        smoke=smoke, base=dict(base), axes=tuple(axes), zip=tuple(groups), seeds=seeds,
-        metrics=None if metrics is None else tuple(metrics), modules=tuple(modules),
-        threads=threads, gpus=float(gpus),
+        source=path.resolve(),
+        text=text,
+        name=name,
+        study=study.name,
+        description=description,
+        smoke=smoke,
+        base=dict(base),
+        axes=tuple(axes),
+        zip=tuple(groups),
+        seeds=seeds,
+        metrics=None if metrics is None else tuple(metrics),
+        modules=tuple(modules),
+        threads=threads,
+        gpus=float(gpus),
     )
     runs = _expand(plan, study, check_device=check_device)
     return dataclasses.replace(plan, runs=runs)

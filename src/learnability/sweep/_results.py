@@ -92,8 +92,9 @@ class ResultsTable:
         for run in plan["runs"]:
             self.refresh(run["run_id"])
 
-    def refresh(self, run_id: str, outcome: Mapping[str, Any] | None = None, *,
-                recount: bool = False) -> dict[str, Any]:
+    def refresh(
+        self, run_id: str, outcome: Mapping[str, Any] | None = None, *, recount: bool = False
+    ) -> dict[str, Any]:
         """Re-read one run's folder (and this invocation's outcome for it, if any).
 
         ``recount`` (implied by an outcome) re-counts the attempts moved aside.
@@ -101,32 +102,51 @@ class ResultsTable:
         if outcome is not None or recount:
             self._attempts = attempts_of(self.sweep_dir)
         run = self._planned[run_id]
-        row: dict[str, Any] = {"index": run["index"], "run_id": run_id, "status": "pending",
-                               "error": None}
+        row: dict[str, Any] = {"index": run["index"], "run_id": run_id, "status": "pending", "error": None}
         row.update({a: axis_cell(run["point"][a]) for a in self.axes})
-        row.update(seed=run["seed"], wall_seconds=math.nan,
-                   attempts=self._attempts.get(run_id, 0), worker_pid=None, hostname=None,
-                   threads=None, path=None)
+        row.update(
+            seed=run["seed"],
+            wall_seconds=math.nan,
+            attempts=self._attempts.get(run_id, 0),
+            worker_pid=None,
+            hostname=None,
+            threads=None,
+            path=None,
+        )
         metrics: dict[str, float] = {}
         folder = self.sweep_dir / RUNS_DIR / run_id
         if (folder / PROVENANCE_FILE).exists():
             loaded = load_run(folder)
             record = _read_json(folder / RUN_RECORD)
             prov = loaded.provenance
-            row.update(status=loaded.status, path=f"{RUNS_DIR}/{run_id}",
-                       worker_pid=record.get("pid"), hostname=record.get("hostname"),
-                       threads=prov.get("threads"),
-                       wall_seconds=float(prov.get("wall_seconds") or math.nan))
+            row.update(
+                status=loaded.status,
+                path=f"{RUNS_DIR}/{run_id}",
+                worker_pid=record.get("pid"),
+                hostname=record.get("hostname"),
+                threads=prov.get("threads"),
+                wall_seconds=float(prov.get("wall_seconds") or math.nan),
+            )
             if loaded.status != "complete":
-                row["error"] = record.get("error") or _last_line(prov.get("error")) or (
-                    "the run's process stopped before the end (killed?)"
-                    if loaded.status == "incomplete" else loaded.status)
+                row["error"] = (
+                    record.get("error")
+                    or _last_line(prov.get("error"))
+                    or (
+                        "the run's process stopped before the end (killed?)"
+                        if loaded.status == "incomplete"
+                        else loaded.status
+                    )
+                )
             else:
                 metrics = flatten_summary(loaded.summary)
         elif outcome is not None:
-            row.update(status=outcome["status"], error=outcome.get("error"),
-                       worker_pid=outcome.get("pid"), hostname=outcome.get("hostname"),
-                       threads=outcome.get("threads"))
+            row.update(
+                status=outcome["status"],
+                error=outcome.get("error"),
+                worker_pid=outcome.get("pid"),
+                hostname=outcome.get("hostname"),
+                threads=outcome.get("threads"),
+            )
         self.rows[run_id] = row
         self._metrics[run_id] = metrics
         return row
@@ -232,9 +252,15 @@ def load_sweep(path: str | Path, *, refresh: bool = False) -> pd.DataFrame:
         df = pd.read_parquet(results_file)
     axes = [a["name"] for a in plan["axes"]]
     fixed = set(LEAD_COLUMNS) | set(TAIL_COLUMNS) | set(axes) | {"seed"}
-    df["path"] = [None if p is None or (isinstance(p, float) and math.isnan(p))
-                  else str((sweep_dir / p).resolve()) for p in df["path"]]
-    df.attrs = {"sweep_dir": str(sweep_dir.resolve()), "study": plan["study"], "axes": axes,
-                "metrics": [c for c in df.columns if c not in fixed],
-                "log_axes": [a["name"] for a in plan["axes"] if a["scale"] == "log"]}
+    df["path"] = [
+        None if p is None or (isinstance(p, float) and math.isnan(p)) else str((sweep_dir / p).resolve())
+        for p in df["path"]
+    ]
+    df.attrs = {
+        "sweep_dir": str(sweep_dir.resolve()),
+        "study": plan["study"],
+        "axes": axes,
+        "metrics": [c for c in df.columns if c not in fixed],
+        "log_axes": [a["name"] for a in plan["axes"] if a["scale"] == "log"],
+    }
     return df

@@ -79,8 +79,14 @@ def _locked(sweep_dir: Path) -> Iterator[None]:
         except BlockingIOError:
             f.seek(0)
             holder = f.read().strip() or "unknown"
-            raise SweepError([(f"Another `learnability sweep` is running in {sweep_dir} "
-                               f"(pid {holder}); wait for it to end or stop it first.")]) from None
+            raise SweepError(
+                [
+                    (
+                        f"Another `learnability sweep` is running in {sweep_dir} "
+                        f"(pid {holder}); wait for it to end or stop it first."
+                    )
+                ]
+            ) from None
         f.truncate(0)
         f.write(str(os.getpid()))
         f.flush()
@@ -105,8 +111,7 @@ def _write_plan(sweep_dir: Path, plan: SweepPlan) -> dict[str, Any]:
     return plan_json
 
 
-def _record_invocation(sweep_dir: Path, plan: SweepPlan, invocation: dict[str, Any],
-                       *, new: bool) -> None:
+def _record_invocation(sweep_dir: Path, plan: SweepPlan, invocation: dict[str, Any], *, new: bool) -> None:
     path = sweep_dir / STATE_FILE
     try:
         state = json.loads(path.read_text())
@@ -133,8 +138,9 @@ class _Bar:
                 from tqdm.notebook import tqdm
             else:
                 from tqdm import tqdm
-            self._bar = tqdm(total=total, initial=initial, desc=desc, unit="run",
-                             dynamic_ncols=True, file=sys.stderr, leave=True)
+            self._bar = tqdm(
+                total=total, initial=initial, desc=desc, unit="run", dynamic_ncols=True, file=sys.stderr, leave=True
+            )
 
     def update(self, failed: int) -> None:
         if self._bar is not None:
@@ -147,9 +153,15 @@ class _Bar:
             self._bar.close()
 
 
-def run_sweep(path: str | Path, *, backend: str = "local", workers: int | None = None,
-              threads: int | None = None, out: str | Path | None = None,
-              progress: bool = True) -> Path:
+def run_sweep(
+    path: str | Path,
+    *,
+    backend: str = "local",
+    workers: int | None = None,
+    threads: int | None = None,
+    out: str | Path | None = None,
+    progress: bool = True,
+) -> Path:
     """Run (or resume) the sweep described by a sweep file; return the sweep folder.
 
     Every run's config is validated before anything is created. The sweep folder is
@@ -185,30 +197,48 @@ def run_sweep(path: str | Path, *, backend: str = "local", workers: int | None =
         try:
             import ray  # noqa: F401
         except ImportError:
-            raise SweepError([("The ray backend needs the optional dependency ray: "
-                               "pip install 'learnability[ray]'.")]) from None
+            raise SweepError(
+                [("The ray backend needs the optional dependency ray: pip install 'learnability[ray]'.")]
+            ) from None
     plan = plan_sweep(path, check_device=backend == "local")
     sweep_dir = (Path(out) if out is not None else Path(DEFAULT_OUT)) / plan.name
     sweep_dir.mkdir(parents=True, exist_ok=True)
     with _locked(sweep_dir):
-        return _run_locked(sweep_dir.resolve(), plan, backend=backend, workers=workers,
-                           threads=threads if threads is not None else plan.threads,
-                           progress=progress)
+        return _run_locked(
+            sweep_dir.resolve(),
+            plan,
+            backend=backend,
+            workers=workers,
+            threads=threads if threads is not None else plan.threads,
+            progress=progress,
+        )
 
 
-def build_tasks(plan: SweepPlan, runs: Sequence[PlannedRun], sweep_dir: Path,
-                resources: Resources) -> list[RunTask]:
+def build_tasks(plan: SweepPlan, runs: Sequence[PlannedRun], sweep_dir: Path, resources: Resources) -> list[RunTask]:
     """The worker tasks of ``runs``: threads from ``resources``; on Ray, ``plan.gpus`` GPUs for
     each run whose device is ``"cuda"``."""
-    return [RunTask(sweep_dir=str(sweep_dir), sweep_file=str(plan.source), run_id=r.run_id,
-                    index=r.index, study=plan.study, smoke=plan.smoke, overrides=r.overrides,
-                    modules=plan.modules, threads=resources.threads, backend=resources.backend,
-                    point=r.point, gpus=plan.gpus if r.config.get("device") == "cuda" else 0.0)
-            for r in runs]
+    return [
+        RunTask(
+            sweep_dir=str(sweep_dir),
+            sweep_file=str(plan.source),
+            run_id=r.run_id,
+            index=r.index,
+            study=plan.study,
+            smoke=plan.smoke,
+            overrides=r.overrides,
+            modules=plan.modules,
+            threads=resources.threads,
+            backend=resources.backend,
+            point=r.point,
+            gpus=plan.gpus if r.config.get("device") == "cuda" else 0.0,
+        )
+        for r in runs
+    ]
 
 
-def _run_locked(sweep_dir: Path, plan: SweepPlan, *, backend: str, workers: int | None,
-                threads: int | None, progress: bool) -> Path:
+def _run_locked(
+    sweep_dir: Path, plan: SweepPlan, *, backend: str, workers: int | None, threads: int | None, progress: bool
+) -> Path:
     plan_json = _write_plan(sweep_dir, plan)
     table = ResultsTable(sweep_dir, plan_json)
     todo = []
@@ -224,19 +254,27 @@ def _run_locked(sweep_dir: Path, plan: SweepPlan, *, backend: str, workers: int 
     resources = choose_resources(backend, len(todo), workers=workers, threads=threads)
     tasks = build_tasks(plan, todo, sweep_dir, resources)
     invocation: dict[str, Any] = {
-        "started": _now(), "finished": None, "status": "running", "pid": os.getpid(),
-        "hostname": socket.gethostname(), "resources": resources.to_json(),
-        "planned": len(plan.runs), "skipped": len(plan.runs) - len(todo), "executed": 0,
+        "started": _now(),
+        "finished": None,
+        "status": "running",
+        "pid": os.getpid(),
+        "hostname": socket.gethostname(),
+        "resources": resources.to_json(),
+        "planned": len(plan.runs),
+        "skipped": len(plan.runs) - len(todo),
+        "executed": 0,
         "failed": 0,
     }
     _record_invocation(sweep_dir, plan, invocation, new=True)
     table.write()
-    bar = _Bar(enabled=progress, total=len(plan.runs), initial=len(plan.runs) - len(todo),
-               desc=f"sweep {plan.name}")
+    bar = _Bar(enabled=progress, total=len(plan.runs), initial=len(plan.runs) - len(todo), desc=f"sweep {plan.name}")
     try:
         if tasks:
-            runner = (iter_local(tasks, workers=resources.workers) if backend == "local"
-                      else iter_ray(tasks, max_in_flight=resources.workers))
+            runner = (
+                iter_local(tasks, workers=resources.workers)
+                if backend == "local"
+                else iter_ray(tasks, max_in_flight=resources.workers)
+            )
             with contextlib.closing(runner):
                 for outcome in runner:
                     table.refresh(outcome["run_id"], outcome)

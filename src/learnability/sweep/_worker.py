@@ -122,17 +122,28 @@ def run_one(task: RunTask) -> dict[str, Any]:
         shutil.rmtree(staging)
     staging.mkdir(parents=True)
     record: dict[str, Any] = {
-        "run_id": task.run_id, "index": task.index, "point": dict(task.point),
-        "backend": task.backend, "pid": os.getpid(), "hostname": socket.gethostname(),
-        "threads": task.threads, "started": _now(), "error": None,
+        "run_id": task.run_id,
+        "index": task.index,
+        "point": dict(task.point),
+        "backend": task.backend,
+        "pid": os.getpid(),
+        "hostname": socket.gethostname(),
+        "threads": task.threads,
+        "started": _now(),
+        "error": None,
     }
     status = "failed"
     try:
         prepare_worker(task.threads, task.modules)
         study = get_study(task.study)
         config = resolve_config(study, smoke=task.smoke, overrides=task.overrides)
-        execute(study, config, out=staging, progress=False,
-                argv=["learnability", "sweep", task.sweep_file, f"(run {task.run_id})"])
+        execute(
+            study,
+            config,
+            out=staging,
+            progress=False,
+            argv=["learnability", "sweep", task.sweep_file, f"(run {task.run_id})"],
+        )
         status = "complete"
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - recorded; the sweep goes on
         record["error"] = short_error(exc)
@@ -143,7 +154,14 @@ def run_one(task: RunTask) -> dict[str, Any]:
         raise
     record["finished"] = _now()
     path = _publish(task, staging, record)
-    return {"run_id": task.run_id, "index": task.index, "status": status,
-            "error": record["error"], "path": path, "pid": record["pid"],
-            "hostname": record["hostname"], "threads": task.threads,
-            "seconds": round(time.perf_counter() - t0, 3)}
+    return {
+        "run_id": task.run_id,
+        "index": task.index,
+        "status": status,
+        "error": record["error"],
+        "path": path,
+        "pid": record["pid"],
+        "hostname": record["hostname"],
+        "threads": task.threads,
+        "seconds": round(time.perf_counter() - t0, 3),
+    }

@@ -162,14 +162,10 @@ class Monomial:
     def __post_init__(self) -> None:
         coef = _as_int(self.coefficient, "coefficient", "Monomial")
         if isinstance(self.exponents, str | bytes) or not isinstance(self.exponents, Iterable):
-            raise ParameterError(
-                "exponents", "Monomial", "a sequence of non-negative ints", self.exponents
-            )
+            raise ParameterError("exponents", "Monomial", "a sequence of non-negative ints", self.exponents)
         exps = tuple(_as_int(e, "exponents", "Monomial", low=0) for e in self.exponents)
         if not exps:
-            raise ParameterError(
-                "exponents", "Monomial", "a non-empty sequence of non-negative ints", self.exponents
-            )
+            raise ParameterError("exponents", "Monomial", "a non-empty sequence of non-negative ints", self.exponents)
         object.__setattr__(self, "coefficient", coef)
         object.__setattr__(self, "exponents", exps)
 
@@ -195,9 +191,7 @@ class Monomial:
             ParameterError: if ``sigma`` is not a permutation of ``range(n)``.
         """
         if not _is_permutation(sigma, self.n_vars):
-            raise ParameterError(
-                "sigma", "Monomial.permuted", f"a permutation of range({self.n_vars})", sigma
-            )
+            raise ParameterError("sigma", "Monomial.permuted", f"a permutation of range({self.n_vars})", sigma)
         new = [0] * self.n_vars
         for j, e in enumerate(self.exponents):
             new[operator.index(sigma[j])] = e
@@ -205,11 +199,7 @@ class Monomial:
 
     def power_text(self) -> str:
         """The power product without coefficient, e.g. ``x2x1^4``; ``1`` for a constant."""
-        parts = [
-            _var(j) + (f"^{e}" if e > 1 else "")
-            for j, e in reversed(list(enumerate(self.exponents)))
-            if e > 0
-        ]
+        parts = [_var(j) + (f"^{e}" if e > 1 else "") for j, e in reversed(list(enumerate(self.exponents))) if e > 0]
         return "".join(parts) or "1"
 
     def to_text(self) -> str:
@@ -268,16 +258,16 @@ class Polynomial:
         n = _as_int(self.n_vars, "n_vars", "Polynomial", low=1)
         if isinstance(self.terms, Monomial) or not isinstance(self.terms, Iterable):
             raise ParameterError(
-                "terms", "Polynomial", "an iterable of Monomial or (coefficient, exponents)",
+                "terms",
+                "Polynomial",
+                "an iterable of Monomial or (coefficient, exponents)",
                 self.terms,
             )
         combined: dict[Exponents, int] = defaultdict(int)
         for term in self.terms:
             mono = term if isinstance(term, Monomial) else _monomial_from_pair(term)
             if mono.n_vars != n:
-                raise ParameterError(
-                    "terms", "Polynomial", f"monomials with exactly {n} exponents", term
-                )
+                raise ParameterError("terms", "Polynomial", f"monomials with exactly {n} exponents", term)
             combined[mono.exponents] += mono.coefficient
         monos = [Monomial(c, e) for e, c in combined.items() if c != 0]
         monos.sort(key=lambda m: _grevlex_key(m.exponents))
@@ -339,7 +329,9 @@ class Polynomial:
         if isinstance(other, Polynomial):
             if other.n_vars != self.n_vars:
                 raise ParameterError(
-                    "other", f"Polynomial.{op}", f"a polynomial in {self.n_vars} variables",
+                    "other",
+                    f"Polynomial.{op}",
+                    f"a polynomial in {self.n_vars} variables",
                     f"one in {other.n_vars}",
                 )
             return other
@@ -374,8 +366,9 @@ class Polynomial:
         return Polynomial(
             self.n_vars,
             [
-                Monomial(a.coefficient * b.coefficient,
-                         tuple(x + y for x, y in zip(a.exponents, b.exponents, strict=True)))
+                Monomial(
+                    a.coefficient * b.coefficient, tuple(x + y for x, y in zip(a.exponents, b.exponents, strict=True))
+                )
                 for a in self.terms
                 for b in o.terms
             ],
@@ -476,8 +469,10 @@ def _features(x: torch.Tensor, exps: torch.Tensor) -> torch.Tensor:
     max_deg = int(exps.max()) if exps.numel() else 0
     # Power table by repeated multiplication: powers[:, j, k] = x_j ** k.  # (N, n, D + 1)
     powers = torch.cat(
-        [torch.ones(n_rows, n, 1, dtype=x.dtype, device=x.device),
-         torch.cumprod(x.unsqueeze(-1).expand(n_rows, n, max_deg), dim=-1)],
+        [
+            torch.ones(n_rows, n, 1, dtype=x.dtype, device=x.device),
+            torch.cumprod(x.unsqueeze(-1).expand(n_rows, n, max_deg), dim=-1),
+        ],
         dim=-1,
     )
     exps = exps.to(x.device)
@@ -559,8 +554,7 @@ def _exponent_matrix(exponents: Any, n: int, owner: str) -> torch.Tensor:
     if arr.size == 0:
         arr = arr.reshape(0, n)
     if arr.ndim != 2 or arr.shape[1] != n or not np.issubdtype(arr.dtype, np.integer):
-        raise ParameterError("exponents", owner, allowed, f"array of shape {arr.shape}, "
-                             f"dtype {arr.dtype}")
+        raise ParameterError("exponents", owner, allowed, f"array of shape {arr.shape}, dtype {arr.dtype}")
     if (arr < 0).any():
         raise ParameterError("exponents", owner, allowed, "negative exponents")
     return torch.as_tensor(arr, dtype=torch.long)
@@ -656,8 +650,7 @@ class ScrambleResult:
     @property
     def scrambled_terms(self) -> tuple[Monomial, ...]:
         """``original.terms[i]`` with ``sigma_i`` applied, aligned with ``original.terms``."""
-        return tuple(m.permuted(s) for m, s in zip(self.original.terms, self.permutations,
-                                                   strict=True))
+        return tuple(m.permuted(s) for m, s in zip(self.original.terms, self.permutations, strict=True))
 
     def to_text(self, name: str = "P") -> str:
         """Both polynomials and the per-monomial permutations, e.g. for a report."""
@@ -694,11 +687,13 @@ def apply_permutations(poly: Polynomial, permutations: Sequence[Sequence[int]]) 
             a permutation of ``range(poly.n_vars)``.
     """
     if len(permutations) != poly.n_terms:
-        raise ParameterError("permutations", "apply_permutations",
-                             f"a sequence of {poly.n_terms} permutations (one per monomial)",
-                             f"{len(permutations)} permutations")
-    return Polynomial(poly.n_vars, [m.permuted(s) for m, s in zip(poly.terms, permutations,
-                                                                   strict=True)])
+        raise ParameterError(
+            "permutations",
+            "apply_permutations",
+            f"a sequence of {poly.n_terms} permutations (one per monomial)",
+            f"{len(permutations)} permutations",
+        )
+    return Polynomial(poly.n_vars, [m.permuted(s) for m, s in zip(poly.terms, permutations, strict=True)])
 
 
 def _describe(poly: Polynomial, i: int) -> str:
@@ -732,23 +727,33 @@ def check_scrambled(
     if isinstance(scrambled, ScrambleResult):
         poly, perms = scrambled.scrambled, list(scrambled.permutations)
         if scrambled.original != original:
-            out.append(RuleViolation(ScrambleRule.CONSISTENT, (), (
-                f"the result was built from {scrambled.original}, not from {original}")))
-    elif (isinstance(scrambled, tuple | list) and len(scrambled) == 2
-          and isinstance(scrambled[0], Polynomial)):
+            out.append(
+                RuleViolation(
+                    ScrambleRule.CONSISTENT,
+                    (),
+                    (f"the result was built from {scrambled.original}, not from {original}"),
+                )
+            )
+    elif isinstance(scrambled, tuple | list) and len(scrambled) == 2 and isinstance(scrambled[0], Polynomial):
         poly, perms = scrambled[0], list(scrambled[1])
     else:
-        raise ParameterError("scrambled", owner,
-                             "a ScrambleResult or a pair (Polynomial, permutations)",
-                             type(scrambled).__name__)
+        raise ParameterError(
+            "scrambled", owner, "a ScrambleResult or a pair (Polynomial, permutations)", type(scrambled).__name__
+        )
     n, n_terms = original.n_vars, original.n_terms
     if poly.n_vars != n:
-        out.append(RuleViolation(ScrambleRule.CONSISTENT, (), (
-            f"the scrambled polynomial has {poly.n_vars} variables, the original {n}")))
+        out.append(
+            RuleViolation(
+                ScrambleRule.CONSISTENT, (), (f"the scrambled polynomial has {poly.n_vars} variables, the original {n}")
+            )
+        )
         return out
     if len(perms) != n_terms:
-        out.append(RuleViolation(ScrambleRule.CONSISTENT, (), (
-            f"expected {n_terms} permutations (one per monomial), got {len(perms)}")))
+        out.append(
+            RuleViolation(
+                ScrambleRule.CONSISTENT, (), (f"expected {n_terms} permutations (one per monomial), got {len(perms)}")
+            )
+        )
         return out
 
     valid: dict[int, Permutation] = {}
@@ -756,9 +761,16 @@ def check_scrambled(
         if _is_permutation(sigma, n):
             valid[i] = tuple(operator.index(v) for v in sigma)
         else:
-            out.append(RuleViolation(ScrambleRule.PERMUTATION, (i,), (
-                f"sigma_{i + 1} = {sigma!r} for {_describe(original, i)} is not a permutation "
-                f"of the {n} variables")))
+            out.append(
+                RuleViolation(
+                    ScrambleRule.PERMUTATION,
+                    (i,),
+                    (
+                        f"sigma_{i + 1} = {sigma!r} for {_describe(original, i)} is not a permutation "
+                        f"of the {n} variables"
+                    ),
+                )
+            )
 
     by_perm: dict[Permutation, list[int]] = defaultdict(list)
     for i, sigma in valid.items():
@@ -766,20 +778,37 @@ def check_scrambled(
     for sigma, idx in by_perm.items():
         if len(idx) > 1:
             names = ", ".join(str(original.terms[i]) for i in idx)
-            out.append(RuleViolation(ScrambleRule.DISTINCT_PERMUTATIONS, tuple(idx), (
-                f"monomials {names} share the permutation {format_permutation(sigma)}")))
+            out.append(
+                RuleViolation(
+                    ScrambleRule.DISTINCT_PERMUTATIONS,
+                    tuple(idx),
+                    (f"monomials {names} share the permutation {format_permutation(sigma)}"),
+                )
+            )
 
     new = {i: original.terms[i].permuted(sigma) for i, sigma in valid.items()}
     for i, sigma in valid.items():
         kept = [j for j in original.terms[i].variables if sigma[j] == j]
         if kept:
-            out.append(RuleViolation(ScrambleRule.EVERY_VARIABLE_REPLACED, (i,), (
-                f"{format_permutation(sigma)} keeps {', '.join(_var(j) for j in kept)} in place "
-                f"in {_describe(original, i)}")))
+            out.append(
+                RuleViolation(
+                    ScrambleRule.EVERY_VARIABLE_REPLACED,
+                    (i,),
+                    (
+                        f"{format_permutation(sigma)} keeps {', '.join(_var(j) for j in kept)} in place "
+                        f"in {_describe(original, i)}"
+                    ),
+                )
+            )
     for i in valid:
         if new[i].exponents == original.terms[i].exponents:
-            out.append(RuleViolation(ScrambleRule.MONOMIAL_CHANGED, (i,), (
-                f"{format_permutation(valid[i])} maps {_describe(original, i)} to itself")))
+            out.append(
+                RuleViolation(
+                    ScrambleRule.MONOMIAL_CHANGED,
+                    (i,),
+                    (f"{format_permutation(valid[i])} maps {_describe(original, i)} to itself"),
+                )
+            )
 
     by_powers: dict[Exponents, list[int]] = defaultdict(list)
     for i, m in new.items():
@@ -787,22 +816,37 @@ def check_scrambled(
     for powers, idx in by_powers.items():
         if len(idx) > 1:
             pairs = ", ".join(f"{original.terms[i]} -> {new[i]}" for i in idx)
-            out.append(RuleViolation(ScrambleRule.DISTINCT_MONOMIALS, tuple(idx), (
-                f"{pairs}: the same monomial {Monomial(1, powers).power_text()} up to "
-                f"commutativity and coefficient")))
+            out.append(
+                RuleViolation(
+                    ScrambleRule.DISTINCT_MONOMIALS,
+                    tuple(idx),
+                    (
+                        f"{pairs}: the same monomial {Monomial(1, powers).power_text()} up to "
+                        f"commutativity and coefficient"
+                    ),
+                )
+            )
 
     missing = [j for j in range(n) if j not in poly.variables]
     if missing:
-        out.append(RuleViolation(ScrambleRule.ALL_VARIABLES, (), (
-            f"the scrambled polynomial {poly} does not depend on "
-            f"{', '.join(_var(j) for j in missing)}")))
+        out.append(
+            RuleViolation(
+                ScrambleRule.ALL_VARIABLES,
+                (),
+                (f"the scrambled polynomial {poly} does not depend on {', '.join(_var(j) for j in missing)}"),
+            )
+        )
 
     if len(valid) == n_terms:
         expected = Polynomial(n, list(new.values()))
         if expected != poly:
-            out.append(RuleViolation(ScrambleRule.CONSISTENT, (), (
-                f"the scrambled polynomial {poly} is not the original with the permutations "
-                f"applied ({expected})")))
+            out.append(
+                RuleViolation(
+                    ScrambleRule.CONSISTENT,
+                    (),
+                    (f"the scrambled polynomial {poly} is not the original with the permutations applied ({expected})"),
+                )
+            )
     return out
 
 
@@ -906,8 +950,7 @@ def scramble(poly: Polynomial, *, seed: int, max_nodes: int = DEFAULT_MAX_NODES)
     n, terms = poly.n_vars, poly.terms
 
     def impossible(reason: str) -> ParameterError:
-        return ParameterError("poly", owner, f"a polynomial that admits a valid scrambling "
-                              f"({reason})", poly.to_text())
+        return ParameterError("poly", owner, f"a polynomial that admits a valid scrambling ({reason})", poly.to_text())
 
     if n == 1:
         raise impossible("with one variable the only permutation is the identity")
@@ -920,11 +963,9 @@ def scramble(poly: Polynomial, *, seed: int, max_nodes: int = DEFAULT_MAX_NODES)
     for i in range(len(terms) - 1, -1, -1):
         slots[i] = slots[i + 1] + len(terms[i].variables)
     if slots[0] < n:
-        raise impossible(f"its monomials have {slots[0]} variable occurrences, fewer than the "
-                         f"{n} variables to cover")
+        raise impossible(f"its monomials have {slots[0]} variable occurrences, fewer than the {n} variables to cover")
 
-    perms = (list(itertools.permutations(range(n))) if n <= EXHAUSTIVE_MAX_VARIABLES
-             else None)
+    perms = list(itertools.permutations(range(n))) if n <= EXHAUSTIVE_MAX_VARIABLES else None
 
     def candidates(i: int) -> Iterator[tuple[Permutation, Exponents]]:
         return _candidates(terms[i], i, seed, perms)
@@ -940,12 +981,15 @@ def scramble(poly: Polynomial, *, seed: int, max_nodes: int = DEFAULT_MAX_NODES)
         for sigma, powers in stack[-1]:
             nodes += 1
             if nodes > max_nodes:
-                raise ParameterError("max_nodes", owner, "large enough for the search to find a "
-                                     "valid scrambling of " + poly.to_text(), max_nodes)
+                raise ParameterError(
+                    "max_nodes",
+                    owner,
+                    "large enough for the search to find a valid scrambling of " + poly.to_text(),
+                    max_nodes,
+                )
             if sigma in used_perms or powers in used_powers:
                 continue
-            covered = sum(c > 0 for c in cover) + sum(
-                1 for j, e in enumerate(powers) if e > 0 and cover[j] == 0)
+            covered = sum(c > 0 for c in cover) + sum(1 for j, e in enumerate(powers) if e > 0 and cover[j] == 0)
             if covered + slots[i + 1] < n:
                 continue
             break

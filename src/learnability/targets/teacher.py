@@ -50,8 +50,7 @@ TEACHER_INPUT_LOW = 0.0
 TEACHER_INPUT_HIGH = 2.0
 
 
-def teacher_spec(d_in: int = TEACHER_D_IN, hidden: Sequence[int] = TEACHER_HIDDEN,
-                 d_out: int = 1) -> MLPSpec:
+def teacher_spec(d_in: int = TEACHER_D_IN, hidden: Sequence[int] = TEACHER_HIDDEN, d_out: int = 1) -> MLPSpec:
     """The teacher's architecture: a plain (non-residual) ReLU MLP ``d_in -> *hidden -> d_out``."""
     return MLPSpec(d_in, tuple(hidden), d_out, residual=False, activation="relu")
 
@@ -71,19 +70,29 @@ class Teacher:
         ParameterError: residual or non-ReLU ``spec``, ``std <= 0``.
     """
 
-    def __init__(self, spec: MLPSpec | None = None, *, seed: int, std: float = 1.0,
-                 device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32) -> None:
+    def __init__(
+        self,
+        spec: MLPSpec | None = None,
+        *,
+        seed: int,
+        std: float = 1.0,
+        device: str | torch.device = "cpu",
+        dtype: torch.dtype = torch.float32,
+    ) -> None:
         spec = teacher_spec() if spec is None else spec
         if spec.residual or spec.activation != "relu":
-            raise ParameterError("spec", "Teacher", "a non-residual ReLU MLPSpec",
-                                 f"residual={spec.residual}, activation={spec.activation!r}")
+            raise ParameterError(
+                "spec",
+                "Teacher",
+                "a non-residual ReLU MLPSpec",
+                f"residual={spec.residual}, activation={spec.activation!r}",
+            )
         check_in_range(seed, "seed", "Teacher", low=0, kind=int)
         check_in_range(std, "std", "Teacher", low=0.0, low_inclusive=False)
         self.spec, self.seed, self.std = spec, int(seed), float(std)
         self._model = StackedMLP(spec)
         # (1, in, out) weights and (1, 1, out) biases; init returns requires_grad=False tensors.
-        self._params = self._model.init([self.seed], scheme="normal", std=self.std,
-                                        device=device, dtype=dtype)
+        self._params = self._model.init([self.seed], scheme="normal", std=self.std, device=device, dtype=dtype)
 
     # ------------------------------------------------------------------ description
 
@@ -119,8 +128,9 @@ class Teacher:
 
     def layers(self) -> list[tuple[np.ndarray, np.ndarray]]:
         """The layers as float64 ``(W (out, in), b (out,))`` pairs, the ``nn.Linear`` layout."""
-        return [(w.double().numpy(), b.double().numpy())
-                for w, b in self._model.layers([p.cpu() for p in self._params], 0)]
+        return [
+            (w.double().numpy(), b.double().numpy()) for w, b in self._model.layers([p.cpu() for p in self._params], 0)
+        ]
 
     def weights(self) -> list[np.ndarray]:
         """Weight matrices ``(out_l, in_l)`` per layer (float64 copies)."""
@@ -152,8 +162,9 @@ class Teacher:
         """
         if not isinstance(x, Tensor) or x.ndim != 2 or x.shape[1] != self.spec.d_in:
             shape = tuple(x.shape) if hasattr(x, "shape") else type(x).__name__
-            raise ParameterError("x", "Teacher.label", f"a tensor with shape (N, {self.spec.d_in})",
-                                 f"array of shape {shape}")
+            raise ParameterError(
+                "x", "Teacher.label", f"a tensor with shape (N, {self.spec.d_in})", f"array of shape {shape}"
+            )
         x = x.to(device=self.device, dtype=self.dtype)
         return self._model.predict(self._params, x)[0]  # (N, d_out)
 
