@@ -1,13 +1,15 @@
 """Fingerprint every study's smoke run, and compare two fingerprints (a refactor must not change numbers).
 
     python scripts/smoke_fingerprint.py record OUT_DIR [STUDY ...]   # run each study at smoke size, seed 0
-    python scripts/smoke_fingerprint.py compare BEFORE_DIR AFTER_DIR  # same numbers? (additions allowed)
+    python scripts/smoke_fingerprint.py compare BEFORE_DIR AFTER_DIR [REPLICATE_DIR]
 
 ``record`` runs each study with ``--smoke``, seed 0 and one torch thread into ``OUT_DIR/runs`` and
 copies its ``summary.json`` and ``metrics.jsonl`` to ``OUT_DIR/STUDY/``. ``compare`` checks that every
 key of the old summary exists in the new one with an equal value (floats to 1e-12 relative; keys
 the new summary adds are listed, not errors), and that the metric records are the same once
-wall-clock fields are dropped.
+wall-clock fields are dropped. With ``REPLICATE_DIR`` (a second ``record`` of the *old* code), the
+values that differ between the two old records (timings, throughputs) are measurements of the
+machine, not of the code: they are left out of the comparison and counted.
 """
 
 from __future__ import annotations
@@ -90,7 +92,11 @@ def _records(path: Path) -> list[dict]:
     return out
 
 
-def compare(before: Path, after: Path) -> int:
+def _paths(problems: list[str]) -> set[str]:
+    return {p.split(":")[0] for p in problems}
+
+
+def compare(before: Path, after: Path, replicate: Path | None = None) -> int:
     failures = 0
     for study in sorted(p.name for p in before.iterdir() if (p / "summary.json").exists()):
         problems: list[str] = []
@@ -99,21 +105,30 @@ def compare(before: Path, after: Path) -> int:
             print(f"{study}: no run after")
             failures += 1
             continue
-        _same(
-            json.loads((before / study / "summary.json").read_text()),
-            json.loads((after / study / "summary.json").read_text()),
-            "summary",
-            problems,
-            added,
-        )
+        old = json.loads((before / study / "summary.json").read_text())
+        _same(old, json.loads((after / study / "summary.json").read_text()), "summary", problems, added)
+        noise: set[str] = set()
+        if replicate is not None and (replicate / study / "summary.json").exists():
+            noisy: list[str] = []
+            _same(old, json.loads((replicate / study / "summary.json").read_text()), "summary", noisy, [])
+            noise = _paths(noisy)
+            problems = [p for p in problems if p.split(":")[0] not in noise]
         m0, m1 = _records(before / study / "metrics.jsonl"), _records(after / study / "metrics.jsonl")
         if len(m0) != len(m1):
             problems.append(f"metrics: {len(m0)} records -> {len(m1)}")
         else:
-            for i, (r0, r1) in enumerate(zip(m0, m1, strict=True)):
-                _same(r0, r1, f"metrics[{i}]", problems, [])
+            found: list[str] = []
+            _same(m0, m1, "metrics", found, [])
+            if replicate is not None and (replicate / study / "metrics.jsonl").exists():
+                noisy = []
+                _same(m0, _records(replicate / study / "metrics.jsonl"), "metrics", noisy, [])
+                noise |= _paths(noisy)
+            problems += [p for p in found if p.split(":")[0] not in noise]
         status = "same numbers" if not problems else f"{len(problems)} differences"
-        print(f"{study}: {status}; {len(m0)} metric records; {len(added)} summary keys added")
+        print(
+            f"{study}: {status}; {len(m0)} metric records; {len(added)} summary keys added; "
+            f"{len(noise)} machine-dependent values (timings) not compared"
+        )
         for p in problems[:20]:
             print("   ", p)
         failures += bool(problems)
@@ -125,6 +140,6 @@ if __name__ == "__main__":
     if cmd == "record":
         record(Path(args[0]), args[1:])
     elif cmd == "compare":
-        sys.exit(compare(Path(args[0]), Path(args[1])))
+        sys.exit(compare(Path(args[0]), Path(args[1]), Path(args[2]) if len(args) > 2 else None))
     else:
         sys.exit(f"unknown command {cmd!r}")

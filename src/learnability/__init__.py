@@ -12,8 +12,8 @@ Python API (mirrors the CLI)::
 """
 
 from learnability._version import __version__
-from learnability.runner import rebuild_report, run_study
-from learnability.runs import Run, load_run
+from learnability.runner import load_run, rebuild_report, run_study
+from learnability.runs import Run
 from learnability.studies import get_study, list_studies
 
 

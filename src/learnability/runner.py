@@ -25,11 +25,11 @@ from learnability.config import (
     parse_assignments,
 )
 from learnability.report.curves import incomplete_report
-from learnability.report.document import write_report
-from learnability.runs import Run, RunWriter, load_run, new_run_dir
+from learnability.report.write import write_report
+from learnability.runs import Run, RunWriter, new_run_dir, read_run
 from learnability.studies import Study, StudyContext, get_study
 
-__all__ = ["execute", "rebuild_report", "resolve_config", "run_study"]
+__all__ = ["execute", "load_run", "rebuild_report", "resolve_config", "run_study"]
 
 
 def resolve_config(
@@ -63,6 +63,30 @@ def resolve_config(
     return config
 
 
+def load_run(path: str | Path) -> Run:
+    """Read a run folder (complete or not), with its config and results typed where possible.
+
+    ``run.config`` is the study's frozen config class and ``run.results`` its typed results model
+    when the study is registered and the files match it; otherwise ``run.config`` stays the plain
+    dict and ``run.results`` None (a run of another version, or of a study not installed here).
+    ``run.summary`` is always the plain ``summary.json`` mapping.
+
+    Raises:
+        FileNotFoundError: if ``path`` holds no run (no ``config.toml``).
+    """
+    run = read_run(path)
+    try:
+        study = get_study(run.study)
+    except ValueError:
+        return run
+    with contextlib.suppress(ValueError):  # pydantic's ValidationError is a ValueError
+        run.config = study.config_cls.model_validate(run.config_dict)
+    if run.complete and study.results is not None:
+        with contextlib.suppress(ValueError):
+            run.results = study.results.from_summary(run.summary)
+    return run
+
+
 def rebuild_report(path: str | Path) -> Path:
     """(Re)build ``report.md`` and the figures of a run folder from the folder alone."""
     run = load_run(path)
@@ -70,7 +94,7 @@ def rebuild_report(path: str | Path) -> Path:
         study: Study | None = get_study(run.study)
     except ValueError:
         study = None
-    report = study.report(run) if (study is not None and run.complete) else incomplete_report(run)
+    report = study.build_report(run) if (study is not None and run.complete) else incomplete_report(run)
     return write_report(report, run)
 
 
@@ -125,7 +149,7 @@ def execute(
         bar = Progress(enabled=progress, desc=study.name)
         ctx = StudyContext(writer=writer, progress=bar, device=torch.device(config.device), root_seed=config.seed)
         try:
-            summary = study.run(config, ctx)
+            summary = study.summary_of(study.run(config, ctx))
             bar.close()
             writer.finish(summary)
         except BaseException as exc:

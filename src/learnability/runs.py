@@ -38,7 +38,7 @@ import pandas as pd
 
 from learnability._version import __version__
 
-__all__ = ["Run", "RunWriter", "jsonable", "load_run", "new_run_dir"]
+__all__ = ["Run", "RunWriter", "jsonable", "new_run_dir", "read_run"]
 
 CONFIG_FILE = "config.toml"
 PROVENANCE_FILE = "provenance.json"
@@ -377,12 +377,14 @@ class Run:
     Attributes:
         path: the folder.
         study: the study's name.
-        config: the resolved config as the study's config class when the study is known
-            (else the plain dict).
+        config: the resolved config as the study's config class when the study is known (set by
+            :func:`learnability.load_run`; :func:`read_run` leaves the plain dict).
         config_dict: the resolved config as a nested dict.
         provenance: contents of ``provenance.json``.
         summary: contents of ``summary.json`` (empty when the run did not complete).
         status: "complete", "failed", "interrupted" or "incomplete" (killed or still running).
+        results: the study's typed results model, validated from ``summary.json`` (set by
+            :func:`learnability.load_run` for a complete run of a known study; else None).
     """
 
     path: Path
@@ -392,6 +394,7 @@ class Run:
     provenance: dict[str, Any]
     summary: dict[str, Any]
     status: str
+    results: Any = None
     _metrics: pd.DataFrame | None = field(default=None, repr=False)
 
     @property
@@ -449,8 +452,11 @@ def _read_json(path: Path) -> dict[str, Any]:
         return {}
 
 
-def load_run(path: str | Path) -> Run:
-    """Read a run folder written by :class:`RunWriter` (complete or not).
+def read_run(path: str | Path) -> Run:
+    """Read a run folder written by :class:`RunWriter` (complete or not), knowing no study.
+
+    The config stays a plain dict and the results unset: :func:`learnability.load_run` (one floor
+    up, where studies are known) types them.
 
     Raises:
         FileNotFoundError: if ``path`` holds no run (no ``config.toml``).
@@ -470,17 +476,10 @@ def load_run(path: str | Path) -> Run:
         status = "complete"
     elif status == "running":
         status = "incomplete"
-    config: Any = config_dict
-    try:
-        from learnability.studies import get_study
-
-        config = get_study(study).config_cls.model_validate(config_dict)
-    except Exception:  # noqa: BLE001 - unknown or changed study: keep the plain dict
-        config = config_dict
     return Run(
         path=path,
         study=study,
-        config=config,
+        config=config_dict,
         config_dict=config_dict,
         provenance=provenance,
         summary=summary,

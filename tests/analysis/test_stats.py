@@ -141,10 +141,36 @@ def test_estimate_is_frozen_and_serialises() -> None:
     est = Estimate(0.0812, 0.0791, 0.0833, 5)
     assert str(est) == "0.0812 [0.0791, 0.0833]"
     assert est.format(digits=2) == "0.0812 [0.0791, 0.0833]"
-    assert est.to_dict() == {"mean": 0.0812, "low": 0.0791, "high": 0.0833, "n": 5, "confidence": 0.95}
+    assert est.to_dict() == {"mean": 0.0812, "low": 0.0791, "high": 0.0833, "n": 5, "confidence": 0.95, "values": []}
     assert est.half_width == pytest.approx(0.0021)
     with pytest.raises(AttributeError):
         est.mean = 1.0  # type: ignore[misc]
+
+
+def test_estimate_keeps_its_values_and_round_trips_through_json_with_nan() -> None:
+    import json
+
+    from pydantic import BaseModel
+
+    from learnability.runs import jsonable
+
+    est = mean_estimate([1.9, 2.0, 2.1])
+    assert est.values == (1.9, 2.0, 2.1)
+    ratio = geometric_mean_ratio([2.0, 8.0])
+    assert ratio.values == pytest.approx((2.0, 8.0))
+    single = Estimate.point(3.0)
+    assert single.n == 1 and math.isnan(single.low) and not single.has_interval
+    assert not single.excludes(0.0) and est.excludes(0.0) and not est.excludes(2.0)
+
+    class Holder(BaseModel):
+        a: Estimate
+        b: Estimate
+
+    text = json.dumps(jsonable(Holder(a=est, b=single).model_dump()))  # NaN stored as "nan"
+    back = Holder.model_validate(json.loads(text))
+    assert back.a == est
+    assert back.b.mean == 3.0 and math.isnan(back.b.low) and math.isnan(back.b.high)
+    assert Estimate.from_dict(json.loads(text)["b"]).values == (3.0,)
 
 
 # ------------------------------------------------------------------------------ bootstrap

@@ -14,8 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from learnability import load_run
 from learnability.runner import execute, flushing_denormals, rebuild_report, resolve_config, run_study
-from learnability.runs import RunWriter, load_run, read_metrics_jsonl
+from learnability.runs import RunWriter, read_metrics_jsonl
 
 
 def test_run_folder_contents(toy_study, tmp_path) -> None:
@@ -117,7 +118,7 @@ def test_non_finite_values_round_trip(tmp_path) -> None:
 
 
 def test_exception_marks_failed_and_keeps_metrics(toy_study, tmp_path, monkeypatch) -> None:
-    import learnability.engine.sweep as sweep_mod
+    import learnability.engine.lr_search as sweep_mod
 
     def boom(*args, **kwargs):
         raise RuntimeError("selection exploded")

@@ -110,3 +110,44 @@ def test_fixed_source_epochs_are_permutations() -> None:
     for k in range(2):
         assert sorted(epoch[k, :, 0].tolist()) == list(range(100))
     assert not torch.equal(epoch[0], epoch[1])
+
+
+@pytest.mark.parametrize("compile_", [False, True])
+def test_penalty_equals_reference_module_with_l2_in_the_loss(compile_: bool) -> None:
+    """A per-member penalty is that member's own regulariser: the same trajectory as nn.Module +
+    torch.optim with ``loss + c_k * sum(w^2)`` written into the loss, member by member."""
+    model = StackedMLP(SPEC)
+    coef = torch.tensor([0.0, 1e-2, 1e-1])  # a different strength per member
+
+    def l2(params, x):
+        return coef * sum(p.square().flatten(1).sum(1) for p in params)  # (K,)
+
+    params = model.init(SEEDS)
+    init = [p.clone() for p in params]
+    steps = 60
+    res = train(
+        model,
+        params,
+        loss=mse,
+        optimizer=Adam(),
+        lr=LRS,
+        data=_source("fixed"),
+        seeds=SEEDS,
+        spec=TrainSpec(max_steps=steps, block=20, compile=compile_),
+        penalty=l2,
+    )
+    for k in range(len(SEEDS)):
+        net = member_module(SPEC, model.layers(init, k))
+        opt = torch.optim.Adam(net.parameters(), lr=LRS[k])
+        src = _source("fixed")
+        src.start([SEEDS[k]], torch.device("cpu"))
+        ref = []
+        for _ in range(steps):
+            x, y = src.next()
+            loss = nn.functional.mse_loss(net(x[0]), y[0]) + coef[k] * sum(p.square().sum() for p in net.parameters())
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            ref.append(loss.item())
+        np.testing.assert_allclose(res.train_loss[:, k], ref, rtol=2e-4, atol=1e-6)
+    assert not np.allclose(res.train_loss[:, 0], res.train_loss[:, 2])  # the penalty mattered

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from learnability import load_run
 from learnability.config import StudyConfig
 from learnability.report import (
     Chart,
@@ -27,7 +28,7 @@ from learnability.report import (
     write_report,
 )
 from learnability.runner import rebuild_report, run_study
-from learnability.runs import RunWriter, load_run
+from learnability.runs import RunWriter
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = '"><img src=x onerror=alert(1)>'

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from learnability import load_run
 from learnability.config import StudyConfig
 from learnability.report import (
     Bar,
@@ -32,7 +33,7 @@ from learnability.report import (
     write_report,
 )
 from learnability.report.html import REPORT_HTML
-from learnability.runs import RunWriter, load_run
+from learnability.runs import RunWriter
 
 pytestmark = pytest.mark.browser
 

@@ -7,9 +7,9 @@ import re
 
 import pytest
 
+from learnability import load_run
 from learnability.report import markdown_to_html
 from learnability.report.html import HEADLINE_FILE, REPORT_HTML, inline_markdown, plotly_js
-from learnability.runs import load_run
 
 # The hostile strings of the runs in conftest.py.
 SCRIPT = "<script>alert(1)</script>"

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from learnability import load_run
 from learnability.report import run_headline, write_index
 from learnability.report.html import HEADLINE_FILE, plotly_js
 from learnability.report.index import find_run_dirs, read_runs
-from learnability.runs import load_run
 
 SCRIPT = "<script>alert(1)</script>"
 

@@ -12,11 +12,11 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from learnability import load_run
 from learnability.cli import app
 from learnability.data import RandomFlip, RandomRotation, hflip, write_idx
 from learnability.engine import SGD, ModuleEnsemble, TrainSpec, nll, train
 from learnability.models import ShallowFCN, load_weights
-from learnability.runs import load_run
 from learnability.studies._images_common import (
     AugmentedImageSource,
     ImageDataSettings,

@@ -9,10 +9,10 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from learnability import load_run
 from learnability.cli import app
 from learnability.data import translate
 from learnability.models import LabCNN, equivariance_error, sorted_values_error
-from learnability.runs import load_run
 from learnability.studies._images_common import derangement
 from learnability.studies.cnn_equivariance import (
     MEASURES,

@@ -19,6 +19,7 @@ import torch
 from torch.utils.data import Dataset
 from typer.testing import CliRunner
 
+from learnability import load_run
 from learnability._validation import ParameterError
 from learnability.cli import EXIT_CONFIG, app
 from learnability.data import (
@@ -31,7 +32,6 @@ from learnability.data import (
     write_cifar_batch,
 )
 from learnability.engine import Adam, TrainSpec, mse, train
-from learnability.runs import load_run
 from learnability.studies.data_pipeline import (
     EngineStep,
     arc_padding_check,

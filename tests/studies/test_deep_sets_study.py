@@ -11,11 +11,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from learnability import load_run
 from learnability.cli import app
 from learnability.engine import ModuleEnsemble
 from learnability.models import DeepSets, PermutationEquivariant
 from learnability.report import fmt, fmt_ci
-from learnability.runs import load_run
 from learnability.studies.deep_sets import (
     SetMLP,
     invariance_errors,

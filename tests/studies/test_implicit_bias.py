@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 from typer.testing import CliRunner
 
+from learnability import load_run
 from learnability.cli import app
 from learnability.report import fmt
-from learnability.runs import load_run
 from learnability.studies import implicit_bias as ib
 
 runner = CliRunner()

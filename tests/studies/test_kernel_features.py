@@ -10,10 +10,10 @@ import numpy as np
 from scipy.stats import poisson
 from typer.testing import CliRunner
 
+from learnability import load_run
 from learnability.cli import app
 from learnability.kernels import rbf_kernel
 from learnability.report import fmt
-from learnability.runs import load_run
 from learnability.studies import kernel_features as kf
 from learnability.studies._kernel_common import fmt_est
 

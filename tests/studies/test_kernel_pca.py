@@ -11,10 +11,10 @@ from sklearn.decomposition import PCA
 from sklearn.decomposition import KernelPCA as SkKernelPCA
 from typer.testing import CliRunner
 
+from learnability import load_run
 from learnability.cli import app
 from learnability.kernels import center_gram, rbf_kernel
 from learnability.report import fmt
-from learnability.runs import load_run
 from learnability.studies import kernel_pca as kp
 
 runner = CliRunner()

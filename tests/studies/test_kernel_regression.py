@@ -9,9 +9,9 @@ import numpy as np
 from sklearn.linear_model import Ridge
 from typer.testing import CliRunner
 
+from learnability import load_run
 from learnability.cli import app
 from learnability.report import fmt
-from learnability.runs import load_run
 from learnability.studies import kernel_regression as kr
 from learnability.studies._kernel_common import fmt_est
 

@@ -16,13 +16,14 @@ import pytest
 import tomli_w
 from typer.testing import CliRunner
 
+from learnability import load_run
 from learnability._validation import ParameterError
 from learnability.cli import EXIT_CONFIG, app
 from learnability.config import ConfigError, build_config
 from learnability.engine import MLPSpec
 from learnability.report import fmt
 from learnability.runner import rebuild_report, resolve_config
-from learnability.runs import Run, load_run
+from learnability.runs import Run
 from learnability.studies import get_study
 from learnability.studies import teacher_student as ts
 from learnability.studies._parameter_count import (

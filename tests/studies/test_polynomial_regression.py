@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 from typer.testing import CliRunner
 
+from learnability import load_run
 from learnability.cli import app
 from learnability.report import fmt
-from learnability.runs import load_run
 from learnability.studies import polynomial_regression as pr
 from learnability.studies._kernel_common import fmt_est
 

@@ -9,10 +9,10 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from learnability import load_run
 from learnability.cli import app
 from learnability.data import rotate
 from learnability.models import ShallowFCN, save_weights
-from learnability.runs import load_run
 from learnability.studies._images_common import ImageDataSettings, load_image_splits
 from learnability.studies.representation_invariance import (
     RANDOM_ANGLE,

@@ -13,11 +13,12 @@ import torch
 from scipy import stats
 from typer.testing import CliRunner
 
+from learnability import load_run
 from learnability._progress import Progress
 from learnability.cli import app
 from learnability.config import ConfigError, build_config, config_to_toml
 from learnability.engine import Adam, MLPSpec, OnlineSource, StackedMLP, TrainSpec, mse, train
-from learnability.runs import Run, RunWriter, load_run
+from learnability.runs import Run, RunWriter
 from learnability.studies import StudyContext
 from learnability.studies import teacher_student as ts
 from learnability.targets import Teacher

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from learnability.runs import load_run
+from learnability import load_run
 from learnability.sweep import load_sweep, run_sweep
 from learnability.sweep._layout import attempts_of
 

@@ -24,7 +24,7 @@ References:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -249,7 +249,12 @@ def format_interval(value: float, low: float, high: float, *, digits: int = 3) -
 
 @dataclass(frozen=True)
 class Estimate:
-    """A point estimate with a confidence interval.
+    """A point estimate with a confidence interval: the one type for "a mean with a 95% CI".
+
+    It is a frozen dataclass, so a study's pydantic results model can hold it as a field: it
+    serialises to ``{"mean", "low", "high", "n", "confidence", "values"}`` and validates back from
+    that mapping (NaN and infinities as the strings ``"nan"``, ``"inf"``, ``"-inf"`` too, which is
+    how run folders store them). Format it with :meth:`format` or ``learnability.report.fmt_est``.
 
     Attributes:
         mean: the point estimate (the sample mean for :func:`mean_estimate`, the geometric-mean
@@ -258,6 +263,8 @@ class Estimate:
         high: upper bound of the interval (NaN when undefined).
         n: number of observations used (after dropping NaN).
         confidence: the interval's confidence level.
+        values: the observations the estimate was computed from (one per seed, per teacher, ...;
+            the ratios for a ratio estimate); empty when they were not kept.
     """
 
     mean: float
@@ -265,11 +272,44 @@ class Estimate:
     high: float
     n: int
     confidence: float = 0.95
+    values: tuple[float, ...] = ()
+
+    @classmethod
+    def point(cls, value: float) -> Estimate:
+        """A single observation: the value, no interval (``n = 1``)."""
+        return cls(float(value), math.nan, math.nan, 1, values=(float(value),))
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Estimate:
+        """The inverse of :meth:`to_dict` (accepts ``"nan"``/``"inf"`` strings for floats)."""
+        values = tuple(float(v) for v in d.get("values", ()))
+        return cls(
+            float(d["mean"]),
+            float(d["low"]),
+            float(d["high"]),
+            int(d["n"]),
+            float(d.get("confidence", 0.95)),
+            values,
+        )
+
+    @property
+    def ci(self) -> tuple[float, float]:
+        """``(low, high)``."""
+        return (self.low, self.high)
+
+    @property
+    def has_interval(self) -> bool:
+        """Both bounds are finite numbers."""
+        return math.isfinite(self.low) and math.isfinite(self.high)
 
     @property
     def half_width(self) -> float:
         """``(high - low) / 2`` (NaN when the interval is undefined)."""
         return (self.high - self.low) / 2.0
+
+    def excludes(self, value: float) -> bool:
+        """The interval lies entirely above or below ``value`` (False without an interval)."""
+        return self.has_interval and (self.low > value or self.high < value)
 
     def format(self, digits: int = 3) -> str:
         """``"0.0812 [0.0791, 0.0833]"``; see :func:`format_interval`."""
@@ -278,9 +318,11 @@ class Estimate:
     def __str__(self) -> str:
         return self.format()
 
-    def to_dict(self) -> dict[str, float | int]:
-        """``{"mean", "low", "high", "n", "confidence"}`` as plain Python numbers."""
-        return asdict(self)
+    def to_dict(self) -> dict[str, Any]:
+        """``{"mean", "low", "high", "n", "confidence", "values"}`` as plain Python values."""
+        d = asdict(self)
+        d["values"] = list(self.values)
+        return d
 
 
 def mean_ci(values: Any, confidence: float = 0.95, *, nan_policy: str = "raise") -> tuple[float, float, float]:
@@ -325,7 +367,7 @@ def _mean_estimate(values: Any, confidence: float, nan_policy: str, owner: str) 
     mean = float(np.mean(x))
     sd = float(np.std(x, ddof=1)) if n >= 2 else math.nan
     low, high = _t_interval(mean, sd, n, confidence)
-    return Estimate(mean, low, high, n, confidence)
+    return Estimate(mean, low, high, n, confidence, tuple(float(v) for v in x))
 
 
 # --------------------------------------------------------------------------------------------
@@ -363,6 +405,12 @@ class BootstrapCI:
 
     def __str__(self) -> str:
         return self.format()
+
+    def estimate(self, values: Any = ()) -> Estimate:
+        """The interval as an :class:`Estimate` (``n`` the first sample's size)."""
+        return Estimate(
+            self.statistic, self.low, self.high, int(self.n[0]), self.confidence, tuple(float(v) for v in values)
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """All fields as plain Python values (``n`` as a list)."""
@@ -747,5 +795,10 @@ def _check_positive(x: np.ndarray, name: str, owner: str) -> None:
 def _exp_estimate(log_est: Estimate) -> Estimate:
     """Map an estimate of a mean log back to the ratio scale."""
     return Estimate(
-        math.exp(log_est.mean), math.exp(log_est.low), math.exp(log_est.high), log_est.n, log_est.confidence
+        math.exp(log_est.mean),
+        math.exp(log_est.low),
+        math.exp(log_est.high),
+        log_est.n,
+        log_est.confidence,
+        tuple(math.exp(v) for v in log_est.values),
     )

@@ -17,19 +17,29 @@ from learnability.engine.loop import (
     EvalHistory,
     EvalSet,
     MetricSink,
+    Penalty,
     TrainResult,
     TrainSpec,
     make_step,
     train,
 )
 from learnability.engine.losses import accuracy, cross_entropy, get_loss, mse, nll
+from learnability.engine.lr_search import (
+    LRGrid,
+    Selection,
+    SweepResult,
+    TunedResult,
+    lr_sweep,
+    round_tag,
+    select_lr,
+    tune_then_train,
+)
 from learnability.engine.modules import ModuleEnsemble, default_init_
 from learnability.engine.optim import SGD, Adam, Optimizer, OptState, make_optimizer
 from learnability.engine.schedules import Schedule, make_schedule
 from learnability.engine.sources import BatchSource, FixedSource, OnlineSource
 from learnability.engine.stacked import MLPSpec, Params, StackedMLP, member_module
 from learnability.engine.stationarity import Stationarity, StationarityDetector
-from learnability.engine.sweep import LRGrid, Selection, SweepResult, lr_sweep, select_lr
 
 __all__ = [
     "SGD",
@@ -46,6 +56,7 @@ __all__ = [
     "OptState",
     "Optimizer",
     "Params",
+    "Penalty",
     "Schedule",
     "Selection",
     "StackedMLP",
@@ -54,6 +65,7 @@ __all__ = [
     "SweepResult",
     "TrainResult",
     "TrainSpec",
+    "TunedResult",
     "accuracy",
     "cross_entropy",
     "default_init_",
@@ -65,6 +77,8 @@ __all__ = [
     "member_module",
     "mse",
     "nll",
+    "round_tag",
     "select_lr",
     "train",
+    "tune_then_train",
 ]

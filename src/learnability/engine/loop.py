@@ -33,7 +33,10 @@ from learnability.engine.schedules import Schedule
 from learnability.engine.sources import BatchSource
 from learnability.engine.stationarity import Stationarity, StationarityDetector
 
-__all__ = ["EvalSet", "MetricSink", "Model", "TrainResult", "TrainSpec", "make_step", "train"]
+#: ``penalty(params, x) -> (K,)``: a per-member term added to the training loss (a regulariser).
+Penalty = Callable[[list[Tensor], Tensor], Tensor]
+
+__all__ = ["EvalSet", "MetricSink", "Model", "Penalty", "TrainResult", "TrainSpec", "make_step", "train"]
 
 
 class Model(Protocol):
@@ -182,7 +185,7 @@ RECOMPILE_LIMIT = 256
 
 
 def make_step(
-    model: Model, loss: LossFn, optimizer: Optimizer, *, compile: bool = False
+    model: Model, loss: LossFn, optimizer: Optimizer, *, compile: bool = False, penalty: Penalty | None = None
 ) -> Callable[..., tuple[Tensor, Tensor]]:
     """The training step :func:`train` uses, for code that must time or drive single steps.
 
@@ -190,27 +193,28 @@ def make_step(
     one optimizer step of every active member on batch ``(x, y)``, updating ``params`` and the
     optimizer ``state`` (from ``optimizer.init(params)``) in place; members whose loss is
     non-finite or above ``ceiling`` (K,) become inactive. Call it under ``torch.no_grad()``.
-    Compiled steps are cached per (model, loss, optimizer) configuration.
+    With ``penalty``, each member's loss is its data loss plus ``penalty(params, x)`` (K,).
+    Compiled steps are cached per (model, loss, optimizer, penalty) configuration.
     """
-    return _step_fn(model, loss, optimizer, compile)
+    return _step_fn(model, loss, optimizer, compile, penalty)
 
 
 def _step_fn(
-    model: Model, loss_fn: LossFn, optimizer: Optimizer, compile_: bool
+    model: Model, loss_fn: LossFn, optimizer: Optimizer, compile_: bool, penalty: Penalty | None = None
 ) -> Callable[..., tuple[Tensor, Tensor]]:
     if not compile_:
-        return _make_step(model, loss_fn, optimizer, False)
+        return _make_step(model, loss_fn, optimizer, False, penalty)
     model_key, opt_key = getattr(model, "cache_key", None), getattr(optimizer, "cache_key", None)
     if model_key is None or opt_key is None:
-        return _make_step(model, loss_fn, optimizer, True)
-    key = (model_key, loss_fn, opt_key)
+        return _make_step(model, loss_fn, optimizer, True, penalty)
+    key = (model_key, loss_fn, opt_key, penalty)
     if key not in _COMPILED:
-        _COMPILED[key] = _make_step(model, loss_fn, optimizer, True)
+        _COMPILED[key] = _make_step(model, loss_fn, optimizer, True, penalty)
     return _COMPILED[key]
 
 
 def _make_step(
-    model: Model, loss_fn: LossFn, optimizer: Optimizer, compile_: bool
+    model: Model, loss_fn: LossFn, optimizer: Optimizer, compile_: bool, penalty: Penalty | None = None
 ) -> Callable[..., tuple[Tensor, Tensor]]:
     """One training step, eager or fused into a single compiled graph.
 
@@ -221,6 +225,8 @@ def _make_step(
 
     def losses_and_total(params: list[Tensor], x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
         losses = loss_fn(model.forward(params, x), y)  # (K,)
+        if penalty is not None:
+            losses = losses + penalty(params, x)  # (K,): a member's penalty touches only its own parameters
         return losses.sum(), losses
 
     def fused(
@@ -323,6 +329,7 @@ def train(
     sink: MetricSink | None = None,
     tag: str | None = None,
     progress: Progress | None = None,
+    penalty: Penalty | None = None,
 ) -> TrainResult:
     """Train K members at once; return their final parameters and full history.
 
@@ -341,6 +348,9 @@ def train(
         sink: receives ``train_loss`` every step and ``<set>_<metric>`` at evaluations.
         tag: label attached to every logged record (e.g. ``"S_u/sweep"``).
         progress: the run's progress bar.
+        penalty: optional ``penalty(params, x) -> (K,)`` added to each member's training loss (a
+            regulariser of the member's own parameters, possibly of the batch ``x``); it is part
+            of the optimised and logged ``train_loss``, not of the evaluations.
 
     Returns:
         A :class:`TrainResult`.
@@ -367,8 +377,8 @@ def train(
     diverged_step = np.full(K, -1, dtype=np.int64)
     detector = StationarityDetector(spec.stationarity, K) if spec.stationarity else None
 
-    step_fn = _step_fn(model, loss, optimizer, spec.compile)
-    eager_fn = _step_fn(model, loss, optimizer, False) if spec.compile else step_fn
+    step_fn = _step_fn(model, loss, optimizer, spec.compile, penalty)
+    eager_fn = _step_fn(model, loss, optimizer, False, penalty) if spec.compile else step_fn
 
     eval_steps: list[int] = []
     eval_values: dict[str, list[np.ndarray]] = {}

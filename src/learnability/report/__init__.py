@@ -10,12 +10,13 @@ from learnability.report.document import (
     Text,
     fmt,
     fmt_ci,
+    fmt_est,
     render_markdown,
-    write_report,
 )
 from learnability.report.html import markdown_to_html, render_html, write_html
 from learnability.report.index import run_headline, write_index
 from learnability.report.plotly_charts import to_plotly
+from learnability.report.write import write_report
 
 __all__ = [
     "Bar",
@@ -32,6 +33,7 @@ __all__ = [
     "curve_lines",
     "fmt",
     "fmt_ci",
+    "fmt_est",
     "incomplete_report",
     "markdown_to_html",
     "render_html",

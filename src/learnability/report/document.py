@@ -11,10 +11,10 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from learnability.report.charts import Chart, render_matplotlib
+from learnability.analysis.stats import Estimate, format_interval
+from learnability.report.charts import Chart
 from learnability.runs import Run
 
 __all__ = [
@@ -25,8 +25,8 @@ __all__ = [
     "Text",
     "fmt",
     "fmt_ci",
+    "fmt_est",
     "render_markdown",
-    "write_report",
 ]
 
 REPORT_MD = "report.md"
@@ -54,11 +54,28 @@ def fmt(x: Any, digits: int = 3) -> str:
     return f"{x:.{digits - 1}e}"
 
 
+def fmt_est(est: Estimate | None, digits: int = 3) -> str:
+    """The one way an estimate prints: ``"0.0812 [0.0791, 0.0833]"``, or the value alone when the
+    interval is undefined (one observation), ``"—"`` for None.
+
+    Bounds are rounded at the same decimal place as the value (see
+    :func:`learnability.analysis.format_interval`), so narrow intervals still print distinct bounds.
+    """
+    if est is None:
+        return "—"
+    if not est.has_interval:
+        return fmt(est.mean, digits)
+    return format_interval(est.mean, est.low, est.high, digits=digits)
+
+
 def fmt_ci(mean: Any, ci: Sequence[Any] | None, digits: int = 3) -> str:
-    """``mean [low, high]`` (the interval omitted when unknown)."""
-    if ci is None or len(ci) != 2 or any(c is None or (isinstance(c, float) and math.isnan(c)) for c in ci):
+    """``mean [low, high]`` for a mean and an interval held apart (the interval omitted when
+    unknown); formatted exactly as :func:`fmt_est`."""
+    if ci is None or len(ci) != 2 or any(c is None for c in ci):
         return fmt(mean, digits)
-    return f"{fmt(mean, digits)} [{fmt(ci[0], digits)}, {fmt(ci[1], digits)}]"
+    if mean is None:
+        return "—"
+    return fmt_est(Estimate(float(mean), float(ci[0]), float(ci[1]), 0), digits)
 
 
 @dataclass
@@ -188,17 +205,3 @@ def render_markdown(report: Report, run: Run) -> str:
     if prov.get("error"):
         out += ["## Error", "", "```", str(prov["error"]).strip(), "```", ""]
     return "\n".join(out)
-
-
-def write_report(report: Report, run: Run) -> Path:
-    """Render every chart to ``figures/`` (PNG + SVG) and write ``report.md``, ``report.html``
-    (interactive, self-contained) and ``headline.json`` (for run indexes); returns ``report.md``."""
-    # Imported here: the HTML writer builds on this module's blocks.
-    from learnability.report.html import write_html
-
-    for chart in report.charts:
-        render_matplotlib(chart, run.figures_dir)
-    path = run.path / REPORT_MD
-    path.write_text(render_markdown(report, run))
-    write_html(report, run)
-    return path

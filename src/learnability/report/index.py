@@ -41,7 +41,7 @@ from learnability.report.html import (
     when,
 )
 from learnability.report.plotly_charts import chart_div
-from learnability.runs import CONFIG_FILE, Run, load_run
+from learnability.runs import CONFIG_FILE, Run, read_run
 
 __all__ = ["INDEX_HTML", "RunEntry", "find_run_dirs", "read_runs", "run_headline", "write_index"]
 
@@ -141,7 +141,7 @@ def read_runs(runs_dir: str | Path) -> list[RunEntry]:
     for path in find_run_dirs(root):
         rel = path.relative_to(root).as_posix()
         try:
-            run = load_run(path)
+            run = read_run(path)
         except Exception as exc:  # noqa: BLE001 - a broken folder is listed, not fatal to the index
             entries.append(RunEntry(path, rel, None, "unknown", "unreadable", error=f"{type(exc).__name__}: {exc}"))
             continue

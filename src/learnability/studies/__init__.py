@@ -12,8 +12,17 @@ import warnings
 
 from learnability._validation import ParameterError
 from learnability.studies._base import Study, StudyContext
+from learnability.studies._results import ResultsModel, StudyResults
 
-__all__ = ["Study", "StudyContext", "get_study", "list_studies", "register"]
+__all__ = [
+    "ResultsModel",
+    "Study",
+    "StudyContext",
+    "StudyResults",
+    "get_study",
+    "list_studies",
+    "register",
+]
 
 _REGISTRY: dict[str, Study] = {}
 _discovered = False

@@ -15,6 +15,7 @@ from learnability._seeds import derive_seed, derive_seeds
 from learnability.config import StudyConfig
 from learnability.report.document import Report
 from learnability.runs import Run, RunWriter
+from learnability.studies._results import StudyResults
 
 __all__ = ["Study", "StudyContext"]
 
@@ -62,9 +63,12 @@ class Study:
         name: the CLI name, e.g. ``"teacher-student"``.
         description: one line for ``learnability list``.
         config_cls: the frozen config class; its defaults are the spec's values.
-        run: ``run(config, context) -> summary`` — trains, logs metrics, saves artifacts and returns
-            the summary (written to ``summary.json``).
-        report: ``report(run) -> Report`` — builds the report from the run folder alone.
+        run: ``run(config, context) -> results`` — trains, logs metrics, saves artifacts and
+            returns the study's typed results (an instance of ``results``), which the runner
+            writes to ``summary.json``.
+        report: ``report(results, run) -> Report`` — builds the report from the typed results
+            read back from ``summary.json`` and the run folder alone (metrics, artifacts).
+        results: the study's :class:`~learnability.studies.StudyResults` subclass.
         smoke: overrides giving the small size that CI runs (``--smoke``).
         check: ``check(config)`` — checks that need more than the config's types (e.g. a folder
             that a setting names), run before the run folder is created; raises
@@ -74,7 +78,24 @@ class Study:
     name: str
     description: str
     config_cls: type[StudyConfig]
-    run: Callable[[Any, StudyContext], Mapping[str, Any]]
-    report: Callable[[Run], Report]
+    run: Callable[[Any, StudyContext], Any]
+    report: Callable[..., Report]
+    results: type[StudyResults] | None = None
     smoke: Mapping[str, Any] = field(default_factory=dict)
     check: Callable[[Any], None] | None = None
+
+    def build_report(self, run: Run) -> Report:
+        """The report of a complete run folder (typed results validated from ``summary.json``)."""
+        if self.results is None:  # a study that returns a plain summary mapping
+            return self.report(run)
+        return self.report(self.results.from_summary(run.summary), run)
+
+    def summary_of(self, output: Any) -> Mapping[str, Any]:
+        """What ``run`` returned, as the ``summary.json`` mapping."""
+        if isinstance(output, StudyResults):
+            return output.to_summary()
+        if self.results is not None:
+            raise TypeError(
+                f"study {self.name!r} declares results {self.results.__name__} but run returned {type(output).__name__}"
+            )
+        return output

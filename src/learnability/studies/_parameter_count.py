@@ -28,7 +28,7 @@ import pandas as pd
 from learnability._validation import ParameterError
 from learnability.engine import MLPSpec
 from learnability.report import Chart, Figure, Line, Panel, Table, Text, fmt, fmt_ci
-from learnability.runs import load_run
+from learnability.runs import read_run as load_run
 from learnability.targets import teacher_spec
 
 __all__ = [

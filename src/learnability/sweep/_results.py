@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from learnability.runs import PROVENANCE_FILE, load_run
+from learnability.runs import PROVENANCE_FILE, read_run
 from learnability.sweep._layout import (
     PLAN_FILE,
     RESULTS_FILE,
@@ -116,7 +116,7 @@ class ResultsTable:
         metrics: dict[str, float] = {}
         folder = self.sweep_dir / RUNS_DIR / run_id
         if (folder / PROVENANCE_FILE).exists():
-            loaded = load_run(folder)
+            loaded = read_run(folder)
             record = _read_json(folder / RUN_RECORD)
             prov = loaded.provenance
             row.update(

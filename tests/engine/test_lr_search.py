@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from learnability.engine import LRGrid, Selection, lr_sweep, select_lr
+from learnability.engine import LRGrid, Selection, lr_sweep, round_tag, select_lr, tune_then_train
 from learnability.engine.loop import TrainResult
 
 CAP = 1000
@@ -185,3 +185,36 @@ def test_least_bad_choice_is_reported_infeasible() -> None:
         step_cap=CAP,
     )
     assert ok.feasible
+
+
+def test_train_fn_is_told_its_round_and_round_tags_are_distinct() -> None:
+    rounds = []
+
+    def fn(lrs, round_):
+        rounds.append(round_)
+        return _fake(lrs, best=3000.0)  # two extensions upwards reach it
+
+    lr_sweep(
+        fn, LRGrid(1e-3, 1.0, num=4, max_extensions=3), score=_score, selection=Selection("final_loss"), step_cap=CAP
+    )
+    assert rounds == [0, 1, 2]  # the initial grid, then each extension in order
+    assert [round_tag("S_o/sweep", r) for r in rounds] == ["S_o/sweep", "S_o/sweep/ext1", "S_o/sweep/ext2"]
+
+
+def test_tune_then_train_trains_fresh_members_at_the_chosen_rate() -> None:
+    finals = []
+
+    def final(lr):
+        finals.append(lr)
+        return _fake(np.full(3, lr), best=1e-2)
+
+    out = tune_then_train(
+        lambda lrs: _fake(lrs, best=1e-2),
+        final,
+        LRGrid(1e-4, 1, num=9),
+        score=_score,
+        selection=Selection("final_loss"),
+        step_cap=CAP,
+    )
+    assert finals == [out.lr] and out.lr == pytest.approx(1e-2)
+    assert out.final.lr.tolist() == [out.lr] * 3 and out.sweep.chosen_lr == out.lr

@@ -20,6 +20,7 @@ caller's ``score`` function — never from the test set.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
@@ -30,7 +31,7 @@ import pandas as pd
 from learnability._validation import ParameterError, check_choice, check_in_range
 from learnability.engine.loop import TrainResult
 
-__all__ = ["LRGrid", "Selection", "SweepResult", "lr_sweep", "select_lr"]
+__all__ = ["LRGrid", "Selection", "SweepResult", "TunedResult", "lr_sweep", "round_tag", "select_lr", "tune_then_train"]
 
 
 @dataclass(frozen=True)
@@ -166,8 +167,27 @@ def _round_table(result: TrainResult, final_loss: np.ndarray, round_: int) -> pd
     )
 
 
+def _train_round(train_fn: Callable[..., TrainResult], rates: np.ndarray, round_: int) -> TrainResult:
+    """Call ``train_fn(rates, round_)``, or ``train_fn(rates)`` for a one-argument function."""
+    try:
+        params = inspect.signature(train_fn).parameters.values()
+    except (TypeError, ValueError):  # a builtin or C callable: assume the two-argument form
+        return train_fn(rates, round_)
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    takes_round = len(positional) >= 2 or any(p.kind == p.VAR_POSITIONAL for p in params)
+    return train_fn(rates, round_) if takes_round else train_fn(rates)
+
+
+def round_tag(base: str, round_: int) -> str:
+    """The metric tag of a sweep round: ``base`` for the initial grid, ``base/extN`` for extension N.
+
+    Each round logs under its own tag so that no (tag, step, member) record repeats.
+    """
+    return base if round_ == 0 else f"{base}/ext{round_}"
+
+
 def lr_sweep(
-    train_fn: Callable[[np.ndarray], TrainResult],
+    train_fn: Callable[..., TrainResult],
     grid: LRGrid,
     *,
     score: Callable[[TrainResult], np.ndarray],
@@ -178,9 +198,12 @@ def lr_sweep(
     """Train the grid as one ensemble, choose a rate, extend past edges when needed.
 
     Args:
-        train_fn: trains one ensemble with the given (K,) rates and returns its result. Every member
-            should share the same initialisation and data seed so the rates are compared on equal
-            terms (the caller decides).
+        train_fn: ``train_fn(rates, round_)`` trains one ensemble with the given (K,) rates and
+            returns its result; ``round_`` is 0 for the initial grid and N for the N-th extension
+            (name the round's metrics with :func:`round_tag`). A one-argument
+            ``train_fn(rates)`` is accepted too. Every member should share the same
+            initialisation and data seed so the rates are compared on equal terms (the caller
+            decides).
         grid: the initial grid and extension policy.
         score: (K,) final loss of each member on training or validation data (never test data).
         selection: the selection rule.
@@ -193,7 +216,7 @@ def lr_sweep(
     """
     if step_cap < 1:
         raise ParameterError("step_cap", "lr_sweep", "an int in the range [1, inf)", step_cap)
-    results = [train_fn(grid.rates)]
+    results = [_train_round(train_fn, grid.rates, 0)]
     table = _round_table(results[0], score(results[0]), 0)
     ratio = 10**grid.log_step
     extensions = 0
@@ -206,7 +229,7 @@ def lr_sweep(
         extensions += 1
         k = np.arange(1, grid.extend_by + 1)
         new = table["lr"].iloc[0] / ratio**k if at_low else table["lr"].iloc[-1] * ratio**k
-        res = train_fn(np.sort(new))
+        res = _train_round(train_fn, np.sort(new), extensions)
         results.append(res)
         table = pd.concat([table, _round_table(res, score(res), extensions)], ignore_index=True)
     table["chosen"] = False
@@ -218,3 +241,44 @@ def lr_sweep(
         results=results,
         feasible=bool(table.loc[chosen, "feasible"]),
     )
+
+
+@dataclass
+class TunedResult:
+    """Outcome of :func:`tune_then_train`: the sweep, and the fresh members trained at its rate."""
+
+    sweep: SweepResult
+    final: TrainResult
+
+    @property
+    def lr(self) -> float:
+        """The chosen learning rate."""
+        return self.sweep.chosen_lr
+
+
+def tune_then_train(
+    sweep_fn: Callable[..., TrainResult],
+    final_fn: Callable[[float], TrainResult],
+    grid: LRGrid,
+    *,
+    score: Callable[[TrainResult], np.ndarray],
+    selection: Selection = Selection(),
+    failure_loss: float | None = None,
+    step_cap: int,
+) -> TunedResult:
+    """Sweep the learning rate, then train fresh members (new seeds) at the chosen rate.
+
+    The pattern every study follows: the sweep's members are discarded (they were selected on,
+    so their numbers are optimistic); the reported numbers come from ``final_fn(chosen_lr)``,
+    which trains new members (typically several seeds) at the chosen rate.
+
+    Args:
+        sweep_fn: ``sweep_fn(rates, round_)`` as ``train_fn`` of :func:`lr_sweep`.
+        final_fn: ``final_fn(lr)`` trains the reported members at rate ``lr``.
+        grid, score, selection, failure_loss, step_cap: as :func:`lr_sweep`.
+
+    Returns:
+        A :class:`TunedResult` with the sweep and the final members' result.
+    """
+    sweep = lr_sweep(sweep_fn, grid, score=score, selection=selection, failure_loss=failure_loss, step_cap=step_cap)
+    return TunedResult(sweep=sweep, final=final_fn(sweep.chosen_lr))
