@@ -47,11 +47,20 @@ class ResultsModel(BaseModel):
 
 
 class StudyResults(ResultsModel):
-    """Base class of every study's results (what ``summary.json`` holds)."""
+    """Base class of every study's results (what ``summary.json`` holds).
+
+    Attributes:
+        study: the study's name, and ``wall_seconds`` the run's wall time: both are added by the
+            run folder's writer when the run finishes (None while the study computes).
+    """
+
+    study: str | None = None
+    wall_seconds: float | None = None
 
     def to_summary(self) -> dict[str, Any]:
         """The JSON-ready mapping written to ``summary.json`` (computed fields included)."""
-        return jsonable(self.model_dump(mode="python"))
+        unset = {k for k in ("study", "wall_seconds") if getattr(self, k) is None}
+        return jsonable(self.model_dump(mode="python", exclude=unset))
 
     @classmethod
     def from_summary(cls, summary: Mapping[str, Any]) -> Self:
