@@ -37,6 +37,7 @@ FLOORS = {
     "_seeds": 0,
     "_progress": 0,
     "_arrays": 0,
+    "_threads": 0,
     "_version": 0,
 }
 

@@ -3,46 +3,50 @@ run through the CLI."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 from sklearn.datasets import make_moons
 from sklearn.decomposition import PCA
 from sklearn.decomposition import KernelPCA as SkKernelPCA
-from typer.testing import CliRunner
 
-from learnability import load_run
-from learnability.cli import app
 from learnability.kernels import center_gram, rbf_kernel
 from learnability.report import fmt
 from learnability.studies import kernel_pca as kp
 
-runner = CliRunner()
 SEP = {"folds": 5, "repeats": 2, "seed": 0}
 
 
-def test_smoke_run_through_cli(tmp_path: Path) -> None:
-    res = runner.invoke(app, ["run", "kernel-pca", "--smoke", "--out", str(tmp_path), "--no-progress"])
-    assert res.exit_code == 0, res.output
-    run = load_run(res.output.strip().splitlines()[-1])
-    assert run.complete
-    s = run.summary
-    for key in (
-        "pca",
-        "best_gamma",
-        "best",
-        "reference",
-        "top_gamma_range",
-        "smallest_gamma",
-        "largest_gamma",
-        "fisher_gain_over_pca",
-    ):
-        assert key in s
+def test_smoke_run_reports_its_numbers(smoke_run) -> None:
+    run = smoke_run("kernel-pca")
+    res = run.results
+    assert res.best.cv_accuracy >= res.pca.cv_accuracy and res.fisher_gain_over_pca > 1
+    assert res.top_gamma_range[0] <= res.best_gamma <= res.top_gamma_range[1]
     md = (run.path / "report.md").read_text()
-    assert f"gamma = {fmt(s['best_gamma'])}" in md
-    assert fmt(s["pca"]["fisher_ratio"]) in md and fmt(s["fisher_gain_over_pca"]) in md
+    assert f"gamma = {fmt(res.best_gamma)}" in md
+    assert fmt(res.pca.fisher_ratio) in md and fmt(res.fisher_gain_over_pca) in md
+    assert "mixes the classes" in md  # PCA's best threshold on the moons is 0.77
     assert (run.figures_dir / "separability_vs_gamma.png").exists()
     assert (run.figures_dir / "projections.png").exists()
+
+
+def test_sentences_follow_the_numbers(smoke_run) -> None:
+    """The findings flip when the numbers do: PCA separating the classes, kernel PCA at small
+    gamma differing from PCA."""
+    from learnability.report import render_markdown
+    from learnability.studies.kernel_pca import report
+
+    run = smoke_run("kernel-pca")
+    res = run.results
+    text = render_markdown(report(res, run), run)
+    assert "mixes the classes" in text and "reproduces PCA's" in text
+    flipped = res.model_copy(
+        update={
+            "pca": res.pca.model_copy(update={"threshold_accuracy": 1.0}),
+            "smallest_gamma": res.smallest_gamma.model_copy(update={"abs_corr_with_pca": 0.5}),
+        }
+    )
+    text = render_markdown(report(flipped, run), run)
+    assert "already separates the classes" in text and "mixes the classes" not in text
+    assert "still differs from PCA's" in text and "reproduces PCA's" not in text
 
 
 def test_threshold_accuracy_matches_brute_force() -> None:
@@ -53,15 +57,15 @@ def test_threshold_accuracy_matches_brute_force() -> None:
     for t in np.concatenate([[-np.inf], np.sort(z)]):
         pred = (z > t).astype(int)
         best = max(best, np.mean(pred == labels), np.mean(pred != labels))
-    assert kp.separability(z, labels, **SEP)["threshold_accuracy"] == best
+    assert kp.separability(z, labels, **SEP).threshold_accuracy == best
 
 
 def test_separability_extremes() -> None:
     labels = np.repeat([0, 1], 20)
     apart = kp.separability(np.where(labels == 1, 5.0, -5.0) + np.linspace(0, 1, 40), labels, **SEP)
-    assert apart["threshold_accuracy"] == 1.0 and apart["cv_accuracy"] == 1.0 and apart["fisher_ratio"] > 50
+    assert apart.threshold_accuracy == 1.0 and apart.cv_accuracy == 1.0 and apart.fisher_ratio > 50
     same = kp.separability(np.tile(np.linspace(-1, 1, 20), 2), labels, **SEP)
-    assert same["fisher_ratio"] < 1e-12
+    assert same.fisher_ratio < 1e-12
 
 
 def test_kernel_pca_vs_pca_on_moons() -> None:
@@ -70,8 +74,8 @@ def test_kernel_pca_vs_pca_on_moons() -> None:
     small, _ = kp.kpca_projection(X, 1e-3)
     assert abs(np.corrcoef(small[:, 0], pc1)[0, 1]) > 0.999  # small gamma: kernel PCA = PCA
     good, _ = kp.kpca_projection(X, 21.5)
-    assert kp.separability(good[:, 0], y, **SEP)["cv_accuracy"] == 1.0
-    assert kp.separability(pc1, y, **SEP)["cv_accuracy"] < 0.8
+    assert kp.separability(good[:, 0], y, **SEP).cv_accuracy == 1.0
+    assert kp.separability(pc1, y, **SEP).cv_accuracy < 0.8
 
 
 def test_projection_matches_sklearn_and_survives_a_flat_spectrum() -> None:

@@ -41,6 +41,7 @@ __all__ = [
     "bootstrap_ci",
     "format_interval",
     "geometric_mean_ratio",
+    "loglog_slope",
     "mean_ci",
     "mean_estimate",
     "paired_test",
@@ -802,3 +803,10 @@ def _exp_estimate(log_est: Estimate) -> Estimate:
         log_est.confidence,
         tuple(math.exp(v) for v in log_est.values),
     )
+
+
+def loglog_slope(x: Any, y: Any) -> float:
+    """Least-squares slope of ``log y`` against ``log x`` (``x, y: (n,)``, positive): the exponent
+    of a power law ``y ~ x^slope``."""
+    lx, ly = np.log(np.asarray(x, dtype=float)), np.log(np.asarray(y, dtype=float))
+    return float(np.polyfit(lx, ly, 1)[0])

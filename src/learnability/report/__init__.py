@@ -16,9 +16,11 @@ from learnability.report.document import (
 from learnability.report.html import markdown_to_html, render_html, write_html
 from learnability.report.index import run_headline, write_index
 from learnability.report.plotly_charts import to_plotly
+from learnability.report.traces import CLASS_COLOURS, class_scatter
 from learnability.report.write import write_report
 
 __all__ = [
+    "CLASS_COLOURS",
     "Bar",
     "Chart",
     "Figure",
@@ -30,6 +32,7 @@ __all__ = [
     "Report",
     "Table",
     "Text",
+    "class_scatter",
     "curve_lines",
     "fmt",
     "fmt_ci",
