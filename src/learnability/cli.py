@@ -253,7 +253,7 @@ def data_bench_cmd(
 ) -> None:
     """Is data loading the bottleneck? DataLoader items/s vs the engine step's items/s."""
     from learnability._validation import ParameterError
-    from learnability.studies.data_pipeline import data_bench, format_bench
+    from learnability.bench import data_bench, format_bench
 
     try:
         if out is not None and not sweep:

@@ -2,8 +2,9 @@
 on a deliberately slow dataset and a deliberately slow step, the command's table and errors,
 corruption determinism as the study measures it, ARC padding checks, and the smoke run.
 
-The library probe itself is tested in tests/data/test_probe.py; these tests cover the wrapper
-(engine step, repeats, time budget, data-bench) and the study.
+The library probe itself is tested in tests/data/test_probe.py; these tests cover what the study
+and ``data-bench`` (``learnability.bench``) build on it: the engine step, repeats and time budget
+(``learnability.data``), the command, and the study.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -19,30 +21,27 @@ import torch
 from torch.utils.data import Dataset
 from typer.testing import CliRunner
 
-from learnability import load_run
 from learnability._validation import ParameterError
+from learnability.bench import data_bench, format_bench
 from learnability.cli import EXIT_CONFIG, app
 from learnability.data import (
     ARCTaskDataset,
     CorruptedImageDataset,
+    EngineStep,
     GaussianNoise,
     TensorDictDataset,
-    corruption_from_names,
-    load_images,
-    write_cifar_batch,
-)
-from learnability.engine import Adam, TrainSpec, mse, train
-from learnability.studies.data_pipeline import (
-    EngineStep,
-    arc_padding_check,
     bell_data,
     bell_workload,
     bench_loading,
-    corruption_determinism,
-    data_bench,
-    format_bench,
+    corruption_from_names,
+    load_images,
     write_arc_tasks,
+    write_cifar_batch,
 )
+from learnability.engine import Adam, TrainSpec, mse, train
+from learnability.report import fmt
+from learnability.runs import Run
+from learnability.studies.data_pipeline import DataPipelineResults, arc_padding_check, corruption_determinism
 
 runner = CliRunner()
 
@@ -352,37 +351,33 @@ def test_arc_padding_check_on_generated_tasks(tmp_path: Path) -> None:
 # ---------------------------------------------------------------------------------- the study
 
 
-def test_smoke_run_through_the_cli(tmp_path: Path) -> None:
-    res = runner.invoke(app, ["run", "data-pipeline", "--smoke", "--out", str(tmp_path), "--no-progress"])
-    assert res.exit_code == 0, res.output
-    run = load_run(tmp_path / res.output.strip().splitlines()[-1].split("/")[-1])
+def test_smoke_run(smoke_run: Callable[[str], Run]) -> None:
+    run = smoke_run("data-pipeline")
     assert run.complete
-    s = run.summary
-    assert {"bell", "bell_lazy", "images", "corruption", "arc", "sweep_best", "machine"} <= set(s)
+    s = run.results
+    assert isinstance(s, DataPipelineResults)
     for k in (1, 4):  # the smoke's members
-        d = s["bell"][f"K{k}"]
-        assert d["bottleneck"] in ("loader", "compute", "balanced")
-        assert d["loader_items_per_s"] > 0 and d["step_items_per_s"] > 0
-        assert d["fixed_source_items_per_s"] > 0
-    assert set(s["bell_lazy"]) == {"memmap", "files"}
-    c = s["corruption"]
-    assert c["max_abs_diff_reverse"] == 0 and c["max_abs_diff_workers"] == 0
-    assert c["precomputed_identical"] is True
-    a = s["arc"]
-    assert a["roundtrip_exact"] and a["masks_exact"] and a["padding_exact"]
-    assert "broken_task.json" in a["format_error"] and "rectangular" in a["format_error"]
+        d = s.bell_k(k)
+        assert d.bottleneck in ("loader", "compute", "balanced")
+        assert d.loader_items_per_s > 0 and d.step_items_per_s > 0
+        assert d.fixed_source_items_per_s > 0
+    assert set(s.bell_lazy) == {"memmap", "files"}
+    c = s.corruption
+    assert c.max_abs_diff_reverse == 0 and c.max_abs_diff_workers == 0
+    assert c.precomputed_identical is True
+    a = s.arc
+    assert a.roundtrip_exact and a.masks_exact and a.padding_exact
+    assert "broken_task.json" in a.format_error and "rectangular" in a.format_error
 
-    probes = run.load_table("probes")
+    probes = run.load_table(DataPipelineResults.PROBES_TABLE)
     assert set(probes["part"]) == {"bell", "images", "corrupted", "arc"}
     assert (probes["loader_items_per_s"] > 0).all()
 
     text = (run.path / "report.md").read_text()
-    k1 = s["bell"]["K1"]
-    from learnability.report import fmt
-
+    k1 = s.bell_k(1)
     assert (
-        f"delivers {fmt(k1['loader_items_per_s'])} items/s while the engine step consumes "
-        f"{fmt(k1['step_items_per_s'])} items/s" in text
+        f"delivers {fmt(k1.loader_items_per_s)} items/s while the engine step consumes "
+        f"{fmt(k1.step_items_per_s)} items/s" in text
     )
     assert "Which change helps, measured" in text and "pre-process once" in text
     for name in ("bell_rates", "loader_sweep", "corrupted_batch", "arc_padding"):

@@ -13,7 +13,10 @@ loading-bottleneck probe.
   :class:`RandomBlackPatches`, :class:`RandomCropResize`, flips; :func:`plot_corrupted_batch`.
 - ARC: :class:`ARCTaskDataset`, :func:`collate_arc_tasks`, :func:`validate_arc_task`.
 - Bottlenecks: :func:`probe_loading` -> :class:`LoadingProbe`, :func:`sweep_loading`,
-  :func:`plot_loading_sweep`.
+  :func:`plot_loading_sweep`; against the engine's own training step: :class:`EngineStep`,
+  the :class:`Workload` s of the data-pipeline study and ``data-bench`` (:func:`bell_workload`,
+  :func:`image_workload`, :func:`restoration_workload`, :func:`arc_workload`), and
+  :func:`bench_loading` -> :class:`BenchProbe` (repeats, time budget), :func:`bench_sweep`.
 """
 
 from learnability.data._arc import (
@@ -55,6 +58,14 @@ from learnability.data._images import (
     write_cifar_batch,
     write_idx,
 )
+from learnability.data._loading_bench import (
+    BOTTLENECK_RATIO,
+    E2E_LOSS_NOTE,
+    BenchProbe,
+    accelerator_available,
+    bench_loading,
+    bench_sweep,
+)
 from learnability.data._probe import LoadingProbe, plot_loading_sweep, probe_loading, sweep_loading
 from learnability.data._transforms import (
     Compose,
@@ -68,17 +79,41 @@ from learnability.data._transforms import (
     translate,
     vflip,
 )
+from learnability.data._workloads import (
+    ARC_PAD,
+    LAZY_FORMATS,
+    PROBE_LR,
+    EngineStep,
+    Workload,
+    arc_workload,
+    bell_data,
+    bell_model,
+    bell_workload,
+    image_workload,
+    lazy_copy,
+    precompute,
+    restoration_workload,
+    stack_items,
+    write_arc_tasks,
+)
 
 __all__ = [
     "ARC_COLOURS",
     "ARC_MAX_SIZE",
+    "ARC_PAD",
+    "BOTTLENECK_RATIO",
     "CORRUPTION_NAMES",
+    "E2E_LOSS_NOTE",
     "IMAGE_DATASETS",
+    "LAZY_FORMATS",
+    "PROBE_LR",
     "ARCFormatError",
     "ARCTaskDataset",
+    "BenchProbe",
     "Compose",
     "CorruptedImageDataset",
     "DataFileError",
+    "EngineStep",
     "GaussianNoise",
     "ImageData",
     "ImageNormalizer",
@@ -94,26 +129,40 @@ __all__ = [
     "RandomTranslation",
     "TensorDictDataset",
     "UniformSampler",
+    "Workload",
+    "accelerator_available",
+    "arc_workload",
+    "bell_data",
+    "bell_model",
+    "bell_workload",
+    "bench_loading",
+    "bench_sweep",
     "collate_arc_tasks",
     "corruption_from_names",
     "default_data_root",
     "hflip",
     "image_files_available",
+    "image_workload",
     "item_generator",
+    "lazy_copy",
     "load_cifar_batch",
     "load_images",
     "plot_corrupted_batch",
     "plot_loading_sweep",
+    "precompute",
     "probe_loading",
     "read_idx",
+    "restoration_workload",
     "rotate",
     "sample_uniform",
     "save_item_files",
     "save_memmap",
+    "stack_items",
     "sweep_loading",
     "translate",
     "validate_arc_task",
     "vflip",
+    "write_arc_tasks",
     "write_cifar_batch",
     "write_idx",
 ]
