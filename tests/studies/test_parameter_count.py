@@ -21,7 +21,7 @@ from learnability._validation import ParameterError
 from learnability.cli import EXIT_CONFIG, app
 from learnability.config import ConfigError, build_config
 from learnability.engine import MLPSpec
-from learnability.report import fmt
+from learnability.report import fmt, fmt_ci
 from learnability.runner import rebuild_report, resolve_config
 from learnability.runs import Run
 from learnability.studies import get_study
@@ -183,7 +183,8 @@ def test_the_report_section_rebuilds_from_the_run_folder_alone(
     table = copied.sort_values("n_params")
     best = table.loc[table["family"] == FAMILY_ONE_LAYER].sort_values("test_rel_mse").iloc[0]
     assert (
-        f"lowest relative test MSE {fmt(best['test_rel_mse'])} [" in md
+        f"lowest relative test MSE {fmt_ci(best['test_rel_mse'], [best['test_rel_mse_low'], best['test_rel_mse_high']])}"
+        in md
         and f"at width {best['width']} ({best['n_params']} parameters)" in md
     )
     assert f"against this teacher ({fmt(TEACHER_PARAMS)} parameters)" in md
@@ -323,14 +324,14 @@ def test_sentences_follow_the_numbers() -> None:
     )
     text = " ".join(parameter_count_text(table))
     assert "5 of 5 runs are complete." in text
-    assert "lowest relative test MSE 0.05 [0.04, 0.06] at width 1024 (104,449 parameters)" in text
+    assert "lowest relative test MSE 0.0500 [0.0400, 0.0600] at width 1024 (104,449 parameters)" in text
     assert (
-        "The smallest student whose whole interval is below OLS (0.3) has width 64 (6529 parameters): 0.2 [0.18, 0.22]."
+        "The smallest student whose whole interval is below OLS (0.3) has width 64 (6529 parameters): 0.200 [0.180, 0.220]."
     ) in text
     assert "The mean error falls at every step of width." in text
     assert (
         "Past the teacher's 11,896 parameters the error still falls (the intervals do not "
-        "overlap): from 0.1 [0.09, 0.11] at width 256"
+        "overlap): from 0.100 [0.090, 0.110] at width 256"
     ) in text
     assert "one hidden layer width 2 (lr 0.3)" in text
     flat = _synthetic(
