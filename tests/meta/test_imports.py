@@ -32,6 +32,7 @@ FLOORS = {
     "linear": 2,
     "engine": 1,
     "runs": 1,
+    "sweep_folder": 1,
     "config": 1,
     "_validation": 0,
     "_seeds": 0,

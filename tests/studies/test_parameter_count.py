@@ -21,12 +21,12 @@ from learnability._validation import ParameterError
 from learnability.cli import EXIT_CONFIG, app
 from learnability.config import ConfigError, build_config
 from learnability.engine import MLPSpec
-from learnability.report import fmt
+from learnability.report import fmt, fmt_ci
 from learnability.runner import rebuild_report, resolve_config
 from learnability.runs import Run
 from learnability.studies import get_study
 from learnability.studies import teacher_student as ts
-from learnability.studies._parameter_count import (
+from learnability.studies.teacher_student.parameter_count import (
     COLUMNS,
     FAMILY_ONE_LAYER,
     FAMILY_TEACHER_DEPTH,
@@ -133,14 +133,14 @@ def test_the_table_has_one_row_per_run_with_the_runs_numbers(tiny_sweep: Path) -
     assert (table["teacher_n_params"] == TEACHER_PARAMS).all()
     np.testing.assert_allclose(table["params_ratio"], table["n_params"] / TEACHER_PARAMS)
     for _, row in table.iterrows():
-        s = load_run(tiny_sweep / "runs" / row["run_id"]).summary
-        st = s["students"][row["student"]]
-        assert row["status"] == "complete" and row["n_params"] == st["n_params"]
-        assert (row["test_rel_mse"], row["lr"], row["seeds"]) == (st["test_rel_mse"], st["lr"], st["seeds"])
-        assert [row["test_rel_mse_low"], row["test_rel_mse_high"]] == st["test_rel_mse_ci"]
+        res = load_run(tiny_sweep / "runs" / row["run_id"]).results
+        st = res.students[row["student"]]
+        assert row["status"] == "complete" and row["n_params"] == st.n_params
+        assert (row["test_rel_mse"], row["lr"], row["seeds"]) == (st.test_rel_mse, st.lr, st.seeds)
+        assert [row["test_rel_mse_low"], row["test_rel_mse_high"]] == st.test_rel_mse_ci
         assert row["test_rel_mse_low"] <= row["test_rel_mse"] <= row["test_rel_mse_high"]
-        assert bool(row["lr_at_edge"]) == st["sweep"]["at_edge"] and row["seeds"] >= 3
-        assert row["ols_test_rel_mse"] == s["baselines"]["linear"]["test_rel_mse"]
+        assert bool(row["lr_at_edge"]) == st.sweep.at_edge and row["seeds"] >= 3
+        assert row["ols_test_rel_mse"] == res.baselines.linear.test_rel_mse
     # Root seed 0 everywhere: one test set, so one baseline for every run.
     assert table["ols_test_rel_mse"].nunique() == 1
 
@@ -166,10 +166,10 @@ def test_runs_that_did_not_complete_keep_a_row_without_results(tiny_sweep: Path,
 def test_the_report_section_rebuilds_from_the_run_folder_alone(
     summarised: Run, tiny_sweep: Path, tmp_path: Path
 ) -> None:
-    pc = summarised.summary["parameter_count"]
-    assert (pc["runs_planned"], pc["runs_complete"], pc["rows"]) == (3, 3, 3)
-    assert pc["sweep"] == str(tiny_sweep.resolve()) and pc["name"] == "pc-tiny"
-    assert pc["differs"] == []  # a smoke sweep and a smoke run: the same settings
+    pc = summarised.results.parameter_count
+    assert (pc.runs_planned, pc.runs_complete, pc.rows) == (3, 3, 3)
+    assert pc.sweep == str(tiny_sweep.resolve()) and pc.name == "pc-tiny"
+    assert pc.differs == []  # a smoke sweep and a smoke run: the same settings
     copied = summarised.load_table("parameter_count")
     pd.testing.assert_frame_equal(copied, parameter_count_table(tiny_sweep), check_dtype=False)
 
@@ -183,12 +183,14 @@ def test_the_report_section_rebuilds_from_the_run_folder_alone(
     table = copied.sort_values("n_params")
     best = table.loc[table["family"] == FAMILY_ONE_LAYER].sort_values("test_rel_mse").iloc[0]
     assert (
-        f"lowest relative test MSE {fmt(best['test_rel_mse'])} [" in md
+        f"lowest relative test MSE {fmt_ci(best['test_rel_mse'], [best['test_rel_mse_low'], best['test_rel_mse_high']])}"
+        in md
         and f"at width {best['width']} ({best['n_params']} parameters)" in md
     )
     assert f"against this teacher ({fmt(TEACHER_PARAMS)} parameters)" in md
     assert "3 of 3 runs are complete" in md and "S_u (409 parameters)" in md
-    ts_chart = [c for c in ts.report(load_run(moved)).charts if c.name == "parameter_count"]
+    again = load_run(moved)
+    ts_chart = [c for c in ts.report(again.results, again).charts if c.name == "parameter_count"]
     (chart,) = ts_chart
     err = chart.panels[0]
     assert err.vlines == [(float(TEACHER_PARAMS), f"teacher ({fmt(TEACHER_PARAMS)} parameters)")]
@@ -322,14 +324,14 @@ def test_sentences_follow_the_numbers() -> None:
     )
     text = " ".join(parameter_count_text(table))
     assert "5 of 5 runs are complete." in text
-    assert "lowest relative test MSE 0.05 [0.04, 0.06] at width 1024 (104,449 parameters)" in text
+    assert "lowest relative test MSE 0.0500 [0.0400, 0.0600] at width 1024 (104,449 parameters)" in text
     assert (
-        "The smallest student whose whole interval is below OLS (0.3) has width 64 (6529 parameters): 0.2 [0.18, 0.22]."
+        "The smallest student whose whole interval is below OLS (0.3) has width 64 (6529 parameters): 0.200 [0.180, 0.220]."
     ) in text
     assert "The mean error falls at every step of width." in text
     assert (
         "Past the teacher's 11,896 parameters the error still falls (the intervals do not "
-        "overlap): from 0.1 [0.09, 0.11] at width 256"
+        "overlap): from 0.100 [0.090, 0.110] at width 256"
     ) in text
     assert "one hidden layer width 2 (lr 0.3)" in text
     flat = _synthetic(

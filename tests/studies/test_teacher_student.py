@@ -1,9 +1,10 @@
 """The teacher-student study (issue 3): config, data, sweep and seed wiring, scaling, baselines,
-distribution comparison, symmetry-aware alignment, and a smoke run end to end through the CLI."""
+distribution comparison, symmetry-aware alignment, and the session's smoke run (through the CLI)."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -11,19 +12,15 @@ import numpy as np
 import pytest
 import torch
 from scipy import stats
-from typer.testing import CliRunner
 
 from learnability import load_run
 from learnability._progress import Progress
-from learnability.cli import app
 from learnability.config import ConfigError, build_config, config_to_toml
 from learnability.engine import Adam, MLPSpec, OnlineSource, StackedMLP, TrainSpec, mse, train
 from learnability.runs import Run, RunWriter
 from learnability.studies import StudyContext
 from learnability.studies import teacher_student as ts
 from learnability.targets import Teacher
-
-runner = CliRunner()
 
 # A tiny configuration run directly (no report): one small and one teacher-shaped student.
 TINY: dict[str, Any] = {
@@ -47,25 +44,17 @@ def _run_direct(cfg: ts.TeacherStudentConfig, path: Path) -> Run:
     writer = RunWriter(path, study="teacher-student", config=cfg, config_toml=config_to_toml(cfg))
     ctx = StudyContext(writer=writer, progress=Progress(enabled=False), device=torch.device("cpu"), root_seed=cfg.seed)
     try:
-        summary = ts.run(cfg, ctx)
+        results = ts.run(cfg, ctx)
     except BaseException as exc:
         writer.fail(exc)
         raise
-    writer.finish(summary)
+    writer.finish(results.to_summary())
     return load_run(path)
 
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     return _run_direct(_config(), tmp_path_factory.mktemp("tiny") / "run")
-
-
-@pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
-    out = tmp_path_factory.mktemp("smoke")
-    res = runner.invoke(app, ["run", "teacher-student", "--smoke", "--out", str(out), "--no-progress"])
-    assert res.exit_code == 0, res.output
-    return load_run(out / res.output.strip().splitlines()[-1].split("/")[-1])
 
 
 def _without_timing(obj: Any) -> Any:
@@ -173,10 +162,10 @@ def test_baselines_known_answers() -> None:
     w = torch.tensor([[1.0], [-2.0], [0.5], [3.0], [0.0]])
     b = ts.fit_baselines(x_ref, x_ref @ w + 7.0, x_test, x_test @ w + 7.0)
     # An affine teacher is fitted exactly by OLS; the mean predictor has relative MSE ~1.
-    assert b["linear"]["test_rel_mse"] < 1e-10 and b["linear"]["train_rel_mse"] < 1e-10
+    assert b.linear.test_rel_mse < 1e-10 and b.linear.train_rel_mse < 1e-10
     y_test = (x_test @ w + 7.0).double().numpy()
     expected = np.mean((y_test - float((x_ref @ w + 7.0).double().mean())) ** 2) / y_test.var()
-    assert b["mean"]["test_rel_mse"] == pytest.approx(expected, rel=1e-9)
+    assert b.mean.test_rel_mse == pytest.approx(expected, rel=1e-9)
 
 
 # ------------------------------------------------------------------------------------ analysis
@@ -200,18 +189,21 @@ def test_distribution_statistics_against_scipy() -> None:
     shift = 0.5
     shifted = [(w + shift, b + shift) for w, b in teacher]  # known answer: W1 = 0.5, shape equal
     res = ts.compare_with_teacher([teacher, shifted], teacher, n_quantiles=20)
-    all_p = res["all"]
+    all_p = res.distribution.all
     t_flat = np.concatenate([w.ravel() for w, _ in teacher] + [b.ravel() for _, b in teacher])
     ks = [0.0, stats.ks_2samp(t_flat + shift, t_flat).statistic]
-    assert all_p["ks"] == pytest.approx(np.mean(ks))
-    assert all_p["wasserstein"] == pytest.approx(shift / 2)  # mean of 0 and 0.5 over the two "seeds"
-    assert all_p["wasserstein_standardized"] == pytest.approx(0.0, abs=1e-9)
-    assert all_p["ks_pvalues"][0] == pytest.approx(1.0)
-    assert all_p["student"]["std"] == pytest.approx(t_flat.std())
-    first_w = res["layers"][0]
-    assert first_w["name"] == "layer 1 weights" and first_w["n_student"] == 7_500
-    assert first_w["wasserstein"] == pytest.approx(shift / 2)
-    assert len(res["layers"]) == 8  # four layers, weights and biases
+    assert all_p.ks == pytest.approx(np.mean(ks))
+    assert all_p.wasserstein == pytest.approx(shift / 2)  # mean of 0 and 0.5 over the two "seeds"
+    assert all_p.ks_est.values == pytest.approx(ks) and all_p.ks_est.n == 2
+    assert all_p.wasserstein_standardized == pytest.approx(0.0, abs=1e-9)
+    assert all_p.ks_pvalues[0] == pytest.approx(1.0)
+    assert all_p.student.std == pytest.approx(t_flat.std())
+    first_w = res.distribution.layers[0]
+    assert first_w.name == "layer 1 weights" and first_w.n_student == 7_500
+    assert first_w.wasserstein == pytest.approx(shift / 2)
+    assert len(res.distribution.layers) == 8  # four layers, weights and biases
+    # The QQ data of every group: the teacher's quantiles against each seed's.
+    assert len(res.qq["all parameters"].student) == 2 and len(res.qq["layer 1 weights"].p) == 20
 
 
 def _permuted_rescaled(layers: list[tuple[np.ndarray, np.ndarray]], seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -242,25 +234,25 @@ def test_alignment_recovers_a_permuted_rescaled_teacher() -> None:
     aligned = ts.align_to_teacher([student], tl)
     chance = ts.align_to_teacher([random_student], tl)
     summary = ts.alignment_summary(aligned, chance)
-    assert summary["n_units"] == 135
-    assert summary["recovered"] == [135]
-    assert summary["mean_cosine"][0] == pytest.approx(1.0, abs=1e-9)
-    assert summary["output_cosine"][0] == pytest.approx(1.0, abs=1e-9)
-    assert [layer["recovered_per_seed"] for layer in summary["layers"]] == [[75], [50], [10]]
+    assert summary.n_units == 135
+    assert summary.recovered == [135]
+    assert summary.mean_cosine[0] == pytest.approx(1.0, abs=1e-9)
+    assert summary.output_cosine[0] == pytest.approx(1.0, abs=1e-9)
+    assert [layer.recovered_per_seed for layer in summary.layers] == [[75], [50], [10]]
     # An unrelated network is not "recovered": the check can fail.
-    assert summary["chance"]["recovered"][0] < 20 and summary["chance"]["mean_cosine"][0] < 0.5
+    assert summary.chance.recovered[0] < 20 and summary.chance.mean_cosine[0] < 0.5
 
 
 # ------------------------------------------------------------------------------------ the run
 
 
 def test_sweep_and_seed_wiring(tiny_run: Run) -> None:
-    s = tiny_run.summary
+    res = tiny_run.results
     for name in ("S_u", "S_e"):
-        st = s["students"][name]
+        st = res.students[name]
         table = tiny_run.load_table(f"sweep_{name}")
-        assert st["lr"] == pytest.approx(float(table.loc[table["chosen"], "lr"].iloc[0]))
-        assert st["lr"] == st["sweep"]["chosen_lr"] and table["chosen"].sum() == 1
+        assert st.lr == pytest.approx(float(table.loc[table["chosen"], "lr"].iloc[0]))
+        assert st.lr == st.sweep.chosen_lr and table["chosen"].sum() == 1
         np.testing.assert_allclose(np.sort(table["lr"]), np.geomspace(1e-2, 1.0, 3))
         sweep = tiny_run.series("train_loss", f"{name}/sweep")
         seeds = tiny_run.series("train_loss", f"{name}/seeds")
@@ -269,14 +261,17 @@ def test_sweep_and_seed_wiring(tiny_run: Run) -> None:
         # Sweep: every rate starts from the same init on the same batch -> equal first losses.
         assert len(first_sweep) == 3 and np.ptp(first_sweep) == 0.0
         # Seeds: >= 3 fresh inits and data streams, none of them the sweep's.
-        assert st["seeds"] == len(first_seeds) >= 3
+        assert st.seeds == len(first_seeds) >= 3
         assert len(np.unique(first_seeds)) == len(first_seeds)
         assert not np.isin(first_seeds, first_sweep).any()
         # Test loss logged every eval_every steps, on the seeds only (never in the sweep).
         test = tiny_run.series("test_mse", f"{name}/seeds")
         assert sorted(test["step"].unique()) == [0, 20, 40, 60]
         assert tiny_run.series("test_mse", f"{name}/sweep").empty
-        assert st["test_rel_mse"] == pytest.approx(st["test_mse"] / s["teacher"]["test_var"])
+        assert st.test_rel_mse == pytest.approx(st.test_mse / res.teacher.test_var)
+        # The estimate is the mean of the per-seed values, with its t-interval around it.
+        assert st.test_rel_mse_est.values == pytest.approx(st.test_rel_mse_per_seed)
+        assert st.test_rel_mse_est.low <= st.test_rel_mse <= st.test_rel_mse_est.high
 
 
 def test_same_seed_same_summary(tiny_run: Run, tmp_path: Path) -> None:
@@ -287,18 +282,18 @@ def test_same_seed_same_summary(tiny_run: Run, tmp_path: Path) -> None:
     alone = _run_direct(_config(students={"S_u": [4]}), tmp_path / "alone")
     assert _without_timing(alone.summary["students"]["S_u"]) == _without_timing(tiny_run.summary["students"]["S_u"])
     other = _run_direct(_config(seed=1, students={"S_u": [4]}), tmp_path / "other")
-    assert other.summary["students"]["S_u"]["test_mse"] != tiny_run.summary["students"]["S_u"]["test_mse"]
+    assert other.results.students["S_u"].test_mse != tiny_run.results.students["S_u"].test_mse
 
 
 def test_standardised_targets_are_reported_in_original_units(tiny_run: Run, tmp_path: Path) -> None:
     run_ = _run_direct(_config(standardize_targets=True, students={"S_u": [4]}), tmp_path / "std")
-    s = run_.summary
-    scale = s["targets"]["loss_scale"]
-    assert s["targets"]["standardized"] and scale == pytest.approx(s["targets"]["std"] ** 2)
+    res = run_.results
+    scale = res.targets.loss_scale
+    assert res.targets.standardized and scale == pytest.approx(res.targets.std**2)
     # The teacher's outputs are large, so the loss scale is far from 1 and a unit slip shows.
     assert scale > 100
-    assert s["targets"]["failure_loss"] == pytest.approx(1.0, rel=1e-6)
-    st = s["students"]["S_u"]
+    assert res.targets.failure_loss == pytest.approx(1.0, rel=1e-6)
+    st = res.students["S_u"]
     # Test: the logged original-unit MSE is the training-unit loss times std^2.
     loss = run_.series("test_loss", "S_u/seeds").sort_values(["step", "member"])["value"].to_numpy()
     raw = run_.series("test_mse", "S_u/seeds").sort_values(["step", "member"])["value"].to_numpy()
@@ -306,29 +301,31 @@ def test_standardised_targets_are_reported_in_original_units(tiny_run: Run, tmp_
     # Train: the summary's MSE is the last window of logged training-unit losses times std^2.
     tr = run_.series("train_loss", "S_u/seeds")
     last = tr[tr["step"] >= tr["step"].max() - 9].groupby("member")["value"].mean().to_numpy()
-    np.testing.assert_allclose(st["train_mse_per_seed"], last * scale, rtol=1e-4)
+    np.testing.assert_allclose(st.train_mse_per_seed, last * scale, rtol=1e-4)
     # At initialisation a standardised student predicts ~the mean: relative test MSE ~1, in
     # original units (raw-target students start far above: their output ignores the mean).
     start = run_.series("test_mse", "S_u/seeds")
-    rel0 = start[start["step"] == 0]["value"].to_numpy() / s["teacher"]["test_var"]
+    rel0 = start[start["step"] == 0]["value"].to_numpy() / res.teacher.test_var
     assert np.all((rel0 > 0.9) & (rel0 < 2.0))
-    assert 0 < st["test_rel_mse"] < 2 and 0 < st["train_rel_mse"] < 2
+    assert 0 < st.test_rel_mse < 2 and 0 < st.train_rel_mse < 2
     # Same teacher and test set as the raw run: the two variances agree.
-    assert s["teacher"]["test_var"] == tiny_run.summary["teacher"]["test_var"]
+    assert res.teacher.test_var == tiny_run.results.teacher.test_var
 
 
-def test_smoke_run_through_the_cli(smoke_run: Run) -> None:
-    s = smoke_run.summary
-    assert s["study"] == "teacher-student"
-    assert s["teacher"]["n_params"] == 11_896 and s["teacher"]["test_var"] > 0
-    assert s["test_set"]["n"] == 2_000
-    assert 0.0 <= s["test_set"]["input_low"] < s["test_set"]["input_high"] <= 2.0
-    assert s["baselines"]["mean"]["test_rel_mse"] == pytest.approx(1.0, abs=0.05)
-    assert 0 < s["baselines"]["linear"]["test_rel_mse"] < 1
-    assert set(s["students"]) == {"S_u", "S_e", "S_o"}
+def test_smoke_run_through_the_cli(smoke_run: Callable[[str], Run]) -> None:
+    run_ = smoke_run("teacher-student")
+    res = run_.results
+    assert isinstance(res, ts.TeacherStudentResults) and res.study == "teacher-student"
+    assert res.teacher.n_params == 11_896 and res.teacher.test_var > 0
+    assert res.test_set.n == 2_000
+    assert 0.0 <= res.test_set.input_low < res.test_set.input_high <= 2.0
+    assert res.baselines.mean.test_rel_mse == pytest.approx(1.0, abs=0.05)
+    assert 0 < res.baselines.linear.test_rel_mse < 1
+    assert set(res.students) == {"S_u", "S_e", "S_o"}
     for name, hidden in (("S_u", [10]), ("S_e", [75, 50, 10]), ("S_o", [200, 200, 200, 100])):
-        st = s["students"][name]
-        assert st["hidden"] == hidden and st["n_params"] == MLPSpec(100, tuple(hidden)).n_params
+        st = res.students[name]
+        assert st.hidden == hidden and st.n_params == MLPSpec(100, tuple(hidden)).n_params
+        # summary.json keeps the flat keys that notebooks and sweeps read.
         for key in (
             "lr",
             "steps",
@@ -342,29 +339,28 @@ def test_smoke_run_through_the_cli(smoke_run: Run) -> None:
             "converged_step",
             "sweep",
         ):
-            assert key in st, key
-        assert st["seeds"] >= 3 and len(st["test_mse_ci"]) == 2
-        assert st["test_mse_ci"][0] <= st["test_mse"] <= st["test_mse_ci"][1]
-        assert {"ks", "wasserstein"} <= set(st["distribution"]["all"])
-        assert 0 <= st["distribution"]["all"]["ks"] <= 1
-    al = s["students"]["S_e"]["alignment"]
-    assert len(al["mean_cosine"]) == len(al["recovered"]) == s["students"]["S_e"]["seeds"]
-    assert "alignment" not in s["students"]["S_u"]
-    figures = {p.name for p in smoke_run.figures_dir.glob("*.png")}
+            assert key in run_.summary["students"][name], key
+        assert {"ks", "wasserstein"} <= set(run_.summary["students"][name]["distribution"]["all"])
+        assert st.seeds >= 3 and st.test_mse_est.n == st.seeds
+        assert st.test_mse_est.low <= st.test_mse <= st.test_mse_est.high
+        assert 0 <= st.distribution.all.ks <= 1
+    al = res.students["S_e"].alignment
+    assert al is not None and len(al.mean_cosine) == len(al.recovered) == res.students["S_e"].seeds
+    assert res.students["S_u"].alignment is None and "alignment" not in run_.summary["students"]["S_u"]
+    figures = {p.name for p in run_.figures_dir.glob("*.png")}
     assert {"curves.png", "sweep_S_u.png", "sweep_S_o.png", "dist_S_o.png", "alignment_S_e.png"} <= figures
-    md = (smoke_run.path / "report.md").read_text()
+    md = (run_.path / "report.md").read_text()
     # Sentences carry the measured numbers.
-    rel = s["students"]["S_o"]["test_rel_mse"]
     from learnability.report import fmt
 
-    assert f"relative {fmt(rel)}" in md
+    assert f"relative {fmt(res.students['S_o'].test_rel_mse)}" in md
     assert re.search(r"The teacher has 11,896 frozen parameters\. \*\*S_u\*\* \[10\] has 1021", md)
     assert re.search(r"Ordering by relative test MSE: S_\w \([\d.e+-]+ \[", md)
     assert re.search(r"Units recovered \(cosine > 0\.9\) per seed: \d+, \d+, \d+ of 135", md)
     assert "KS = " in md and "W1 = " in md
     # The report is a function of the folder alone: rebuilt from a fresh load, same blocks.
-    again = ts.report(load_run(smoke_run.path))
-    assert [c.name for c in again.charts] == [
+    again = load_run(run_.path)
+    assert [c.name for c in ts.report(again.results, again).charts] == [
         "sweep_S_u",
         "sweep_S_e",
         "sweep_S_o",

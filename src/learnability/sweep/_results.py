@@ -11,16 +11,16 @@ from typing import Any
 
 import pandas as pd
 
-from learnability.runs import PROVENANCE_FILE, read_run
-from learnability.sweep._layout import (
-    PLAN_FILE,
+from learnability.sweep_folder import (
     RESULTS_FILE,
-    RUN_RECORD,
     RUNS_DIR,
     attempts_of,
+    read_plan,
+    read_sweep_run,
+    sweep_dir_of,
 )
 
-__all__ = ["ResultsTable", "flatten_summary", "load_sweep"]
+__all__ = ["ResultsTable", "flatten_summary", "load_sweep", "read_plan", "sweep_dir_of"]
 
 LEAD_COLUMNS = ("index", "run_id", "status", "error")
 TAIL_COLUMNS = ("wall_seconds", "attempts", "worker_pid", "hostname", "threads", "path")
@@ -66,13 +66,6 @@ def _last_line(text: Any) -> str | None:
     return lines[-1] if lines else None
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        return json.loads(path.read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
-        return {}
-
-
 class ResultsTable:
     """Rows of ``results.parquet``, refreshed run by run as a sweep progresses.
 
@@ -114,10 +107,9 @@ class ResultsTable:
             path=None,
         )
         metrics: dict[str, float] = {}
-        folder = self.sweep_dir / RUNS_DIR / run_id
-        if (folder / PROVENANCE_FILE).exists():
-            loaded = read_run(folder)
-            record = _read_json(folder / RUN_RECORD)
+        entry = read_sweep_run(self.sweep_dir, run)
+        loaded, record = entry.run, entry.record
+        if loaded is not None:
             prov = loaded.provenance
             row.update(
                 status=loaded.status,
@@ -191,19 +183,6 @@ class ResultsTable:
         self.frame().to_parquet(tmp, index=False)
         tmp.replace(path)
         return path
-
-
-def sweep_dir_of(path: str | Path) -> Path:
-    """The sweep folder from the folder itself or any file directly inside it."""
-    path = Path(path)
-    return path.parent if path.is_file() else path
-
-
-def read_plan(sweep_dir: Path) -> dict[str, Any]:
-    plan_file = sweep_dir / PLAN_FILE
-    if not plan_file.exists():
-        raise FileNotFoundError(f"{sweep_dir} is not a sweep folder: {PLAN_FILE} is missing.")
-    return json.loads(plan_file.read_text())
 
 
 def load_sweep(path: str | Path, *, refresh: bool = False) -> pd.DataFrame:

@@ -26,9 +26,12 @@ import numpy as np
 import pandas as pd
 
 from learnability._validation import ParameterError
+from learnability.analysis import Estimate
 from learnability.engine import MLPSpec
-from learnability.report import Chart, Figure, Line, Panel, Table, Text, fmt, fmt_ci
-from learnability.runs import read_run as load_run
+from learnability.report import Chart, Figure, Line, Panel, Table, Text, fmt, fmt_ci, fmt_est
+from learnability.studies.teacher_student.config import STUDY_NAME
+from learnability.studies.teacher_student.results import TeacherStudentResults
+from learnability.sweep_folder import PLAN_FILE, read_sweep_folder
 from learnability.targets import teacher_spec
 
 __all__ = [
@@ -45,14 +48,10 @@ __all__ = [
     "parameter_count_text",
 ]
 
-# The study whose sweeps are read (teacher_student.STUDY_NAME; not imported: that module imports
-# this one) and the setting of that study that names the sweep folder.
-STUDY_NAME = "teacher-student"
+# The setting of the study that names the sweep folder.
 CONFIG_KEY = "parameter_count"
 # The run folder's copy of the table: artifacts/ARTIFACT.parquet.
-ARTIFACT = "parameter_count"
-# The expanded plan in a sweep folder (learnability.sweep): every run's resolved config.
-PLAN_FILE = "plan.json"
+ARTIFACT = TeacherStudentResults.PARAMETER_COUNT_TABLE
 # Families of students, by depth: one hidden layer, the teacher's number of hidden layers, other.
 FAMILY_ONE_LAYER = "one hidden layer"
 FAMILY_TEACHER_DEPTH = "teacher's depth"
@@ -122,7 +121,7 @@ def _refuse(allowed: str, got: Any) -> ParameterError:
     return ParameterError(CONFIG_KEY, STUDY_NAME, allowed, str(got))
 
 
-def _read_plan(folder: Path) -> dict[str, Any]:
+def _check_folder(folder: Path) -> None:
     if not (folder / PLAN_FILE).is_file():
         raise _refuse(
             "the folder of a finished teacher-student sweep, holding plan.json (e.g. "
@@ -131,7 +130,6 @@ def _read_plan(folder: Path) -> dict[str, Any]:
             f"{'no such folder' if not folder.is_dir() else 'this folder has no plan.json'}",
             folder,
         )
-    return json.loads((folder / PLAN_FILE).read_text())
 
 
 def parameter_count_table(sweep: str | Path) -> pd.DataFrame:
@@ -165,39 +163,37 @@ def parameter_count_table(sweep: str | Path) -> pd.DataFrame:
         ParameterError: (naming ``parameter_count``) when ``sweep`` is not a sweep folder, is a
             sweep of another study, has no complete run, or its runs have different teachers.
     """
-    from learnability.sweep import load_sweep  # sweeps run studies: import where one is read
-
     folder = Path(sweep)
-    plan = _read_plan(folder)
-    if plan.get("study") != STUDY_NAME:
-        raise _refuse(f"a sweep of the {STUDY_NAME} study (this folder holds a sweep of {plan.get('study')!r})", folder)
-    teachers = {json.dumps(r["config"]["teacher"], sort_keys=True) for r in plan["runs"]}
+    _check_folder(folder)
+    sweep_folder = read_sweep_folder(folder)
+    plan, runs = sweep_folder.plan, sweep_folder.runs
+    if sweep_folder.study != STUDY_NAME:
+        raise _refuse(
+            f"a sweep of the {STUDY_NAME} study (this folder holds a sweep of {sweep_folder.study!r})", folder
+        )
+    teachers = {json.dumps(r.config["teacher"], sort_keys=True) for r in runs}
     if len(teachers) > 1:
         raise _refuse(
             f"a sweep whose runs share one teacher (this one has {len(teachers)} different teacher settings)", folder
         )
-    results = load_sweep(folder)
-    done = results[results["status"] == "complete"]
-    if done.empty:
+    done = [r for r in runs if r.status == "complete"]
+    if not done:
         raise _refuse(
-            f"a sweep with at least one complete run (0 of {len(results)} complete: run "
+            f"a sweep with at least one complete run (0 of {len(runs)} complete: run "
             "the same `learnability sweep` command again to finish it)",
             folder,
         )
-    by_id = {r["run_id"]: r for r in plan["runs"]}
-    teacher_cfg = plan["runs"][0]["config"]["teacher"]
+    teacher_cfg = runs[0].config["teacher"]
     t_params = teacher_spec(teacher_cfg["d_in"], teacher_cfg["hidden"]).n_params
     t_depth = len(teacher_cfg["hidden"])
     rows = []
-    for _, res in results.iterrows():
-        config = by_id[res["run_id"]]["config"]
-        summary = load_run(res["path"]).summary if res["status"] == "complete" else {}
-        for name, hidden in config["students"].items():
+    for r in runs:
+        for name, hidden in r.config["students"].items():
             n_params = MLPSpec(teacher_cfg["d_in"], tuple(hidden)).n_params
             row: dict[str, Any] = {
-                "run_id": res["run_id"],
-                "status": res["status"],
-                "seed": int(res["seed"]),
+                "run_id": r.run_id,
+                "status": r.status,
+                "seed": int(r.seed),
                 "student": name,
                 "family": family_of(len(hidden), t_depth),
                 "hidden": json.dumps(list(hidden)),
@@ -207,7 +203,7 @@ def parameter_count_table(sweep: str | Path) -> pd.DataFrame:
                 "teacher_n_params": t_params,
                 "params_ratio": n_params / t_params,
             }
-            row.update(_results_of(summary, name))
+            row.update(_results_of(r.summary, name))
             rows.append(row)
     table = pd.DataFrame.from_records(rows, columns=list(COLUMNS))
     family_order = {FAMILY_ONE_LAYER: 0, FAMILY_TEACHER_DEPTH: 1}
@@ -221,16 +217,21 @@ def parameter_count_table(sweep: str | Path) -> pd.DataFrame:
     table.attrs = {
         "sweep_dir": str(folder.resolve()),
         "name": plan.get("name", folder.name),
-        "planned": len(results),
+        "planned": len(runs),
         "complete": len(done),
         "teacher": teacher_cfg,
-        "config": by_id[done["run_id"].iloc[0]]["config"],
+        "config": done[0].config,
     }
     return table
 
 
 def _results_of(summary: Mapping[str, Any], name: str) -> dict[str, Any]:
-    """The result columns of one student of a complete run (NaN/None for a missing run)."""
+    """The result columns of one student of a complete run (NaN/None for a missing run).
+
+    Read from ``summary.json``'s documented keys, not through :class:`TeacherStudentResults`:
+    the sweep's runs may have been written by an earlier version of the study, whose summaries
+    have these keys but not the typed model's newer fields.
+    """
     if not summary:
         return {k: math.nan for k in RESULT_COLUMNS} | {"lr_at_edge": None}
     st = summary["students"][name]
@@ -297,19 +298,17 @@ def _baseline(table: pd.DataFrame, column: str) -> float:
     return float(np.median(values)) if values.size else math.nan
 
 
-def _run_students(summary: Mapping[str, Any]) -> list[tuple[str, int, float, list[float]]]:
-    return [
-        (name, int(st["n_params"]), _num(st["test_rel_mse"]), [_num(c) for c in st["test_rel_mse_ci"]])
-        for name, st in summary["students"].items()
-    ]
+def _run_students(results: TeacherStudentResults) -> list[tuple[str, int, Estimate]]:
+    """This run's students: name, parameter count, relative test MSE."""
+    return [(name, st.n_params, st.test_rel_mse_est) for name, st in results.students.items()]
 
 
-def parameter_count_chart(table: pd.DataFrame, summary: Mapping[str, Any] | None = None) -> Chart:
+def parameter_count_chart(table: pd.DataFrame, results: TeacherStudentResults | None = None) -> Chart:
     """Relative test MSE and the chosen learning rate against the number of learnable parameters.
 
     Args:
         table: :func:`parameter_count_table`.
-        summary: this run's summary; its students are drawn as markers (None: left out).
+        results: this run's results; its students are drawn as markers (None: left out).
     """
     t_params = int(table["teacher_n_params"].iloc[0])
     err: list[Any] = []
@@ -341,13 +340,13 @@ def parameter_count_chart(table: pd.DataFrame, summary: Mapping[str, Any] | None
                 color=EDGE_COLOUR,
             )
         )
-    if summary is not None:
-        own = _run_students(summary)
+    if results is not None:
+        own = _run_students(results)
         err.append(
             Line(
-                [p for _, p, _, _ in own],
-                [v for _, _, v, _ in own],
-                label="this run: " + ", ".join(n for n, _, _, _ in own),
+                [p for _, p, _ in own],
+                [est.mean for _, _, est in own],
+                label="this run: " + ", ".join(n for n, _, _ in own),
                 mode="markers",
                 color=RUN_COLOUR,
             )
@@ -467,13 +466,13 @@ def _family_text(family: str, g: pd.DataFrame, t_params: int, ols: float) -> str
 
 
 def parameter_count_text(
-    table: pd.DataFrame, summary: Mapping[str, Any] | None = None, differs: Sequence[str] = ()
+    table: pd.DataFrame, results: TeacherStudentResults | None = None, differs: Sequence[str] = ()
 ) -> list[str]:
     """Paragraphs computed from the table: per family, across families, rates, this run.
 
     Args:
         table: :func:`parameter_count_table`.
-        summary: this run's summary (its students are compared with the sweep); None: left out.
+        results: this run's results (its students are compared with the sweep); None: left out.
         differs: settings where this run differs from the sweep's runs (:func:`config_differences`).
     """
     t_params = int(table["teacher_n_params"].iloc[0])
@@ -521,8 +520,8 @@ def parameter_count_text(
         + ", ".join(f"{r['family']} width {int(r['width'])} (lr {fmt(r['lr'])})" for _, r in edge.iterrows())
         + "."
     )
-    if summary is not None:
-        own = ", ".join(f"{n} ({fmt(p)} parameters) {fmt_ci(v, ci)}" for n, p, v, ci in _run_students(summary))
+    if results is not None:
+        own = ", ".join(f"{n} ({fmt(p)} parameters) {fmt_est(est)}" for n, p, est in _run_students(results))
         note = (
             ""
             if not differs
@@ -535,7 +534,7 @@ def parameter_count_text(
 
 
 def parameter_count_blocks(
-    table: pd.DataFrame, summary: Mapping[str, Any] | None = None, differs: Sequence[str] = ()
+    table: pd.DataFrame, results: TeacherStudentResults | None = None, differs: Sequence[str] = ()
 ) -> list[Any]:
     """The report section: text, the chart, and the table (one row per run and student)."""
     rows = []
@@ -561,7 +560,7 @@ def parameter_count_blocks(
         "after its extensions.",
     )
     return [
-        *(Text(p) for p in parameter_count_text(table, summary, differs)),
-        Figure(parameter_count_chart(table, summary)),
+        *(Text(p) for p in parameter_count_text(table, results, differs)),
+        Figure(parameter_count_chart(table, results)),
         table_block,
     ]
