@@ -189,12 +189,21 @@ class SymmetryPenalty:
         replaces the engine's evaluation loss (the cross-entropy alone) with the whole objective,
         so the logged ``<set>_loss`` stays what this study has always logged.
         """
+        memo: dict[str, Tensor] = {}
+
+        def terms(o: Tensor) -> Tensor:
+            # One evaluation calls every metric with the same outputs `o` (held here, so a later
+            # evaluation's outputs are another object): the regularisers are computed once per set.
+            if memo.get("outputs") is not o:
+                memo.update(outputs=o, terms=self.model.regularisers(params, x))
+            return memo["terms"]
+
         return {
             "accuracy": lambda o, y: accuracy(o, y),
             "cross_entropy": lambda o, y: cross_entropy(o, y),
-            "sort": lambda o, y: self.model.regularisers(params, x)[:, 0],
-            "commutator": lambda o, y: self.model.regularisers(params, x)[:, 1],
-            "loss": lambda o, y: self.objective(o, y, self.model.regularisers(params, x)),
+            "sort": lambda o, y: terms(o)[:, 0],
+            "commutator": lambda o, y: terms(o)[:, 1],
+            "loss": lambda o, y: self.objective(o, y, terms(o)),
         }
 
 
