@@ -1,17 +1,16 @@
-"""Study symmetry-discovery: smoke run through the CLI, loss wiring, batched terms, measurements."""
+"""Study symmetry-discovery: smoke run, loss wiring through the engine's penalty, batched terms,
+measurements."""
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
-import pytest
 import torch
 from typer.testing import CliRunner
 
 from learnability.cli import EXIT_CONFIG, app
-from learnability.engine import cross_entropy
+from learnability.engine import Adam, FixedSource, TrainSpec, cross_entropy, train
 from learnability.models import (
     OrbitClassifier,
     commutator_penalty,
@@ -23,8 +22,9 @@ from learnability.models import (
 from learnability.studies import get_study
 from learnability.studies.symmetry_discovery import (
     ABLATIONS,
-    RegularisedOrbitEnsemble,
-    SymmetryObjective,
+    OrbitEnsemble,
+    SymmetryDiscoveryResults,
+    SymmetryPenalty,
     batch_covariance,
     commutator_penalties,
     gramian_sort_penalty,
@@ -38,62 +38,62 @@ runner = CliRunner()
 F64 = torch.float64
 
 
-@pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("symmetry")
-    res = runner.invoke(app, ["run", "symmetry-discovery", "--smoke", "--out", str(out), "--no-progress"])
-    assert res.exit_code == 0, res.output
-    return out / res.output.strip().splitlines()[-1].split("/")[-1]
-
-
-def test_smoke_run_summary_report_and_figures(smoke_run: Path) -> None:
-    s = json.loads((smoke_run / "summary.json").read_text())
-    for key in (
-        "group_order",
-        "chosen_lr",
-        "ablation",
-        "effects",
-        "sort_weight_sweep",
-        "ideal_orbit",
-        "init_circulant_distance",
-        "soft_vs_hard_sort_gap",
-        "n_members",
-    ):
-        assert key in s
-    assert s["group_order"] == 12 and s["hidden"] == 12  # smoke: 30-degree steps
-    assert set(s["ablation"]) == set(ABLATIONS)
+def test_smoke_run_summary_report_and_figures(smoke_run) -> None:
+    run = smoke_run("symmetry-discovery")
+    res: SymmetryDiscoveryResults = run.results
+    assert res.group_order == 12 and res.hidden == 12  # smoke: 30-degree steps
+    assert set(res.ablation) == set(ABLATIONS)
     # 4 distinct (sort, commutator) pairs from sort_weights [0, 1] and the ablations, x 2 seeds.
-    assert s["n_members"] == 4 * 2 and s["n_diverged"] == 0
+    assert res.n_members == 4 * 2 and res.n_diverged == 0
     # Full-orbit data: the covariance of the whole set is isotropic, so that commutator vanishes.
-    assert s["full_data_anisotropy"] < 1e-5
-    assert s["ablation"]["full"]["commutator_full"]["mean"] < 1e-10
+    assert res.full_data_anisotropy < 1e-5
+    assert res.ablation["full"].commutator_full.mean < 1e-10
     # The constructed orbit layer is the exact answer: circulant and permuted by rotations.
-    assert s["ideal_orbit"]["circulant_distance"] < 1e-6
-    assert s["ideal_orbit"]["sorted_error_linear"] < 1e-5
+    assert res.ideal_orbit is not None
+    assert res.ideal_orbit.circulant_distance < 1e-6
+    assert res.ideal_orbit.sorted_error_linear < 1e-5
     # Known effect on this fixed tiny configuration: seed by seed, the sort term makes the
     # Gramian closer to circulant than cross-entropy + commutator alone (0.06/0.28 vs 0.77/0.60).
-    with_sort = s["ablation"]["full"]["circulant_distance"]["values"]
-    without = s["ablation"]["ce_commutator"]["circulant_distance"]["values"]
+    with_sort = res.ablation["full"].circulant_distance.values
+    without = res.ablation["ce_commutator"].circulant_distance.values
     assert all(a < 0.5 * b for a, b in zip(with_sort, without, strict=True))
-    report = (smoke_run / "report.md").read_text()
+    assert res.effects["sort:circulant_distance"].difference.mean < 0
+    report = (run.path / "report.md").read_text()
     assert "Ablation of the loss terms" in report and "Sweep of the sort weight" in report
     assert "full orbits of C_12" in report
     for name in ("gramians", "weights", "sort_weight_sweep", "sort_term_curves"):
-        assert (smoke_run / "figures" / f"{name}.png").stat().st_size > 0
-    members = json.loads((smoke_run / "summary.json").read_text())["configs"]
-    assert len(members) == 4
+        assert (run.figures_dir / f"{name}.png").stat().st_size > 0
+    assert len(res.configs) == 4
 
 
-def test_smoke_run_members_table_has_ablations_at_zero_weight(smoke_run: Path) -> None:
-    import pandas as pd
-
-    table = pd.read_parquet(smoke_run / "artifacts" / "members.parquet")
+def test_smoke_run_members_table_has_ablations_at_zero_weight(smoke_run) -> None:
+    table = smoke_run("symmetry-discovery").load_table(SymmetryDiscoveryResults.MEMBERS_TABLE)
     ce_only = table[table["ablation"] == "ce_only"]
     assert len(ce_only) == 2 and (ce_only["sort_weight"] == 0).all() and (ce_only["commutator_weight"] == 0).all()
     assert (table.loc[table["ablation"] == "ce_sort", "commutator_weight"] == 0).all()
     assert (table.loc[table["ablation"] == "ce_commutator", "sort_weight"] == 0).all()
     # Paired design: the same seeds in every configuration.
     assert table.groupby("config")["seed"].apply(tuple).nunique() == 1
+
+
+def test_logged_evaluation_loss_is_the_whole_objective(smoke_run) -> None:
+    """The engine evaluates the data loss only; the study's "loss" metric replaces it with
+    cross-entropy + weighted regularisers (what train_loss/test_loss evaluations have always been)."""
+    run = smoke_run("symmetry-discovery")
+    table = run.load_table(SymmetryDiscoveryResults.MEMBERS_TABLE)
+    series = {
+        name: run.series(name, SymmetryDiscoveryResults.MEMBERS_TAG)
+        for name in ("test_loss", "test_cross_entropy", "test_sort", "test_commutator")
+    }
+    final = {name: df[df["step"] == df["step"].max()].set_index("member")["value"] for name, df in series.items()}
+    for k, row in table.iterrows():
+        want = (
+            final["test_cross_entropy"][k]
+            + row["sort_weight"] * final["test_sort"][k]
+            + row["commutator_weight"] * final["test_commutator"][k]
+        )
+        assert math.isclose(final["test_loss"][k], want, rel_tol=1e-5, abs_tol=1e-6)
+    assert (final["test_sort"] > 0).all()
 
 
 def test_member_grid_covers_sweep_and_ablations() -> None:
@@ -124,42 +124,71 @@ def test_batched_terms_equal_the_library_member_by_member() -> None:
     assert float(commutator_penalties(torch.eye(2, dtype=F64)[None], cov_w[:1])) == 0.0  # I commutes
 
 
-def test_objective_wiring_weights_and_gradients() -> None:
+def test_penalty_wiring_weights_and_gradients() -> None:
     data = make_orbit_dataset(3, step_degrees=30.0, seed=0)
-    model = RegularisedOrbitEnsemble(3, 12, temperature=1.0, covariance="batch", full_covariance=covariance(data.x))
+    model = OrbitEnsemble(3, 12, temperature=1.0, covariance="batch", full_covariance=covariance(data.x))
     params = model.init([5, 5, 5])  # three identical members, different loss weights
     x = data.x[:16].expand(3, 16, 2)
     y = data.y[:16]
     out = model.forward(params, x)
-    assert out.shape == (3, 16, 3 + 2)
+    assert out.shape == (3, 16, 3)
     net = model.member(params, 0)
-    torch.testing.assert_close(out[0, :, :3], net(data.x[:16]))
+    torch.testing.assert_close(out[0], net(data.x[:16]))
+    terms = model.regularisers(params, x)
+    assert terms.shape == (3, 2)
     w = net.fc1.weight.detach()
-    torch.testing.assert_close(out[0, 0, 3], sort_regularizer(w @ w.T, temperature=1.0))
-    torch.testing.assert_close(out[0, 0, 4], commutator_penalty(covariance(data.x[:16]), covariance(w)))
-    assert torch.all(out[:, :, 3:] == out[:, :1, 3:])  # the terms are repeated on every row
-    objective = SymmetryObjective(3, torch.tensor([0.0, 2.0, 0.0]), torch.tensor([0.0, 0.0, 3.0]))
-    losses = objective(out, y)
-    ce = cross_entropy(out[..., :3], y)
-    torch.testing.assert_close(losses, ce + torch.stack([0 * ce[0], 2 * out[1, 0, 3], 3 * out[2, 0, 4]]))
-    # A member whose weights are 0 gets exactly the cross-entropy gradient.
+    torch.testing.assert_close(terms[0, 0], sort_regularizer(w @ w.T, temperature=1.0))
+    torch.testing.assert_close(terms[0, 1], commutator_penalty(covariance(data.x[:16]), covariance(w)))
+    # Shared points (an evaluation set) use their own covariance, the same for every member.
+    torch.testing.assert_close(model.regularisers(params, data.x[:16]), terms)
+    penalty = SymmetryPenalty(model, torch.tensor([0.0, 2.0, 0.0]), torch.tensor([0.0, 0.0, 3.0]))
+    torch.testing.assert_close(penalty(params, x), torch.stack([0 * terms[0, 0], 2 * terms[1, 0], 3 * terms[2, 1]]))
+    # The evaluation metrics: "loss" is the whole objective on the evaluation points.
+    metrics = penalty.metrics(params, data.x[:16])
+    ce = cross_entropy(model.predict(params, data.x[:16]), y)
+    torch.testing.assert_close(metrics["loss"](out, y), ce + penalty(params, x))
+    torch.testing.assert_close(metrics["sort"](out, y), terms[:, 0])
+    # A member whose weights are 0 gets exactly the cross-entropy gradient (the engine's loss + penalty).
     for p in params:
         p.requires_grad_(True)
-    grads = torch.autograd.grad(objective(model.forward(params, x), y).sum(), params)
-    ce_grads = torch.autograd.grad(cross_entropy(model.forward(params, x)[..., :3], y).sum(), params)
+    grads = torch.autograd.grad((cross_entropy(model.forward(params, x), y) + penalty(params, x)).sum(), params)
+    ce_grads = torch.autograd.grad(cross_entropy(model.forward(params, x), y).sum(), params)
     i = model.weight_index
     torch.testing.assert_close(grads[i][0], ce_grads[i][0])
     assert not torch.allclose(grads[i][1], ce_grads[i][1])  # the sort term moves member 1
 
 
+def test_zero_weights_train_exactly_as_cross_entropy_alone() -> None:
+    """Through the engine: a penalty with both weights 0 leaves training bit for bit unchanged."""
+    data = make_orbit_dataset(3, step_degrees=30.0, seed=0)
+    model = OrbitEnsemble(3, 12, temperature=1.0, covariance="batch", full_covariance=covariance(data.x))
+    zero = SymmetryPenalty(model, torch.zeros(2), torch.zeros(2))
+    runs = [
+        train(
+            model,
+            model.init([3, 4]),
+            loss=cross_entropy,
+            penalty=pen,
+            optimizer=Adam(),
+            lr=[0.05, 0.05],
+            data=FixedSource(data.x, data.y, batch_size=8),
+            seeds=[3, 4],
+            spec=TrainSpec(max_steps=5),
+        )
+        for pen in (zero, None)
+    ]
+    for a, b in zip(runs[0].params, runs[1].params, strict=True):
+        assert torch.equal(a, b)
+
+
 def test_full_covariance_mode_makes_the_commutator_vanish_on_full_orbits() -> None:
     data = make_orbit_dataset(4, step_degrees=10.0, seed=1, dtype=F64)
-    model = RegularisedOrbitEnsemble(4, 36, temperature=1.0, covariance="full", full_covariance=covariance(data.x))
+    model = OrbitEnsemble(4, 36, temperature=1.0, covariance="full", full_covariance=covariance(data.x))
     params = [p.double() for p in model.init([0, 1])]
-    out = model.forward(params, data.x[:20].expand(2, 20, 2))
-    assert float(out[..., -1].abs().max()) < 1e-20  # C_x = c I commutes with everything
-    batch = RegularisedOrbitEnsemble(4, 36, temperature=1.0, covariance="batch", full_covariance=covariance(data.x))
-    assert float(batch.forward(params, data.x[:20].expand(2, 20, 2))[..., -1].min()) > 1e-8
+    x = data.x[:20].expand(2, 20, 2)
+    assert float(model.regularisers(params, x)[:, 1].abs().max()) < 1e-20  # C_x = c I commutes with everything
+    batch = OrbitEnsemble(4, 36, temperature=1.0, covariance="batch", full_covariance=covariance(data.x))
+    assert float(batch.regularisers(params, x)[:, 1].min()) > 1e-8
 
 
 def test_weight_geometry_and_invariance_known_answers() -> None:

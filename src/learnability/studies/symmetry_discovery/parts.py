@@ -1,0 +1,238 @@
+"""The challenge's loss, batched over K members, and the grid of loss configurations.
+
+Loss of member ``k``::
+
+    cross-entropy(logits)
+    + sort_weight[k]       * soft-sort spread of the rows and columns of the Gramian W W^T
+    + commutator_weight[k] * || [C_x, C_w] ||_F^2 / (||C_x||_F^2 ||C_w||_F^2)
+
+The two regularisers depend on the member's first-layer weights ``W`` (and, for the commutator,
+on the data covariance ``C_x``), not on its outputs: they enter the one training loop as the
+engine's per-member ``penalty(params, x)`` (:class:`SymmetryPenalty`), next to the
+cross-entropy of :class:`OrbitEnsemble`'s logits. Ablations and the sweep of the sort weight are
+members of a single ensemble with per-member weights, sharing initialisations and data orders
+seed by seed (paired comparisons).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+import torch
+from torch import Tensor
+
+from learnability.engine import ModuleEnsemble, accuracy, cross_entropy
+from learnability.models import OrbitClassifier, covariance, soft_sort
+from learnability.report import fmt
+from learnability.studies.symmetry_discovery.config import SymmetryDiscoveryConfig
+
+__all__ = [
+    "ABLATIONS",
+    "ABLATION_LABELS",
+    "OrbitEnsemble",
+    "SymmetryPenalty",
+    "batch_covariance",
+    "commutator_penalties",
+    "gramian_sort_penalty",
+    "member_grid",
+]
+
+#: The four ablations of the loss, in the order the report lists them.
+ABLATIONS = ("ce_only", "ce_commutator", "ce_sort", "full")
+ABLATION_LABELS = {
+    "ce_only": "cross-entropy only",
+    "ce_commutator": "CE + commutator (no sort term)",
+    "ce_sort": "CE + sort term (no commutator)",
+    "full": "full loss",
+}
+
+
+# ----------------------------------------------------------------------------------------------
+# Batched regularisers (K members at once)
+# ----------------------------------------------------------------------------------------------
+def batch_covariance(z: Tensor) -> Tensor:
+    """Covariance of each member's rows: ``(K, N, d) -> (K, d, d)`` (as :func:`~learnability.models.covariance`)."""
+    zc = z - z.mean(dim=1, keepdim=True)
+    return zc.transpose(1, 2) @ zc / z.shape[1]
+
+
+def commutator_penalties(a: Tensor, b: Tensor) -> Tensor:
+    """Relative ``||A_k B_k - B_k A_k||^2 / (||A_k||^2 ||B_k||^2)``: ``(K, d, d) x2 -> (K,)``.
+
+    Member by member equal to :func:`learnability.models.commutator_penalty` (``relative=True``).
+    """
+    comm = (a @ b - b @ a).square().sum(dim=(1, 2))
+    scale = a.square().sum(dim=(1, 2)) * b.square().sum(dim=(1, 2))
+    return torch.where(scale > 0, comm / torch.where(scale > 0, scale, 1.0), 0.0 * comm)
+
+
+def gramian_sort_penalty(weights: Tensor, *, temperature: float | None) -> Tensor:
+    """Soft-sort regulariser of each member's Gramian ``W_k W_k^T``: ``(K, h, d) -> (K,)``.
+
+    Member by member equal to ``sort_regularizer(W_k W_k^T, temperature=...)`` (relative form):
+    the spread of the soft-sorted rows around their mean plus the same for the columns, over
+    ``||G||_F^2``. A Gramian is symmetric, so its column term equals its row term; it is computed
+    once and doubled, which halves the cost of the soft sort (the study's dominant cost).
+
+    Args:
+        weights: ``(K, h, d)`` first-layer weights, one weight vector per row.
+        temperature: soft-sort strength; ``None`` for the hard sort.
+    """
+    gram = weights @ weights.transpose(1, 2)  # (K, h, h)
+    srt = gram.sort(dim=-1).values if temperature is None else soft_sort(gram, temperature=temperature)
+    spread = (srt - srt.mean(dim=1, keepdim=True)).square().sum(dim=(1, 2))  # rows around their mean
+    norm = gram.square().sum(dim=(1, 2))
+    return 2.0 * torch.where(norm > 0, spread / torch.where(norm > 0, norm, 1.0), 0.0 * spread)
+
+
+# ----------------------------------------------------------------------------------------------
+# The model and the penalty
+# ----------------------------------------------------------------------------------------------
+class OrbitEnsemble:
+    """K :class:`~learnability.models.OrbitClassifier` members (an engine ``Model``: logits
+    ``(K, B, C)``) and the two regularisers of their first layers.
+
+    Args:
+        n_classes: ``C``.
+        hidden: hidden units.
+        temperature: soft-sort strength.
+        covariance: ``"batch"`` — ``C_x`` is the covariance of the inputs the regularisers are
+            given (each member's mini-batch in training, an evaluation set's points in
+            evaluations); ``"full"`` — the fixed ``full_covariance``.
+        full_covariance: ``(2, 2)`` covariance of the training set (used with ``"full"``).
+    """
+
+    def __init__(
+        self,
+        n_classes: int,
+        hidden: int,
+        *,
+        temperature: float,
+        covariance: str,
+        full_covariance: Tensor,
+    ) -> None:
+        self.n_classes, self.hidden = n_classes, hidden
+        self.temperature, self.covariance = temperature, covariance
+        self.full_covariance = full_covariance
+        # Members are re-initialised from their own seeds by ModuleEnsemble.init.
+        self.ensemble = ModuleEnsemble(lambda: OrbitClassifier(n_classes, hidden=hidden, seed=0))
+        self.weight_index = self.ensemble.names.index("fc1.weight")
+
+    def init(self, seeds: Sequence[int], *, device: torch.device | str = "cpu") -> list[Tensor]:
+        """Stacked parameters, one member per seed (PyTorch's default initialisation)."""
+        return self.ensemble.init(seeds, device=device)
+
+    def member(self, params: Sequence[Tensor], k: int) -> OrbitClassifier:
+        """Member ``k`` as a plain module (a copy, in eval mode)."""
+        return self.ensemble.member(params, k).eval()
+
+    def forward(self, params: Sequence[Tensor], x: Tensor) -> Tensor:
+        """``x (K, B, 2)`` one batch per member -> logits ``(K, B, C)``."""
+        return self.ensemble.forward(params, x)
+
+    def predict(self, params: Sequence[Tensor], x: Tensor) -> Tensor:
+        """``x (N, 2)`` shared by every member -> logits ``(K, N, C)``."""
+        return self.ensemble.predict(params, x)
+
+    def data_covariance(self, x: Tensor, K: int) -> Tensor:
+        """``C_x`` of each member, ``(K, 2, 2)``, from its batch ``x (K, B, 2)`` or shared points ``(N, 2)``."""
+        if self.covariance == "full":
+            return self.full_covariance.expand(K, 2, 2)
+        return batch_covariance(x) if x.dim() == 3 else covariance(x).expand(K, 2, 2)
+
+    def regularisers(self, params: Sequence[Tensor], x: Tensor) -> Tensor:
+        """``(K, 2)``: the (unweighted, relative) sort term and commutator term of each member."""
+        w = params[self.weight_index]  # (K, h, 2)
+        sort = gramian_sort_penalty(w, temperature=self.temperature)
+        comm = commutator_penalties(self.data_covariance(x, w.shape[0]).to(w.dtype), batch_covariance(w))
+        return torch.stack([sort, comm], dim=-1)
+
+
+@dataclass(frozen=True)
+class SymmetryPenalty:
+    """The challenge's regularisers, weighted per member: ``sort_weight[k] * sort_k +
+    commutator_weight[k] * comm_k`` — the engine's ``penalty(params, x) -> (K,)``.
+
+    Args:
+        model: the ensemble (its first layers and covariance mode).
+        sort_weight: ``(K,)`` weights of the sort term (0 ablates it).
+        commutator_weight: ``(K,)`` weights of the commutator term (0 ablates it).
+    """
+
+    model: OrbitEnsemble
+    sort_weight: Tensor
+    commutator_weight: Tensor
+
+    def weighted(self, terms: Tensor) -> tuple[Tensor, Tensor]:
+        """``terms (K, 2)`` -> the weighted sort and commutator terms, each ``(K,)``."""
+        sw, cw = self.sort_weight.to(terms.dtype), self.commutator_weight.to(terms.dtype)
+        return sw * terms[:, 0], cw * terms[:, 1]
+
+    def __call__(self, params: Sequence[Tensor], x: Tensor) -> Tensor:
+        """``x (K, B, 2)`` each member's batch -> ``(K,)``."""
+        sort, comm = self.weighted(self.model.regularisers(params, x))
+        return sort + comm
+
+    def objective(self, logits: Tensor, labels: Tensor, terms: Tensor) -> Tensor:
+        """The whole loss ``CE + sort + commutator`` per member, ``(K,)``, from precomputed terms."""
+        sort, comm = self.weighted(terms)
+        # Summed left to right, as the loss has always been evaluated (the same float rounding).
+        return cross_entropy(logits, labels) + sort + comm
+
+    def metrics(self, params: list[Tensor], x: Tensor) -> dict[str, Callable[[Tensor, Tensor], Tensor]]:
+        """Evaluation metrics on the points ``x (N, 2)``, each ``(logits, labels) -> (K,)``.
+
+        ``params`` is the live list that :func:`~learnability.engine.train` updates in place: an
+        engine metric sees only the outputs, and the regularisers need the weights. ``"loss"``
+        replaces the engine's evaluation loss (the cross-entropy alone) with the whole objective,
+        so the logged ``<set>_loss`` stays what this study has always logged.
+        """
+        memo: dict[str, Tensor] = {}
+
+        def terms(o: Tensor) -> Tensor:
+            # One evaluation calls every metric with the same outputs `o` (held here, so a later
+            # evaluation's outputs are another object): the regularisers are computed once per set.
+            if memo.get("outputs") is not o:
+                memo.update(outputs=o, terms=self.model.regularisers(params, x))
+            return memo["terms"]
+
+        return {
+            "accuracy": lambda o, y: accuracy(o, y),
+            "cross_entropy": lambda o, y: cross_entropy(o, y),
+            "sort": lambda o, y: terms(o)[:, 0],
+            "commutator": lambda o, y: terms(o)[:, 1],
+            "loss": lambda o, y: self.objective(o, y, terms(o)),
+        }
+
+
+def member_grid(cfg: SymmetryDiscoveryConfig) -> pd.DataFrame:
+    """The loss configurations trained as one ensemble: the sweep of the sort weight (commutator
+    at its full-loss weight) and the ablations; one row per distinct ``(sort, commutator)`` pair.
+
+    Returns:
+        Columns ``config, sort_weight, commutator_weight, ablation`` (``ablation`` is one of
+        :data:`ABLATIONS` or ``""`` for sweep-only points).
+    """
+    sw, cw = cfg.sort_weight, cfg.commutator_weight
+    wanted = {
+        "full": (sw, cw),
+        "ce_sort": (sw, 0.0),
+        "ce_commutator": (0.0, cw),
+        "ce_only": (0.0, 0.0),
+    }
+    pairs = [(float(s), cw) for s in sorted(set(cfg.sort_weights) | {0.0, sw})]
+    pairs += [(sw, 0.0), (0.0, 0.0)]
+    rows = []
+    for s, c in dict.fromkeys(pairs):
+        ablation = next((a for a, p in wanted.items() if p == (s, c)), "")
+        rows.append(
+            {
+                "config": f"sort={fmt(s)}, comm={fmt(c)}",
+                "sort_weight": s,
+                "commutator_weight": c,
+                "ablation": ablation,
+            }
+        )
+    return pd.DataFrame(rows)
