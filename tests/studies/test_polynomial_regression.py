@@ -1,55 +1,68 @@
 """The polynomial-regression study (Tutorial 3, Lab 3): validation-only selection, OLS three ways,
-and a smoke run through the CLI."""
+and the smoke run's report."""
 
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
-from typer.testing import CliRunner
 
-from learnability import load_run
-from learnability.cli import app
-from learnability.report import fmt
+from learnability.analysis import Estimate
+from learnability.report import fmt, fmt_est, render_markdown
 from learnability.studies import polynomial_regression as pr
-from learnability.studies._kernel_common import fmt_est
-
-runner = CliRunner()
 
 
-def test_smoke_run_through_cli(tmp_path: Path) -> None:
-    res = runner.invoke(app, ["run", "polynomial-regression", "--smoke", "--out", str(tmp_path), "--no-progress"])
-    assert res.exit_code == 0, res.output
-    run = load_run(res.output.strip().splitlines()[-1])
+def test_smoke_run_reports_its_numbers(smoke_run) -> None:
+    run = smoke_run("polynomial-regression")
     assert run.complete
-    s = run.summary
-    for key in (
-        "train_mse_by_degree",
-        "test_mse_by_degree",
-        "best_test_degree",
-        "legendre_vs_monomial_max_gap",
-        "more_data",
-        "decay_none",
-        "decay_tutorial",
-        "landscape_all_convex",
-        "selection_test_mse",
-        "ols",
-    ):
-        assert key in s
+    res = run.results
+    assert isinstance(res, pr.PolynomialRegressionResults)
+    seeds = run.config.sweep.seeds
+    assert len(res.train_mse_by_degree) == len(res.test_mse_by_degree) == run.config.sweep.max_degree + 1
     md = (run.path / "report.md").read_text()
-    assert fmt_est(s["selection_test_mse"]) in md
-    assert fmt(s["ols"]["max_abs_difference"]) in md
-    assert fmt(s["landscape_loop_vs_vectorised"]) in md
-    assert s["landscape_all_convex"] and "holds for every loss" in md
-    assert s["ols"]["max_abs_difference"] < 1e-8
+    assert fmt_est(res.selection_test_mse) in md
+    assert fmt(res.ols.max_abs_difference) in md
+    assert fmt(res.landscape_loop_vs_vectorised) in md
+    assert res.landscape_all_convex and "holds for every loss" in md
+    assert res.ols.max_abs_difference < 1e-8
     # One fit per data set behind each regularisation number (the smoke lambda grid contains the
     # tutorial's 1e-4: it must not be counted twice).
-    seeds = run.config_dict["sweep"]["seeds"]
-    assert s["decay_tutorial"]["eval_mse"]["n"] == seeds and s["decay_none"]["eval_mse"]["n"] == seeds
-    assert all(r["eval_mse_small"]["n"] == seeds for r in s["more_data"])
+    assert res.decay_tutorial.eval_mse.n == seeds and res.decay_none.eval_mse.n == seeds
+    assert all(r.eval_mse_small.n == seeds for r in res.more_data)
     for name in ("mse_vs_degree", "regularisation", "coefficients", "landscapes", "selection"):
         assert (run.figures_dir / f"{name}.png").exists()
+
+
+def test_sentences_follow_the_numbers(smoke_run) -> None:
+    """The findings flip when the numbers do: interpolation (text and caption), weight decay
+    (caption), convexity (text and caption), the OLS agreement and the selection's optimism."""
+    run = smoke_run("polynomial-regression")
+    res = run.results
+    text = render_markdown(pr.report(res, run), run)
+    for phrase in (
+        f"reaches rounding level (drawn at 1.00e-16) from degree {res.interpolation_degree}",
+        "Weight decay keeps the high-order coefficients small",
+        "holds for every loss",
+        "every landscape passed the midpoint-convexity check",
+        "the three methods agree",
+    ):
+        assert phrase in text, phrase
+    big = Estimate.point(1e9)
+    flipped = res.model_copy(
+        update={
+            "interpolation_degree": None,
+            "decay_tutorial": res.decay_tutorial.model_copy(update={"max_abs_coef": big}),
+            "landscape_all_convex": False,
+            "ols": res.ols.model_copy(update={"max_abs_difference": 1.0}),
+            "selection_test_over_val": Estimate(2.0, 1.5, 2.5, 3),
+        }
+    )
+    text = render_markdown(pr.report(flipped, run), run)
+    assert "never reaches rounding level" in text and "no degree interpolates" in text
+    assert "does NOT keep the coefficients small" in text and "keeps the high-order" not in text
+    assert "FAILS for at least one loss" in text and "FAILED the midpoint-convexity check" in text
+    assert "they do NOT agree" in text and "the three methods agree" not in text
+    assert "validation score is optimistic" in text
 
 
 def test_selection_never_reads_the_test_split() -> None:
@@ -74,7 +87,7 @@ def test_selection_never_reads_the_test_split() -> None:
 
 def test_ols_three_ways_agree() -> None:
     out = pr.ols_three_ways_experiment(pr.OLSSection(n=300, p=30, steps=200), seed=0)
-    assert out["max_abs_difference"] < 1e-9
-    assert out["closed_vs_svd"] < 1e-9
-    assert out["kappa_centred"] < out["kappa_raw"] / 10  # why GD runs on centred features
-    assert out["raw_gd_max_error"] > 1e3 * out["max_abs_difference"]
+    assert out.max_abs_difference < 1e-9
+    assert out.closed_vs_svd < 1e-9
+    assert out.kappa_centred < out.kappa_raw / 10  # why GD runs on centred features
+    assert out.raw_gd_max_error > 1e3 * out.max_abs_difference
