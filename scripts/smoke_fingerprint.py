@@ -107,12 +107,12 @@ def compare(before: Path, after: Path, replicate: Path | None = None) -> int:
             continue
         old = json.loads((before / study / "summary.json").read_text())
         _same(old, json.loads((after / study / "summary.json").read_text()), "summary", problems, added)
-        noise: set[str] = set()
+        noise: set[str] = {"summary.wall_seconds"}  # the runner's own clock, always machine-dependent
         if replicate is not None and (replicate / study / "summary.json").exists():
             noisy: list[str] = []
             _same(old, json.loads((replicate / study / "summary.json").read_text()), "summary", noisy, [])
-            noise = _paths(noisy)
-            problems = [p for p in problems if p.split(":")[0] not in noise]
+            noise |= _paths(noisy)
+        problems = [p for p in problems if p.split(":")[0] not in noise]
         m0, m1 = _records(before / study / "metrics.jsonl"), _records(after / study / "metrics.jsonl")
         if len(m0) != len(m1):
             problems.append(f"metrics: {len(m0)} records -> {len(m1)}")
