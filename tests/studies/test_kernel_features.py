@@ -1,51 +1,82 @@
-"""The kernel-features study (Lab 1): exact maps, the Taylor error formula, the RFF rate, and a smoke
-run end to end through the CLI."""
+"""The kernel-features study (Lab 1): exact maps, the Taylor error formula, the RFF rate, the smoke
+run's report, and report sentences that follow the numbers."""
 
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 from scipy.stats import poisson
-from typer.testing import CliRunner
 
-from learnability import load_run
-from learnability.cli import app
+from learnability.analysis import Estimate
 from learnability.kernels import rbf_kernel
-from learnability.report import fmt
+from learnability.report import fmt, fmt_est, render_markdown
 from learnability.studies import kernel_features as kf
-from learnability.studies._kernel_common import fmt_est
-
-runner = CliRunner()
 
 
-def test_smoke_run_through_cli(tmp_path: Path) -> None:
-    res = runner.invoke(app, ["run", "kernel-features", "--smoke", "--out", str(tmp_path), "--no-progress"])
-    assert res.exit_code == 0, res.output
-    run = load_run(res.output.strip().splitlines()[-1])
-    assert run.complete
-    s = run.summary
-    for key in (
-        "quadratic_max_rel_error",
-        "taylor_lab_pass_fraction",
-        "taylor_formula_max_gap",
-        "taylor_order_needed",
-        "rff_slope",
-        "rff_ratio_to_theory",
-        "rff_slope_ci_contains_expected",
-    ):
-        assert key in s
+def test_smoke_run_reports_its_numbers(smoke_run) -> None:
+    run = smoke_run("kernel-features")
+    res = run.results
+    assert isinstance(res, kf.KernelFeaturesResults)
+    assert set(res.taylor_order_needed) == {fmt(r) for r in run.config.taylor.radii}
+    assert "rff_slope_ci_contains_expected" in run.summary  # the legacy key, derived from rff_slope
     md = (run.path / "report.md").read_text()
-    assert fmt(s["quadratic_max_rel_error"]) in md
-    assert fmt_est(s["rff_slope"]) in md
-    assert f"{100 * s['taylor_lab_pass_fraction']:.1f}%" in md
-    assert fmt(s["taylor_formula_max_gap"]) in md
+    assert fmt(res.quadratic_max_rel_error) in md
+    assert fmt_est(res.rff_slope) in md
+    assert f"{100 * res.taylor_lab_pass_fraction:.1f}%" in md
+    assert fmt(res.taylor_formula_max_gap) in md
     for name in ("taylor_error_vs_order", "taylor_error_maps", "rff_error_vs_features"):
         assert (run.figures_dir / f"{name}.png").exists()
     # The smoke data are small but the known answers hold at any size.
-    assert s["quadratic_max_rel_error"] < 1e-13
-    assert s["taylor_formula_max_gap"] < 1e-12
+    assert res.quadratic_max_rel_error < 1e-13
+    assert res.taylor_formula_max_gap < 1e-12
+    # The grid's worst pair at the lab's order is the far corner of the diagonal, u = u' = x_max / sigma.
+    assert res.taylor_grid_worst_delta_over_sigma == 0.0
+    assert math.isclose(res.taylor_grid_worst_x_over_sigma, run.config.taylor.x_max / run.config.taylor.sigma)
+
+
+def test_sentences_follow_the_numbers(smoke_run) -> None:
+    """The findings flip when the numbers do: an exact map, a negligible d-D truncation, where the
+    Taylor error is largest, the RFF slope against -1/2, the variance formula, the max-error rate."""
+    run = smoke_run("kernel-features")
+    res = run.results
+    text = render_markdown(kf.report(res, run), run)
+    for finding in (
+        "exact up to floating-point rounding",
+        "the truncated terms are negligible",
+        "on the diagonal (nearby points) far from the origin",
+        "the interval contains -1/2",
+        "is consistent with it",
+        "predicts the RMS error itself",
+        "but falls at the same rate",
+    ):
+        assert finding in text, finding
+    far = Estimate(-0.3, -0.35, -0.25, 3)  # excludes -1/2 and 0 and 1
+    flipped = res.model_copy(
+        update={
+            "quadratic_max_rel_error": 1e-3,
+            "gaussian_dd_max_abs_error": 1e-3,
+            "taylor_grid_worst_x_over_sigma": 1.0,
+            "taylor_grid_worst_delta_over_sigma": 5.0,
+            "rff_slope": far,
+            "rff_ratio_to_theory": Estimate(2.0, 1.8, 2.2, 3),
+            "rff_max_minus_rms_slope": far,
+        }
+    )
+    assert not flipped.rff_slope_ci_contains_expected  # the legacy key follows the estimate
+    text = render_markdown(kf.report(flipped, run), run)
+    for finding in (
+        "NOT exact",
+        "the truncated terms are not negligible",
+        "off the diagonal (distant points) close to the origin",
+        "does NOT contain -1/2",
+        "NOT consistent with it",
+        "does not predict the RMS error",
+        "and falls at a different rate",
+    ):
+        assert finding in text, finding
+    exhausted = res.model_copy(update={"taylor_grid_max_error_at_lab_order": 0.0})
+    assert "at rounding level on the whole grid" in render_markdown(kf.report(exhausted, run), run)
 
 
 def test_quadratic_map_is_exact() -> None:
@@ -66,8 +97,9 @@ def test_taylor_error_is_the_poisson_tail() -> None:
     # Error decreases with the order (up to rounding once it is exhausted).
     assert np.all(np.diff(sw.max_error) <= 1e-13)
     assert sw.max_error[0] > 0.5 and sw.max_error[-1] < 1e-12
-    # The lab-order map at the grid corner u = u' = 5: the Poisson tail again.
+    # The lab-order map at the grid corner u = u' = 5: the Poisson tail again, and the worst pair.
     assert math.isclose(sw.lab_error[-1, -1], poisson.sf(20, 25.0), rel_tol=1e-9)
+    assert sw.lab_worst == (5.0, 0.0)
     # Order needed for 1e-8 at r = 5 matches the formula (58).
     assert kf.first_below(sw.radius_error[2], 1e-8) == kf.first_below(poisson.sf(np.arange(81), 25.0), 1e-8)
 

@@ -1,48 +1,76 @@
 """The kernel-regression study (Lab 2, exercises 1-2): linear fits against known answers and
-scikit-learn, cross-validated kernel ridge on the periodic data, and a smoke run through the CLI."""
+scikit-learn, cross-validated kernel ridge on the periodic data, the smoke run's report, and report
+sentences that follow the numbers and the settings."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 from sklearn.linear_model import Ridge
-from typer.testing import CliRunner
 
-from learnability import load_run
-from learnability.cli import app
-from learnability.report import fmt
+from learnability.analysis import Estimate
+from learnability.report import fmt, fmt_est, render_markdown
 from learnability.studies import kernel_regression as kr
-from learnability.studies._kernel_common import fmt_est
-
-runner = CliRunner()
 
 
-def test_smoke_run_through_cli(tmp_path: Path) -> None:
-    res = runner.invoke(app, ["run", "kernel-regression", "--smoke", "--out", str(tmp_path), "--no-progress"])
-    assert res.exit_code == 0, res.output
-    run = load_run(res.output.strip().splitlines()[-1])
-    assert run.complete
-    s = run.summary
-    for key in (
-        "no_intercept_slope",
-        "with_intercept_slope",
-        "with_intercept_intercept",
-        "ridge_slope",
-        "test_mse_krr",
-        "test_mse_linear",
-        "cv_alpha_positive_fraction",
-        "alpha0_singular_fits",
-        "noise_variance",
-        "linear_over_krr_test_mse",
-    ):
-        assert key in s
+def test_smoke_run_reports_its_numbers(smoke_run) -> None:
+    run = smoke_run("kernel-regression")
+    res = run.results
+    assert isinstance(res, kr.KernelRegressionResults)
+    assert res.test_mse_krr.n == res.seeds == len(res.chosen_sigma)
     md = (run.path / "report.md").read_text()
-    assert fmt_est(s["no_intercept_slope"], 4) in md
-    assert fmt_est(s["test_mse_krr"]) in md and fmt_est(s["test_mse_linear"]) in md
-    assert fmt(s["no_intercept_slope_limit"]) in md
+    assert fmt_est(res.no_intercept_slope, 4) in md
+    assert fmt_est(res.test_mse_krr) in md and fmt_est(res.test_mse_linear) in md
+    assert fmt(res.no_intercept_slope_limit) in md
     for name in ("linear_fits", "periodic_fit", "cross_validation", "test_mse"):
         assert (run.figures_dir / f"{name}.png").exists()
+
+
+def test_sentences_follow_the_numbers(smoke_run) -> None:
+    """The findings flip when the numbers or the settings do: the no-intercept bias, the recovered
+    line, ridge's shrinkage, a singular Gram matrix, and the noise the config draws."""
+    run = smoke_run("kernel-regression")
+    res = run.results
+    text = render_markdown(kr.report(res, run), run)
+    for finding in (
+        "it absorbs the offset",
+        "recovers slope",
+        "— negligible",
+        "numerically singular",
+        "explain why alpha = 0 is singular",
+        "The noise 4 U[0, 1] has variance 1.33",
+        "variance of 4 U[0, 1]",
+    ):
+        assert finding in text, finding
+    n = run.config.periodic.n
+    flipped = res.model_copy(
+        update={
+            "no_intercept_slope": Estimate(2.0, 1.9, 2.1, 3),
+            "with_intercept_intercept": Estimate(40.0, 39.0, 41.0, 3),
+            "ridge_alpha": 1e5,
+            "gram_numerical_rank": n,
+            "alpha0_singular_fits": 0,
+            "noise_variance": 1.0 / 3.0,
+        }
+    )
+    # The noise is a setting: a run drawn with 2 U[0, 1] says so.
+    periodic = run.config.periodic.model_copy(update={"noise_scale": 2.0})
+    run2 = dataclasses.replace(run, config=run.config.model_copy(update={"periodic": periodic}))
+    text = render_markdown(kr.report(flipped, run2), run2)
+    for finding in (
+        "there is no offset to absorb",
+        "recovers slope 2.010 [1.970, 2.049] but misses intercept",
+        "a visible shrinkage",
+        "K is numerically invertible",
+        "succeeded in all",
+        "alpha = 0 is not singular there",
+        "The noise 2 U[0, 1] has variance 0.333",
+        "variance of 2 U[0, 1]",
+    ):
+        assert finding in text, finding
+    assert "4 U[0, 1]" not in text and "it absorbs the offset" not in text
 
 
 def test_linear_fits_known_answers() -> None:
@@ -66,12 +94,13 @@ def test_cv_picks_positive_alpha_and_beats_linear() -> None:
     cfg = kr.PeriodicSection(num_sigma=7, num_alpha=6)  # coarser grid, same range, alpha = 0 included
     for seed in (0, 1):
         res = kr.periodic_experiment(cfg, data_seed=seed, split_seed=10 + seed, cv_seed=20 + seed)
-        assert res["alpha"] > 0
-        assert res["n_singular"] > 0  # alpha = 0 is numerically singular, as the lab's sigma = 1 shows
-        assert res["test_mse_krr"] < res["test_mse_linear"] / 2
-        assert res["test_mse_krr"] < 3 * cfg.noise_scale**2 / 12  # near the noise floor 16/12
+        assert res.alpha > 0
+        assert res.n_singular > 0  # alpha = 0 is numerically singular, as the lab's sigma = 1 shows
+        assert res.test_mse_krr < res.test_mse_linear / 2
+        assert res.test_mse_krr < 3 * cfg.noise_variance  # near the noise floor 16/12
         # CV only saw the training split: its folds cover exactly the training indices.
-        assert len(set(res["train"]) & set(res["test"])) == 0
+        assert len(set(res.train) & set(res.test)) == 0
+        assert "cv" not in res.row() and "x" not in res.row() and res.row()["alpha"] == res.alpha
 
 
 def test_same_seed_same_numbers(tmp_path: Path) -> None:
@@ -91,8 +120,8 @@ def test_same_seed_same_numbers(tmp_path: Path) -> None:
         ctx = StudyContext(
             writer=writer, progress=Progress(enabled=False), device=torch.device("cpu"), root_seed=cfg.seed
         )
-        summary = study.run(cfg, ctx)
-        writer.finish(summary)  # closes metrics.jsonl
-        out.append(summary)
+        results = study.run(cfg, ctx)
+        writer.finish(results.to_summary())  # closes metrics.jsonl
+        out.append(results)
     assert out[0] == out[1]
-    assert out[0]["test_mse_krr"]["mean"] > 0
+    assert out[0].test_mse_krr.mean > 0
