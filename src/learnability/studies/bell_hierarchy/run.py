@@ -35,6 +35,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -85,7 +86,7 @@ from learnability.studies.bell_hierarchy.training import (
     train_members,
     tune_learning_rates,
 )
-from learnability.targets import ScrambleResult, bell_polynomial, check_scrambled, scramble
+from learnability.targets import Polynomial, ScrambleResult, bell_polynomial, check_scrambled, scramble
 
 __all__ = ["build_model", "build_targets", "run"]
 
@@ -242,7 +243,7 @@ def one_variable_sweeps(
     model: StackedMLP,
     final: TrainResult,
     prep: Prepared,
-    polys: Sequence,
+    polys: Sequence[Polynomial],
     names: Sequence[str],
     cfg: BellConfig,
     ctx: StudyContext,
@@ -287,7 +288,12 @@ def one_variable_sweeps(
 
 
 def sobol_indices(
-    model: StackedMLP, final: TrainResult, prep: Prepared, polys: Sequence, cfg: BellConfig, ctx: StudyContext
+    model: StackedMLP,
+    final: TrainResult,
+    prep: Prepared,
+    polys: Sequence[Polynomial],
+    cfg: BellConfig,
+    ctx: StudyContext,
 ) -> list[Sobol]:
     """First-order and total Sobol indices of each target and of its members, on one Saltelli
     design over ``[0, 2]^n`` (the same inputs for target and models)."""
@@ -349,7 +355,7 @@ class _Clock:
 
 def target_result(
     g: int,
-    poly: object,
+    poly: Polynomial,
     err: FinalErrors,
     final: TrainResult,
     tuned: TunedRates,
@@ -447,33 +453,35 @@ def run(cfg: BellConfig, ctx: StudyContext) -> BellResults:
         scramble=ScrambleFacts(
             **scr.to_dict(), text=scr.to_text(names[0]), violations=[str(v) for v in check_scrambled(scr.original, scr)]
         ),
-        network=_network_facts(model),
-        data=DataFacts(
+        **_setup_facts(cfg, model, prep),
+        timing=clock.timing(tuned.model_steps + final.steps * 2 * S),
+    )
+
+
+def _setup_facts(cfg: BellConfig, model: StackedMLP, prep: Prepared) -> dict[str, Any]:
+    """The network, data, training protocol and analysis sizes as run: the ``network``, ``data``,
+    ``training`` and ``analysis`` fields of :class:`BellResults`."""
+    spec, t, a = model.spec, cfg.train, cfg.analysis
+    return {
+        "network": NetworkFacts(
+            linear_layers=spec.n_layers, skips=int(sum(spec.skips)), params=spec.n_params, dims=list(spec.dims)
+        ),
+        "data": DataFacts(
             n_train=cfg.data.n_train,
             n_test=cfg.data.n_test,
             domain=list(DOMAIN),
             standardize_targets=cfg.data.standardize_targets,
             n_train_eval=int(prep.x_fit.shape[0]),
-            steps_per_epoch=cfg.data.n_train // cfg.train.batch_size,
+            steps_per_epoch=cfg.data.n_train // t.batch_size,
         ),
-        training=TrainingFacts(
+        "training": TrainingFacts(
             optimizer=OPTIMIZER,
-            batch_size=cfg.train.batch_size,
-            epochs=cfg.train.epochs,
-            lr_schedule=cfg.train.lr_schedule,
-            lr_grid=LRGrid(cfg.train.lr_low, cfg.train.lr_high, num=cfg.train.lr_points).rates.tolist(),
-            tail_epochs=min(cfg.train.tail_epochs, cfg.train.epochs),
-            compile=cfg.train.compile,
+            batch_size=t.batch_size,
+            epochs=t.epochs,
+            lr_schedule=t.lr_schedule,
+            lr_grid=LRGrid(t.lr_low, t.lr_high, num=t.lr_points).rates.tolist(),
+            tail_epochs=min(t.tail_epochs, t.epochs),
+            compile=t.compile,
         ),
-        analysis=SensitivityFacts(
-            n_base=cfg.analysis.n_base, grid_points=cfg.analysis.grid_points, sobol_samples=cfg.analysis.sobol_samples
-        ),
-        timing=clock.timing(tuned.model_steps + final.steps * 2 * S),
-    )
-
-
-def _network_facts(model: StackedMLP) -> NetworkFacts:
-    spec = model.spec
-    return NetworkFacts(
-        linear_layers=spec.n_layers, skips=int(sum(spec.skips)), params=spec.n_params, dims=list(spec.dims)
-    )
+        "analysis": SensitivityFacts(n_base=a.n_base, grid_points=a.grid_points, sobol_samples=a.sobol_samples),
+    }

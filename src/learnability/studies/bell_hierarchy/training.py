@@ -12,7 +12,7 @@ Shapes: ``G`` targets, ``N`` training points, ``M`` test points, ``F`` training-
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -237,7 +237,9 @@ def tune_learning_rates(
     ]
     tuned = TunedRates([], rows, joint.steps * 2 * P)
 
-    def train_fn_of(g: int, name: str) -> Any:
+    def train_fn_of(g: int, name: str) -> Callable[[np.ndarray, int], TrainResult]:
+        """``lr_sweep``'s ``train_fn(rates, round_)`` for target ``g``."""
+
         def train_fn(lrs: np.ndarray, round_: int) -> TrainResult:
             if round_ == 0:  # the initial grid: already trained together with the other target
                 return _select(joint, range(g * P, (g + 1) * P))
