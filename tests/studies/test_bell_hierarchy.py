@@ -1,4 +1,4 @@
-"""Study bell-hierarchy: network shape, targets, data, sweeps, baselines, and a smoke run via the CLI."""
+"""Study bell-hierarchy: network shape, targets, data, sweeps, baselines, and the session's smoke run."""
 
 from __future__ import annotations
 
@@ -9,31 +9,28 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from typer.testing import CliRunner
 
 from learnability._progress import Progress
-from learnability.cli import app
 from learnability.config import config_to_toml
 from learnability.engine import FixedSource
 from learnability.report import fmt
 from learnability.runner import resolve_config
-from learnability.runs import RunWriter, jsonable
+from learnability.runs import RunWriter
 from learnability.studies import StudyContext
-from learnability.studies._bell_parts import (
-    SharedInputSource,
-    legendre_features,
-    linear_least_squares,
-    polynomial_least_squares,
-    sweep_design,
-)
 from learnability.studies.bell_hierarchy import (
     SMOKE,
     STUDY,
     BellConfig,
+    BellResults,
+    SharedInputSource,
     build_model,
     build_targets,
     compute_baselines,
+    legendre_features,
+    linear_least_squares,
     make_data,
+    polynomial_least_squares,
+    sweep_design,
     target_names,
 )
 from learnability.targets import (
@@ -45,7 +42,6 @@ from learnability.targets import (
     scramble,
 )
 
-runner = CliRunner()
 SPEC_PARAMS = 6 * 50 + 50 + 8 * (50 * 50 + 50) + 50 + 1  # = 20,801
 
 
@@ -225,86 +221,110 @@ def test_linear_least_squares_equals_numpy_lstsq() -> None:
     )
 
 
-# ------------------------------------------------------------------------------ smoke run via the CLI
-
-
-def _smoke(out: Path) -> Path:
-    res = runner.invoke(app, ["run", "bell-hierarchy", "--smoke", "--out", str(out), "--no-progress"])
-    assert res.exit_code == 0, res.output
-    return Path(res.output.strip().splitlines()[-1])
-
-
-@pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _smoke(tmp_path_factory.mktemp("bell"))
+# ------------------------------------------------------------------------------ the smoke run
 
 
 def _is_float(v: object) -> bool:
     return isinstance(v, float) and math.isfinite(v)
 
 
-def test_smoke_summary_has_the_issue_schema(smoke_run: Path) -> None:
-    s = json.loads((smoke_run / "summary.json").read_text())
+# The flat keys of summary.json that examples/bell_hierarchy.ipynb and users read.
+LEGACY_TARGET_KEYS = ("lr", "seeds", "epochs", "test_rel_mse", "test_rel_mse_ci", "test_mse", "test_mse_ci")
+LEGACY_COMPARISON_KEYS = ("rel_mse_ratio", "rel_mse_ratio_ci", "seeds_scrambled_worse", "seeds")
+
+
+def test_smoke_summary_has_the_issue_schema(smoke_run) -> None:
+    run = smoke_run("bell-hierarchy")
+    res: BellResults = run.results
     names = target_names(6)
-    assert s["study"] == "bell-hierarchy" and set(s["targets"]) == set(names) == set(s["baselines"])
+    assert res.study == "bell-hierarchy" and set(res.targets) == set(names) == set(res.baselines)
     smoke = BellConfig.model_validate(SMOKE)
     for name in names:
-        t = s["targets"][name]
-        assert isinstance(t["polynomial"], str) and "x6" in t["polynomial"]
-        assert _is_float(t["lr"]) and t["lr"] > 0
-        assert t["epochs"] == smoke.train.epochs and t["seeds"] == smoke.train.seeds
-        for key in ("test_mse", "test_rel_mse", "train_mse"):
-            assert _is_float(t[key]) and t[key] > 0
-        assert len(t["test_mse_ci"]) == 2 and all(_is_float(v) for v in t["test_mse_ci"])
-        assert t["test_mse_ci"][0] <= t["test_mse"] <= t["test_mse_ci"][1]
+        t = res.targets[name]
+        assert "x6" in t.polynomial
+        assert _is_float(t.lr) and t.lr > 0
+        assert t.epochs == smoke.train.epochs and t.seeds == smoke.train.seeds
+        for value in (t.test_mse, t.test_rel_mse, t.train_mse):
+            assert _is_float(value) and value > 0
+        assert all(_is_float(v) for v in t.test_mse_ci)
+        assert t.test_mse_ci[0] <= t.test_mse <= t.test_mse_ci[1]
         # relative = raw / Var(y_test), seed by seed
         np.testing.assert_allclose(
-            np.asarray(t["test_rel_mse_per_seed"]) * t["test_target_var"], t["test_mse_per_seed"], rtol=1e-9
+            np.asarray(t.test_rel_mse_per_seed) * t.test_target_var, t.test_mse_per_seed, rtol=1e-9
         )
-        assert set(t["sweep"]) == {f"x{i}" for i in range(1, 7)}
-        for v in t["sweep"].values():
-            assert _is_float(v["mae"]) and v["mae"] >= 0 and -1 <= v["corr"] <= 1
-        assert len(t["sobol"]["target"]) == 6 and len(t["sobol"]["model"]) == 6
-        assert all(_is_float(v) for v in t["sobol"]["target"] + t["sobol"]["model"])
-        b = s["baselines"][name]
-        assert set(b) == {"mean", "linear", "poly6"} and all(_is_float(v) for v in b.values())
-        assert b["poly6"] < 1e-18 < b["linear"] < b["mean"]
+        assert set(t.sweep) == {f"x{i}" for i in range(1, 7)}
+        for v in t.sweep.values():
+            assert _is_float(v.mae) and v.mae >= 0 and -1 <= v.corr <= 1
+        assert len(t.sobol.target) == 6 and len(t.sobol.model) == 6
+        assert all(_is_float(v) for v in t.sobol.target + t.sobol.model)
+        b = res.baselines[name]
+        assert b.degree == 6 and all(_is_float(v) for v in (b.mean, b.linear, b.poly))
+        assert b.poly < 1e-18 < b.linear < b.mean
+        # summary.json keeps the flat keys users read (and poly6, not poly/degree)
+        assert set(run.summary["baselines"][name]) == {"mean", "linear", "poly6"}
+        assert all(k in run.summary["targets"][name] for k in LEGACY_TARGET_KEYS)
+    assert all(k in run.summary["comparison"] for k in LEGACY_COMPARISON_KEYS)
     # the targets are B6 and the study's valid scrambling of it
     scr = build_targets(BellConfig.model_validate(SMOKE))
-    assert s["targets"][names[0]]["polynomial"] == str(bell_polynomial(6))
-    assert s["targets"][names[1]]["polynomial"] == str(scr.scrambled)
-    assert [tuple(p) for p in s["scramble"]["permutations"]] == list(scr.permutations)
-    assert s["network"] == {"linear_layers": 10, "skips": 8, "params": 20_801, "dims": [6] + [50] * 9 + [1]}
+    assert res.targets[names[0]].polynomial == str(bell_polynomial(6))
+    assert res.targets[names[1]].polynomial == str(scr.scrambled)
+    assert [tuple(p) for p in res.scramble.permutations] == list(scr.permutations)
+    assert res.network.model_dump() == {
+        "linear_layers": 10,
+        "skips": 8,
+        "params": 20_801,
+        "dims": [6] + [50] * 9 + [1],
+    }
     # B6: x1 and x2 dominate, x5 and x6 are nearly flat (exact indices: 0.60, 0.28, ..., ~1e-3)
-    sob = s["targets"][names[0]]["sobol"]["target"]
+    sob = res.targets[names[0]].sobol.target
     assert min(sob[0], sob[1]) > 0.15 and max(abs(sob[4]), abs(sob[5])) < 0.02
 
 
-def test_smoke_report_quotes_numbers_and_both_polynomials(smoke_run: Path) -> None:
-    s = json.loads((smoke_run / "summary.json").read_text())
-    report = (smoke_run / "report.md").read_text()
-    for t in s["targets"].values():
-        assert t["polynomial"] in report and t["polynomial_latex"] in report
-        assert fmt(t["test_rel_mse"]) in report and fmt(t["lr"]) in report
-    assert fmt(s["comparison"]["rel_mse_ratio"]) in report
+def test_sweep_extensions_train_their_own_target(smoke_run) -> None:
+    """A grid extension of target g trains target g: its members start from the sweep's shared
+    initialisation, so at step 0 they have the initial-grid members' error on g's test set."""
+    run = smoke_run("bell-hierarchy")
+    members = run.load_table(BellResults.MEMBERS)
+    step0 = run.series("test_mse").query("step == 0")
+    extensions = members[members["tag"].str.contains("/ext")]
+    assert not extensions.empty  # the smoke size extends the grid (the best rate is on the edge)
+    for tag, ext in extensions.groupby("tag"):
+        target = ext["target"].iloc[0]
+        assert tag.startswith(f"sweep/{target}/ext")
+        grid = members[(members["tag"] == "sweep") & (members["target"] == target)]["member"]
+        initial = step0[(step0["tag"] == "sweep") & step0["member"].isin(grid)]["value"]
+        extended = step0[(step0["tag"] == tag)]["value"]
+        np.testing.assert_allclose(extended.to_numpy(), initial.iloc[0], rtol=1e-6)
+
+
+def test_smoke_report_quotes_numbers_and_both_polynomials(smoke_run) -> None:
+    run = smoke_run("bell-hierarchy")
+    res: BellResults = run.results
+    report = (run.path / "report.md").read_text()
+    for t in res.targets.values():
+        assert t.polynomial in report and t.polynomial_latex in report
+        assert fmt(t.test_rel_mse) in report and fmt(t.lr) in report
+    assert fmt(res.comparison.rel_mse_ratio) in report
     assert "20,801 parameters" in report
-    for perm in s["scramble"]["permutations"]:  # the scrambling is printed
+    for perm in res.scramble.permutations:  # the scrambling is printed
         assert f"| {format_permutation(perm)} |" in report
     for fig in ("learning_curves", "lr_sweep", "sweep_single", "sweep_errors", "sobol"):
-        assert (smoke_run / "figures" / f"{fig}.png").stat().st_size > 1000
+        assert (run.figures_dir / f"{fig}.png").stat().st_size > 1000
         assert f"figures/{fig}.png" in report
 
 
-def test_same_seed_gives_the_same_summary(smoke_run: Path, tmp_path: Path) -> None:
+def test_same_seed_gives_the_same_summary(smoke_run, tmp_path: Path) -> None:
     """The study's run function again, with the smoke config, in a fresh folder (no report: the
     CLI path is covered above) must give the CLI run's summary, number for number."""
     cfg = resolve_config(STUDY, smoke=True)
+    assert cfg.seed == 0  # the seed of the session's smoke run
     writer = RunWriter(tmp_path / "again", study=STUDY.name, config=cfg, config_toml=config_to_toml(cfg))
     ctx = StudyContext(writer=writer, progress=Progress(enabled=False), device=torch.device("cpu"), root_seed=cfg.seed)
-    summary = STUDY.run(cfg, ctx)
-    writer.finish(summary)  # closes the metrics file
-    again = json.loads(json.dumps(jsonable(summary)))
-    first = json.loads((smoke_run / "summary.json").read_text())
+    results = STUDY.run(cfg, ctx)
+    assert isinstance(results, BellResults)
+    writer.finish(results.to_summary())  # closes the metrics file
+    again = json.loads((tmp_path / "again" / "summary.json").read_text())
+    first = json.loads((smoke_run("bell-hierarchy").path / "summary.json").read_text())
     for s in (first, again):
         s.pop("timing")
         s.pop("wall_seconds", None)

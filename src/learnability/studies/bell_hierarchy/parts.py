@@ -9,6 +9,8 @@
   normal equations stay well conditioned and the fit is exact to rounding.
 * :func:`linear_least_squares`, :func:`relative_mse` -- the other baselines and the error measure.
 * :func:`sweep_design` -- base points and the one-variable sweep inputs through the whole domain.
+* :func:`make_data` / :class:`BellDataSets` -- the training and test sets shared by the targets;
+  :func:`compute_baselines` -- the three baselines of each target on its test set.
 
 Shapes: ``N`` points, ``n`` input variables, ``G`` targets (groups), ``K`` ensemble members,
 ``B`` batch size, ``T`` basis functions.
@@ -17,6 +19,7 @@ Shapes: ``N`` points, ``n`` input variables, ``G`` targets (groups), ``K`` ensem
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg
@@ -26,17 +29,21 @@ from torch import Tensor
 from learnability._validation import ParameterError, check_in_range, check_matrix
 from learnability.analysis import sweep_inputs
 from learnability.linear import least_squares, with_bias
-from learnability.targets import monomial_exponents
+from learnability.targets import Polynomial, monomial_exponents
 
 __all__ = [
     "DOMAIN",
+    "BellDataSets",
     "SharedInputSource",
+    "compute_baselines",
     "draw_inputs",
     "legendre_features",
     "linear_least_squares",
+    "make_data",
     "polynomial_least_squares",
     "relative_mse",
     "sweep_design",
+    "target_names",
 ]
 
 # The spec's input domain: every coordinate uniform on [0, 2].
@@ -275,5 +282,73 @@ def sweep_design(n_vars: int, *, n_base: int, grid_points: int, seed: int) -> tu
 
 
 # --------------------------------------------------------------------------------------------
-# Logging
+# The data sets and the baselines of the study
 # --------------------------------------------------------------------------------------------
+
+
+def target_names(order: int) -> tuple[str, str]:
+    """Summary keys of the two targets, e.g. ``("B6", "B6_scrambled")``."""
+    return f"B{order}", f"B{order}_scrambled"
+
+
+@dataclass(frozen=True)
+class BellDataSets:
+    """Inputs shared by both targets and float64 targets in original units.
+
+    Attributes:
+        x_train: ``(N, n)`` float32.
+        x_test: ``(M, n)`` float32 (an independent draw).
+        y_train: ``(G, N)`` float64, ``y_train[g] = polys[g](x_train)``.
+        y_test: ``(G, M)`` float64.
+    """
+
+    x_train: Tensor
+    x_test: Tensor
+    y_train: Tensor
+    y_test: Tensor
+
+
+def make_data(
+    polys: Sequence[Polynomial], *, n_train: int, n_test: int, seed_train: int, seed_test: int
+) -> BellDataSets:
+    """Training and test sets from independent draws of ``U[0, 2]^n`` (separate generators).
+
+    Raises:
+        ParameterError: if ``seed_train == seed_test``.
+
+    The targets are evaluated in float64 on the float32 inputs the network sees, so the only
+    rounding left is that of the float32 targets used in training.
+    """
+    if seed_train == seed_test:
+        raise ParameterError(
+            "seed_test",
+            "make_data",
+            f"an int different from seed_train ({seed_train}) so that training and test inputs are independent draws",
+            seed_test,
+        )
+    n = polys[0].n_vars
+    x_train = draw_inputs(n_train, n, seed=seed_train)
+    x_test = draw_inputs(n_test, n, seed=seed_test)
+    y_train = torch.stack([p(x_train.double())[:, 0] for p in polys])  # (G, N)
+    y_test = torch.stack([p(x_test.double())[:, 0] for p in polys])  # (G, M)
+    return BellDataSets(x_train, x_test, y_train, y_test)
+
+
+def compute_baselines(data: BellDataSets, degree: int) -> list[dict[str, float]]:
+    """Relative test MSE of the mean, linear and degree-``degree`` least-squares predictors, per
+    target: ``[{"mean", "linear", "poly<degree>"}]``."""
+    y_tr, y_te = data.y_train.T, data.y_test.T  # (N, G), (M, G)
+    linear = linear_least_squares(data.x_train, y_tr, data.x_test)
+    poly = polynomial_least_squares(data.x_train.double(), y_tr, data.x_test.double(), degree=degree)
+    out = []
+    for g in range(y_tr.shape[1]):
+        yt = y_te[:, g].numpy()
+        mean_pred = np.full_like(yt, float(y_tr[:, g].mean()))
+        out.append(
+            {
+                "mean": relative_mse(mean_pred, yt),
+                "linear": relative_mse(linear[:, g].numpy(), yt),
+                f"poly{degree}": relative_mse(poly[:, g].numpy(), yt),
+            }
+        )
+    return out
