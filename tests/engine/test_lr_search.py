@@ -218,3 +218,18 @@ def test_tune_then_train_trains_fresh_members_at_the_chosen_rate() -> None:
     )
     assert finals == [out.lr] and out.lr == pytest.approx(1e-2)
     assert out.final.lr.tolist() == [out.lr] * 3 and out.sweep.chosen_lr == out.lr
+
+
+def test_a_closure_with_default_arguments_does_not_receive_the_round() -> None:
+    """The round goes to a parameter named round_ only: loop variables bound as defaults
+    (``def fn(lrs, g=g)``) keep their values."""
+    seen = []
+
+    def fn(lrs, g=7, name="B6"):
+        seen.append((g, name))
+        return _fake(lrs, best=3000.0)
+
+    lr_sweep(
+        fn, LRGrid(1e-3, 1.0, num=4, max_extensions=2), score=_score, selection=Selection("final_loss"), step_cap=CAP
+    )
+    assert seen == [(7, "B6")] * 3

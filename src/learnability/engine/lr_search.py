@@ -168,14 +168,17 @@ def _round_table(result: TrainResult, final_loss: np.ndarray, round_: int) -> pd
 
 
 def _train_round(train_fn: Callable[..., TrainResult], rates: np.ndarray, round_: int) -> TrainResult:
-    """Call ``train_fn(rates, round_)``, or ``train_fn(rates)`` for a one-argument function."""
+    """``train_fn(rates, round_=round_)`` when ``train_fn`` has a parameter named ``round_``,
+    else ``train_fn(rates)``.
+
+    By name, not by position: a closure that binds loop variables through default arguments
+    (``def fn(lrs, g=g)``) must not receive the round in ``g``.
+    """
     try:
-        params = inspect.signature(train_fn).parameters.values()
-    except (TypeError, ValueError):  # a builtin or C callable: assume the two-argument form
-        return train_fn(rates, round_)
-    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    takes_round = len(positional) >= 2 or any(p.kind == p.VAR_POSITIONAL for p in params)
-    return train_fn(rates, round_) if takes_round else train_fn(rates)
+        takes_round = "round_" in inspect.signature(train_fn).parameters
+    except (TypeError, ValueError):  # a builtin or C callable: no round
+        takes_round = False
+    return train_fn(rates, round_=round_) if takes_round else train_fn(rates)
 
 
 def round_tag(base: str, round_: int) -> str:
@@ -200,8 +203,8 @@ def lr_sweep(
     Args:
         train_fn: ``train_fn(rates, round_)`` trains one ensemble with the given (K,) rates and
             returns its result; ``round_`` is 0 for the initial grid and N for the N-th extension
-            (name the round's metrics with :func:`round_tag`). A one-argument
-            ``train_fn(rates)`` is accepted too. Every member should share the same
+            (name the round's metrics with :func:`round_tag`). The round is passed by name, to a
+            parameter called ``round_`` only; a ``train_fn(rates)`` without it is accepted too. Every member should share the same
             initialisation and data seed so the rates are compared on equal terms (the caller
             decides).
         grid: the initial grid and extension policy.
