@@ -204,9 +204,9 @@ def lr_sweep(
         train_fn: ``train_fn(rates, round_)`` trains one ensemble with the given (K,) rates and
             returns its result; ``round_`` is 0 for the initial grid and N for the N-th extension
             (name the round's metrics with :func:`round_tag`). The round is passed by name, to a
-            parameter called ``round_`` only; a ``train_fn(rates)`` without it is accepted too. Every member should share the same
-            initialisation and data seed so the rates are compared on equal terms (the caller
-            decides).
+            parameter called ``round_`` only; a ``train_fn(rates)`` without it is accepted too.
+            Every member should share the same initialisation and data seed so the rates are
+            compared on equal terms (the caller decides).
         grid: the initial grid and extension policy.
         score: (K,) final loss of each member on training or validation data (never test data).
         selection: the selection rule.
