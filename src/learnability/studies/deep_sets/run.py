@@ -131,6 +131,8 @@ class SetData:
 
 
 def make_sets(cfg: DeepSetsConfig, ctx: StudyContext) -> SetData:
+    """The set task's splits on the run's device; test sets at every size of ``test_sizes`` and the
+    training size (each split and size from its own seed)."""
     task = cfg.task
 
     def sets(count: int, size: int, key: str) -> tuple[Tensor, Tensor]:

@@ -98,6 +98,7 @@ class Digits:
 
 
 def load_digits(cfg: HubelWieselConfig, ctx: StudyContext) -> Digits:
+    """scikit-learn's 8 x 8 digits (bundled, offline), split by the run's seed."""
     split_seed = ctx.seed("digits-split")
     tr = load_images("digits", split="train", seed=split_seed, limit=cfg.digits.limit)
     te = load_images("digits", split="test", seed=split_seed, limit=cfg.digits.limit)
