@@ -1,79 +1,58 @@
-"""Study deep-sets: smoke run through the CLI, the lab's check, invariance of trained ensembles."""
+"""Study deep-sets: the session smoke run, the lab's check, invariance of trained ensembles."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
-import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from typer.testing import CliRunner
 
-from learnability import load_run
-from learnability.cli import app
 from learnability.engine import ModuleEnsemble
 from learnability.models import DeepSets, PermutationEquivariant
-from learnability.report import fmt, fmt_ci
+from learnability.report import fmt, fmt_est
 from learnability.studies.deep_sets import (
+    DeepSetsResults,
     SetMLP,
     invariance_errors,
     lab_layer_errors,
     perturbed_layer,
 )
 
-runner = CliRunner()
 F64 = torch.float64
 SETTINGS = settings(max_examples=15, deadline=None, database=None)
 
 
-@pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("deep_sets")
-    res = runner.invoke(app, ["run", "deep-sets", "--smoke", "--out", str(out), "--no-progress"])
-    assert res.exit_code == 0, res.output
-    return out / res.output.strip().splitlines()[-1].split("/")[-1]
-
-
-def test_smoke_run_summary_report_and_figures(smoke_run: Path) -> None:
-    s = json.loads((smoke_run / "summary.json").read_text())
-    lab = s["lab"]
-    assert lab["layer"]["equivariance"] < 1e2 * s["eps_float64"]
-    assert lab["deep_sets_invariance"] < 1e2 * s["eps_float64"]
-    assert lab["perturbed_layer"]["equivariance"] > 1e-5  # delta = 1e-3 is detected
-    assert set(s["models"]) == {"deep_sets_sum", "deep_sets_mean", "mlp"}
-    ds, mlp = s["models"]["deep_sets_sum"], s["models"]["mlp"]
-    assert set(ds["relative_mse_by_size"]) == {"5", "10", "20"} and set(mlp["relative_mse_by_size"]) == {"10"}
-    assert all(m["n_diverged"] == 0 for m in s["models"].values())
+def test_smoke_run_summary_report_and_figures(smoke_run) -> None:
+    run = smoke_run("deep-sets")
+    res = run.results
+    lab = res.lab
+    assert lab.layer.equivariance < 1e2 * res.eps_float64
+    assert lab.deep_sets_invariance < 1e2 * res.eps_float64
+    assert lab.perturbed_layer.equivariance > 1e-5  # delta = 1e-3 is detected
+    assert set(res.models) == {"deep_sets_sum", "deep_sets_mean", "mlp"}
+    ds, mlp = res.models["deep_sets_sum"], res.models["mlp"]
+    assert set(ds.relative_mse_by_size) == {"5", "10", "20"} and set(mlp.relative_mse_by_size) == {"10"}
+    assert all(m.n_diverged == 0 for m in res.models.values())
     # Both learn something in 100 steps (predicting the mean scores 1) ...
-    assert ds["relative_test_mse"]["mean"] < 0.2 and mlp["relative_test_mse"]["mean"] < 0.2
+    assert ds.relative_test_mse.mean < 0.2 and mlp.relative_test_mse.mean < 0.2
     # ... but only Deep Sets is invariant (float32 rounding) and the MLP clearly is not.
     for name in ("deep_sets_sum", "deep_sets_mean"):
-        assert s["models"][name]["invariance_error"]["mean"] < 1e-5
-    assert mlp["invariance_error"]["mean"] > 100 * ds["invariance_error"]["mean"]
-    assert ds["n_params"] > 0 and len(ds["test_mse"]["values"]) == 2
-    assert set(s["mlp_over_deep_sets_mse_ratio"]) == {"deep_sets_sum", "deep_sets_mean"}
-    report = (smoke_run / "report.md").read_text()
+        assert res.models[name].invariance_error.mean < 1e-5
+    assert mlp.invariance_error.mean > 100 * ds.invariance_error.mean
+    assert ds.n_params > 0 and len(ds.test_mse.values) == 2
+    assert set(res.mlp_over_deep_sets_mse_ratio) == {"deep_sets_sum", "deep_sets_mean"}
+    report = (run.path / "report.md").read_text()
     assert "The lab's check" in report and "Set sizes not seen in training" in report
     assert "relative test MSE" in report and "invariance error" in report
-    assert (smoke_run / "figures" / "set_task.png").stat().st_size > 0
-    assert (smoke_run / "artifacts" / "lr_sweep_deep_sets_sum.parquet").exists()
+    assert (run.figures_dir / "set_task.png").stat().st_size > 0
+    assert run.has_artifact(f"{DeepSetsResults.LR_SWEEP.format('deep_sets_sum')}.parquet")
     # Every (series, tag, step, member) is logged once: a grid extension has a tag of its own.
-    run_ = load_run(smoke_run)
-    assert not run_.metrics.duplicated(["series", "tag", "step", "member"]).any()
-    for name in s["models"]:
-        rounds = int(run_.load_table(f"lr_sweep_{name}")["round"].max())
-        tags = set(run_.metrics["tag"])
+    assert not run.metrics.duplicated(["series", "tag", "step", "member"]).any()
+    for name in res.models:
+        rounds = int(run.load_table(DeepSetsResults.LR_SWEEP.format(name))["round"].max())
+        tags = set(run.metrics["tag"])
         assert {f"{name}/sweep/ext{r}" for r in range(1, rounds + 1)} <= tags
-    assert f"= {fmt(lab['layer']['equivariance'])} (" in report  # the sentence quotes the measured number
-    assert (
-        fmt_ci(
-            ds["relative_test_mse"]["mean"],
-            (ds["relative_test_mse"]["low"], ds["relative_test_mse"]["high"]),
-        )
-        in report
-    )
+    assert f"= {fmt(lab.layer.equivariance)} (" in report  # the sentence quotes the measured number
+    assert fmt_est(ds.relative_test_mse) in report
 
 
 def test_lab_layer_errors_known_answers() -> None:

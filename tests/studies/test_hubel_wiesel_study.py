@@ -1,18 +1,14 @@
-"""Study hubel-wiesel: smoke run through the CLI, exactness and baselines, nearest neighbours."""
+"""Study hubel-wiesel: the session smoke run, exactness and baselines, nearest neighbours."""
 
 from __future__ import annotations
-
-import json
-from pathlib import Path
 
 import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from typer.testing import CliRunner
 
-from learnability.cli import app
 from learnability.models import complex_cells, simple_cells
+from learnability.report import fmt
 from learnability.studies.hubel_wiesel import (
     act_each,
     group_pair,
@@ -21,49 +17,36 @@ from learnability.studies.hubel_wiesel import (
     symmetry_errors,
 )
 
-runner = CliRunner()
 F64 = torch.float64
 GROUPS = ("flip", "rotation90", "shift")
 SETTINGS = settings(max_examples=15, deadline=None, database=None)
 
 
-@pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("hubel")
-    res = runner.invoke(app, ["run", "hubel-wiesel", "--smoke", "--out", str(out), "--no-progress"])
-    assert res.exit_code == 0, res.output
-    return out / res.output.strip().splitlines()[-1].split("/")[-1]
-
-
-def test_smoke_run_summary_report_and_figures(smoke_run: Path) -> None:
-    s = json.loads((smoke_run / "summary.json").read_text())
-    assert set(s["synthetic"]) == set(GROUPS) and set(GROUPS) <= set(s["digits"])
+def test_smoke_run_summary_report_and_figures(smoke_run) -> None:
+    run = smoke_run("hubel-wiesel")
+    res = run.results
+    eps64, eps32 = res.eps_float64, res.eps_float32
+    assert set(res.synthetic) == set(GROUPS) and all(res.digits.group(g) is not None for g in GROUPS)
     for g in GROUPS:
-        syn = s["synthetic"][g]
+        syn = res.synthetic[g]
         # Exact up to float64 rounding, for every tested element and both nonlinearities ...
-        assert syn["equivariance"] < 1e2 * s["eps_float64"]
-        assert syn["invariance_threshold"] < 1e2 * s["eps_float64"]
-        assert syn["invariance_sigmoid"] < 1e2 * s["eps_float64"]
+        assert syn.equivariance < 1e2 * eps64
+        assert syn.invariance_threshold < 1e2 * eps64
+        assert syn.invariance_sigmoid < 1e2 * eps64
         # ... while the baselines are clearly not invariant.
-        assert syn["unpermuted"] > 0.1 and syn["wrong_group"] > 0.05
-        dig = s["digits"][g]
-        assert dig["exact"]["equivariance"] < 1e2 * s["eps_float32"]
-        assert dig["exact"]["invariance_threshold"] < 1e2 * s["eps_float32"]
+        assert syn.unpermuted > 0.1 and syn.wrong_group > 0.05
+        dig = res.digits.group(g)
+        assert dig.exact.equivariance < 1e2 * eps32
+        assert dig.exact.invariance_threshold < 1e2 * eps32
         # Exactly invariant features give the same nearest neighbours on transformed digits.
-        assert dig["knn"]["complex"]["original"]["values"] == dig["knn"]["complex"]["transformed"]["values"]
-        assert dig["knn"]["pixels"]["transformed"]["mean"] < dig["knn"]["pixels"]["original"]["mean"] - 0.2
-    report = (smoke_run / "report.md").read_text()
+        assert dig.knn["complex"].original.values == dig.knn["complex"].transformed.values
+        assert dig.knn["pixels"].transformed.mean < dig.knn["pixels"].original.mean - 0.2
+    report = (run.path / "report.md").read_text()
     assert "Exactness on synthetic images" in report and "1-nearest-neighbour accuracy" in report
-    worst = max(s["synthetic"][g]["equivariance"] for g in GROUPS)
-    assert f"relative max error of {_fmt(worst)}" in report
+    worst = max(res.synthetic[g].equivariance for g in GROUPS)
+    assert f"relative max error of {fmt(worst)}" in report
     for name in ("exactness", "knn_accuracy", "examples"):
-        assert (smoke_run / "figures" / f"{name}.png").stat().st_size > 0
-
-
-def _fmt(x: float) -> str:
-    from learnability.report import fmt
-
-    return fmt(x)
+        assert (run.figures_dir / f"{name}.png").stat().st_size > 0
 
 
 @pytest.mark.parametrize("name", GROUPS)
@@ -75,13 +58,13 @@ def test_symmetry_errors_known_answers(name: str) -> None:
     levels = torch.tensor([-0.5, 0.0, 0.5], dtype=F64)
     elements = [k for k in range(group.order) if k != group.identity_index]
     err = symmetry_errors(x, templates, group, wrong, levels, ["threshold", "sigmoid"], elements)
-    assert err["equivariance"] < 1e-13 and err["invariance_threshold"] < 1e-13 and err["invariance_sigmoid"] < 1e-13
-    assert err["unpermuted"] > 0.1 and err["wrong_group"] > 0.01
+    assert err.equivariance < 1e-13 and err.invariance_threshold < 1e-13 and err.invariance_sigmoid < 1e-13
+    assert err.unpermuted > 0.1 and err.wrong_group > 0.01
     # Testing only elements of the wrong group itself would not reveal the wrong pooling.
     shared = [k for k in elements if any(torch.equal(group.perms[k], p) for p in wrong.perms)]
     if shared:
         err_shared = symmetry_errors(x, templates, group, wrong, levels, ["threshold"], shared)
-        assert err_shared["wrong_group"] < 1e-13
+        assert err_shared.wrong_group < 1e-13
 
 
 def test_wrong_groups_are_not_supergroups() -> None:
