@@ -53,7 +53,11 @@ class StudyConfig(ConfigSection):
     """
 
     seed: int = Field(0, ge=0, description="Root seed: every random stream of the run derives from it.")
-    device: Literal["cpu", "cuda"] = Field("cpu", description="Where tensors live and models train.")
+    device: str = Field(
+        "cpu",
+        pattern=r"^(cpu|cuda(:[0-9]+)?|mps)$",
+        description="Where tensors live and models train: cpu, cuda, cuda:N or mps (where available).",
+    )
 
 
 class ConfigError(ValueError):

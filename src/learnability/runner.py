@@ -7,6 +7,9 @@ run produce the same folder.
 from __future__ import annotations
 
 import contextlib
+import io
+import sys
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -56,11 +59,32 @@ def resolve_config(
     if assignments:
         layers.append(parse_assignments(study.config_cls, assignments))
     config = build_config(study.config_cls, owner=study.name, layers=layers)
-    if config.device == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(
-            [parameter_message("device", study.name, "'cpu' on this machine (CUDA is not available)", "cuda")]
-        )
+    problem = device_problem(config.device, study)
+    if problem is not None:
+        raise ConfigError([parameter_message("device", study.name, problem, config.device)])
     return config
+
+
+def available_devices() -> list[str]:
+    """The devices this machine offers: ``cpu``, ``cuda`` and ``cuda:N`` per GPU, ``mps``."""
+    out = ["cpu"]
+    if torch.cuda.is_available():
+        out += ["cuda"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    if torch.backends.mps.is_available():
+        out.append("mps")
+    return out
+
+
+def device_problem(device: str, study: Study) -> str | None:
+    """Why ``device`` cannot run ``study`` here (the allowed values, for the error), or None."""
+    kind = device.split(":")[0]
+    if kind not in study.devices:
+        return "'cpu' for this study (it computes with NumPy/scikit-learn, not torch devices)"
+    here = [d for d in available_devices() if d.split(":")[0] in study.devices]
+    if device not in here:
+        allowed = repr(here[0]) if len(here) == 1 else "one of {" + ", ".join(repr(d) for d in here) + "}"
+        return f"{allowed} on this machine"
+    return None
 
 
 def load_run(path: str | Path) -> Run:
@@ -146,21 +170,80 @@ def execute(
             path, study=study.name, config=config, config_toml=config_to_toml(config, header=header), argv=argv
         )
         writer.provenance["flush_denormal"] = flush
-        bar = Progress(enabled=progress, desc=study.name)
-        ctx = StudyContext(writer=writer, progress=bar, device=torch.device(config.device), root_seed=config.seed)
-        try:
-            summary = study.summary_of(study.run(config, ctx))
-            bar.close()
-            writer.finish(summary)
-        except BaseException as exc:
-            bar.close()
-            writer.fail(exc)
-            # The original error matters more than the report's.
-            with contextlib.suppress(Exception):
-                rebuild_report(path)
-            raise
+        caught: list[str] = writer.provenance.setdefault("warnings", [])
+        with _recording_warnings(caught), _teeing_stderr(path / STDERR_FILE):
+            bar = Progress(enabled=progress, desc=study.name)
+            ctx = StudyContext(writer=writer, progress=bar, device=torch.device(config.device), root_seed=config.seed)
+            try:
+                summary = study.summary_of(study.run(config, ctx))
+                bar.close()
+                writer.finish(summary)
+            except BaseException as exc:
+                bar.close()
+                writer.fail(exc)
+                # The original error matters more than the report's.
+                with contextlib.suppress(Exception):
+                    rebuild_report(path)
+                raise
     rebuild_report(path)
     return path
+
+
+# The run's standard error (progress, warnings, library messages), as it was printed.
+STDERR_FILE = "stderr.txt"
+
+
+@contextlib.contextmanager
+def _recording_warnings(into: list[str]) -> Iterator[None]:
+    """Append every warning shown during the block to ``into`` (and still show it).
+
+    A silent fallback (a compiled step that went eager, a library's numerical warning) then stays
+    visible in the run's provenance.
+    """
+    previous = warnings.showwarning
+
+    def show(message: Warning | str, category: type[Warning], filename: str, lineno: int, *args: Any) -> None:
+        into.append(f"{category.__name__}: {message} ({Path(filename).name}:{lineno})")
+        previous(message, category, filename, lineno, *args)
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = previous
+
+
+class _Tee(io.TextIOBase):
+    """Writes to a stream and to a file (the file gets everything, the stream stays as it was)."""
+
+    def __init__(self, stream: Any, file: Any) -> None:
+        self._stream, self._file = stream, file
+
+    def write(self, text: str) -> int:
+        self._file.write(text)
+        return self._stream.write(text)
+
+    def flush(self) -> None:
+        self._file.flush()
+        self._stream.flush()
+
+    def isatty(self) -> bool:
+        return self._stream.isatty()
+
+    def fileno(self) -> int:
+        return self._stream.fileno()
+
+
+@contextlib.contextmanager
+def _teeing_stderr(path: Path) -> Iterator[None]:
+    """Copy what Python code writes to ``sys.stderr`` during the block into ``path``."""
+    previous = sys.stderr
+    with open(path, "w", encoding="utf-8") as f:
+        sys.stderr = _Tee(previous, f)
+        try:
+            yield
+        finally:
+            sys.stderr = previous
 
 
 def run_study(

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import hashlib
 import json
 import math
 import os
@@ -38,7 +39,7 @@ import pandas as pd
 
 from learnability._version import __version__
 
-__all__ = ["Run", "RunWriter", "jsonable", "new_run_dir", "read_run"]
+__all__ = ["Run", "RunWriter", "jsonable", "load_runs", "new_run_dir", "read_run"]
 
 CONFIG_FILE = "config.toml"
 PROVENANCE_FILE = "provenance.json"
@@ -90,26 +91,34 @@ def _round_metric(v: Any) -> Any:
     return v
 
 
+def _installed_packages() -> dict[str, str]:
+    """Name -> version of every distribution installed in this environment (a ``pip freeze``)."""
+    import importlib.metadata
+
+    out = {}
+    for dist in importlib.metadata.distributions():
+        name = dist.metadata["Name"]
+        if name:
+            out[name.lower()] = dist.version
+    return dict(sorted(out.items()))
+
+
 def _git_commit() -> dict[str, Any]:
+    """The source tree's commit; for a dirty tree, a hash of ``git diff HEAD`` identifies the edits."""
     here = Path(__file__).resolve().parent
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-C", str(here), *args], capture_output=True, text=True, timeout=5, check=True
+        ).stdout
+
     try:
-        commit = subprocess.run(
-            ["git", "-C", str(here), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        ).stdout.strip()
-        return {"commit": commit, "dirty": bool(dirty)}
+        commit = git("rev-parse", "HEAD").strip()
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no").strip())
+        diff_hash = hashlib.sha256(git("diff", "HEAD").encode()).hexdigest()[:16] if dirty else None
+        return {"commit": commit, "dirty": dirty, "diff_sha256": diff_hash}
     except (OSError, subprocess.SubprocessError):
-        return {"commit": None, "dirty": None}
+        return {"commit": None, "dirty": None, "diff_sha256": None}
 
 
 def new_run_dir(out: str | Path, study: str, seed: int) -> Path:
@@ -162,8 +171,8 @@ class RunWriter:
 
         device = getattr(self.config, "device", "cpu")
         device_name = (
-            torch.cuda.get_device_name(0)
-            if device == "cuda" and torch.cuda.is_available()
+            torch.cuda.get_device_name(torch.device(device))
+            if str(device).startswith("cuda") and torch.cuda.is_available()
             else (platform.processor() or platform.machine())
         )
         return {
@@ -181,6 +190,9 @@ class RunWriter:
             "device_name": device_name,
             "cpu_count": os.cpu_count(),
             "threads": torch.get_num_threads(),
+            "cuda": torch.version.cuda,
+            "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
+            "packages": _installed_packages(),
             "seed": getattr(self.config, "seed", None),
             "command": list(sys.argv if argv is None else argv),
             "started": _now(),
@@ -485,3 +497,56 @@ def read_run(path: str | Path) -> Run:
         summary=summary,
         status=status,
     )
+
+
+def _flat_scalars(obj: Any, prefix: str, out: dict[str, Any]) -> None:
+    """Numbers, strings and booleans of a nested mapping under dotted keys (lists are skipped)."""
+    if isinstance(obj, Mapping):
+        for k, v in obj.items():
+            _flat_scalars(v, f"{prefix}.{k}" if prefix else str(k), out)
+    elif isinstance(obj, bool | int | float | str) or obj is None:
+        out[prefix] = float(obj) if obj in ("nan", "inf", "-inf") else obj
+
+
+def load_runs(folder: str | Path) -> pd.DataFrame:
+    """One row per run folder found below ``folder`` (any depth): a table of many runs.
+
+    Columns: ``path`` (relative to ``folder``), ``study``, ``seed``, ``status``, ``started``,
+    ``wall_seconds``, ``smoke``, then ``config.<key>`` for every setting and ``summary.<key>`` for
+    every number of the summary (nested keys dotted; lists left out), so runs of different
+    settings line up as columns. Folders that are not runs are skipped; a damaged run keeps a row
+    with what could be read.
+
+    Args:
+        folder: a folder holding run folders (``runs/``, a sweep's ``runs/``, ...).
+
+    Returns:
+        The table, sorted by start time.
+    """
+    import tomllib
+
+    folder = Path(folder)
+    rows = []
+    for cfg in sorted(folder.rglob(CONFIG_FILE)):
+        path = cfg.parent
+        try:
+            run = read_run(path)
+        except (OSError, tomllib.TOMLDecodeError, ValueError):
+            continue
+        prov = run.provenance
+        row: dict[str, Any] = {
+            "path": str(path.relative_to(folder)),
+            "study": run.study,
+            "seed": run.config_dict.get("seed"),
+            "status": run.status,
+            "started": prov.get("started"),
+            "wall_seconds": run.summary.get("wall_seconds", prov.get("wall_seconds")),
+            "smoke": prov.get("smoke"),
+        }
+        _flat_scalars(run.config_dict, "config", row)
+        _flat_scalars({k: v for k, v in run.summary.items() if k not in ("study", "wall_seconds")}, "summary", row)
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    if table.empty:
+        return pd.DataFrame(columns=["path", "study", "seed", "status", "started", "wall_seconds", "smoke"])
+    return table.sort_values("started", kind="stable", na_position="last", ignore_index=True)

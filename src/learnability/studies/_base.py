@@ -73,6 +73,8 @@ class Study:
         check: ``check(config)`` — checks that need more than the config's types (e.g. a folder
             that a setting names), run before the run folder is created; raises
             :class:`~learnability._validation.ParameterError` naming the setting.
+        devices: the device kinds the study can compute on (``("cpu",)`` for a study that
+            computes with NumPy/scikit-learn: ``--device cuda`` is refused, not ignored).
     """
 
     name: str
@@ -83,6 +85,7 @@ class Study:
     results: type[StudyResults] | None = None
     smoke: Mapping[str, Any] = field(default_factory=dict)
     check: Callable[[Any], None] | None = None
+    devices: tuple[str, ...] = ("cpu", "cuda", "mps")
 
     def build_report(self, run: Run) -> Report:
         """The report of a complete run folder (typed results validated from ``summary.json``)."""
