@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
+import shutil
 import sys
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
@@ -18,7 +20,7 @@ import numpy as np
 import torch
 
 from learnability._progress import Progress
-from learnability._validation import check_in_range, parameter_message
+from learnability._validation import ParameterError, check_in_range, parameter_message
 from learnability.config import (
     ConfigError,
     StudyConfig,
@@ -29,10 +31,18 @@ from learnability.config import (
 )
 from learnability.report.curves import incomplete_report
 from learnability.report.write import write_report
-from learnability.runs import Run, RunWriter, new_run_dir, read_run
-from learnability.studies import Study, StudyContext, get_study
+from learnability.runs import CorruptRunError, Run, RunWriter, new_run_dir, read_run
+from learnability.studies import MemoryEstimate, Study, StudyContext, get_study
 
-__all__ = ["execute", "load_run", "rebuild_report", "resolve_config", "run_study"]
+__all__ = [
+    "available_memory",
+    "check_memory",
+    "execute",
+    "load_run",
+    "rebuild_report",
+    "resolve_config",
+    "run_study",
+]
 
 
 def resolve_config(
@@ -112,14 +122,107 @@ def load_run(path: str | Path) -> Run:
 
 
 def rebuild_report(path: str | Path) -> Path:
-    """(Re)build ``report.md`` and the figures of a run folder from the folder alone."""
+    """(Re)build ``report.md`` and the figures of a run folder from the folder alone.
+
+    A run that did not complete, or whose folder is corrupt (a garbled or missing
+    ``summary.json``, a summary that lacks what the study's report reads), gets the report of an
+    incomplete run, which says why.
+
+    Raises:
+        FileNotFoundError: if ``path`` holds no run.
+        CorruptRunError: naming the file, when a file the report needs (``config.toml``, an
+            artifact) is garbled.
+    """
     run = load_run(path)
     try:
         study: Study | None = get_study(run.study)
     except ValueError:
         study = None
-    report = study.build_report(run) if (study is not None and run.complete) else incomplete_report(run)
+    report = None
+    if study is not None and run.complete:
+        try:
+            report = study.build_report(run)
+        except CorruptRunError:
+            raise
+        except (KeyError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
+            run.status = "corrupt"
+            run.problem = f"summary.json does not hold what the {study.name} report reads ({type(exc).__name__}: {exc})"
+    if report is None:
+        report = incomplete_report(run)
     return write_report(report, run)
+
+
+def _cgroup_memory_left() -> int | None:
+    """Bytes this process's cgroup (v2) may still allocate, when it has a limit."""
+    root = Path("/sys/fs/cgroup")
+    try:
+        limit = (root / "memory.max").read_text().strip()
+        used = int((root / "memory.current").read_text().strip())
+    except (OSError, ValueError):
+        return None
+    if limit == "max" or not limit.isdigit():
+        return None
+    return max(0, int(limit) - used)
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to a new run: ``MemAvailable`` of ``/proc/meminfo`` (Linux),
+    lowered to the container's (cgroup) limit where there is one; None where unknown."""
+    try:
+        text = Path("/proc/meminfo").read_text()
+    except OSError:
+        return None
+    available = None
+    for line in text.splitlines():
+        if line.startswith("MemAvailable:"):
+            available = int(line.split()[1]) * 1024  # kB
+            break
+    if available is None:
+        return None
+    cgroup = _cgroup_memory_left()
+    return available if cgroup is None else min(available, cgroup)
+
+
+def _gib(n: float) -> str:
+    return f"{n / 2**30:.3g} GiB" if n >= 2**30 else f"{n / 2**20:.3g} MiB"
+
+
+def _setting_value(config: Any, dotted: str) -> Any:
+    value = config
+    for part in dotted.split("."):
+        value = getattr(value, part, None)
+    return value
+
+
+def check_memory(study: Study, config: StudyConfig, *, available: int | None = None) -> None:
+    """Refuse a config whose memory estimate (``study.memory_bytes``) exceeds what is available.
+
+    Args:
+        study: the study (no estimate when its ``memory_bytes`` hook is None or returns None).
+        config: the resolved config.
+        available: bytes available (default :func:`available_memory`; unknown: no check).
+
+    Raises:
+        ParameterError: naming the setting that dominates the estimate (when the hook names
+            it), the estimate and the limit.
+    """
+    if study.memory_bytes is None:
+        return
+    estimate = study.memory_bytes(config)
+    if estimate is None:
+        return
+    if not isinstance(estimate, MemoryEstimate):
+        estimate = MemoryEstimate(int(estimate))
+    have = available_memory() if available is None else available
+    if have is None or estimate.bytes <= have:
+        return
+    allowed = (
+        f"small enough for the run to fit in memory (the run needs an estimated {_gib(estimate.bytes)}; "
+        f"{_gib(have)} is available)"
+    )
+    if estimate.setting is None:
+        raise ParameterError("config", study.name, allowed, "a config of this size")
+    raise ParameterError(estimate.setting, study.name, allowed, _setting_value(config, estimate.setting))
 
 
 def _denormals_flushed() -> bool:
@@ -160,15 +263,20 @@ def execute(
     """
     if study.check is not None:  # refuse before creating anything
         study.check(config)
+    check_memory(study, config)
     with flushing_denormals() as flush:
         path = new_run_dir(out, study.name, config.seed)
         header = (
             f"learnability run {study.name}: resolved configuration\n"
             f"re-run with: learnability run {study.name} --config config.toml"
         )
-        writer = RunWriter(
-            path, study=study.name, config=config, config_toml=config_to_toml(config, header=header), argv=argv
-        )
+        try:
+            writer = RunWriter(
+                path, study=study.name, config=config, config_toml=config_to_toml(config, header=header), argv=argv
+            )
+        except BaseException:  # e.g. a full disk: leave no half-made folder behind
+            shutil.rmtree(path, ignore_errors=True)
+            raise
         writer.provenance["flush_denormal"] = flush
         caught: list[str] = writer.provenance.setdefault("warnings", [])
         with _recording_warnings(caught), _teeing_stderr(path / STDERR_FILE):
@@ -179,11 +287,15 @@ def execute(
                 bar.close()
                 writer.finish(summary)
             except BaseException as exc:
-                bar.close()
-                writer.fail(exc)
-                # The original error matters more than the report's.
-                with contextlib.suppress(Exception):
-                    rebuild_report(path)
+                exc.add_note(f"run folder: {path}")
+                # The status first: a second Ctrl-C (or a full disk) during the rest of the
+                # cleanup stops the cleanup, never leaves the run "running", and the original
+                # error is the one raised.
+                with contextlib.suppress(Exception, KeyboardInterrupt):
+                    writer.fail(exc)
+                    bar.close()
+                    with contextlib.suppress(Exception):
+                        rebuild_report(path)
                 raise
     rebuild_report(path)
     return path
@@ -279,8 +391,10 @@ def run_study(
     layers: dict[str, Any] = {}
     if isinstance(config, Mapping):
         layers.update(config)
-    elif config is not None:
+    elif isinstance(config, str | os.PathLike):
         file = config
+    elif config is not None:  # an int would be opened as a file descriptor
+        raise ParameterError("config", "run_study", "a TOML file (str or Path), a mapping of settings or None", config)
     layers.update(overrides)
     if threads is not None:
         check_in_range(threads, "threads", "run_study", low=1, kind=int)

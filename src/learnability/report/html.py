@@ -41,7 +41,7 @@ from learnability.report.document import (
     fmt,
 )
 from learnability.report.plotly_charts import chart_div
-from learnability.runs import Run
+from learnability.runs import Run, write_atomic
 
 __all__ = ["HEADLINE_FILE", "REPORT_HTML", "inline_markdown", "markdown_to_html", "render_html", "write_html"]
 
@@ -439,13 +439,12 @@ def write_html(report: Report, run: Run) -> Path:
     Returns:
         The path of ``report.html``.
     """
-    path = run.path / REPORT_HTML
-    path.write_text(render_html(report, run), encoding="utf-8")
+    path = write_atomic(run.path / REPORT_HTML, render_html(report, run))
     entry = {
         "title": report.title,
         "study": run.study,
         "status": run.status,
         "headline": {str(k): v if isinstance(v, str) else fmt(v) for k, v in report.headline.items()},
     }
-    (run.path / HEADLINE_FILE).write_text(json.dumps(entry, indent=2), encoding="utf-8")
+    write_atomic(run.path / HEADLINE_FILE, json.dumps(entry, indent=2))
     return path

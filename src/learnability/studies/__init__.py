@@ -12,10 +12,11 @@ import pkgutil
 import warnings
 
 from learnability._validation import ParameterError
-from learnability.studies._base import Study, StudyContext
+from learnability.studies._base import MemoryEstimate, Study, StudyContext
 from learnability.studies._results import ResultsModel, StudyResults
 
 __all__ = [
+    "MemoryEstimate",
     "ResultsModel",
     "Study",
     "StudyContext",
