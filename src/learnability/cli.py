@@ -169,12 +169,17 @@ def run_cmd(
             )
         torch.set_num_threads(threads)
     from learnability._validation import ParameterError
+    from learnability.runner import is_data_error
 
     previous = signal.signal(signal.SIGTERM, _sigterm_to_interrupt)
     try:
         path = execute(study_obj, cfg, out=out, progress=not no_progress, argv=sys.argv)
-    except ParameterError as exc:  # a study's pre-run check (nothing was created) or a bad input
-        _fail(str(exc))
+    except ParameterError as exc:  # a pre-run check (nothing was created: --out, memory) or a bad input
+        _fail([str(exc), *getattr(exc, "__notes__", [])])
+    except Exception as exc:
+        if not is_data_error(exc):
+            raise
+        _fail([str(exc), *getattr(exc, "__notes__", [])])  # missing or corrupt data files, named
     except KeyboardInterrupt:
         typer.echo("interrupted: the run folder keeps everything recorded so far", err=True)
         raise typer.Exit(EXIT_INTERRUPTED) from None
@@ -208,16 +213,21 @@ def report_cmd(
     ] = False,
 ) -> None:
     """Rebuild a run's figures and report (report.md, report.html) from the run folder alone."""
+    from learnability.runs import CorruptRunError
+
     try:
         if index:
             from learnability.report import write_index
 
-            typer.echo(str(write_index(run_dir)))
+            def skipped(rel: str, reason: str) -> None:
+                typer.echo(f"skipped {rel}: {reason}", err=True)
+
+            typer.echo(str(write_index(run_dir, on_skip=skipped)))
             return
         from learnability.runner import rebuild_report
 
         path = rebuild_report(run_dir)
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, CorruptRunError) as exc:
         _fail(str(exc))
     typer.echo(str(path))
     typer.echo(str(path.with_suffix(".html")))

@@ -31,7 +31,15 @@ from learnability.config import (
 )
 from learnability.report.curves import incomplete_report
 from learnability.report.write import write_report
-from learnability.runs import CorruptRunError, Run, RunWriter, new_run_dir, read_run
+from learnability.runs import (
+    ARTIFACTS_DIR,
+    METRICS_FILE,
+    CorruptRunError,
+    Run,
+    RunWriter,
+    new_run_dir,
+    read_run,
+)
 from learnability.studies import MemoryEstimate, Study, StudyContext, get_study
 
 __all__ = [
@@ -225,6 +233,22 @@ def check_memory(study: Study, config: StudyConfig, *, available: int | None = N
     raise ParameterError(estimate.setting, study.name, allowed, _setting_value(config, estimate.setting))
 
 
+def is_data_error(exc: BaseException) -> bool:
+    """Whether ``exc`` says a data file is missing or corrupt (its message names the file).
+
+    Looked up without importing the data package: if it was never imported, no data file was read.
+    """
+    errors = sys.modules.get("learnability.data._errors")
+    return errors is not None and isinstance(exc, errors.DataFileError | errors.MissingDataError)
+
+
+def _nothing_recorded(path: Path) -> bool:
+    """Whether a run folder holds no metric and no artifact yet."""
+    metrics = path / METRICS_FILE
+    no_metrics = not metrics.exists() or metrics.stat().st_size == 0
+    return no_metrics and not any((path / ARTIFACTS_DIR).iterdir())
+
+
 def _denormals_flushed() -> bool:
     """Whether this thread's floating-point unit currently flushes subnormal float32 to zero."""
     smallest_normal = np.finfo(np.float32).tiny
@@ -287,6 +311,13 @@ def execute(
                 bar.close()
                 writer.finish(summary)
             except BaseException as exc:
+                if is_data_error(exc) and _nothing_recorded(path):
+                    # The data files are missing or corrupt and the run recorded nothing: the
+                    # message names the files; a folder would only hide the next attempt.
+                    writer.fail(exc)
+                    bar.close()
+                    shutil.rmtree(path, ignore_errors=True)
+                    raise
                 exc.add_note(f"run folder: {path}")
                 # The status first: a second Ctrl-C (or a full disk) during the rest of the
                 # cleanup stops the cleanup, never leaves the run "running", and the original
