@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from learnability._validation import check_choice, check_in_range
+from learnability.runs import write_atomic
 from learnability.sweep._aggregate import report_sweep
 from learnability.sweep._backends import (
     BACKENDS,
@@ -44,7 +45,7 @@ from learnability.sweep._layout import (
     move_aside,
 )
 from learnability.sweep._plan import PlannedRun, SweepError, SweepPlan, plan_sweep
-from learnability.sweep._results import ResultsTable
+from learnability.sweep._results import ResultsTable, read_state
 from learnability.sweep._worker import RunTask
 
 __all__ = ["DEFAULT_OUT", "build_tasks", "run_sweep"]
@@ -60,9 +61,7 @@ def _now() -> str:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    write_atomic(path, text)
 
 
 @contextlib.contextmanager
@@ -113,10 +112,7 @@ def _write_plan(sweep_dir: Path, plan: SweepPlan) -> dict[str, Any]:
 
 def _record_invocation(sweep_dir: Path, plan: SweepPlan, invocation: dict[str, Any], *, new: bool) -> None:
     path = sweep_dir / STATE_FILE
-    try:
-        state = json.loads(path.read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
-        state = {}
+    state = read_state(sweep_dir)
     state.update(name=plan.name, study=plan.study)
     invocations = state.setdefault("invocations", [])
     if new or not invocations:
