@@ -124,7 +124,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
             tmp.unlink()
         if isinstance(exc, OSError) and exc.filename != str(path):
             # The temporary name means nothing to the user: name the file being written.
-            raise OSError(exc.errno, f"could not write {path}: {exc.strerror or exc}", str(path)) from exc
+            raise OSError(exc.errno, exc.strerror or f"could not be written ({exc})", str(path)) from exc
         raise
     _fsync_dir(path.parent)
 
@@ -627,7 +627,7 @@ class Run:
         """
         path = self.artifact(f"{name}.npz")
         try:
-            with np.load(path, allow_pickle=False) as data:
+            with open(path, "rb") as f, np.load(f, allow_pickle=False) as data:
                 return {k: data[k] for k in data.files}
         except FileNotFoundError:
             raise
