@@ -8,12 +8,13 @@ Python API (mirrors the CLI)::
     run.metrics      # pandas DataFrame (long format: series, tag, step, member, value)
     run.summary      # dict, the final numbers
     run = learnability.load_run("runs/teacher-student-...")      # any run folder, even incomplete
+    table = learnability.load_runs("runs")                        # one row per run below a folder
     table = learnability.load_sweep("sweeps/widths")              # one row per run of a sweep
 """
 
 from learnability._version import __version__
 from learnability.runner import load_run, rebuild_report, run_study
-from learnability.runs import Run
+from learnability.runs import Run, load_runs
 from learnability.studies import get_study, list_studies
 
 
@@ -30,6 +31,7 @@ __all__ = [
     "get_study",
     "list_studies",
     "load_run",
+    "load_runs",
     "load_sweep",
     "rebuild_report",
     "run_study",

@@ -35,9 +35,9 @@ class ParameterError(ValueError):
         got: the value received.
     """
 
-    def __init__(self, name: str, owner: str, allowed: str, got: Any) -> None:
+    def __init__(self, name: str, owner: str, allowed: str, got: Any, *, hint: str = "") -> None:
         self.name, self.owner, self.allowed, self.got = name, owner, allowed, got
-        super().__init__(parameter_message(name, owner, allowed, got))
+        super().__init__(parameter_message(name, owner, allowed, got) + hint)
 
 
 def parameter_message(name: str, owner: str, allowed: str, got: Any) -> str:

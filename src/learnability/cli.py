@@ -1,11 +1,13 @@
 """The ``learnability`` command. Thin: every command calls the library.
 
+learnability [--version] [--install-completion]
 learnability list
 learnability run STUDY [--smoke] [--seed N] [--config FILE.toml] [--set key=value ...]
-                       [--out DIR] [--device cpu|cuda] [--no-progress] [--threads N]
+                       [--out DIR] [--device cpu|cuda|cuda:N|mps] [--no-progress] [--threads N]
 learnability config STUDY [--smoke] [--set key=value ...]   # print the resolved TOML
 learnability report RUN_DIR | --index RUNS_DIR
-learnability sweep FILE.toml [--backend local|ray] [--workers N] [--threads N] [--out DIR]
+learnability export RUN_DIR [--to csv|parquet|tensorboard] [--out PATH]
+learnability sweep FILE.toml [--backend local|ray] [--workers N] [--threads N] [--out DIR] [--fail-fast]
 learnability bench [--quick]
 learnability data-bench [--dataset bell|digits|cifar10|corrupted|arc] [--sweep] ...
 """
@@ -20,15 +22,74 @@ from types import FrameType
 from typing import Annotated, Any
 
 import typer
+from typer.core import TyperCommand
+
+EXIT_CONFIG = 2
+EXIT_FAILED = 1
+EXIT_INTERRUPTED = 130
+
+
+class _Command(TyperCommand):
+    """A command whose help shows no ``<bool>`` type beside flags (``--smoke``, ``--help``)."""
+
+    def get_help_option(self, ctx: Any) -> Any:
+        opt = super().get_help_option(ctx)
+        if opt is not None:
+            opt.metavar = ""
+        return opt
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for p in self.params:
+            if getattr(p, "is_flag", False) and not p.metavar:
+                p.metavar = ""
+
+
+def _study_names() -> list[str]:
+    from learnability.studies import list_studies
+
+    return [s.name for s in list_studies()]
+
+
+class _StudyCommand(_Command):
+    """A command taking a study name: its help ends with the list of studies (computed when shown)."""
+
+    @property
+    def epilog(self) -> str | None:
+        return "Studies: " + ", ".join(_study_names()) + "."
+
+    @epilog.setter
+    def epilog(self, value: str | None) -> None:  # click sets it in __init__; the list wins
+        pass
+
+
+def _complete_study(incomplete: str) -> list[str]:
+    """Shell completion of study names."""
+    return [n for n in _study_names() if n.startswith(incomplete)]
+
+
+def _version(value: bool) -> None:
+    if value:
+        from learnability._version import __version__
+
+        typer.echo(f"learnability {__version__}")
+        raise typer.Exit()
+
 
 app = typer.Typer(
-    add_completion=False,
     no_args_is_help=True,
     help="Reproducible empirical studies of what neural networks and kernel machines learn.",
 )
 
-EXIT_CONFIG = 2
-EXIT_INTERRUPTED = 130
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.", metavar=""),
+    ] = False,
+) -> None:
+    """Reproducible empirical studies of what neural networks and kernel machines learn."""
 
 
 def _fail(messages: list[str] | str) -> None:
@@ -41,7 +102,7 @@ def _sigterm_to_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-@app.command("list")
+@app.command("list", cls=_Command)
 def list_cmd() -> None:
     """List the studies."""
     from learnability.studies import list_studies
@@ -77,15 +138,20 @@ def _resolve(
     return study, cfg
 
 
-@app.command("run")
+@app.command("run", cls=_StudyCommand)
 def run_cmd(
-    study: Annotated[str, typer.Argument(help="Study name (see `learnability list`).")],
+    study: Annotated[
+        str,
+        typer.Argument(help="Study name (see `learnability list`).", autocompletion=_complete_study, metavar="STUDY"),
+    ],
     smoke: Annotated[bool, typer.Option("--smoke", help="Small size, as CI runs it.")] = False,
     seed: Annotated[int | None, typer.Option(help="Root seed of the run.")] = None,
     config: Annotated[Path | None, typer.Option(help="TOML file of settings.")] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="key=value (repeatable).")] = None,
     out: Annotated[Path, typer.Option(help="Parent folder of run folders.")] = Path("runs"),
-    device: Annotated[str | None, typer.Option(help="cpu or cuda.")] = None,
+    device: Annotated[
+        str | None, typer.Option(help="cpu, cuda, cuda:N or mps (where available).", metavar="DEVICE")
+    ] = None,
     no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar.")] = False,
     threads: Annotated[int | None, typer.Option(help="torch intra-op threads.")] = None,
 ) -> None:
@@ -103,12 +169,17 @@ def run_cmd(
             )
         torch.set_num_threads(threads)
     from learnability._validation import ParameterError
+    from learnability.runner import is_data_error
 
     previous = signal.signal(signal.SIGTERM, _sigterm_to_interrupt)
     try:
         path = execute(study_obj, cfg, out=out, progress=not no_progress, argv=sys.argv)
-    except ParameterError as exc:  # a study's pre-run check (nothing was created) or a bad input
-        _fail(str(exc))
+    except ParameterError as exc:  # a pre-run check (nothing was created: --out, memory) or a bad input
+        _fail([str(exc), *getattr(exc, "__notes__", [])])
+    except Exception as exc:
+        if not is_data_error(exc):
+            raise
+        _fail([str(exc), *getattr(exc, "__notes__", [])])  # missing or corrupt data files, named
     except KeyboardInterrupt:
         typer.echo("interrupted: the run folder keeps everything recorded so far", err=True)
         raise typer.Exit(EXIT_INTERRUPTED) from None
@@ -117,9 +188,9 @@ def run_cmd(
     typer.echo(str(path))
 
 
-@app.command("config")
+@app.command("config", cls=_StudyCommand)
 def config_cmd(
-    study: Annotated[str, typer.Argument(help="Study name.")],
+    study: Annotated[str, typer.Argument(help="Study name.", autocompletion=_complete_study, metavar="STUDY")],
     smoke: Annotated[bool, typer.Option("--smoke")] = False,
     config: Annotated[Path | None, typer.Option(help="TOML file of settings.")] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="key=value (repeatable).")] = None,
@@ -131,7 +202,7 @@ def config_cmd(
     typer.echo(config_to_toml(cfg, header=f"learnability run {study_obj.name} --config FILE"))
 
 
-@app.command("report")
+@app.command("report", cls=_Command)
 def report_cmd(
     run_dir: Annotated[Path, typer.Argument(help="A run folder (or, with --index, a folder of runs).")],
     index: Annotated[
@@ -142,22 +213,44 @@ def report_cmd(
     ] = False,
 ) -> None:
     """Rebuild a run's figures and report (report.md, report.html) from the run folder alone."""
+    from learnability.runs import CorruptRunError
+
     try:
         if index:
             from learnability.report import write_index
 
-            typer.echo(str(write_index(run_dir)))
+            def skipped(rel: str, reason: str) -> None:
+                typer.echo(f"skipped {rel}: {reason}", err=True)
+
+            typer.echo(str(write_index(run_dir, on_skip=skipped)))
             return
         from learnability.runner import rebuild_report
 
         path = rebuild_report(run_dir)
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, CorruptRunError) as exc:
         _fail(str(exc))
     typer.echo(str(path))
     typer.echo(str(path.with_suffix(".html")))
 
 
-@app.command("sweep")
+@app.command("export", cls=_Command)
+def export_cmd(
+    run_dir: Annotated[Path, typer.Argument(help="A run folder.")],
+    to: Annotated[str, typer.Option("--to", help="csv, parquet or tensorboard.", metavar="FORMAT")] = "csv",
+    out: Annotated[Path | None, typer.Option(help="File (csv, parquet) or folder (tensorboard) to write.")] = None,
+) -> None:
+    """Export a run's metrics: CSV, Parquet, or TensorBoard event files (`tensorboard --logdir PATH`)."""
+    from learnability._validation import ParameterError
+    from learnability.export import export_run
+
+    try:
+        path = export_run(run_dir, to, out)
+    except (ParameterError, FileNotFoundError, ImportError) as exc:
+        _fail(str(exc))
+    typer.echo(str(path))
+
+
+@app.command("sweep", cls=_Command)
 def sweep_cmd(
     file: Annotated[Path, typer.Argument(help="Sweep file (TOML).")],
     backend: Annotated[str, typer.Option(help="local (process pool) or ray.")] = "local",
@@ -165,15 +258,28 @@ def sweep_cmd(
     threads: Annotated[int | None, typer.Option(help="torch threads per run.")] = None,
     out: Annotated[Path, typer.Option(help="Parent folder of the sweep folder.")] = Path("sweeps"),
     no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar.")] = False,
+    fail_fast: Annotated[bool, typer.Option("--fail-fast", help="Stop at the first failed run.")] = False,
 ) -> None:
-    """Run or resume a sweep of runs; the last line printed is the sweep folder."""
+    """Run or resume a sweep of runs; the last line printed is the sweep folder.
+
+    Exits with status 1 when any run failed (after the others finished, or at once with
+    --fail-fast), naming each failed run and its error.
+    """
     from learnability._validation import ParameterError
     from learnability.config import ConfigError
-    from learnability.sweep import run_sweep
+    from learnability.sweep import failed_runs, run_sweep
 
     previous = signal.signal(signal.SIGTERM, _sigterm_to_interrupt)
     try:
-        path = run_sweep(file, backend=backend, workers=workers, threads=threads, out=out, progress=not no_progress)
+        path = run_sweep(
+            file,
+            backend=backend,
+            workers=workers,
+            threads=threads,
+            out=out,
+            progress=not no_progress,
+            fail_fast=fail_fast,
+        )
     except ConfigError as exc:  # every problem of the plan, reported before anything runs
         _fail(exc.messages)
     except ParameterError as exc:
@@ -183,10 +289,18 @@ def sweep_cmd(
         raise typer.Exit(EXIT_INTERRUPTED) from None
     finally:
         signal.signal(signal.SIGTERM, previous)
+    failed = failed_runs(path)
+    for run_id, status, error in failed:
+        typer.echo(f"run {run_id} {status}: {error}" if error else f"run {run_id} {status}", err=True)
+    if failed:
+        runs = "1 run" if len(failed) == 1 else f"{len(failed)} runs"
+        typer.echo(f"{runs} did not complete; running the same command again retries them", err=True)
     typer.echo(str(path))
+    if failed:
+        raise typer.Exit(EXIT_FAILED)
 
 
-@app.command("bench")
+@app.command("bench", cls=_Command)
 def bench_cmd(
     quick: Annotated[bool, typer.Option("--quick", help="Few steps: checks the benchmark runs.")] = False,
     members: Annotated[int, typer.Option(help="K, members trained at once.")] = 32,
@@ -216,7 +330,7 @@ def _int_list_option(text: str, name: str) -> list[int]:
 _FIGURE_SUFFIXES = (".png", ".svg", ".pdf")
 
 
-@app.command("data-bench")
+@app.command("data-bench", cls=_Command)
 def data_bench_cmd(
     dataset: Annotated[str, typer.Option(help="bell, digits, cifar10, corrupted or arc.")] = "bell",
     arc_dir: Annotated[

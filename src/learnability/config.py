@@ -17,18 +17,28 @@ import types
 import typing
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, ClassVar, Literal, NamedTuple, TypeVar
 
 import annotated_types
 import tomli_w
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
+from pydantic_core import PydanticCustomError
 
 from learnability._validation import describe_range, parameter_message
 
 __all__ = [
     "ConfigError",
     "ConfigSection",
+    "OrderedPair",
     "StudyConfig",
     "build_config",
     "config_from_toml",
@@ -39,10 +49,90 @@ __all__ = [
 C = TypeVar("C", bound="StudyConfig")
 
 
-class ConfigSection(BaseModel):
-    """A nested, frozen, locked group of settings inside a study config."""
+class OrderedPair(NamedTuple):
+    """Two settings of one section that must be ordered: ``low < high`` (``low <= high`` when
+    not ``strict``), declared in the section's ``ordered_pairs``.
 
-    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+    Example:
+        >>> class Sweep(ConfigSection):
+        ...     ordered_pairs = (OrderedPair("lr_low", "lr_high"),)
+        ...     lr_low: float = 1e-3
+        ...     lr_high: float = 1e-1
+    """
+
+    low: str
+    high: str
+    strict: bool = True
+
+
+def _is_number_annotation(annotation: Any) -> bool:
+    """Whether a field holds an int or a float (also ``int | None``, ``Annotated[float, ...]``)."""
+    if annotation in (int, float):
+        return True
+    if typing.get_origin(annotation) is typing.Annotated:
+        return _is_number_annotation(typing.get_args(annotation)[0])
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return bool(args) and all(_is_number_annotation(a) for a in args)
+    return False
+
+
+class ConfigSection(BaseModel):
+    """A nested, frozen, locked group of settings inside a study config.
+
+    Checks shared by every config, before any work starts:
+
+    * floats are finite: ``inf`` and ``nan`` are refused everywhere (a field that means to
+      accept them says so with ``Field(allow_inf_nan=True)``);
+    * a bool is not a number: ``seed=True`` is refused, not read as 1;
+    * the pairs named in ``ordered_pairs`` are ordered (``lr_low < lr_high``), with the
+      project's message shape: "The 'lr_high' parameter of teacher-student must be a float
+      greater than lr_low (0.1). Got 0.01 instead."
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True, allow_inf_nan=False)
+
+    ordered_pairs: ClassVar[tuple[OrderedPair | tuple[str, str], ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # A misspelt name would make the check silently pass: refuse it when the class is made.
+        annotations = {}
+        for klass in reversed(cls.__mro__):
+            annotations.update(getattr(klass, "__annotations__", {}))
+        for pair in cls.ordered_pairs:
+            for name in OrderedPair(*pair)[:2]:
+                if name not in annotations:
+                    raise TypeError(f"{cls.__name__}.ordered_pairs names {name!r}, which is not a field")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _bool_is_not_a_number(cls, value: Any, info: ValidationInfo) -> Any:
+        field = cls.model_fields.get(info.field_name or "")
+        if isinstance(value, bool) and field is not None and _is_number_annotation(field.annotation):
+            raise PydanticCustomError("bool_not_number", "a bool is not a number")
+        return value
+
+    @model_validator(mode="after")
+    def _check_ordered_pairs(self) -> ConfigSection:
+        for pair in self.ordered_pairs:
+            low, high, strict = OrderedPair(*pair)
+            lo, hi = getattr(self, low), getattr(self, high)
+            if lo is None or hi is None:
+                continue
+            if (hi <= lo) if strict else (hi < lo):
+                raise PydanticCustomError(
+                    "ordered_pair",
+                    "{high} must be greater than {relation}{low} ({low_value}); got {high_value}",
+                    {
+                        "low": low,
+                        "high": high,
+                        "relation": "" if strict else "or equal to ",
+                        "low_value": lo,
+                        "high_value": hi,
+                    },
+                )
+        return self
 
 
 class StudyConfig(ConfigSection):
@@ -53,7 +143,11 @@ class StudyConfig(ConfigSection):
     """
 
     seed: int = Field(0, ge=0, description="Root seed: every random stream of the run derives from it.")
-    device: Literal["cpu", "cuda"] = Field("cpu", description="Where tensors live and models train.")
+    device: str = Field(
+        "cpu",
+        pattern=r"^(cpu|cuda(:[0-9]+)?|mps)$",
+        description="Where tensors live and models train: cpu, cuda, cuda:N or mps (where available).",
+    )
 
 
 class ConfigError(ValueError):
@@ -261,8 +355,22 @@ def _format_errors(cls: type[BaseModel], err: ValidationError, owner: str) -> li
             # Validators write complete messages already (see parameter_message).
             messages.append(str(e["ctx"]["error"]) if "ctx" in e else e["msg"])
             continue
+        if e["type"] == "ordered_pair":
+            ctx = e["ctx"]
+            prefix = dotted + "." if dotted else ""
+            high_field = _field_at(cls, (*loc, ctx["high"]))
+            kind = _type_words(high_field.annotation) if high_field is not None else "a value"
+            allowed = f"{kind} greater than {ctx['relation']}{prefix}{ctx['low']} ({ctx['low_value']!r})"
+            messages.append(parameter_message(prefix + ctx["high"], owner, allowed, ctx["high_value"]))
+            continue
         field = _field_at(cls, tuple(p for p in loc))
         allowed = describe_field(field) if field is not None else e["msg"]
+        if e["type"] == "finite_number":
+            allowed = (
+                "a list of finite floats"
+                if allowed.startswith("a list of float")
+                else "a finite " + allowed.removeprefix("a ")
+            )
         if any(isinstance(p, int) for p in loc) and field is not None:
             allowed += f" ({e['msg'].lower()} at item {[p for p in loc if isinstance(p, int)][-1]})"
         messages.append(parameter_message(dotted or "<root>", owner, allowed, e.get("input")))
@@ -329,5 +437,11 @@ def config_from_toml(path: str | Path) -> dict[str, Any]:
             return tomllib.load(f)
     except FileNotFoundError:
         raise ConfigError([f"Config file not found: {path}"]) from None
+    except IsADirectoryError:
+        raise ConfigError([f"Config file {path} is a directory, not a TOML file."]) from None
+    except UnicodeDecodeError:
+        raise ConfigError([f"Config file {path} is not a text (UTF-8) file: is it a TOML file?"]) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"Config file {path} is not valid TOML: {exc}"]) from None
+    except OSError as exc:  # unreadable: permissions, a device, ...
+        raise ConfigError([f"Config file {path} cannot be read: {exc.strerror or exc}."]) from None

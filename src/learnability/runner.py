@@ -7,6 +7,11 @@ run produce the same folder.
 from __future__ import annotations
 
 import contextlib
+import io
+import os
+import shutil
+import sys
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -15,7 +20,7 @@ import numpy as np
 import torch
 
 from learnability._progress import Progress
-from learnability._validation import check_in_range, parameter_message
+from learnability._validation import ParameterError, check_in_range, parameter_message
 from learnability.config import (
     ConfigError,
     StudyConfig,
@@ -26,10 +31,26 @@ from learnability.config import (
 )
 from learnability.report.curves import incomplete_report
 from learnability.report.write import write_report
-from learnability.runs import Run, RunWriter, new_run_dir, read_run
-from learnability.studies import Study, StudyContext, get_study
+from learnability.runs import (
+    ARTIFACTS_DIR,
+    METRICS_FILE,
+    CorruptRunError,
+    Run,
+    RunWriter,
+    new_run_dir,
+    read_run,
+)
+from learnability.studies import MemoryEstimate, Study, StudyContext, get_study
 
-__all__ = ["execute", "load_run", "rebuild_report", "resolve_config", "run_study"]
+__all__ = [
+    "available_memory",
+    "check_memory",
+    "execute",
+    "load_run",
+    "rebuild_report",
+    "resolve_config",
+    "run_study",
+]
 
 
 def resolve_config(
@@ -56,11 +77,32 @@ def resolve_config(
     if assignments:
         layers.append(parse_assignments(study.config_cls, assignments))
     config = build_config(study.config_cls, owner=study.name, layers=layers)
-    if config.device == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(
-            [parameter_message("device", study.name, "'cpu' on this machine (CUDA is not available)", "cuda")]
-        )
+    problem = device_problem(config.device, study)
+    if problem is not None:
+        raise ConfigError([parameter_message("device", study.name, problem, config.device)])
     return config
+
+
+def available_devices() -> list[str]:
+    """The devices this machine offers: ``cpu``, ``cuda`` and ``cuda:N`` per GPU, ``mps``."""
+    out = ["cpu"]
+    if torch.cuda.is_available():
+        out += ["cuda"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    if torch.backends.mps.is_available():
+        out.append("mps")
+    return out
+
+
+def device_problem(device: str, study: Study) -> str | None:
+    """Why ``device`` cannot run ``study`` here (the allowed values, for the error), or None."""
+    kind = device.split(":")[0]
+    if kind not in study.devices:
+        return "'cpu' for this study (it computes with NumPy/scikit-learn, not torch devices)"
+    here = [d for d in available_devices() if d.split(":")[0] in study.devices]
+    if device not in here:
+        allowed = repr(here[0]) if len(here) == 1 else "one of {" + ", ".join(repr(d) for d in here) + "}"
+        return f"{allowed} on this machine"
+    return None
 
 
 def load_run(path: str | Path) -> Run:
@@ -88,14 +130,123 @@ def load_run(path: str | Path) -> Run:
 
 
 def rebuild_report(path: str | Path) -> Path:
-    """(Re)build ``report.md`` and the figures of a run folder from the folder alone."""
+    """(Re)build ``report.md`` and the figures of a run folder from the folder alone.
+
+    A run that did not complete, or whose folder is corrupt (a garbled or missing
+    ``summary.json``, a summary that lacks what the study's report reads), gets the report of an
+    incomplete run, which says why.
+
+    Raises:
+        FileNotFoundError: if ``path`` holds no run.
+        CorruptRunError: naming the file, when a file the report needs (``config.toml``, an
+            artifact) is garbled.
+    """
     run = load_run(path)
     try:
         study: Study | None = get_study(run.study)
     except ValueError:
         study = None
-    report = study.build_report(run) if (study is not None and run.complete) else incomplete_report(run)
+    report = None
+    if study is not None and run.complete:
+        try:
+            report = study.build_report(run)
+        except CorruptRunError:
+            raise
+        except (KeyError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
+            run.status = "corrupt"
+            run.problem = f"summary.json does not hold what the {study.name} report reads ({type(exc).__name__}: {exc})"
+    if report is None:
+        report = incomplete_report(run)
     return write_report(report, run)
+
+
+def _cgroup_memory_left() -> int | None:
+    """Bytes this process's cgroup (v2) may still allocate, when it has a limit."""
+    root = Path("/sys/fs/cgroup")
+    try:
+        limit = (root / "memory.max").read_text().strip()
+        used = int((root / "memory.current").read_text().strip())
+    except (OSError, ValueError):
+        return None
+    if limit == "max" or not limit.isdigit():
+        return None
+    return max(0, int(limit) - used)
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to a new run: ``MemAvailable`` of ``/proc/meminfo`` (Linux),
+    lowered to the container's (cgroup) limit where there is one; None where unknown."""
+    try:
+        text = Path("/proc/meminfo").read_text()
+    except OSError:
+        return None
+    available = None
+    for line in text.splitlines():
+        if line.startswith("MemAvailable:"):
+            available = int(line.split()[1]) * 1024  # kB
+            break
+    if available is None:
+        return None
+    cgroup = _cgroup_memory_left()
+    return available if cgroup is None else min(available, cgroup)
+
+
+def _gib(n: float) -> str:
+    return f"{n / 2**30:.3g} GiB" if n >= 2**30 else f"{n / 2**20:.3g} MiB"
+
+
+def _setting_value(config: Any, dotted: str) -> Any:
+    value = config
+    for part in dotted.split("."):
+        value = getattr(value, part, None)
+    return value
+
+
+def check_memory(study: Study, config: StudyConfig, *, available: int | None = None) -> None:
+    """Refuse a config whose memory estimate (``study.memory_bytes``) exceeds what is available.
+
+    Args:
+        study: the study (no estimate when its ``memory_bytes`` hook is None or returns None).
+        config: the resolved config.
+        available: bytes available (default :func:`available_memory`; unknown: no check).
+
+    Raises:
+        ParameterError: naming the setting that dominates the estimate (when the hook names
+            it), the estimate and the limit.
+    """
+    if study.memory_bytes is None:
+        return
+    estimate = study.memory_bytes(config)
+    if estimate is None:
+        return
+    if not isinstance(estimate, MemoryEstimate):
+        estimate = MemoryEstimate(int(estimate))
+    have = available_memory() if available is None else available
+    if have is None or estimate.bytes <= have:
+        return
+    allowed = (
+        f"small enough for the run to fit in memory (the run needs an estimated {_gib(estimate.bytes)}; "
+        f"{_gib(have)} is available)"
+    )
+    if estimate.setting is None:
+        raise ParameterError("config", study.name, allowed, "a config of this size")
+    raise ParameterError(estimate.setting, study.name, allowed, _setting_value(config, estimate.setting))
+
+
+def is_data_error(exc: BaseException) -> bool:
+    """Whether ``exc`` says a data file is missing or corrupt (its message names the file).
+
+    Looked up without importing the data package: if it was never imported, no data file was read.
+    """
+    errors = sys.modules.get("learnability.data._errors")
+    return errors is not None and isinstance(exc, errors.DataFileError | errors.MissingDataError)
+
+
+def _nothing_recorded(path: Path) -> bool:
+    """Whether a run folder holds no metric and no artifact yet."""
+    metrics = path / METRICS_FILE
+    no_metrics = not metrics.exists() or metrics.stat().st_size == 0
+    return no_metrics and not any((path / ARTIFACTS_DIR).iterdir())
 
 
 def _denormals_flushed() -> bool:
@@ -136,31 +287,106 @@ def execute(
     """
     if study.check is not None:  # refuse before creating anything
         study.check(config)
+    check_memory(study, config)
     with flushing_denormals() as flush:
         path = new_run_dir(out, study.name, config.seed)
         header = (
             f"learnability run {study.name}: resolved configuration\n"
             f"re-run with: learnability run {study.name} --config config.toml"
         )
-        writer = RunWriter(
-            path, study=study.name, config=config, config_toml=config_to_toml(config, header=header), argv=argv
-        )
-        writer.provenance["flush_denormal"] = flush
-        bar = Progress(enabled=progress, desc=study.name)
-        ctx = StudyContext(writer=writer, progress=bar, device=torch.device(config.device), root_seed=config.seed)
         try:
-            summary = study.summary_of(study.run(config, ctx))
-            bar.close()
-            writer.finish(summary)
-        except BaseException as exc:
-            bar.close()
-            writer.fail(exc)
-            # The original error matters more than the report's.
-            with contextlib.suppress(Exception):
-                rebuild_report(path)
+            writer = RunWriter(
+                path, study=study.name, config=config, config_toml=config_to_toml(config, header=header), argv=argv
+            )
+        except BaseException:  # e.g. a full disk: leave no half-made folder behind
+            shutil.rmtree(path, ignore_errors=True)
             raise
+        writer.provenance["flush_denormal"] = flush
+        caught: list[str] = writer.provenance.setdefault("warnings", [])
+        with _recording_warnings(caught), _teeing_stderr(path / STDERR_FILE):
+            bar = Progress(enabled=progress, desc=study.name)
+            ctx = StudyContext(writer=writer, progress=bar, device=torch.device(config.device), root_seed=config.seed)
+            try:
+                summary = study.summary_of(study.run(config, ctx))
+                bar.close()
+                writer.finish(summary)
+            except BaseException as exc:
+                if is_data_error(exc) and _nothing_recorded(path):
+                    # The data files are missing or corrupt and the run recorded nothing: the
+                    # message names the files; a folder would only hide the next attempt.
+                    writer.fail(exc)
+                    bar.close()
+                    shutil.rmtree(path, ignore_errors=True)
+                    raise
+                exc.add_note(f"run folder: {path}")
+                # The status first: a second Ctrl-C (or a full disk) during the rest of the
+                # cleanup stops the cleanup, never leaves the run "running", and the original
+                # error is the one raised.
+                with contextlib.suppress(Exception, KeyboardInterrupt):
+                    writer.fail(exc)
+                    bar.close()
+                    with contextlib.suppress(Exception):
+                        rebuild_report(path)
+                raise
     rebuild_report(path)
     return path
+
+
+# The run's standard error (progress, warnings, library messages), as it was printed.
+STDERR_FILE = "stderr.txt"
+
+
+@contextlib.contextmanager
+def _recording_warnings(into: list[str]) -> Iterator[None]:
+    """Append every warning shown during the block to ``into`` (and still show it).
+
+    A silent fallback (a compiled step that went eager, a library's numerical warning) then stays
+    visible in the run's provenance.
+    """
+    previous = warnings.showwarning
+
+    def show(message: Warning | str, category: type[Warning], filename: str, lineno: int, *args: Any) -> None:
+        into.append(f"{category.__name__}: {message} ({Path(filename).name}:{lineno})")
+        previous(message, category, filename, lineno, *args)
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = previous
+
+
+class _Tee(io.TextIOBase):
+    """Writes to a stream and to a file (the file gets everything, the stream stays as it was)."""
+
+    def __init__(self, stream: Any, file: Any) -> None:
+        self._stream, self._file = stream, file
+
+    def write(self, text: str) -> int:
+        self._file.write(text)
+        return self._stream.write(text)
+
+    def flush(self) -> None:
+        self._file.flush()
+        self._stream.flush()
+
+    def isatty(self) -> bool:
+        return self._stream.isatty()
+
+    def fileno(self) -> int:
+        return self._stream.fileno()
+
+
+@contextlib.contextmanager
+def _teeing_stderr(path: Path) -> Iterator[None]:
+    """Copy what Python code writes to ``sys.stderr`` during the block into ``path``."""
+    previous = sys.stderr
+    with open(path, "w", encoding="utf-8") as f:
+        sys.stderr = _Tee(previous, f)
+        try:
+            yield
+        finally:
+            sys.stderr = previous
 
 
 def run_study(
@@ -196,8 +422,10 @@ def run_study(
     layers: dict[str, Any] = {}
     if isinstance(config, Mapping):
         layers.update(config)
-    elif config is not None:
+    elif isinstance(config, str | os.PathLike):
         file = config
+    elif config is not None:  # an int would be opened as a file descriptor
+        raise ParameterError("config", "run_study", "a TOML file (str or Path), a mapping of settings or None", config)
     layers.update(overrides)
     if threads is not None:
         check_in_range(threads, "threads", "run_study", low=1, kind=int)

@@ -19,16 +19,19 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import hashlib
 import json
 import math
 import os
 import platform
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,7 +41,17 @@ import pandas as pd
 
 from learnability._version import __version__
 
-__all__ = ["Run", "RunWriter", "jsonable", "new_run_dir", "read_run"]
+__all__ = [
+    "CorruptRunError",
+    "Run",
+    "RunWriter",
+    "atomic_path",
+    "jsonable",
+    "load_runs",
+    "new_run_dir",
+    "read_run",
+    "write_atomic",
+]
 
 CONFIG_FILE = "config.toml"
 PROVENANCE_FILE = "provenance.json"
@@ -51,6 +64,97 @@ REPORT_FILE = "report.md"
 
 # Floats in metrics.jsonl keep this many significant digits: enough for float32 losses.
 _METRIC_DIGITS = 7
+
+
+class CorruptRunError(ValueError):
+    """A file of a run folder exists but cannot be read (garbled, truncated, wrong format).
+
+    Attributes:
+        path: the offending file.
+        problem: what is wrong with it, in words.
+    """
+
+    def __init__(self, path: object, problem: str) -> None:
+        self.path, self.problem = path, problem
+        super().__init__(f"{path}: {problem}")
+
+
+# --------------------------------------------------------------------------- atomic writes
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename inside ``folder`` durable (best effort: not every platform can)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """A temporary path next to ``path``; when the block succeeds, its file replaces ``path``.
+
+    The temporary file is flushed to disk (``fsync``) and renamed over ``path`` (``os.replace``),
+    so ``path`` holds either its previous content or the complete new one, never a truncated file
+    (a full disk, a kill). On failure the temporary file is removed and an ``OSError`` names
+    ``path``.
+
+    Example:
+        >>> with atomic_path(run_dir / "metrics.parquet") as tmp:  # doctest: +SKIP
+        ...     table.to_parquet(tmp)
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        yield tmp
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        if isinstance(exc, OSError) and exc.filename != str(path):
+            # The temporary name means nothing to the user: name the file being written.
+            raise OSError(exc.errno, exc.strerror or f"could not be written ({exc})", str(path)) from exc
+        raise
+    _fsync_dir(path.parent)
+
+
+def write_atomic(path: str | Path, data: str | bytes) -> Path:
+    """Write ``data`` (text as UTF-8) to ``path`` atomically (see :func:`atomic_path`)."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        if isinstance(data, str):
+            tmp.write_text(data, encoding="utf-8")
+        else:
+            tmp.write_bytes(data)
+    return path
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back during the block (a status write must not be cut short).
+
+    Only the main thread of a POSIX process receives them; elsewhere the block runs as is.
+    """
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _now() -> str:
@@ -90,44 +194,81 @@ def _round_metric(v: Any) -> Any:
     return v
 
 
+def _installed_packages() -> dict[str, str]:
+    """Name -> version of every distribution installed in this environment (a ``pip freeze``)."""
+    import importlib.metadata
+
+    out = {}
+    for dist in importlib.metadata.distributions():
+        name = dist.metadata["Name"]
+        if name:
+            out[name.lower()] = dist.version
+    return dict(sorted(out.items()))
+
+
 def _git_commit() -> dict[str, Any]:
+    """The source tree's commit; for a dirty tree, a hash of ``git diff HEAD`` identifies the edits."""
     here = Path(__file__).resolve().parent
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-C", str(here), *args], capture_output=True, text=True, timeout=5, check=True
+        ).stdout
+
     try:
-        commit = subprocess.run(
-            ["git", "-C", str(here), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        ).stdout.strip()
-        return {"commit": commit, "dirty": bool(dirty)}
+        commit = git("rev-parse", "HEAD").strip()
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no").strip())
+        diff_hash = hashlib.sha256(git("diff", "HEAD").encode()).hexdigest()[:16] if dirty else None
+        return {"commit": commit, "dirty": dirty, "diff_sha256": diff_hash}
     except (OSError, subprocess.SubprocessError):
-        return {"commit": None, "dirty": None}
+        return {"commit": None, "dirty": None, "diff_sha256": None}
+
+
+# Names tried after the first one is taken (runs started in the same second, into the same --out).
+_MAX_NAME_TRIES = 10_000
 
 
 def new_run_dir(out: str | Path, study: str, seed: int) -> Path:
-    """A fresh, unique folder ``OUT/STUDY-YYYYmmdd-HHMMSS-sSEED[-n]``."""
+    """Create and return a fresh, unique folder ``OUT/STUDY-YYYYmmdd-HHMMSS-sSEED[-n]``.
+
+    The folder is created atomically (``mkdir`` fails when the name exists), so runs started at
+    the same instant into the same ``out`` each get their own folder: a name taken between the
+    check and the creation is simply skipped.
+
+    Raises:
+        ParameterError: when ``out`` is not a folder that can be created and written (a file,
+            below a file, a read-only place); nothing is created then.
+    """
+    from learnability._validation import ParameterError
+
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    base = Path(out) / f"{study}-{stamp}-s{seed}"
-    path, n = base, 1
-    while path.exists():
-        n += 1
-        path = base.with_name(f"{base.name}-{n}")
-    return path
+    out = Path(out)
+    allowed = "a folder where run folders can be created"
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        reason = "it is a file" if out.is_file() else (exc.strerror or str(exc)).lower()
+        raise ParameterError("out", "learnability run", allowed, str(out), hint=f" ({reason})") from None
+    base = out / f"{study}-{stamp}-s{seed}"
+    for n in range(1, _MAX_NAME_TRIES + 1):
+        path = base if n == 1 else base.with_name(f"{base.name}-{n}")
+        try:
+            path.mkdir()
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            reason = (exc.strerror or str(exc)).lower()
+            raise ParameterError("out", "learnability run", allowed, str(out), hint=f" ({reason})") from None
+        return path
+    raise FileExistsError(f"{base}: {_MAX_NAME_TRIES} run folders of this name already exist")
 
 
 class RunWriter:
     """Writes one run folder. Metrics are appended and flushed as they are produced.
 
     Args:
-        path: the run folder (created; must not already hold a run).
+        path: the run folder (created if missing, as :func:`new_run_dir` does; it must not
+            already hold a run: an existing run is never overwritten).
         study: the study's registered name.
         config: the resolved config (a pydantic model).
         config_toml: its TOML text, written to ``config.toml``.
@@ -144,12 +285,14 @@ class RunWriter:
         argv: Sequence[str] | None = None,
     ) -> None:
         self.path = Path(path)
-        self.path.mkdir(parents=True, exist_ok=False)
+        self.path.mkdir(parents=True, exist_ok=True)
+        if (self.path / CONFIG_FILE).exists() or any(self.path.iterdir()):
+            raise FileExistsError(f"{self.path} already holds a run (or other files); it is never overwritten.")
         (self.path / ARTIFACTS_DIR).mkdir()
         (self.path / FIGURES_DIR).mkdir()
         self.study = study
         self.config = config
-        (self.path / CONFIG_FILE).write_text(config_toml)
+        write_atomic(self.path / CONFIG_FILE, config_toml)
         self._t0 = time.perf_counter()
         self._metrics = open(self.path / METRICS_FILE, "a", encoding="utf-8")  # noqa: SIM115
         self.provenance: dict[str, Any] = self._provenance(argv)
@@ -162,8 +305,8 @@ class RunWriter:
 
         device = getattr(self.config, "device", "cpu")
         device_name = (
-            torch.cuda.get_device_name(0)
-            if device == "cuda" and torch.cuda.is_available()
+            torch.cuda.get_device_name(torch.device(device))
+            if str(device).startswith("cuda") and torch.cuda.is_available()
             else (platform.processor() or platform.machine())
         )
         return {
@@ -181,17 +324,19 @@ class RunWriter:
             "device_name": device_name,
             "cpu_count": os.cpu_count(),
             "threads": torch.get_num_threads(),
+            "cuda": torch.version.cuda,
+            "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
+            "packages": _installed_packages(),
             "seed": getattr(self.config, "seed", None),
             "command": list(sys.argv if argv is None else argv),
+            "pid": os.getpid(),
             "started": _now(),
             "finished": None,
             "wall_seconds": None,
         }
 
     def _write_provenance(self) -> None:
-        tmp = self.path / (PROVENANCE_FILE + ".tmp")
-        tmp.write_text(json.dumps(jsonable(self.provenance), indent=2))
-        os.replace(tmp, self.path / PROVENANCE_FILE)
+        write_atomic(self.path / PROVENANCE_FILE, json.dumps(jsonable(self.provenance), indent=2))
 
     # ----------------------------------------------------------------- metrics
 
@@ -248,25 +393,25 @@ class RunWriter:
         """Save arrays to ``artifacts/NAME.npz`` (tensors are moved to CPU)."""
         clean = {k: (v.detach().cpu().numpy() if hasattr(v, "detach") else np.asarray(v)) for k, v in arrays.items()}
         path = self.artifact_path(f"{name}.npz")
-        np.savez_compressed(path, **clean)
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            np.savez_compressed(f, **clean)
         return path
 
     def save_table(self, name: str, table: pd.DataFrame) -> Path:
         """Save a table to ``artifacts/NAME.parquet``."""
         path = self.artifact_path(f"{name}.parquet")
-        table.to_parquet(path, index=False)
+        with atomic_path(path) as tmp:
+            table.to_parquet(tmp, index=False)
         return path
 
     def save_json(self, name: str, obj: Any) -> Path:
-        path = self.artifact_path(f"{name}.json")
-        path.write_text(json.dumps(jsonable(obj), indent=2))
-        return path
+        """Save ``obj`` to ``artifacts/NAME.json``."""
+        return write_atomic(self.artifact_path(f"{name}.json"), json.dumps(jsonable(obj), indent=2))
 
     # ----------------------------------------------------------------- ending
 
     def _close(self, status: str, error: str | None = None) -> None:
-        if not self._metrics.closed:
-            self._metrics.close()
+        """Record the final status first (signals held back), then close the metrics file."""
         self.provenance.update(
             status=status,
             finished=_now(),
@@ -274,28 +419,40 @@ class RunWriter:
         )
         if error is not None:
             self.provenance["error"] = error
-        self._write_provenance()
+        try:
+            with _signals_deferred():
+                self._write_provenance()
+        finally:
+            if not self._metrics.closed:
+                with contextlib.suppress(OSError):  # a full disk: the records flushed so far stay
+                    self._metrics.close()
 
     def finish(self, summary: Mapping[str, Any]) -> None:
-        """Write ``summary.json``, consolidate metrics to parquet and mark the run complete."""
+        """Consolidate metrics to parquet, write ``summary.json`` and mark the run complete.
+
+        ``summary.json`` is written last of the data files: its presence means the run completed.
+        """
         summary = dict(summary)
         summary.setdefault("study", self.study)
         summary["wall_seconds"] = round(time.perf_counter() - self._t0, 2)
-        tmp = self.path / (SUMMARY_FILE + ".tmp")
-        tmp.write_text(json.dumps(jsonable(summary), indent=2))
+        text = json.dumps(jsonable(summary), indent=2)
         self._metrics.flush()
         consolidate_metrics(self.path)
-        os.replace(tmp, self.path / SUMMARY_FILE)
+        write_atomic(self.path / SUMMARY_FILE, text)
         self._close("complete")
 
     def fail(self, exc: BaseException) -> None:
-        """Mark the run failed (or interrupted, for Ctrl-C) and keep what was written."""
+        """Mark the run failed (or interrupted, for Ctrl-C) and keep what was written.
+
+        The status is recorded first: a second Ctrl-C during the rest of the cleanup (the
+        consolidation of the metrics) stops the cleanup but never leaves the run "running".
+        """
         status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
         error = "".join(traceback.format_exception(exc)) if status == "failed" else None
-        # A broken consolidation must not hide the real error.
+        self._close(status, error)
+        # A broken consolidation (a full disk) must not hide the real error.
         with contextlib.suppress(Exception):
             consolidate_metrics(self.path)
-        self._close(status, error)
 
 
 # ------------------------------------------------------------------------- reading
@@ -305,21 +462,30 @@ def read_metrics_jsonl(path: str | Path) -> pd.DataFrame:
     """Read ``metrics.jsonl`` into a long table, skipping a truncated last line.
 
     Records whose ``value`` is a list are spread over members: one row per member with a
-    ``member`` column; other list fields of the same length are spread alongside.
+    ``member`` column; other list fields of the same length are spread alongside. Lines that
+    cannot be parsed before the last one (a damaged file) are skipped too, and counted in
+    ``df.attrs["lost_lines"]`` (a cut last line is normal after a kill and is not counted).
     """
     rows: list[dict[str, Any]] = []
     path = Path(path)
     if not path.exists():
         return _empty_metrics()
-    with open(path, encoding="utf-8") as f:
-        for line in f:
+    bad: list[int] = []
+    last = 0
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for number, line in enumerate(f, 1):
             line = line.strip()
             if not line:
                 continue
+            last = number
             try:
                 rec = json.loads(line)
             except json.JSONDecodeError:
-                continue  # a line cut by a crash or kill
+                bad.append(number)  # a line cut by a crash or kill, or a damaged line
+                continue
+            if not isinstance(rec, dict):
+                bad.append(number)
+                continue
             value = rec.get("value")
             if isinstance(value, list):
                 n = len(value)
@@ -332,10 +498,10 @@ def read_metrics_jsonl(path: str | Path) -> pd.DataFrame:
                     rows.append(row)
             else:
                 rows.append(rec)
-    if not rows:
-        return _empty_metrics()
-    df = pd.DataFrame(rows)
-    return _normalise_metrics(df)
+    lost = len([n for n in bad if n != last])
+    df = _normalise_metrics(pd.DataFrame(rows)) if rows else _empty_metrics()
+    df.attrs["lost_lines"] = lost
+    return df
 
 
 def _empty_metrics() -> pd.DataFrame:
@@ -362,11 +528,13 @@ def _normalise_metrics(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def consolidate_metrics(run_dir: str | Path) -> Path:
-    """Write ``metrics.parquet`` from ``metrics.jsonl``."""
+    """Write ``metrics.parquet`` from ``metrics.jsonl`` (atomically: never a truncated table)."""
     run_dir = Path(run_dir)
     df = read_metrics_jsonl(run_dir / METRICS_FILE)
+    df.attrs.clear()
     out = run_dir / METRICS_PARQUET
-    df.to_parquet(out, index=False)
+    with atomic_path(out) as tmp:
+        df.to_parquet(tmp, index=False)
     return out
 
 
@@ -382,7 +550,9 @@ class Run:
         config_dict: the resolved config as a nested dict.
         provenance: contents of ``provenance.json``.
         summary: contents of ``summary.json`` (empty when the run did not complete).
-        status: "complete", "failed", "interrupted" or "incomplete" (killed or still running).
+        status: "complete", "failed", "interrupted", "incomplete" (killed or still running) or
+            "corrupt" (a file that a complete run has is missing or garbled: see ``problem``).
+        problem: why the folder reads as "corrupt" (None otherwise).
         results: the study's typed results model, validated from ``summary.json`` (set by
             :func:`learnability.load_run` for a complete run of a known study; else None).
     """
@@ -395,7 +565,9 @@ class Run:
     summary: dict[str, Any]
     status: str
     results: Any = None
+    problem: str | None = None
     _metrics: pd.DataFrame | None = field(default=None, repr=False)
+    _lost_lines: int | None = field(default=None, repr=False)
 
     @property
     def complete(self) -> bool:
@@ -403,15 +575,31 @@ class Run:
 
     @property
     def metrics(self) -> pd.DataFrame:
-        """All metrics as a long table (columns: series, tag, step, member, value, t, ...)."""
+        """All metrics as a long table (columns: series, tag, step, member, value, t, ...).
+
+        Read from the consolidated ``metrics.parquet`` only when it is valid (readable, and not
+        older than ``metrics.jsonl``); otherwise from ``metrics.jsonl``, the record of truth.
+        """
         if self._metrics is None:
             pq = self.path / METRICS_PARQUET
             jl = self.path / METRICS_FILE
+            table = None
             if pq.exists() and (not jl.exists() or pq.stat().st_mtime >= jl.stat().st_mtime):
-                self._metrics = _normalise_metrics(pd.read_parquet(pq))
-            else:
-                self._metrics = read_metrics_jsonl(jl)
+                try:
+                    table = _normalise_metrics(pd.read_parquet(pq))
+                except Exception:  # noqa: BLE001 - a truncated or garbled file: fall back to the jsonl
+                    table = None
+            if table is None:
+                table = read_metrics_jsonl(jl)
+            self._metrics = table
         return self._metrics
+
+    @property
+    def lost_metric_lines(self) -> int:
+        """Lines of ``metrics.jsonl`` that could not be read (a cut last line is not counted)."""
+        if self._lost_lines is None:
+            self._lost_lines = int(read_metrics_jsonl(self.path / METRICS_FILE).attrs.get("lost_lines", 0))
+        return self._lost_lines
 
     def series(self, name: str, tag: str | None = None) -> pd.DataFrame:
         """Rows of one metric series (optionally one tag)."""
@@ -431,35 +619,68 @@ class Run:
         return self.path / ARTIFACTS_DIR / name
 
     def load_arrays(self, name: str) -> dict[str, np.ndarray]:
-        """Arrays saved with ``RunWriter.save_arrays(name, ...)``."""
-        with np.load(self.artifact(f"{name}.npz"), allow_pickle=False) as data:
-            return {k: data[k] for k in data.files}
+        """Arrays saved with ``RunWriter.save_arrays(name, ...)``.
+
+        Raises:
+            FileNotFoundError: when the artifact is missing.
+            CorruptRunError: naming the file, when it cannot be read.
+        """
+        path = self.artifact(f"{name}.npz")
+        try:
+            with open(path, "rb") as f, np.load(f, allow_pickle=False) as data:
+                return {k: data[k] for k in data.files}
+        except FileNotFoundError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - zipfile, zlib, numpy format errors
+            raise CorruptRunError(path, f"not a readable .npz archive ({type(exc).__name__}: {exc})") from None
 
     def load_table(self, name: str) -> pd.DataFrame:
-        return pd.read_parquet(self.artifact(f"{name}.parquet"))
+        """A table saved with ``RunWriter.save_table(name, ...)`` (errors as :meth:`load_arrays`)."""
+        path = self.artifact(f"{name}.parquet")
+        try:
+            return pd.read_parquet(path)
+        except FileNotFoundError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - pyarrow's errors for a garbled file
+            raise CorruptRunError(path, f"not a readable Parquet file ({type(exc).__name__}: {exc})") from None
 
     def load_json(self, name: str) -> Any:
-        return json.loads(self.artifact(f"{name}.json").read_text())
+        """An object saved with ``RunWriter.save_json(name, ...)`` (errors as :meth:`load_arrays`)."""
+        path = self.artifact(f"{name}.json")
+        try:
+            return json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise CorruptRunError(path, f"not valid JSON ({exc})") from None
 
     def has_artifact(self, name: str) -> bool:
         return self.artifact(name).exists()
 
 
-def _read_json(path: Path) -> dict[str, Any]:
+def _read_json(path: Path) -> tuple[dict[str, Any], str | None]:
+    """A JSON object file's contents, and what is wrong with it (None when it reads fine or is
+    missing: a missing file is judged by the caller)."""
     try:
-        return json.loads(path.read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
-        return {}
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}, None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return {}, f"{path.name} is not readable JSON ({exc})"
+    if not isinstance(data, dict):
+        return {}, f"{path.name} does not hold a JSON object"
+    return data, None
 
 
 def read_run(path: str | Path) -> Run:
     """Read a run folder written by :class:`RunWriter` (complete or not), knowing no study.
 
     The config stays a plain dict and the results unset: :func:`learnability.load_run` (one floor
-    up, where studies are known) types them.
+    up, where studies are known) types them. A folder whose ``summary.json`` or
+    ``provenance.json`` is garbled, or that lacks the summary its provenance says was written,
+    reads as "corrupt" with the reason in ``run.problem``: never as complete.
 
     Raises:
         FileNotFoundError: if ``path`` holds no run (no ``config.toml``).
+        CorruptRunError: naming ``config.toml`` when it is not valid TOML.
     """
     import tomllib
 
@@ -467,15 +688,27 @@ def read_run(path: str | Path) -> Run:
     cfg_file = path / CONFIG_FILE
     if not cfg_file.exists():
         raise FileNotFoundError(f"{path} is not a run folder: {CONFIG_FILE} is missing.")
-    config_dict = tomllib.loads(cfg_file.read_text())
-    provenance = _read_json(path / PROVENANCE_FILE)
-    summary = _read_json(path / SUMMARY_FILE)
+    try:
+        config_dict = tomllib.loads(cfg_file.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise CorruptRunError(cfg_file, f"not valid TOML ({exc})") from None
+    provenance, prov_problem = _read_json(path / PROVENANCE_FILE)
+    summary, summary_problem = _read_json(path / SUMMARY_FILE)
     study = provenance.get("study") or summary.get("study") or "unknown"
-    status = provenance.get("status", "incomplete")
-    if summary and status in ("running", "complete"):
+    recorded = provenance.get("status", "incomplete")
+    problem = summary_problem or prov_problem
+    if problem is None and (path / SUMMARY_FILE).exists() and not summary:
+        problem = f"{SUMMARY_FILE} is empty"
+    if problem is None and recorded == "complete" and not summary:
+        problem = f"{SUMMARY_FILE} is missing although {PROVENANCE_FILE} records a complete run"
+    if problem is not None:
+        status = "corrupt"
+    elif summary and recorded in ("running", "complete"):
         status = "complete"
-    elif status == "running":
+    elif recorded == "running":
         status = "incomplete"
+    else:
+        status = recorded
     return Run(
         path=path,
         study=study,
@@ -484,4 +717,58 @@ def read_run(path: str | Path) -> Run:
         provenance=provenance,
         summary=summary,
         status=status,
+        problem=problem,
     )
+
+
+def _flat_scalars(obj: Any, prefix: str, out: dict[str, Any]) -> None:
+    """Numbers, strings and booleans of a nested mapping under dotted keys (lists are skipped)."""
+    if isinstance(obj, Mapping):
+        for k, v in obj.items():
+            _flat_scalars(v, f"{prefix}.{k}" if prefix else str(k), out)
+    elif isinstance(obj, bool | int | float | str) or obj is None:
+        out[prefix] = float(obj) if obj in ("nan", "inf", "-inf") else obj
+
+
+def load_runs(folder: str | Path) -> pd.DataFrame:
+    """One row per run folder found below ``folder`` (any depth): a table of many runs.
+
+    Columns: ``path`` (relative to ``folder``), ``study``, ``seed``, ``status``, ``started``,
+    ``wall_seconds``, ``smoke``, then ``config.<key>`` for every setting and ``summary.<key>`` for
+    every number of the summary (nested keys dotted; lists left out), so runs of different
+    settings line up as columns. Folders that are not runs are skipped; a damaged run keeps a row
+    with what could be read.
+
+    Args:
+        folder: a folder holding run folders (``runs/``, a sweep's ``runs/``, ...).
+
+    Returns:
+        The table, sorted by start time.
+    """
+    import tomllib
+
+    folder = Path(folder)
+    rows = []
+    for cfg in sorted(folder.rglob(CONFIG_FILE)):
+        path = cfg.parent
+        try:
+            run = read_run(path)
+        except (OSError, tomllib.TOMLDecodeError, ValueError):  # CorruptRunError is a ValueError
+            continue
+        prov = run.provenance
+        row: dict[str, Any] = {
+            "path": str(path.relative_to(folder)),
+            "study": run.study,
+            "seed": run.config_dict.get("seed"),
+            "status": run.status,
+            "started": prov.get("started"),
+            "wall_seconds": run.summary.get("wall_seconds", prov.get("wall_seconds")),
+            "smoke": prov.get("smoke"),
+        }
+        _flat_scalars(run.config_dict, "config", row)
+        _flat_scalars({k: v for k, v in run.summary.items() if k not in ("study", "wall_seconds")}, "summary", row)
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    if table.empty:
+        return pd.DataFrame(columns=["path", "study", "seed", "status", "started", "wall_seconds", "smoke"])
+    return table.sort_values("started", kind="stable", na_position="last", ignore_index=True)

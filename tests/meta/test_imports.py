@@ -31,6 +31,7 @@ FLOORS = {
     "kernels": 2,
     "linear": 2,
     "engine": 1,
+    "export": 1,
     "runs": 1,
     "sweep_folder": 1,
     "config": 1,

@@ -129,7 +129,12 @@ def test_single_run_study_has_no_comparison_and_bad_folders_are_listed(tmp_path,
     page = path.read_text()
     assert not list(tmp_path.glob("compare-*.html"))
     assert [e.status for e in read_runs(tmp_path)] == ["complete", "unreadable"]
-    assert "TOMLDecodeError" in page and "nested/broken" in page and ".hidden" not in page
+    assert (
+        "CorruptRunError" in page
+        and "config.toml: not valid TOML" in page
+        and "nested/broken" in page
+        and ".hidden" not in page
+    )
     with pytest.raises(FileNotFoundError, match="not a folder of runs"):
         write_index(tmp_path / "missing")
 

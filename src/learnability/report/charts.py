@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from learnability.runs import atomic_path
+
 __all__ = ["Bar", "Chart", "Heatmap", "Hist", "Line", "Panel", "render_matplotlib"]
 
 Scale = Literal["linear", "log"]
@@ -283,6 +285,7 @@ def render_matplotlib(chart: Chart, out_dir: str | Path, *, formats: Sequence[st
     paths = []
     for fmt in formats:
         p = out_dir / f"{chart.name}.{fmt}"
-        fig.savefig(p, dpi=PNG_DPI)
+        with atomic_path(p) as tmp:
+            fig.savefig(tmp, dpi=PNG_DPI, format=fmt)
         paths.append(p)
     return paths

@@ -91,14 +91,23 @@ def curve_lines(
 
 def incomplete_report(run: Run) -> Report:
     """What can be shown of a run that did not complete: status, and every recorded curve."""
-    rep = Report(title=f"{run.study} — incomplete run")
-    rep.add(
-        Text(
-            f"**This run is {run.status}.** It stopped before writing its summary, so the "
-            "study's analysis was not produced; below is everything it recorded in "
-            "`metrics.jsonl` before stopping. Re-run the study to get the full report."
+    rep = Report(title=f"{run.study} — {'corrupt' if run.status == 'corrupt' else 'incomplete'} run")
+    if run.status == "corrupt":
+        rep.add(
+            Text(
+                f"**This run folder is corrupt:** {run.problem or 'a file of the folder is unreadable'}. "
+                "The study's analysis cannot be rebuilt from it; below is everything recorded in "
+                "`metrics.jsonl`. Re-run the study to get the full report."
+            )
         )
-    )
+    else:
+        rep.add(
+            Text(
+                f"**This run is {run.status}.** It stopped before writing its summary, so the "
+                "study's analysis was not produced; below is everything it recorded in "
+                "`metrics.jsonl` before stopping. Re-run the study to get the full report."
+            )
+        )
     df = run.metrics
     if df.empty or "series" not in df:
         rep.add(Text("No metrics were recorded."))

@@ -41,7 +41,7 @@ from learnability.report.document import (
     fmt,
 )
 from learnability.report.plotly_charts import chart_div
-from learnability.runs import Run
+from learnability.runs import Run, write_atomic
 
 __all__ = ["HEADLINE_FILE", "REPORT_HTML", "inline_markdown", "markdown_to_html", "render_html", "write_html"]
 
@@ -73,7 +73,7 @@ pre code { background:none; padding:0; }
 .meta li { display:inline-block; margin:0 1.4em 0.2em 0; } .meta b { color:var(--fg); font-weight:600; }
 .banner { border-radius:6px; padding:12px 16px; margin:12px 0 18px; font-weight:600; }
 .banner-incomplete, .banner-interrupted { background:#fff4e0; border:1px solid #e69f00; }
-.banner-failed, .banner-unreadable { background:#fde8e4; border:1px solid #d55e00; }
+.banner-failed, .banner-unreadable, .banner-corrupt { background:#fde8e4; border:1px solid #d55e00; }
 .banner .detail { font-weight:400; display:block; margin-top:4px; }
 .headline { display:flex; flex-wrap:wrap; gap:12px; margin:14px 0 8px; }
 .card { border:1px solid var(--line); border-radius:8px; padding:10px 14px; min-width:150px; }
@@ -88,7 +88,7 @@ figure { margin:18px 0 24px; } .plot { border:1px solid var(--line); border-radi
 .status { font-weight:600; border-radius:4px; padding:1px 6px; font-size:0.88em; }
 .status-complete { background:#e3f4ec; color:#006b4f; }
 .status-incomplete, .status-interrupted { background:#fff4e0; color:#8a5a00; }
-.status-failed, .status-unreadable { background:#fde8e4; color:#a33a00; }
+.status-failed, .status-unreadable, .status-corrupt { background:#fde8e4; color:#a33a00; }
 details summary { cursor:pointer; color:var(--muted); margin:6px 0; }
 footer { color:var(--muted); font-size:0.85em; margin-top:40px; border-top:1px solid var(--line);
          padding-top:10px; }
@@ -439,13 +439,12 @@ def write_html(report: Report, run: Run) -> Path:
     Returns:
         The path of ``report.html``.
     """
-    path = run.path / REPORT_HTML
-    path.write_text(render_html(report, run), encoding="utf-8")
+    path = write_atomic(run.path / REPORT_HTML, render_html(report, run))
     entry = {
         "title": report.title,
         "study": run.study,
         "status": run.status,
         "headline": {str(k): v if isinstance(v, str) else fmt(v) for k, v in report.headline.items()},
     }
-    (run.path / HEADLINE_FILE).write_text(json.dumps(entry, indent=2), encoding="utf-8")
+    write_atomic(run.path / HEADLINE_FILE, json.dumps(entry, indent=2))
     return path

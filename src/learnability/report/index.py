@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,7 +41,7 @@ from learnability.report.html import (
     when,
 )
 from learnability.report.plotly_charts import chart_div
-from learnability.runs import CONFIG_FILE, Run, read_run
+from learnability.runs import CONFIG_FILE, Run, read_run, write_atomic
 
 __all__ = ["INDEX_HTML", "RunEntry", "find_run_dirs", "read_runs", "run_headline", "write_index"]
 
@@ -63,7 +63,7 @@ _TRAIN_LOSS_WINDOW = 50
 # Columns of the index (rows of a comparison) besides the headline numbers.
 _OWN_COLUMNS = ("run", "started", "seed", "status", "wall time")
 # Order of the status counts at the top of the index.
-_STATUS_ORDER = ("complete", "incomplete", "interrupted", "failed", "unreadable")
+_STATUS_ORDER = ("complete", "incomplete", "interrupted", "failed", "corrupt", "unreadable")
 
 
 @dataclass
@@ -157,6 +157,7 @@ def read_runs(runs_dir: str | Path) -> list[RunEntry]:
                 seed=prov.get("seed", run.config_dict.get("seed")),
                 wall_seconds=run.summary.get("wall_seconds", prov.get("wall_seconds")),
                 headline=run_headline(run),
+                error=run.problem,
             )
         )
     return entries
@@ -226,7 +227,10 @@ def _curve_chart(entries: list[RunEntry], name: str) -> tuple[Chart | None, int]
     """Curves of every (series, tag) recorded with steps, one line per run; (chart, panels left out)."""
     frames = []
     for e in entries:
-        m = e.run.metrics if e.run is not None else None
+        try:
+            m = e.run.metrics if e.run is not None else None
+        except Exception:  # noqa: BLE001 - unreadable metrics: the run draws no curve
+            m = None
         if m is None or m.empty or "series" not in m or "step" not in m:
             frames.append(None)
             continue
@@ -350,11 +354,16 @@ def index_html(root: Path, entries: list[RunEntry], compare_pages: Mapping[str, 
     return page(f"Runs in {root.resolve().name}", "\n".join(parts), plotly=False)
 
 
-def write_index(runs_dir: str | Path) -> Path:
+def write_index(runs_dir: str | Path, *, on_skip: Callable[[str, str], None] | None = None) -> Path:
     """Write ``RUNS_DIR/index.html`` and a ``compare-STUDY.html`` per study with >= 2 runs.
+
+    A run folder that cannot be read (a garbled ``config.toml``) or reads as corrupt is listed
+    with the reason and left out of the comparison pages; the index of the others is written.
 
     Args:
         runs_dir: a folder holding run folders (at any depth).
+        on_skip: called as ``on_skip(rel_path, reason)`` for each run left out of the
+            comparisons (the CLI prints it).
 
     Returns:
         The path of ``index.html``.
@@ -368,8 +377,10 @@ def write_index(runs_dir: str | Path) -> Path:
     entries = read_runs(root)
     by_study: dict[str, list[RunEntry]] = {}
     for e in entries:
-        if e.run is not None:
+        if e.run is not None and e.status != "corrupt":
             by_study.setdefault(e.study, []).append(e)
+        elif on_skip is not None:
+            on_skip(e.rel, e.error or e.status)
     used: set[str] = set()
     compare_pages: dict[str, str] = {}
     for study in sorted(by_study):
@@ -377,8 +388,6 @@ def write_index(runs_dir: str | Path) -> Path:
         if len(runs) < 2:
             continue
         name = f"{COMPARE_PREFIX}{slug(study, used)}.html"
-        (root / name).write_text(compare_html(study, runs), encoding="utf-8")
+        write_atomic(root / name, compare_html(study, runs))
         compare_pages[study] = name
-    path = root / INDEX_HTML
-    path.write_text(index_html(root, entries, compare_pages), encoding="utf-8")
-    return path
+    return write_atomic(root / INDEX_HTML, index_html(root, entries, compare_pages))

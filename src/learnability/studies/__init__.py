@@ -6,15 +6,17 @@ imports every public module of the package, so nothing else needs editing.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import pkgutil
 import warnings
 
 from learnability._validation import ParameterError
-from learnability.studies._base import Study, StudyContext
+from learnability.studies._base import MemoryEstimate, Study, StudyContext
 from learnability.studies._results import ResultsModel, StudyResults
 
 __all__ = [
+    "MemoryEstimate",
     "ResultsModel",
     "Study",
     "StudyContext",
@@ -83,5 +85,7 @@ def get_study(name: str) -> Study:
     if name not in _REGISTRY and module in _BROKEN:
         raise ImportError(f"the module of study {name!r} failed to import: {_BROKEN[module]}")
     if name not in _REGISTRY:
-        raise ParameterError("study", "learnability", "one of {" + ", ".join(sorted(_REGISTRY)) + "}", name)
+        close = difflib.get_close_matches(name, list(_REGISTRY), n=1)
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+        raise ParameterError("study", "learnability", "one of {" + ", ".join(sorted(_REGISTRY)) + "}", name, hint=hint)
     return _REGISTRY[name]

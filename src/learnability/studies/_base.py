@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -17,7 +17,20 @@ from learnability.report.document import Report
 from learnability.runs import Run, RunWriter
 from learnability.studies._results import StudyResults
 
-__all__ = ["Study", "StudyContext"]
+__all__ = ["MemoryEstimate", "Study", "StudyContext"]
+
+
+class MemoryEstimate(NamedTuple):
+    """What a study's ``memory_bytes`` hook may return instead of a plain int.
+
+    Attributes:
+        bytes: the estimated peak memory of a run, in bytes.
+        setting: the dotted config key that dominates the estimate (named in the error when
+            the estimate exceeds the available memory), or None.
+    """
+
+    bytes: int
+    setting: str | None = None
 
 
 @dataclass
@@ -73,6 +86,12 @@ class Study:
         check: ``check(config)`` — checks that need more than the config's types (e.g. a folder
             that a setting names), run before the run folder is created; raises
             :class:`~learnability._validation.ParameterError` naming the setting.
+        devices: the device kinds the study can compute on (``("cpu",)`` for a study that
+            computes with NumPy/scikit-learn: ``--device cuda`` is refused, not ignored).
+        memory_bytes: ``memory_bytes(config) -> int | MemoryEstimate | None`` — an estimate of
+            the run's peak host memory, checked before the run folder is created: a config whose
+            estimate exceeds the available memory is refused, naming the setting that dominates
+            (see :class:`MemoryEstimate`). None (the default): no estimate.
     """
 
     name: str
@@ -83,6 +102,8 @@ class Study:
     results: type[StudyResults] | None = None
     smoke: Mapping[str, Any] = field(default_factory=dict)
     check: Callable[[Any], None] | None = None
+    devices: tuple[str, ...] = ("cpu", "cuda", "mps")
+    memory_bytes: Callable[[Any], int | MemoryEstimate | None] | None = None
 
     def build_report(self, run: Run) -> Report:
         """The report of a complete run folder (typed results validated from ``summary.json``)."""

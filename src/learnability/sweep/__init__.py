@@ -74,7 +74,7 @@ from learnability.sweep._backends import BACKENDS, Resources, choose_resources
 from learnability.sweep._modules import MODULES_ENV, load_modules
 from learnability.sweep._plan import Axis, PlannedRun, SweepError, SweepPlan, plan_sweep
 from learnability.sweep._results import flatten_summary, load_sweep
-from learnability.sweep._sweep import DEFAULT_OUT, run_sweep
+from learnability.sweep._sweep import DEFAULT_OUT, failed_runs, run_sweep
 
 __all__ = [
     "BACKENDS",
@@ -88,6 +88,7 @@ __all__ = [
     "aggregate",
     "choose_resources",
     "example_path",
+    "failed_runs",
     "flatten_summary",
     "list_examples",
     "load_modules",

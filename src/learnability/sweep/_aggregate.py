@@ -23,10 +23,9 @@ from learnability.sweep._layout import (
     AGGREGATE_FILE,
     FIGURES_DIR,
     REPORT_FILE,
-    STATE_FILE,
     SWEEP_FILE,
 )
-from learnability.sweep._results import load_sweep, read_plan, sweep_dir_of
+from learnability.sweep._results import load_sweep, read_plan, read_state, sweep_dir_of
 
 __all__ = ["aggregate", "report_sweep", "sweep_charts"]
 
@@ -196,7 +195,7 @@ def _markdown(
     axes = plan["axes"]
     names = [a["name"] for a in axes]
     counts = results["status"].value_counts().to_dict()
-    state = _read_json(sweep_dir / STATE_FILE)
+    state = read_state(sweep_dir)
     out = [f"# Sweep `{plan['name']}`", ""]
     if plan.get("description"):
         out += [plan["description"], ""]

@@ -16,12 +16,16 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import sys
+import threading
+import time
 import warnings
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from learnability.sweep._worker import RunTask, run_one, short_error
@@ -33,7 +37,9 @@ __all__ = [
     "choose_resources",
     "iter_local",
     "iter_ray",
+    "local_pool",
     "pool_context",
+    "process_alive",
 ]
 
 BACKENDS = ("local", "ray")
@@ -48,6 +54,11 @@ TERMINATE_GRACE_S = 10.0
 # Ray retries a task whose worker died (e.g. a lost node) this many times; an error raised by the
 # study itself is never retried (run_one returns it as an outcome).
 RAY_MAX_RETRIES = 1
+
+# Seconds between two checks, in a worker, that the sweep process is still alive.
+PARENT_POLL_S = 1.0
+# prctl(2) option: the signal this process gets when its parent dies (Linux).
+_PR_SET_PDEATHSIG = 1
 
 _DIED = (
     "BrokenProcessPool: a worker process of the local pool died abruptly (killed, out of "
@@ -185,6 +196,60 @@ def pool_context() -> multiprocessing.context.BaseContext:
     return context
 
 
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this machine and is not a zombie."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: it exists
+        return True
+    except OSError:
+        return False
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no /proc (macOS): kill(pid, 0) said it exists
+    return stat.rpartition(")")[2].split()[:1] != ["Z"]
+
+
+def _watch_parent(sweep_pid: int) -> None:
+    while True:
+        time.sleep(PARENT_POLL_S)
+        if not process_alive(sweep_pid):
+            os._exit(1)  # the sweep is gone: nobody will collect this run; its staging folder is retried
+
+
+def die_with_sweep(sweep_pid: int) -> None:
+    """Worker initializer: end this worker when the sweep process ``sweep_pid`` dies.
+
+    A killed sweep (``kill -9``, a lost terminal, a preempted job) otherwise leaves its workers
+    training for minutes, holding memory and the sweep's stdout. Two mechanisms, so that one
+    covers what the other cannot: on Linux the kernel sends SIGKILL when the worker's parent (the
+    fork server, which exits with the sweep) dies (``prctl(PR_SET_PDEATHSIG)``); everywhere a
+    daemon thread checks every ``PARENT_POLL_S`` seconds that the sweep process is alive.
+    """
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+    if not process_alive(sweep_pid):  # died before the guards were in place
+        os._exit(1)
+    threading.Thread(target=_watch_parent, args=(sweep_pid,), name="die-with-sweep", daemon=True).start()
+
+
+def local_pool(workers: int) -> ProcessPoolExecutor:
+    """The local backend's process pool: ``workers`` processes that die with this process."""
+    return ProcessPoolExecutor(
+        max_workers=workers, mp_context=pool_context(), initializer=die_with_sweep, initargs=(os.getpid(),)
+    )
+
+
 def iter_local(tasks: Sequence[RunTask], *, workers: int) -> Iterator[dict[str, Any]]:
     """Run ``tasks`` on a pool of ``workers`` processes; yield outcomes as runs finish.
 
@@ -193,9 +258,8 @@ def iter_local(tasks: Sequence[RunTask], *, workers: int) -> Iterator[dict[str, 
     goes on with the rest. Closing the generator (or Ctrl-C) terminates the workers.
     """
     queue = deque(tasks)
-    context = pool_context()
     while queue:
-        executor = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+        executor = local_pool(workers)
         in_flight: dict[Future[dict[str, Any]], RunTask] = {}
         try:
             broken = False

@@ -5,22 +5,26 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import socket
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from learnability.sweep._backends import process_alive
 from learnability.sweep_folder import (
     RESULTS_FILE,
     RUNS_DIR,
+    STATE_FILE,
     attempts_of,
     read_plan,
     read_sweep_run,
     sweep_dir_of,
 )
 
-__all__ = ["ResultsTable", "flatten_summary", "load_sweep", "read_plan", "sweep_dir_of"]
+__all__ = ["ResultsTable", "flatten_summary", "load_sweep", "mark_killed", "read_plan", "read_state", "sweep_dir_of"]
 
 LEAD_COLUMNS = ("index", "run_id", "status", "error")
 TAIL_COLUMNS = ("wall_seconds", "attempts", "worker_pid", "hostname", "threads", "path")
@@ -64,6 +68,36 @@ def _last_line(text: Any) -> str | None:
         return None
     lines = [ln for ln in str(text).strip().splitlines() if ln.strip()]
     return lines[-1] if lines else None
+
+
+def mark_killed(state: dict[str, Any]) -> bool:
+    """Mark "killed" each invocation of ``state`` (``sweep.json``) still "running" whose process
+    is dead on this host (a ``kill -9``, a lost machine); whether any was marked.
+
+    An invocation of another host is left as it is: its process cannot be looked up from here.
+    """
+    changed = False
+    host = socket.gethostname()
+    for inv in state.get("invocations", []):
+        if not isinstance(inv, dict) or inv.get("status") != "running" or inv.get("hostname") != host:
+            continue
+        pid = inv.get("pid")
+        if isinstance(pid, int) and pid != os.getpid() and not process_alive(pid):
+            inv["status"] = "killed"
+            changed = True
+    return changed
+
+
+def read_state(sweep_dir: str | Path) -> dict[str, Any]:
+    """``sweep.json`` of a sweep folder, with dead "running" invocations marked "killed"."""
+    try:
+        state = json.loads((Path(sweep_dir) / STATE_FILE).read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
+    if not isinstance(state, dict):
+        return {}
+    mark_killed(state)
+    return state
 
 
 class ResultsTable:
@@ -215,7 +249,9 @@ def load_sweep(path: str | Path, *, refresh: bool = False) -> pd.DataFrame:
     Returns:
         The table, with ``path`` made absolute (missing where no run folder exists);
         ``df.attrs`` holds ``sweep_dir``, ``study``, ``axes`` (axis column names), ``metrics``
-        (headline metric column names) and ``log_axes`` (axes spaced logarithmically).
+        (headline metric column names), ``log_axes`` (axes spaced logarithmically) and
+        ``invocations`` (the records of ``sweep.json``; one still "running" whose process is
+        dead reads "killed").
 
     Raises:
         FileNotFoundError: when ``path`` is not a sweep folder.
@@ -241,5 +277,6 @@ def load_sweep(path: str | Path, *, refresh: bool = False) -> pd.DataFrame:
         "axes": axes,
         "metrics": [c for c in df.columns if c not in fixed],
         "log_axes": [a["name"] for a in plan["axes"] if a["scale"] == "log"],
+        "invocations": read_state(sweep_dir).get("invocations", []),
     }
     return df

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from learnability._validation import check_choice, check_in_range
+from learnability.runs import write_atomic
 from learnability.sweep._aggregate import report_sweep
 from learnability.sweep._backends import (
     BACKENDS,
@@ -44,7 +45,7 @@ from learnability.sweep._layout import (
     move_aside,
 )
 from learnability.sweep._plan import PlannedRun, SweepError, SweepPlan, plan_sweep
-from learnability.sweep._results import ResultsTable
+from learnability.sweep._results import ResultsTable, read_state
 from learnability.sweep._worker import RunTask
 
 __all__ = ["DEFAULT_OUT", "build_tasks", "run_sweep"]
@@ -60,9 +61,7 @@ def _now() -> str:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    write_atomic(path, text)
 
 
 @contextlib.contextmanager
@@ -113,10 +112,7 @@ def _write_plan(sweep_dir: Path, plan: SweepPlan) -> dict[str, Any]:
 
 def _record_invocation(sweep_dir: Path, plan: SweepPlan, invocation: dict[str, Any], *, new: bool) -> None:
     path = sweep_dir / STATE_FILE
-    try:
-        state = json.loads(path.read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
-        state = {}
+    state = read_state(sweep_dir)
     state.update(name=plan.name, study=plan.study)
     invocations = state.setdefault("invocations", [])
     if new or not invocations:
@@ -161,6 +157,7 @@ def run_sweep(
     threads: int | None = None,
     out: str | Path | None = None,
     progress: bool = True,
+    fail_fast: bool = False,
 ) -> Path:
     """Run (or resume) the sweep described by a sweep file; return the sweep folder.
 
@@ -180,9 +177,13 @@ def run_sweep(
             so that workers x threads fills the cores; 1 on Ray).
         out: parent folder of the sweep folder (default ``"sweeps"``).
         progress: show one progress bar of runs done out of runs planned.
+        fail_fast: stop at the first failed run (the runs in flight are stopped and recorded as
+            interrupted; running the file again resumes them). By default a failed run does not
+            stop the others.
 
     Returns:
-        The sweep folder.
+        The sweep folder. Whether every run completed is in its results table
+        (:func:`learnability.sweep.failed_runs` lists those that did not).
 
     Raises:
         SweepError: for an invalid sweep file or run config (all problems listed), a bad
@@ -211,6 +212,7 @@ def run_sweep(
             workers=workers,
             threads=threads if threads is not None else plan.threads,
             progress=progress,
+            fail_fast=fail_fast,
         )
 
 
@@ -230,14 +232,21 @@ def build_tasks(plan: SweepPlan, runs: Sequence[PlannedRun], sweep_dir: Path, re
             threads=resources.threads,
             backend=resources.backend,
             point=r.point,
-            gpus=plan.gpus if r.config.get("device") == "cuda" else 0.0,
+            gpus=plan.gpus if str(r.config.get("device", "cpu")).startswith("cuda") else 0.0,
         )
         for r in runs
     ]
 
 
 def _run_locked(
-    sweep_dir: Path, plan: SweepPlan, *, backend: str, workers: int | None, threads: int | None, progress: bool
+    sweep_dir: Path,
+    plan: SweepPlan,
+    *,
+    backend: str,
+    workers: int | None,
+    threads: int | None,
+    progress: bool,
+    fail_fast: bool = False,
 ) -> Path:
     plan_json = _write_plan(sweep_dir, plan)
     table = ResultsTable(sweep_dir, plan_json)
@@ -284,7 +293,11 @@ def _run_locked(
                     invocation["executed"] += 1
                     invocation["failed"] += outcome["status"] != "complete"
                     bar.update(invocation["failed"])
-        invocation["status"] = "complete"
+                    if fail_fast and outcome["status"] != "complete":
+                        invocation["status"] = "stopped"  # --fail-fast: the rest is not run
+                        break
+        if invocation["status"] == "running":
+            invocation["status"] = "complete"
     except BaseException:
         invocation["status"] = "interrupted"
         raise
@@ -295,9 +308,18 @@ def _run_locked(
             (sweep_dir / STAGING_DIR).rmdir()
         invocation["finished"] = _now()
         _record_invocation(sweep_dir, plan, invocation, new=False)
-        if invocation["status"] == "complete":
+        if invocation["status"] in ("complete", "stopped"):
             report_sweep(sweep_dir)
         else:
             with contextlib.suppress(Exception):  # the interruption matters more
                 report_sweep(sweep_dir)
     return sweep_dir
+
+
+def failed_runs(sweep_dir: str | Path) -> list[tuple[str, str, str]]:
+    """``(run_id, status, error)`` of every run of a sweep folder that did not complete."""
+    from learnability.sweep._results import load_sweep
+
+    table = load_sweep(sweep_dir)
+    bad = table[table["status"] != "complete"]
+    return [(str(r.run_id), str(r.status), str(r.error or "")) for r in bad.itertuples()]

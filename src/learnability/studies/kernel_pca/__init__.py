@@ -21,5 +21,6 @@ register(
         report,
         results=KernelPCAResults,
         smoke=SMOKE,
+        devices=("cpu",),
     )
 )
