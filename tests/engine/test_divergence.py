@@ -101,3 +101,61 @@ def test_log_every_sends_group_means() -> None:
     for s, v in sink.rows:
         start = (s // 7) * 7
         np.testing.assert_allclose(v, res.train_loss[start : s + 1].mean(axis=0), rtol=1e-6)
+
+
+def test_frozen_member_with_nan_moments_keeps_finite_parameters() -> None:
+    """A member frozen after its moments went NaN keeps its parameters: the masked update is a
+    select, not a multiplication by zero (0 * NaN is NaN)."""
+    from learnability.engine import SGD
+
+    for opt in (Adam(), SGD(momentum=0.9)):
+        params = [torch.ones(2, 3, 3), torch.ones(2, 3)]
+        state = opt.init(params)
+        for buf in state.buffers.values():
+            for b in buf:
+                b[1] = float("nan")  # member 1's moments are NaN
+        grads = [torch.full_like(p, 0.5) for p in params]
+        opt.update_(params, grads, state, torch.tensor([0.1, 0.1]), torch.tensor([True, False]))
+        for p in params:
+            assert torch.all(p[1] == 1.0), type(opt).__name__  # frozen: untouched, finite
+            assert torch.all(p[0] < 1.0)  # the active member moved
+
+
+def test_early_stop_right_after_an_evaluation_records_it_once() -> None:
+    from learnability.engine import Stationarity
+
+    model = StackedMLP(SPEC)
+    seeds = [1, 2]
+    xt = torch.rand(50, 4, generator=torch.Generator().manual_seed(1))
+    records = []
+
+    class Sink:
+        def log_block(self, series, steps, values, *, tag=None):
+            pass
+
+        def log(self, series, *, step=None, tag=None, **values):
+            records.append((series, step))
+
+    res = train(
+        model,
+        model.init(seeds),
+        loss=mse,
+        optimizer=Adam(),
+        lr=[1e-3, 1e-3],
+        data=_data(),
+        seeds=seeds,
+        # Stationary at once (any loss passes a huge tolerance), checked at block ends = eval steps.
+        spec=TrainSpec(
+            max_steps=10_000,
+            block=50,
+            eval_every=100,
+            stationarity=Stationarity(window=50, rel_tol=10.0, patience=1),
+            stop_when_stationary=True,
+        ),
+        eval_sets={"test": EvalSet(xt, xt.sum(1, keepdim=True))},
+        sink=Sink(),
+    )
+    assert res.steps < 10_000 and res.steps % 100 == 0  # stopped early, right after an evaluation
+    steps = res.evals["test_loss"].steps.tolist()
+    assert steps == sorted(set(steps)) and steps[-1] == res.steps
+    assert len(records) == len(set(records))

@@ -444,7 +444,8 @@ def train(
                 break
     if sink is not None:
         _flush_train_loss(sink, pending, done, spec.log_every, tag, final=True)
-    run_eval(done)
+    if not eval_steps or eval_steps[-1] != done:  # an early stop right after an evaluation: not twice
+        run_eval(done)
     wall = time.perf_counter() - t0
 
     evals = {name: EvalHistory(np.asarray(eval_steps), np.stack(v)) for name, v in eval_values.items()}

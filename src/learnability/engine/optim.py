@@ -95,16 +95,19 @@ class Adam(Optimizer):
         state.step += 1
         bc1 = 1 - b1**state.step
         bc2_sqrt = (1 - b2**state.step).sqrt()
-        step_size = (lr.to(torch.float64) / bc1).to(params[0].dtype) * active  # (K,)
+        step_size = (lr.to(torch.float64) / bc1).to(params[0].dtype)  # (K,)
         for p, g, m, v in zip(params, grads, state.buffers["m"], state.buffers["v"], strict=True):
             mask = _per_member(active, p)
-            g = torch.where(mask, g, torch.zeros((), dtype=g.dtype, device=g.device))
+            zero = torch.zeros((), dtype=p.dtype, device=p.device)
+            g = torch.where(mask, g, zero)
             if self.weight_decay:
-                g = g + self.weight_decay * torch.where(mask, p, torch.zeros((), dtype=p.dtype, device=p.device))
+                g = g + self.weight_decay * torch.where(mask, p, zero)
             m.lerp_(g, 1 - b1)
             v.mul_(b2).addcmul_(g, g, value=1 - b2)
             denom = (v.sqrt() / bc2_sqrt.to(v.dtype)).add_(self.eps)
-            p.sub_(_per_member(step_size, p) * (m / denom))
+            # A select, not a multiply by the mask: a frozen member's moments may hold NaN (from the
+            # step that diverged) and 0 * NaN would turn its frozen parameters NaN.
+            p.sub_(torch.where(mask, _per_member(step_size, p) * (m / denom), zero))
 
 
 class SGD(Optimizer):
@@ -134,18 +137,20 @@ class SGD(Optimizer):
     @torch.no_grad()
     def update_(self, params: list[Tensor], grads: list[Tensor], state: OptState, lr: Tensor, active: Tensor) -> None:
         state.step += 1
-        lr_eff = lr.to(params[0].dtype) * active
+        lr_eff = lr.to(params[0].dtype)
         bufs = state.buffers.get("momentum", [None] * len(params))
         for p, g, buf in zip(params, grads, bufs, strict=True):
             mask = _per_member(active, p)
-            g = torch.where(mask, g, torch.zeros((), dtype=g.dtype, device=g.device))
+            zero = torch.zeros((), dtype=p.dtype, device=p.device)
+            g = torch.where(mask, g, zero)
             if self.weight_decay:
-                g = g + self.weight_decay * torch.where(mask, p, torch.zeros((), dtype=p.dtype, device=p.device))
+                g = g + self.weight_decay * torch.where(mask, p, zero)
             if buf is not None:
                 # torch.optim.SGD starts the buffer at the first gradient; from zeros, mu*0 + g is that.
                 buf.mul_(self.momentum).add_(g)
                 g = g + self.momentum * buf if self.nesterov else buf
-            p.sub_(_per_member(lr_eff, p) * g)
+            # A select, not a multiply: a frozen member's momentum buffer may hold NaN.
+            p.sub_(torch.where(mask, _per_member(lr_eff, p) * g, zero))
 
 
 def make_optimizer(name: str, **kwargs: float | bool | tuple[float, float]) -> Optimizer:
