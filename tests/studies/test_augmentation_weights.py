@@ -1,5 +1,5 @@
 """augmentation-weights (Lab 4) and the shared image-study helpers: data choice, per-member
-augmentation source, template symmetry scores, and the smoke run through the CLI."""
+augmentation source, template symmetry scores, and the shared smoke run."""
 
 from __future__ import annotations
 
@@ -10,22 +10,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from typer.testing import CliRunner
 
-from learnability import load_run
-from learnability.cli import app
 from learnability.data import RandomFlip, RandomRotation, hflip, write_idx
 from learnability.engine import SGD, ModuleEnsemble, TrainSpec, nll, train
 from learnability.models import ShallowFCN, load_weights
-from learnability.studies._images_common import (
+from learnability.studies.images import augmentation_weights as aw
+from learnability.studies.images.data import (
     AugmentedImageSource,
     ImageDataSettings,
     load_image_splits,
     resolve_dataset,
 )
-from learnability.studies.augmentation_weights import SYMMETRIES, template_symmetry, weights_file
-
-runner = CliRunner()
 
 
 # ------------------------------------------------------------------------------------------
@@ -142,8 +137,8 @@ def test_symmetry_scores_know_symmetric_templates() -> None:
     mirror = noise + noise.flip(-1)  # left-right symmetric
     anti = noise - noise.flip(-1)  # left-right antisymmetric
     templates = torch.stack([radial, mirror, anti, noise])
-    scores, profile = template_symmetry(templates, angles=[30.0, 90.0, 180.0], shift=2)
-    assert set(scores) == set(SYMMETRIES) and profile.shape == (3, 4)
+    scores, profile = aw.template_symmetry(templates, angles=[30.0, 90.0, 180.0], shift=2)
+    assert set(scores) == set(aw.SYMMETRIES) and profile.shape == (3, 4)
     assert float(scores["rotation"][0]) > 0.99  # bilinear resampling only
     assert float(profile[1, 0]) == pytest.approx(1.0, abs=1e-12)  # 90 degrees: exact
     assert float(scores["hflip"][1]) == pytest.approx(1.0, abs=1e-12)
@@ -154,56 +149,53 @@ def test_symmetry_scores_know_symmetric_templates() -> None:
 
 
 # ------------------------------------------------------------------------------------------
-# Smoke run through the CLI
+# The shared smoke run
 # ------------------------------------------------------------------------------------------
-def test_smoke_run_through_the_cli(tmp_path: Path) -> None:
-    res = runner.invoke(
-        app,
-        [
-            "run",
-            "augmentation-weights",
-            "--smoke",
-            "--out",
-            str(tmp_path),
-            "--no-progress",
-            "--set",
-            "data.dataset=digits",
-        ],
-    )
-    assert res.exit_code == 0, res.output
-    run = load_run(tmp_path / res.output.strip().splitlines()[-1].split("/")[-1])
-    s = run.summary
-    assert run.complete and s["dataset"] == "digits"
-    assert s["augmentations"] == ["none", "rotation", "hflip"] and s["members"] == 6
-    for key in (
-        "test_loss_start",
-        "test_loss_end",
-        "test_acc_start",
-        "test_acc_end",
-        "accuracy",
-        "symmetry",
-        "symmetry_gain",
-    ):
-        assert key in s["results"]["rotation"], key
-    none, rot = s["results"]["none"], s["results"]["rotation"]
+def test_smoke_run_reports_its_numbers(smoke_run) -> None:
+    run = smoke_run("augmentation-weights")
+    res = run.results
+    assert run.complete and res.dataset == resolve_dataset("auto", None)[0]
+    assert res.augmentations == ["none", "rotation", "hflip"] and res.members == 6
+    none, rot = res.results["none"], res.results["rotation"]
+    assert rot.symmetry_gain is not None and set(rot.symmetry_gain) == set(aw.SYMMETRIES)
     # Paired design: every augmentation starts from the same weights, hence the same test loss.
-    assert none["test_loss_start"]["mean"] == pytest.approx(rot["test_loss_start"]["mean"])
-    assert none["test_loss_end"]["mean"] < none["test_loss_start"]["mean"]
-    assert set(none["accuracy"]) == {"test", "test_rotation", "test_hflip"}
-    assert none["symmetry_gain"]["rotation"]["mean"] == 0.0
+    assert none.test_loss_start.mean == pytest.approx(rot.test_loss_start.mean)
+    assert none.test_loss_end.mean < none.test_loss_start.mean
+    assert set(none.accuracy) == {"test", "test_rotation", "test_hflip"}
+    assert none.symmetry_gain["rotation"].mean == 0.0
 
-    arrays = run.load_arrays("templates")
+    arrays = run.load_arrays(aw.AugmentationWeightsResults.TEMPLATES)
     assert arrays["scaled"].shape == (3, 2, 10, 28, 28)
     assert arrays["scaled"].min() == 0.0 and arrays["scaled"].max() == 1.0
     for name in ("weights", "loss_curves", "rotation_profile"):
         assert (run.figures_dir / f"{name}.png").stat().st_size > 1000
     text = (run.path / "report.md").read_text()
     assert "figures/weights.png" in text and "What the numbers say" in text
-    assert f"{rot['symmetry']['rotation']['mean']:.3g}" in text  # the sentence quotes the number
+    assert f"{rot.symmetry['rotation'].mean:.3g}" in text  # the sentence quotes the number
 
     # The saved weights load safely and give back the member's templates.
     model = ShallowFCN(784, 10, seed=1)
-    meta = load_weights(model, run.artifact(weights_file("rotation", 1)))
+    meta = load_weights(model, run.artifact(aw.weights_file("rotation", 1)))
     assert meta["config"]["augmentation"] == "rotation"
     assert np.allclose(model.fc.weight.detach().numpy().reshape(10, 28, 28), arrays["weights"][1, 1])
     assert json.loads((run.path / "summary.json").read_text())["diverged_members"] == 0
+
+
+def test_sentences_follow_the_numbers(smoke_run) -> None:
+    """The verdict on a symmetry gain flips with the sign of its interval."""
+    from learnability.analysis import Estimate
+    from learnability.report import render_markdown
+
+    run = smoke_run("augmentation-weights")
+    res = run.results
+    rot = res.results["rotation"]
+
+    def with_gain(gain: Estimate) -> str:
+        changed = rot.model_copy(update={"symmetry_gain": {**rot.symmetry_gain, "rotation": gain}})
+        return render_markdown(
+            aw.report(res.model_copy(update={"results": {**res.results, "rotation": changed}}), run), run
+        )
+
+    assert "an increase whose 95% CI excludes 0" in with_gain(Estimate(0.2, 0.1, 0.3, 2))
+    assert "a decrease whose 95% CI excludes 0" in with_gain(Estimate(-0.2, -0.3, -0.1, 2))
+    assert "not distinguishable from 0" in with_gain(Estimate(0.1, -0.1, 0.3, 2))

@@ -1,28 +1,23 @@
 """cnn-equivariance (Lab 5): exact equivariance of the circular conv, boundary effects of the valid
-conv, agreement with the library's probes, and the smoke run through the CLI."""
+conv, agreement with the library's probes, and the shared smoke run."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
-from typer.testing import CliRunner
 
-from learnability import load_run
-from learnability.cli import app
 from learnability.data import translate
 from learnability.models import LabCNN, equivariance_error, sorted_values_error
-from learnability.studies._images_common import derangement
-from learnability.studies.cnn_equivariance import (
+from learnability.studies.images.cnn_equivariance import (
     MEASURES,
     compass_shifts,
     conv_equivariance,
     interior_mask,
     pair_measures,
 )
+from learnability.studies.images.data import resolve_dataset
+from learnability.studies.images.training import derangement
 
-runner = CliRunner()
 # Float32 rounding of a 2x2 conv: far below this.
 _TINY = 1e-6
 
@@ -92,27 +87,22 @@ def test_zero_border_makes_shifts_within_the_margin_exact() -> None:
     assert float(total(torch.tensor([[5, 0], [0, 5], [-5, 0], [0, -5]])).min()) > 1e-3
 
 
-def test_smoke_run_through_the_cli(tmp_path: Path) -> None:
-    res = runner.invoke(
-        app,
-        ["run", "cnn-equivariance", "--smoke", "--out", str(tmp_path), "--no-progress", "--set", "data.dataset=digits"],
-    )
-    assert res.exit_code == 0, res.output
-    run = load_run(tmp_path / res.output.strip().splitlines()[-1].split("/")[-1])
-    s = run.summary
-    assert run.complete and s["padding_modes"] == ["valid", "circular"] and s["shifts"] == [1, 6]
-    assert s["models"]["valid"]["fc_in"] == 729 and s["models"]["circular"]["fc_in"] == 784
-    circ = s["results"]["circular"]["circular"]
-    valid = s["results"]["valid"]["circular"]
-    for d in ("1", "6"):
-        assert set(circ[d]) == set(MEASURES)
-        assert circ[d]["conv_total"]["max"] <= _TINY  # exact with circular padding
-        assert valid[d]["conv_interior"]["max"] <= _TINY
+def test_smoke_run_reports_its_numbers(smoke_run) -> None:
+    run = smoke_run("cnn-equivariance")
+    res = run.results
+    assert run.complete and res.dataset == resolve_dataset("auto", None)[0]
+    assert res.padding_modes == ["valid", "circular"] and res.shifts == [1, 6]
+    assert res.models["valid"].fc_in == 729 and res.models["circular"].fc_in == 784
+    for d in (1, 6):
+        assert set(res.results["circular"]["circular"][str(d)]) == set(MEASURES)
+        assert res.cell("circular", "circular", d, "conv_total").max <= _TINY  # exact with circular padding
+        assert res.cell("valid", "circular", d, "conv_interior").max <= _TINY
     # 6 pixels push the digits' content across the 4-pixel margin: a border error appears.
-    assert valid["6"]["conv_border"]["images"]["mean"] > 1e-3
-    assert valid["6"]["conv_total"]["seeds"]["n"] == 2
+    valid6 = res.cell("valid", "circular", 6, "conv_border")
+    assert valid6.images.mean > 1e-3 and valid6.images.values == ()  # per-image values live in the arrays
+    assert res.cell("valid", "circular", 6, "conv_total").seeds.n == 2
     for name in ("example", "equivariance"):
         assert (run.figures_dir / f"{name}.png").stat().st_size > 1000
     text = (run.path / "report.md").read_text()
     assert "What the numbers say" in text and "boundary effect" in text
-    assert f"{valid['6']['conv_total']['images']['mean']:.3g}" in text
+    assert f"{res.cell('valid', 'circular', 6, 'conv_total').images.mean:.3g}" in text

@@ -1,5 +1,5 @@
 """representation-invariance (Lab 4bis): pairs from the same images, the notebook's pairing,
-safe weights round trip and reuse of a Lab 4 run, and the smoke run through the CLI."""
+safe weights round trip and reuse of a Lab 4 run, and the shared smoke run."""
 
 from __future__ import annotations
 
@@ -7,23 +7,19 @@ from pathlib import Path
 
 import pytest
 import torch
-from typer.testing import CliRunner
 
-from learnability import load_run
-from learnability.cli import app
 from learnability.data import rotate
 from learnability.models import ShallowFCN, save_weights
-from learnability.studies._images_common import ImageDataSettings, load_image_splits
-from learnability.studies.representation_invariance import (
+from learnability.studies.images.data import ImageDataSettings, load_image_splits, resolve_dataset
+from learnability.studies.images.representation_invariance import (
     RANDOM_ANGLE,
     VARIANTS,
     RepresentationInvarianceConfig,
-    _load_from_run,
+    RepresentationInvarianceResults,
+    load_from_run,
     notebook_partners,
     rotation_pairs,
 )
-
-runner = CliRunner()
 
 
 def _x(n: int = 6) -> torch.Tensor:
@@ -76,7 +72,7 @@ def test_weights_from_a_lab4_run_load_and_give_identical_outputs(tmp_path: Path)
     splits = load_image_splits(data)
     saved = _save_lab4_like_run(tmp_path, data, splits.info())
     cfg = RepresentationInvarianceConfig(data=data, weights_from=str(tmp_path))
-    loaded = _load_from_run(cfg, splits)
+    loaded = load_from_run(cfg, splits).models
     assert [len(loaded[v]) for v in VARIANTS] == [2, 2]
     x = splits.normalizer.transform(splits.test_images)
     with torch.no_grad():
@@ -85,51 +81,36 @@ def test_weights_from_a_lab4_run_load_and_give_identical_outputs(tmp_path: Path)
 
     other = RepresentationInvarianceConfig(data=data.model_copy(update={"digits_box": 16}), weights_from=str(tmp_path))
     with pytest.raises(ValueError, match="'data' parameter of representation-invariance"):
-        _load_from_run(other, load_image_splits(other.data))
+        load_from_run(other, load_image_splits(other.data))
 
 
-def test_smoke_run_through_the_cli(tmp_path: Path) -> None:
-    res = runner.invoke(
-        app,
-        [
-            "run",
-            "representation-invariance",
-            "--smoke",
-            "--out",
-            str(tmp_path),
-            "--no-progress",
-            "--set",
-            "data.dataset=digits",
-        ],
-    )
-    assert res.exit_code == 0, res.output
-    run = load_run(tmp_path / res.output.strip().splitlines()[-1].split("/")[-1])
-    s = run.summary
-    assert run.complete and s["dataset"] == "digits"
-    assert s["angles"] == ["90", "180", "random"] and s["layer"] == "fc"
-    assert s["reload_max_abs_diff"] == 0.0  # saved, loaded into a fresh model, same outputs
+def test_smoke_run_reports_its_numbers(smoke_run) -> None:
+    run = smoke_run("representation-invariance")
+    res = run.results
+    assert run.complete and res.dataset == resolve_dataset("auto", None)[0]
+    assert res.angles == ["90", "180", "random"] and res.layer == "fc"
+    assert res.reload_max_abs_diff == 0.0  # saved, loaded into a fresh model, same outputs
     for v in VARIANTS:
-        for label in s["angles"]:
-            e = s["scores"][v][label]
-            for key in (
-                "score",
-                "score_ci_images",
-                "score_seeds",
-                "t_pvalue",
-                "wilcoxon_pvalue",
-                "cohens_dz",
-                "mean_pair",
-                "mean_control",
-            ):
-                assert key in e, key
-            assert e["score_ci_images"][0] <= e["score"] <= e["score_ci_images"][1]
-            assert e["score"] == pytest.approx(1 - e["mean_pair"] / e["mean_control"])
-    assert set(s["comparison"]) == set(s["angles"])
+        for label in res.angles:
+            e = res.scores[v][label]
+            assert e.score_images.low <= e.score <= e.score_images.high
+            assert e.score == pytest.approx(1 - e.mean_pair / e.mean_control)
+            assert e.score_seeds.n == 2 and 0 <= e.t_pvalue <= 1 and 0 <= e.wilcoxon_pvalue <= 1
+    assert set(res.comparison) == set(res.angles)
+    # The flat keys that notebooks read are still in summary.json.
+    entry = run.summary["scores"]["rotation"]["90"]
+    for key in ("score", "score_ci_images", "score_seeds", "t_pvalue", "wilcoxon_pvalue", "cohens_dz"):
+        assert key in entry, key
+    assert entry["score_ci_images"] == [
+        res.scores["rotation"]["90"].score_images.low,
+        res.scores["rotation"]["90"].score_images.high,
+    ]
     # 96 test images, notebook batch 64: the first 64 are compared with themselves.
-    assert s["notebook"]["rotation"]["self_pairs"] == 64
+    assert res.notebook["rotation"].self_pairs == 64
     for name in ("pairs", "invariance", "gap"):
         assert (run.figures_dir / f"{name}.png").stat().st_size > 1000
     assert (run.artifact("weights") / "rotation-seed1.pt").is_file()
+    assert run.load_arrays(RepresentationInvarianceResults.DISTANCES)["paired"].shape == (2, 3, 2, 96)
     text = (run.path / "report.md").read_text()
     assert "solved notebook's pairing" in text and "Cohen's d_z" in text
-    assert f"{s['scores']['rotation']['90']['score']:.3g}" in text
+    assert f"{res.scores['rotation']['90'].score:.3g}" in text

@@ -1,4 +1,4 @@
-"""Shared pieces of the image-symmetry studies (Labs 4, 4bis and 5; private).
+"""The images of the image-symmetry family (Labs 4, 4bis and 5) and their augmentations.
 
 - :class:`ImageDataSettings` and :func:`load_image_splits`: which data set a study uses (``"auto"``
   picks MNIST when its files are present, else the offline scikit-learn digits laid out like
@@ -7,26 +7,22 @@
   augmentations of Lab 4 (random rotation, flips, translations) as batched transforms.
 - :class:`AugmentedImageSource`: the engine's ``BatchSource`` for an ensemble whose members each
   apply their own augmentation with their own generator.
-- :class:`TrainSettings`, :func:`train_image_ensemble`: one call of the engine's training loop.
-- small helpers for statistics and report sentences.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from pydantic import Field, model_validator
-from torch import Tensor, nn
+from torch import Tensor
 
 from learnability._seeds import derive_seed
 from learnability._validation import ParameterError, check_in_range
-from learnability.analysis import mean_ci
 from learnability.config import ConfigSection
 from learnability.data import (
     Compose,
@@ -39,9 +35,6 @@ from learnability.data import (
     image_files_available,
     load_images,
 )
-from learnability.engine import SGD, EvalSet, ModuleEnsemble, TrainResult, TrainSpec, nll, train
-from learnability.report import fmt_ci
-from learnability.studies._base import StudyContext
 
 __all__ = [
     "AUGMENTATIONS",
@@ -51,15 +44,9 @@ __all__ = [
     "DatasetName",
     "ImageDataSettings",
     "ImageSplits",
-    "TrainSettings",
-    "ci_dict",
-    "ci_text",
-    "derangement",
     "load_image_splits",
     "make_augmentation",
-    "num",
     "resolve_dataset",
-    "train_image_ensemble",
 ]
 
 DatasetName = Literal["auto", "digits", "mnist", "fashion-mnist"]
@@ -365,100 +352,3 @@ class AugmentedImageSource:
         if self.normalizer is not None:
             x = self.normalizer.transform(x.flatten(0, 1)).view_as(x)
         return x, self.labels[idx]
-
-
-# ------------------------------------------------------------------------------------------
-# Training
-# ------------------------------------------------------------------------------------------
-class TrainSettings(ConfigSection):
-    """Fixed-learning-rate SGD without momentum (Lab 4), as in the engine's ``SGD``."""
-
-    lr: float = Field(0.05, gt=0, description="SGD learning rate, fixed (chosen on the training loss).")
-    batch_size: int = Field(64, ge=1, description="Mini-batch size.")
-    epochs: int = Field(30, ge=1, description="Passes over the training images.")
-    seeds: int = Field(3, ge=1, description="Independent seeds (initialisation and data order) per model.")
-    eval_every_epochs: int = Field(1, ge=1, description="Epochs between evaluations of the test sets.")
-
-
-def train_image_ensemble(
-    factory: Callable[[], nn.Module],
-    splits: ImageSplits,
-    augmentations: Sequence[ImageTransform | None],
-    *,
-    init_seeds: Sequence[int],
-    data_seeds: Sequence[int],
-    settings: TrainSettings,
-    eval_sets: dict[str, EvalSet],
-    ctx: StudyContext,
-    tag: str,
-) -> tuple[ModuleEnsemble, list[Tensor], TrainResult]:
-    """Train one member per entry of ``augmentations`` with the engine (NLL of log-softmax outputs).
-
-    Returns:
-        The ensemble (to extract members), a copy of the initial stacked parameters and the
-        engine's :class:`TrainResult` (whose ``params`` are the trained ones).
-    """
-    batch = min(settings.batch_size, len(splits.train_labels))
-    source = AugmentedImageSource(
-        splits.train_images,
-        splits.train_labels,
-        batch_size=batch,
-        augmentations=augmentations,
-        normalizer=splits.normalizer,
-    )
-    steps_per_epoch = source.steps_per_epoch
-    ensemble = ModuleEnsemble(factory)
-    params = ensemble.init(list(init_seeds), device=ctx.device)
-    initial = [p.detach().clone() for p in params]  # train() updates params in place
-    spec = TrainSpec(
-        max_steps=settings.epochs * steps_per_epoch,
-        eval_every=settings.eval_every_epochs * steps_per_epoch,
-        block=steps_per_epoch,
-    )
-    result = train(
-        ensemble,
-        params,
-        loss=nll,
-        optimizer=SGD(),
-        lr=[settings.lr] * len(augmentations),
-        data=source,
-        seeds=list(data_seeds),
-        spec=spec,
-        eval_sets=eval_sets,
-        sink=ctx.writer,
-        tag=tag,
-        progress=ctx.progress,
-    )
-    return ensemble, initial, result
-
-
-# ------------------------------------------------------------------------------------------
-# Statistics and words
-# ------------------------------------------------------------------------------------------
-def derangement(n: int, *, generator: torch.Generator) -> Tensor:
-    """A random permutation of ``range(n)`` with no fixed point (one n-cycle): ``(n,)`` int64.
-
-    Pairs each example with a *different* one, e.g. as the "unrelated image" control.
-    """
-    check_in_range(n, "n", "derangement", low=2, kind=int)
-    perm = torch.randperm(n, generator=generator)
-    partner = torch.empty_like(perm)
-    partner[perm] = perm.roll(-1)
-    return partner
-
-
-def ci_dict(values: Any) -> dict[str, float]:
-    """``{"mean", "low", "high", "n"}``: a Student-t 95% interval (NaN bounds for n = 1)."""
-    v = np.asarray(values, dtype=float).reshape(-1)
-    mean, low, high = mean_ci(v)
-    return {"mean": mean, "low": low, "high": high, "n": int(v.size)}
-
-
-def num(v: Any) -> float:
-    """A float from a summary value (JSON stores non-finite floats as "nan", "inf", "-inf")."""
-    return float(v)
-
-
-def ci_text(d: dict[str, Any], digits: int = 3) -> str:
-    """``"0.812 [0.791, 0.833]"`` from a :func:`ci_dict` (also one read back from JSON)."""
-    return fmt_ci(num(d["mean"]), (num(d["low"]), num(d["high"])), digits)

@@ -1,0 +1,70 @@
+"""What the cnn-equivariance study measures: per padding, shift mode, shift and measure, a cell."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from learnability.analysis import Estimate
+from learnability.studies import ResultsModel
+from learnability.studies.images.results import ImageStudyResults
+
+__all__ = ["CNNEquivarianceResults", "MeasureCell", "ModelShape"]
+
+
+class MeasureCell(ResultsModel):
+    """One measure of one (padding, shift mode, shift).
+
+    Attributes:
+        images: mean over test images (per-image values averaged over seeds), 95% t-interval;
+            the per-image values are in the ``measures`` arrays.
+        seeds: mean over seeds (per-seed values averaged over images), 95% t-interval; None with
+            one seed.
+        max: the largest value over images and seeds.
+    """
+
+    images: Estimate
+    seeds: Estimate | None
+    max: float
+
+
+class ModelShape(ResultsModel):
+    """The shapes of one CNN variant: conv output ``(H', W')`` and the fc layer."""
+
+    conv_shape: tuple[int, int]
+    fc_in: int
+    fc_out: int
+
+
+class CNNEquivarianceResults(ImageStudyResults):
+    """The summary of a cnn-equivariance run.
+
+    Attributes:
+        padding_modes, shift_modes, shifts: the grid (shifts sorted).
+        seeds: models per padding; ``n_pairs``: test images paired.
+        kernel_size: the conv kernel's side.
+        models: per padding, its shapes.
+        test_accuracy: per padding, test accuracy over seeds.
+        exact_tolerance: relative error below which the report calls equivariance exact.
+        results: ``padding -> shift mode -> str(shift) -> measure -> MeasureCell``; read it with
+            :meth:`cell`.
+    """
+
+    # values (paddings, shift modes, shifts, seeds, measures, images); shifts
+    MEASURES_ARRAYS: ClassVar[str] = "measures"
+    MEASURES_TABLE: ClassVar[str] = "measures"  # one row per (padding, shift mode, shift, measure)
+    EXAMPLE: ClassVar[str] = "example"  # the first pair's images and conv maps
+
+    padding_modes: list[str]
+    shift_modes: list[str]
+    shifts: list[int]
+    seeds: int
+    n_pairs: int
+    kernel_size: int
+    models: dict[str, ModelShape]
+    test_accuracy: dict[str, Estimate]
+    exact_tolerance: float
+    results: dict[str, dict[str, dict[str, dict[str, MeasureCell]]]]
+
+    def cell(self, padding: str, shift_mode: str, shift: int, measure: str) -> MeasureCell:
+        """The results of ``measure`` for ``padding``, ``shift_mode`` and ``shift`` pixels."""
+        return self.results[padding][shift_mode][str(shift)][measure]

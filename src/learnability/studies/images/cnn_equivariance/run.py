@@ -1,0 +1,164 @@
+"""The cnn-equivariance study, stage by stage: train the CNN variants, measure pairs, summarise.
+
+The lab's CNN — ``conv1`` (1 -> 1 channel, kernel 2, no padding: 28x28 -> 27x27), ReLU, ``fc1``
+(729 -> 10), log-softmax — is trained without augmentation, over several seeds, together with a
+variant whose conv pads circularly (28x28 -> 28x28, ``fc1`` 784 -> 10). Both read their
+representations with forward hooks: the ``conv1`` output before the ReLU and the ``fc1`` output
+before the log-softmax (the lab's ``conv2repr`` and ``fc1repr``).
+
+Pairs are translated either circularly (``torch.roll``: the group action) or with zero fill
+(content shifted out is lost); the measures are those of :mod:`.measures`. With circular padding
+and circular shifts the conv is exactly equivariant (the errors are float rounding); with the
+lab's valid conv the error lives at the border only, so comparing the two separates the boundary
+effects from the architecture.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+
+from learnability._validation import ParameterError
+from learnability.analysis import Estimate, mean_estimate
+from learnability.data import translate
+from learnability.engine import EvalSet, accuracy
+from learnability.models import LabCNN
+from learnability.studies import StudyContext
+from learnability.studies.images.cnn_equivariance.config import NAME, CNNEquivarianceConfig
+from learnability.studies.images.cnn_equivariance.measures import (
+    EXACT_TOL,
+    MEASURES,
+    compass_shifts,
+    example_maps,
+    pair_measures,
+)
+from learnability.studies.images.cnn_equivariance.results import CNNEquivarianceResults, MeasureCell, ModelShape
+from learnability.studies.images.data import ImageSplits, load_image_splits
+from learnability.studies.images.results import image_mean
+from learnability.studies.images.training import derangement, train_image_ensemble
+
+__all__ = ["run"]
+
+R = CNNEquivarianceResults
+
+
+def train_models(
+    cfg: CNNEquivarianceConfig, splits: ImageSplits, ctx: StudyContext
+) -> tuple[dict[str, list[LabCNN]], dict[str, Estimate]]:
+    """One ensemble per padding mode (the same seeds for every mode), without augmentation.
+
+    Returns:
+        The trained models per padding mode (one per seed) and their test accuracy over seeds.
+    """
+    _, h, w = splits.image_shape
+    n_classes, n_seeds = len(splits.classes), cfg.train.seeds
+    init_seeds, data_seeds = ctx.seeds(n_seeds, "init"), ctx.seeds(n_seeds, "data")
+    xt = splits.normalizer.transform(splits.test_images).to(ctx.device)
+    yt = splits.test_labels.to(ctx.device)
+    models: dict[str, list[LabCNN]] = {}
+    accs: dict[str, Estimate] = {}
+    for mode in cfg.padding_modes:
+
+        def factory(mode: str = mode) -> LabCNN:
+            return LabCNN((h, w), n_classes, kernel_size=cfg.kernel_size, padding_mode=mode, seed=0)
+
+        ensemble, _, result = train_image_ensemble(
+            factory,
+            splits,
+            [None] * n_seeds,
+            init_seeds=init_seeds,
+            data_seeds=data_seeds,
+            settings=cfg.train,
+            eval_sets={"test": EvalSet(xt, yt, metrics={"accuracy": accuracy})},
+            ctx=ctx,
+            tag=f"train/{mode}",
+        )
+        models[mode] = [ensemble.member(result.params, k).cpu().eval() for k in range(n_seeds)]
+        accs[mode] = mean_estimate(result.evals["test_accuracy"].final)
+    return models, accs
+
+
+def measure_pairs(
+    cfg: CNNEquivarianceConfig, splits: ImageSplits, models: dict[str, list[LabCNN]], n: int, ctx: StudyContext
+) -> np.ndarray:
+    """Every measure of every image, model, shift and shift mode; saved with the example maps.
+
+    Returns:
+        ``values[padding, shift mode, shift, seed, measure, image]``.
+    """
+    x = splits.test_images[:n]
+    xn = splits.normalizer.transform(x)
+    partner = derangement(n, generator=torch.Generator().manual_seed(ctx.seed("control")))
+    n_seeds = cfg.train.seeds
+    values = np.zeros((len(cfg.padding_modes), len(cfg.shift_modes), len(cfg.shifts), n_seeds, len(MEASURES), n))
+    example: dict[str, np.ndarray] = {}
+    for d_i, d in enumerate(cfg.shifts):
+        # The same shifts for every model and shift mode: the comparisons are paired.
+        shifts = compass_shifts(n, d, generator=torch.Generator().manual_seed(ctx.seed("shifts", d)))
+        for m_i, shift_mode in enumerate(cfg.shift_modes):
+            gxn = splits.normalizer.transform(translate(x, shifts, mode=shift_mode))
+            for p_i, mode in enumerate(cfg.padding_modes):
+                for s, model in enumerate(models[mode]):
+                    res = pair_measures(model, xn, gxn, shifts, partner)
+                    values[p_i, m_i, d_i, s] = np.stack([res[k].numpy() for k in MEASURES])
+                if d == cfg.shifts[-1] and shift_mode == cfg.shift_modes[0]:
+                    example.update(example_maps(models[mode][0], xn, gxn, shifts, mode))
+    ctx.writer.save_arrays(R.MEASURES_ARRAYS, values=values, shifts=np.asarray(cfg.shifts))
+    ctx.writer.save_arrays(R.EXAMPLE, **example)
+    return values
+
+
+def summarise(
+    cfg: CNNEquivarianceConfig, values: np.ndarray, ctx: StudyContext
+) -> dict[str, dict[str, dict[str, dict[str, MeasureCell]]]]:
+    """Each cell as a mean over images and over seeds; the means and maxima also as a table."""
+    n_seeds = values.shape[3]
+    results: dict[str, dict[str, dict[str, dict[str, MeasureCell]]]] = {}
+    rows = []
+    for p_i, mode in enumerate(cfg.padding_modes):
+        results[mode] = {}
+        for m_i, shift_mode in enumerate(cfg.shift_modes):
+            results[mode][shift_mode] = {}
+            for d_i, d in enumerate(cfg.shifts):
+                cell = {}
+                for k, name in enumerate(MEASURES):
+                    v = values[p_i, m_i, d_i, :, k]  # (seeds, images)
+                    cell[name] = MeasureCell(
+                        images=image_mean(v.mean(axis=0)),
+                        seeds=mean_estimate(v.mean(axis=1)) if n_seeds > 1 else None,
+                        max=float(v.max()),
+                    )
+                    row = {"padding": mode, "shift_mode": shift_mode, "shift": d, "measure": name}
+                    rows.append(row | {"mean": float(v.mean()), "max": float(v.max())})
+                results[mode][shift_mode][str(d)] = cell
+    ctx.writer.save_table(R.MEASURES_TABLE, pd.DataFrame(rows))
+    return results
+
+
+def run(cfg: CNNEquivarianceConfig, ctx: StudyContext) -> CNNEquivarianceResults:
+    """Train each padding variant, then measure equivariance and invariance on translated pairs."""
+    splits = load_image_splits(cfg.data)
+    _, h, w = splits.image_shape
+    if h < cfg.kernel_size or w < cfg.kernel_size:
+        raise ParameterError("kernel_size", NAME, f"an int no larger than the images ({h}x{w})", cfg.kernel_size)
+    models, accs = train_models(cfg, splits, ctx)
+    n = min(cfg.n_pairs or len(splits.test_labels), len(splits.test_labels))
+    values = measure_pairs(cfg, splits, models, n, ctx)
+    shapes = {
+        mode: ModelShape(conv_shape=m[0].conv_shape, fc_in=int(m[0].fc1.in_features), fc_out=int(m[0].fc1.out_features))
+        for mode, m in models.items()
+    }
+    return CNNEquivarianceResults(
+        **splits.info(),
+        padding_modes=list(cfg.padding_modes),
+        shift_modes=list(cfg.shift_modes),
+        shifts=list(cfg.shifts),
+        seeds=cfg.train.seeds,
+        n_pairs=n,
+        kernel_size=cfg.kernel_size,
+        models=shapes,
+        test_accuracy=accs,
+        exact_tolerance=EXACT_TOL,
+        results=summarise(cfg, values, ctx),
+    )

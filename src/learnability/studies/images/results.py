@@ -1,0 +1,40 @@
+"""What every image study reports about its data, and the estimate of a mean over test images."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from learnability.analysis import Estimate, mean_estimate
+from learnability.studies import StudyResults
+
+__all__ = ["ImageStudyResults", "image_mean"]
+
+
+class ImageStudyResults(StudyResults):
+    """The data facts every image study's summary starts with (``ImageSplits.info()``).
+
+    Attributes:
+        dataset: the data set loaded (``"digits"``, ``"mnist"``, ...).
+        dataset_description: one sentence for the report (what was loaded and why).
+        n_train, n_test: numbers of training and test images.
+        image_shape: ``[C, H, W]``.
+        normalizer_mean, normalizer_std: per-channel statistics of the training images.
+    """
+
+    dataset: str
+    dataset_description: str
+    n_train: int
+    n_test: int
+    image_shape: list[int]
+    normalizer_mean: list[float]
+    normalizer_std: list[float]
+
+
+def image_mean(values: Any) -> Estimate:
+    """Mean over test images with its Student-t 95% interval, without the per-image values.
+
+    The per-image values (hundreds per estimate) stay in the run's arrays artifact; keeping them in
+    ``summary.json`` too would multiply its size for nothing.
+    """
+    return dataclasses.replace(mean_estimate(values), values=())
