@@ -24,12 +24,12 @@ References:
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from scipy import special
 from scipy import stats as sps
 
 from learnability._validation import ParameterError, check_choice, check_in_range
@@ -445,27 +445,6 @@ def _scalar(v: Any) -> float:
     return float(arr.reshape(()))
 
 
-def _jackknife(
-    statistic: Callable[..., Any], data: list[np.ndarray], paired: bool, vectorized: bool
-) -> list[np.ndarray]:
-    """Leave-one-out values of the statistic, one array per sample (one in all when paired)."""
-    groups = [list(range(len(data)))] if paired else [[j] for j in range(len(data))]
-    out = []
-    for group in groups:
-        n = data[group[0]].size
-        base = np.arange(n - 1)
-        values = []
-        rows_per_chunk = max(1, _CHUNK_VALUES // max(1, n))
-        for start in range(0, n, rows_per_chunk):
-            left_out = np.arange(start, min(n, start + rows_per_chunk))
-            # row r keeps every index except left_out[r]: (R, n - 1)
-            idx = base[None, :] + (base[None, :] >= left_out[:, None])
-            batch = [s[idx] if j in group else np.broadcast_to(s, (idx.shape[0], s.size)) for j, s in enumerate(data)]
-            values.append(_evaluate(statistic, batch, vectorized))
-        out.append(np.concatenate(values))
-    return out
-
-
 def bootstrap_ci(
     statistic: Callable[..., Any],
     *samples: Any,
@@ -527,60 +506,47 @@ def bootstrap_ci(
     if paired and len(set(sizes)) != 1:
         raise ParameterError("samples", owner, "samples of equal length when paired=True", f"lengths {sizes}")
 
-    theta_hat = _evaluate(statistic, [d[None, :] for d in data], vectorized)[0]
-    rng = np.random.default_rng(seed)
-    rows_per_chunk = max(1, _CHUNK_VALUES // sum(sizes))
-    theta_b = []
-    for start in range(0, n_resamples, rows_per_chunk):
-        rows = min(rows_per_chunk, n_resamples - start)
-        if paired:
-            idx = rng.integers(0, sizes[0], size=(rows, sizes[0]))  # (R, n)
-            batch = [d[idx] for d in data]
-        else:
-            batch = [d[rng.integers(0, d.size, size=(rows, d.size))] for d in data]
-        theta_b.append(_evaluate(statistic, batch, vectorized))
-    boot = np.concatenate(theta_b)  # (n_resamples,)
-
-    alpha = (1.0 - confidence) / 2.0
+    theta_hat = float(_evaluate(statistic, [d[None, :] for d in data], vectorized)[0])
+    # The resampling and both intervals are scipy's; what is ours is the edge rules around them.
+    with warnings.catch_warnings():
+        # BCa is undefined when every resample lies on one side of the estimate: scipy warns and
+        # returns NaN, which is the documented answer here.
+        warnings.simplefilter("ignore", sps.DegenerateDataWarning)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            res = sps.bootstrap(
+                tuple(data),
+                _axis_statistic(statistic, vectorized),
+                n_resamples=n_resamples,
+                confidence_level=confidence,
+                method="BCa" if method == "bca" else "percentile",
+                paired=paired,
+                vectorized=True,
+                batch=max(1, _CHUNK_VALUES // sum(sizes)),
+                rng=np.random.default_rng(seed),
+            )
+    boot = np.asarray(res.bootstrap_distribution, dtype=np.float64)  # (n_resamples,)
     standard_error = float(np.std(boot, ddof=1))
-    if not np.isfinite(boot).all() or not np.isfinite(theta_hat):
-        low = high = math.nan
+    if not np.isfinite(boot).all() or not math.isfinite(theta_hat):
+        low = high = math.nan  # the statistic is not defined on some resample
     elif boot.min() == boot.max():
-        low = high = float(theta_hat)
-    elif method == "percentile":
-        low, high = (float(q) for q in np.quantile(boot, [alpha, 1.0 - alpha]))
+        low = high = theta_hat  # constant data: scipy would return NaN for BCa
     else:
-        low, high = _bca(statistic, data, paired, vectorized, float(theta_hat), boot, alpha)
-    return BootstrapCI(float(theta_hat), low, high, standard_error, sizes, n_resamples, confidence, method)
+        low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
+    return BootstrapCI(theta_hat, low, high, standard_error, sizes, n_resamples, confidence, method)
 
 
-def _bca(
-    statistic: Callable[..., Any],
-    data: list[np.ndarray],
-    paired: bool,
-    vectorized: bool,
-    theta_hat: float,
-    boot: np.ndarray,
-    alpha: float,
-) -> tuple[float, float]:
-    """BCa interval bounds (Efron & Tibshirani 1993, eq. 14.14-14.15 and 15.36)."""
-    # Fraction of resamples below the estimate, ties counted half (as scipy).
-    below = (np.sum(boot < theta_hat) + np.sum(boot <= theta_hat)) / (2.0 * boot.size)
-    if below <= 0.0 or below >= 1.0:
-        return math.nan, math.nan
-    z0 = float(special.ndtri(below))
-    num = den = 0.0
-    for jack in _jackknife(statistic, data, paired, vectorized):
-        m = jack.size
-        u = (m - 1) * (jack.mean() - jack)
-        num += float(np.sum(u**3)) / m**3
-        den += float(np.sum(u**2)) / m**2
-    accel = num / (6.0 * den**1.5) if den > 0.0 else 0.0
-    levels = []
-    for z in (float(special.ndtri(alpha)), float(special.ndtri(1.0 - alpha))):
-        levels.append(float(special.ndtr(z0 + (z0 + z) / (1.0 - accel * (z0 + z)))))
-    low, high = (float(q) for q in np.quantile(boot, levels))
-    return low, high
+def _axis_statistic(statistic: Callable[..., Any], vectorized: bool) -> Callable[..., np.ndarray]:
+    """``statistic`` in scipy's vectorised form ``f(*samples, axis=-1) -> (R,)``."""
+    if vectorized:
+        return lambda *s, axis=-1: np.asarray(statistic(*s, axis=axis), dtype=np.float64)
+
+    def looped(*s: np.ndarray, axis: int = -1) -> np.ndarray:
+        s = [np.moveaxis(x, axis, -1) for x in s]
+        batch = [x.reshape(-1, x.shape[-1]) for x in s]
+        out = _evaluate(statistic, batch, False)
+        return out.reshape(s[0].shape[:-1])
+
+    return looped
 
 
 # --------------------------------------------------------------------------------------------
