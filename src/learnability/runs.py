@@ -121,10 +121,10 @@ def _git_commit() -> dict[str, Any]:
         return {"commit": None, "dirty": None, "diff_sha256": None}
 
 
-def new_run_dir(out: str | Path, study: str, seed: int) -> Path:
-    """A fresh, unique folder ``OUT/STUDY-YYYYmmdd-HHMMSS-sSEED[-n]``."""
+def new_run_dir(out: str | Path, study: str, seed: int, *, smoke: bool = False) -> Path:
+    """A fresh, unique folder ``OUT/STUDY-YYYYmmdd-HHMMSS-sSEED[-smoke][-n]``."""
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    base = Path(out) / f"{study}-{stamp}-s{seed}"
+    base = Path(out) / f"{study}-{stamp}-s{seed}{'-smoke' if smoke else ''}"
     path, n = base, 1
     while path.exists():
         n += 1

@@ -35,6 +35,7 @@ from markdown_it import MarkdownIt
 
 from learnability.report.document import (
     _STATUS_WORDS,
+    SMOKE_WORDS,
     Figure,
     Heading,
     Report,
@@ -275,7 +276,7 @@ def _meta(run: Run) -> str:
     wall = run.summary.get("wall_seconds", prov.get("wall_seconds"))
     items = [
         ("Study", f"<code>{esc(run.study)}</code>"),
-        ("Status", status_badge(run.status)),
+        ("Status", status_badge(run.status) + (f" · {esc(SMOKE_WORDS)}" if prov.get("smoke") else "")),
         ("Run folder", f"<code>{esc(run.path.name)}</code>"),
         ("Seed", esc(prov.get("seed"))),
         ("Started", esc(when(prov.get("started")))),

@@ -75,6 +75,9 @@ class Study:
             :class:`~learnability._validation.ParameterError` naming the setting.
         devices: the device kinds the study can compute on (``("cpu",)`` for a study that
             computes with NumPy/scikit-learn: ``--device cuda`` is refused, not ignored).
+        plan: ``plan(config) -> int`` — the run's whole work in progress units (the steps its
+            ``add_total`` calls will announce), known before it starts; the progress bar then has
+            a fixed total instead of one bar per phase.
     """
 
     name: str
@@ -86,6 +89,7 @@ class Study:
     smoke: Mapping[str, Any] = field(default_factory=dict)
     check: Callable[[Any], None] | None = None
     devices: tuple[str, ...] = ("cpu", "cuda", "mps")
+    plan: Callable[[Any], int] | None = None
 
     def build_report(self, run: Run) -> Report:
         """The report of a complete run folder (typed results validated from ``summary.json``)."""
