@@ -33,6 +33,7 @@ import numpy as np
 from scipy import stats as sps
 
 from learnability._validation import ParameterError, check_choice, check_in_range
+from learnability._words import plural
 
 __all__ = [
     "BootstrapCI",
@@ -129,8 +130,8 @@ def _as_sample(
         raise ParameterError(
             name,
             owner,
-            f"an array with at least {min_size} non-NaN value(s)",
-            f"{x.size} value(s)",
+            f"an array with at least {plural(min_size, 'non-NaN value')}",
+            plural(x.size, "value"),
         )
     return x
 
@@ -159,7 +160,7 @@ def _as_pairs(
         x, y = x[keep], y[keep]
     if x.size < min_size:
         raise ParameterError(
-            names[0], owner, f"paired arrays with at least {min_size} complete pair(s)", f"{x.size} pair(s)"
+            names[0], owner, f"paired arrays with at least {plural(min_size, 'complete pair')}", plural(x.size, "pair")
         )
     return x, y
 
@@ -194,13 +195,20 @@ def _exponent(v: float) -> int:
     return math.floor(math.log10(abs(float(f"{v:.10g}"))))
 
 
+# A half-width below this fraction of the numbers is floating-point rounding (the mean of three
+# equal values 0.1 has sd ~1e-17), not an interval worth 15 printed digits.
+_ROUNDING_NOISE = 1e-12
+
+
 def format_interval(value: float, low: float, high: float, *, digits: int = 3) -> str:
     """Format a point estimate and its interval, e.g. ``"0.0812 [0.0791, 0.0833]"``.
 
     All three numbers are rounded at the same decimal place: the finer of (``digits`` significant
     digits of the value) and (two significant digits of the half-width), so that narrow intervals
-    still print distinct bounds. Magnitudes in ``[1e-3, 1e4)`` print in fixed-point notation,
-    others in scientific notation (``"8.12e-05 [7.91e-05, 8.33e-05]"``). NaN prints as ``nan``.
+    still print distinct bounds (a half-width at floating-point rounding level counts as zero:
+    ``0.1 [0.1 - 1e-15, 0.1 + 1e-15]`` prints ``0.100 [0.100, 0.100]``). Magnitudes in
+    ``[1e-3, 1e4)`` print in fixed-point notation, others in scientific notation
+    (``"8.12e-05 [7.91e-05, 8.33e-05]"``). NaN prints as ``nan``.
 
     Args:
         value: the point estimate.
@@ -217,7 +225,8 @@ def format_interval(value: float, low: float, high: float, *, digits: int = 3) -
     places = []  # candidate decimal exponents of the last printed digit
     if math.isfinite(numbers[0]) and numbers[0] != 0.0:
         places.append(_exponent(numbers[0]) - (digits - 1))
-    if math.isfinite(low) and math.isfinite(high) and high > low:
+    noise = _ROUNDING_NOISE * max((abs(v) for v in numbers if math.isfinite(v)), default=0.0)
+    if math.isfinite(low) and math.isfinite(high) and high - low > noise:
         places.append(_exponent((high - low) / 2.0) - (_HALF_WIDTH_DIGITS - 1))
     if not places:
         places.append(-(digits - 1))

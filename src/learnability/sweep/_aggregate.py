@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from learnability._words import plural
 from learnability.analysis import format_interval, mean_estimate
 from learnability.report import Chart, Line, Panel, fmt, render_matplotlib
 from learnability.sweep._layout import (
@@ -174,7 +175,8 @@ def _estimate(row: Mapping[str, Any]) -> str:
         return "—"
     if row["n"] == 1:
         return f"{fmt(row['mean'])} (n=1)"
-    if row["low"] == row["high"]:  # every seed gave the same value
+    if math.isclose(row["low"], row["high"], rel_tol=1e-12, abs_tol=0.0) or row["low"] == row["high"]:
+        # every seed gave the same value (up to floating-point rounding of the mean)
         return f"{fmt(row['mean'])} (all equal, n={row['n']})"
     return f"{format_interval(row['mean'], row['low'], row['high'])} (n={row['n']})"
 
@@ -210,11 +212,11 @@ def _markdown(
     if last:
         res = last.get("resources", {})
         out.append(
-            f"- **Last invocation:** {res.get('backend')} backend, {res.get('workers')} "
-            f"worker(s) x {res.get('threads')} thread(s) on {res.get('cores')} cores "
+            f"- **Last invocation:** {res.get('backend')} backend, {plural(res.get('workers'), 'worker')} "
+            f"x {plural(res.get('threads'), 'thread')} on {res.get('cores')} cores "
             f"({res.get('reason')}); started {last.get('started')}, finished "
             f"{last.get('finished') or '—'}; executed {last.get('executed')}, skipped "
-            f"{last.get('skipped')} complete run(s), status {last.get('status')}"
+            f"{plural(last.get('skipped'), 'complete run')}, status {last.get('status')}"
         )
     out.append("")
 
@@ -238,7 +240,7 @@ def _markdown(
     pending = int((results["status"] == "pending").sum())
     out += ["## Failures", ""]
     if failed.empty:
-        out.append("No run failed." + (f" {pending} run(s) not run yet." if pending else ""))
+        out.append("No run failed." + (f" {plural(pending, 'run')} not run yet." if pending else ""))
         out.append("")
     else:
         out += _table(
