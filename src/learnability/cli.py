@@ -338,7 +338,8 @@ def sweep_cmd(
     if failed:
         runs = "1 run" if len(failed) == 1 else f"{len(failed)} runs"
         typer.echo(f"{runs} did not complete; running the same command again retries them", err=True)
-    typer.echo(str(path))
+    typer.echo(f"report: {_relative(path) / 'report.html'}")
+    typer.echo(str(_relative(path)))
     if failed:
         raise typer.Exit(EXIT_FAILED)
 

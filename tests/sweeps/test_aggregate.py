@@ -148,7 +148,6 @@ def test_report_from_the_sweep_folder_alone(tmp_path) -> None:
     df = load_sweep(sweep)  # no results.parquet yet: built from the run folders
     # A summary value named like a fixed column gets the prefix "summary.".
     assert list(df.columns) == [
-        "index",
         "run_id",
         "status",
         "error",

@@ -20,6 +20,8 @@ import pandas as pd
 from learnability._words import plural
 from learnability.analysis import format_interval, mean_estimate
 from learnability.report import Chart, Line, Panel, fmt, render_matplotlib
+from learnability.report.html import REPORT_HTML, href, markdown_to_html, page, slug
+from learnability.report.plotly_charts import chart_div
 from learnability.sweep._layout import (
     AGGREGATE_FILE,
     FIGURES_DIR,
@@ -282,14 +284,14 @@ def _markdown(
         ["#", "run", "status", *names, "seed", *metrics],
         [
             [
-                r["index"],
+                i,
                 f"`{r['run_id']}`",
                 r["status"],
                 *[r[n] for n in names],
                 r["seed"],
                 *[r.get(m) for m in metrics],
             ]
-            for _, r in shown.iterrows()
+            for i, r in shown.iterrows()
         ],
     )
     if len(results) > MAX_REPORT_RUNS:
@@ -315,7 +317,7 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 
 def report_sweep(path: str | Path) -> Path:
-    """(Re)build ``aggregate.parquet``, ``figures/`` and ``report.md`` from the sweep folder alone.
+    """(Re)build ``aggregate.parquet``, ``figures/``, ``report.md`` and ``report.html`` from the sweep folder alone.
 
     Args:
         path: the sweep folder.
@@ -344,5 +346,37 @@ def report_sweep(path: str | Path) -> Path:
     for chart in charts:
         render_matplotlib(chart, sweep_dir / FIGURES_DIR)
     report = sweep_dir / REPORT_FILE
-    report.write_text(_markdown(sweep_dir, plan, results, agg, metrics, charts, missing))
+    markdown = _markdown(sweep_dir, plan, results, agg, metrics, charts, missing)
+    report.write_text(markdown)
+    (sweep_dir / REPORT_HTML).write_text(_html(plan, markdown, charts), encoding="utf-8")
     return report
+
+
+# A figure line of the sweep's report.md: ![title](figures/NAME.png)
+_FIGURE_LINE = re.compile(r"^!\[[^\]]*\]\(" + FIGURES_DIR + r"/(?P<name>[^)/]+)\.png\)$")
+
+
+def _html(plan: Mapping[str, Any], markdown: str, charts: Sequence[Chart]) -> str:
+    """``report.html`` of a sweep: the Markdown report, with each figure as an interactive chart
+    (static PNG and SVG linked), self-contained like a run's."""
+    by_name = {c.name: c for c in charts}
+    parts: list[str] = []
+    text: list[str] = []
+    for line in markdown.splitlines():
+        m = _FIGURE_LINE.match(line)
+        if m is None or m["name"] not in by_name:
+            text.append(line)
+            continue
+        parts.append(markdown_to_html("\n".join(text)))
+        text = []
+        chart = by_name[m["name"]]
+        static = (
+            f'static: <a href="{href(f"{FIGURES_DIR}/{chart.name}.png")}">PNG</a> · '
+            f'<a href="{href(f"{FIGURES_DIR}/{chart.name}.svg")}">SVG</a>'
+        )
+        parts.append(
+            f'<figure><div class="plot">{chart_div(chart, slug(chart.name))}</div>'
+            f"<figcaption>{static}</figcaption></figure>"
+        )
+    parts.append(markdown_to_html("\n".join(text)))
+    return page(f"Sweep {plan['name']}", "\n".join(parts), plotly=bool(charts))
