@@ -24,10 +24,11 @@ References:
 from __future__ import annotations
 
 import math
+import typing
 import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import asdict, dataclass, replace
+from typing import Any, Literal
 
 import numpy as np
 from scipy import stats as sps
@@ -257,12 +258,16 @@ def format_interval(value: float, low: float, high: float, *, digits: int = 3) -
 # --------------------------------------------------------------------------------------------
 
 
+EstimateKind = Literal["real", "positive", "unit"]
+_KINDS: tuple[str, ...] = typing.get_args(EstimateKind)
+
+
 @dataclass(frozen=True)
 class Estimate:
     """A point estimate with a confidence interval: the one type for "a mean with a 95% CI".
 
     It is a frozen dataclass, so a study's pydantic results model can hold it as a field: it
-    serialises to ``{"mean", "low", "high", "n", "confidence", "values"}`` and validates back from
+    serialises to ``{"mean", "low", "high", "n", "confidence", "values", "kind"}`` and validates back from
     that mapping (NaN and infinities as the strings ``"nan"``, ``"inf"``, ``"-inf"`` too, which is
     how run folders store them). Format it with :meth:`format` or ``learnability.report.fmt_est``.
 
@@ -275,6 +280,9 @@ class Estimate:
         confidence: the interval's confidence level.
         values: the observations the estimate was computed from (one per seed, per teacher, ...;
             the ratios for a ratio estimate); empty when they were not kept.
+        kind: the quantity's domain, which its interval respects: ``"real"`` (any value),
+            ``"positive"`` (errors, distances, rates, variances: ``low > 0``) or ``"unit"``
+            (fractions, Sobol indices: within [0, 1]); see :func:`mean_estimate`.
     """
 
     mean: float
@@ -283,6 +291,7 @@ class Estimate:
     n: int
     confidence: float = 0.95
     values: tuple[float, ...] = ()
+    kind: EstimateKind = "real"
 
     @classmethod
     def point(cls, value: float) -> Estimate:
@@ -300,6 +309,7 @@ class Estimate:
             int(d["n"]),
             float(d.get("confidence", 0.95)),
             values,
+            d.get("kind", "real"),
         )
 
     @property
@@ -329,7 +339,7 @@ class Estimate:
         return self.format()
 
     def to_dict(self) -> dict[str, Any]:
-        """``{"mean", "low", "high", "n", "confidence", "values"}`` as plain Python values."""
+        """``{"mean", "low", "high", "n", "confidence", "values", "kind"}`` as plain Python values."""
         d = asdict(self)
         d["values"] = list(self.values)
         return d
@@ -362,12 +372,68 @@ def mean_ci(values: Any, confidence: float = 0.95, *, nan_policy: str = "raise")
     return est.mean, est.low, est.high
 
 
-def mean_estimate(values: Any, confidence: float = 0.95, *, nan_policy: str = "raise") -> Estimate:
-    """:func:`mean_ci` as an :class:`Estimate` (with ``n`` and ``confidence``).
+def mean_estimate(
+    values: Any, confidence: float = 0.95, *, nan_policy: str = "raise", kind: EstimateKind = "real"
+) -> Estimate:
+    """The mean of ``values`` with a confidence interval that respects the quantity's domain.
 
-    Args, edge cases and errors as :func:`mean_ci`.
+    The point estimate is always the arithmetic mean; ``kind`` chooses the interval:
+
+    * ``"real"``: the Student-t interval of :func:`mean_ci`.
+    * ``"positive"`` (errors, distances, rates, variances; every value must be > 0): the Student-t
+      interval of the mean of ``log(values)``, mapped back with ``exp`` -- an interval for the
+      geometric mean (the median of a log-normal quantity) with the nominal coverage when the
+      logs are normal, and whose low bound is > 0 by construction, where the plain t-interval of
+      three seeds reaches below zero (``2.36 [-1.18, 5.89]``). The arithmetic mean is at least
+      the geometric mean, so it can lie above the mapped-back interval: the high bound is then
+      raised to the mean, so that the printed interval always contains the printed point.
+    * ``"unit"`` (fractions, Sobol indices; every value must be in [0, 1]): the Student-t interval
+      clipped to [0, 1]. Clipping, not a logit-scale interval: values of exactly 0 or 1 are
+      common (a test accuracy of 1.0 in every seed, a Sobol index estimated at 0) and have no
+      logit, and since the true value lies in [0, 1], removing the impossible part of the
+      interval never lowers its coverage.
+
+    Edge cases as :func:`mean_ci`: ``n = 1`` gives NaN bounds, equal values a zero-width interval.
+
+    Args:
+        values: ``(n,)`` observations (numpy, torch or a sequence), e.g. one number per seed.
+        confidence: confidence level in (0, 1).
+        nan_policy: ``"raise"`` (default) refuses NaN; ``"omit"`` drops NaN values first.
+        kind: ``"real"``, ``"positive"`` or ``"unit"`` (stored on the estimate).
+
+    Returns:
+        An :class:`Estimate` with ``n``, ``confidence``, ``values`` and ``kind``.
+
+    Raises:
+        ParameterError: as :func:`mean_ci`; ``kind`` not one of the three; a value <= 0 with
+            ``"positive"`` or outside [0, 1] with ``"unit"``.
     """
-    return _mean_estimate(values, confidence, nan_policy, "mean_estimate")
+    if kind not in _KINDS:
+        raise ParameterError("kind", "mean_estimate", "one of {" + ", ".join(repr(k) for k in _KINDS) + "}", kind)
+    est = _mean_estimate(values, confidence, nan_policy, "mean_estimate")
+    x = np.asarray(est.values, dtype=np.float64)
+    if kind == "positive":
+        if (x <= 0).any():
+            raise ParameterError(
+                "values", "mean_estimate", "an array of values > 0 with kind='positive'", float(x.min())
+            )
+        low, high = est.low, est.high
+        if est.n >= 2:
+            logs = np.log(x)
+            sd = float(np.std(logs, ddof=1))
+            log_low, log_high = _t_interval(float(np.mean(logs)), sd, est.n, est.confidence)
+            low, high = (est.mean, est.mean) if sd == 0.0 else (math.exp(log_low), math.exp(log_high))
+            high = max(high, est.mean)  # the arithmetic mean can exceed the geometric mean's interval
+        return replace(est, low=low, high=high, kind=kind)
+    if kind == "unit":
+        if ((x < 0) | (x > 1)).any():
+            bad = float(x[(x < 0) | (x > 1)][0])
+            raise ParameterError("values", "mean_estimate", "an array of values in [0, 1] with kind='unit'", bad)
+        low, high = est.low, est.high
+        if est.n >= 2:
+            low, high = max(0.0, low), min(1.0, high)
+        return replace(est, low=low, high=high, kind=kind)
+    return est
 
 
 def _mean_estimate(values: Any, confidence: float, nan_policy: str, owner: str) -> Estimate:

@@ -41,7 +41,7 @@ LOG_Y_RATIO = 100.0
 MAX_DEFAULT_FIGURE_METRICS = 8
 # The report lists at most this many runs; results.parquet holds all of them.
 MAX_REPORT_RUNS = 200
-AGGREGATE_COLUMNS = ("metric", "n", "mean", "low", "high")
+AGGREGATE_COLUMNS = ("metric", "n", "mean", "low", "high", "kind")
 
 
 def aggregate(
@@ -54,6 +54,11 @@ def aggregate(
     of values used. ``n = 1`` gives NaN bounds and ``n = 0`` a NaN mean (see
     :func:`learnability.analysis.mean_ci`).
 
+    A metric whose every finite value in the sweep is > 0 (an error, a distance, a rate) is
+    treated as positive: its intervals are log-scale ones (``mean_estimate(kind="positive")``), so
+    neither the table nor the figures' bands reach below zero; other metrics get the Student-t
+    interval. The ``kind`` column says which.
+
     Args:
         results: the results table (``load_sweep``).
         axes: the axis columns to group by.
@@ -61,10 +66,16 @@ def aggregate(
         confidence: the intervals' confidence level.
 
     Returns:
-        A long table: the axis columns, then ``metric``, ``n``, ``mean``, ``low``, ``high``; one
-        row per group and metric.
+        A long table: the axis columns, then ``metric``, ``n``, ``mean``, ``low``, ``high``,
+        ``kind`` ("positive" or "real"); one row per group and metric.
     """
     keys = list(axes)
+    done = results[results["status"] == "complete"]
+    kinds = {}
+    for metric in metrics:
+        every = pd.to_numeric(done[metric], errors="coerce").to_numpy(dtype=float) if metric in done else np.empty(0)
+        every = every[np.isfinite(every)]
+        kinds[metric] = "positive" if every.size and (every > 0).all() else "real"
     groups = results.groupby(keys, sort=False, dropna=False) if keys else [((), results)]
     rows = []
     for key, group in groups:
@@ -78,7 +89,7 @@ def aggregate(
             )
             values = values[np.isfinite(values)]
             if values.size:
-                est = mean_estimate(values, confidence)
+                est = mean_estimate(values, confidence, kind=kinds[metric])
                 mean, low, high = est.mean, est.low, est.high
             else:
                 mean = low = high = math.nan
@@ -90,6 +101,7 @@ def aggregate(
                     "mean": mean,
                     "low": low,
                     "high": high,
+                    "kind": kinds[metric],
                 }
             )
     df = pd.DataFrame.from_records(rows, columns=[*keys, *AGGREGATE_COLUMNS])
