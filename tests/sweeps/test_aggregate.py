@@ -201,8 +201,9 @@ def test_report_from_the_sweep_folder_alone(tmp_path) -> None:
     report = report_sweep(sweep).read_text()
     agg = pd.read_parquet(sweep / "aggregate.parquet")
     assert agg.set_index("metric").loc["loss", "mean"] == 2.0
-    # 2 +/- 12.706 (format_interval: two significant digits of the half-width)
-    assert "| 2 | 2.00 [-10.71, 14.71] (n=2) | 7 (all equal, n=2) |" in report
+    # loss [1, 3] is positive: exp(mean(log) +/- 12.706 sd(log) / sqrt(2)), never below zero;
+    # summary.seed is 7 in both runs (a positive metric with a zero-width interval).
+    assert "| 2 | 2.00 [0.0016, 1861.06] (n=2) | 7 (all equal, n=2) |" in report
     assert "No run failed." in report and "| width | loss | summary.seed |" in report
     # width has a single value: no figure against it.
     assert not (sweep / "figures").exists() or not list((sweep / "figures").iterdir())

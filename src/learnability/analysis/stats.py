@@ -248,6 +248,8 @@ def format_interval(value: float, low: float, high: float, *, digits: int = 3) -
             if v == 0.0:
                 return "0"
             return f"{v:.{max(0, _exponent(v) - place)}e}"
+        if v != 0.0 and round(v, -place) == 0.0:  # a log-scale low bound: positive, not "0.00"
+            return f"{v:.{_HALF_WIDTH_DIGITS}g}"
         return f"{round(v, -place) if place > 0 else v:.{max(0, -place)}f}"
 
     return f"{one(numbers[0])} [{one(numbers[1])}, {one(numbers[2])}]"
