@@ -217,6 +217,8 @@ def _nest(flat: Mapping[str, Any]) -> dict[str, Any]:
         node = nested
         for p in parts[:-1]:
             node = node.setdefault(p, {})
+            if isinstance(node, _Replace):  # an entry of a mapping given whole in the same layer
+                node = node.value
             if not isinstance(node, dict):
                 raise ConfigError([f"Cannot set '{dotted}': '{p}' is not a table."])
         node[parts[-1]] = value
