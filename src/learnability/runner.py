@@ -238,7 +238,7 @@ def busy_machine_warning(provenance: Mapping[str, Any]) -> str | None:
         f"warning: the machine was busy during this run (1-minute load average {fmt(max(seen))} on "
         f"{cores} cores available), so its runtime is not comparable to the documented one. "
         "Re-run when the machine is idle, or with fewer parallel jobs or --threads 1, to compare runtimes; "
-        "the results do not depend on the load."
+        "the results (timings aside) do not depend on the load."
     )
 
 
