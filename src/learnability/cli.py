@@ -4,7 +4,11 @@ learnability [--version] [--install-completion]
 learnability list
 learnability run STUDY [--smoke] [--seed N] [--config FILE.toml] [--set key=value ...]
                        [--out DIR] [--device cpu|cuda|cuda:N|mps] [--no-progress] [--threads N]
-learnability config STUDY [--smoke] [--set key=value ...]   # print the resolved TOML
+                       [--quiet | --verbose]
+learnability config STUDY [--smoke] [--set key=value ...] [--full]   # print the TOML
+
+Settings apply in this order, later ones winning: the study's defaults < --config FILE < --smoke
+< --seed/--device < --set pairs.
 learnability report RUN_DIR | --index RUNS_DIR
 learnability export RUN_DIR [--to csv|parquet|tensorboard] [--out PATH]
 learnability sweep FILE.toml [--backend local|ray] [--workers N] [--threads N] [--out DIR] [--fail-fast]
@@ -146,16 +150,26 @@ def run_cmd(
     ],
     smoke: Annotated[bool, typer.Option("--smoke", help="Small size, as CI runs it.")] = False,
     seed: Annotated[int | None, typer.Option(help="Root seed of the run.")] = None,
-    config: Annotated[Path | None, typer.Option(help="TOML file of settings.")] = None,
-    set_: Annotated[list[str] | None, typer.Option("--set", help="key=value (repeatable).")] = None,
+    config: Annotated[Path | None, typer.Option(help=_CONFIG_HELP)] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help=_SET_HELP)] = None,
     out: Annotated[Path, typer.Option(help="Parent folder of run folders.")] = Path("runs"),
     device: Annotated[
         str | None, typer.Option(help="cpu, cuda, cuda:N or mps (where available).", metavar="DEVICE")
     ] = None,
     no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar.")] = False,
     threads: Annotated[int | None, typer.Option(help="torch intra-op threads.")] = None,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress, no headline: only the run folder.")
+    ] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also log each phase's start and end.")] = False,
 ) -> None:
-    """Run a study; the last line printed is the run folder."""
+    """Run a study: progress, then its headline numbers, report.html and the run folder (last line).
+
+    Settings apply in this order, later ones winning: defaults < --config FILE < --smoke <
+    --seed/--device < --set.
+    """
+    if quiet and verbose:
+        _fail("--quiet and --verbose exclude each other; give one.")
     study_obj, cfg = _resolve(study, smoke, config, set_ or [], seed, device)
     import torch
 
@@ -173,7 +187,9 @@ def run_cmd(
 
     previous = signal.signal(signal.SIGTERM, _sigterm_to_interrupt)
     try:
-        path = execute(study_obj, cfg, out=out, progress=not no_progress, argv=sys.argv)
+        path = execute(
+            study_obj, cfg, out=out, progress=not (no_progress or quiet), verbose=verbose, smoke=smoke, argv=sys.argv
+        )
     except ParameterError as exc:  # a pre-run check (nothing was created: --out, memory) or a bad input
         _fail([str(exc), *getattr(exc, "__notes__", [])])
     except Exception as exc:
@@ -185,21 +201,58 @@ def run_cmd(
         raise typer.Exit(EXIT_INTERRUPTED) from None
     finally:
         signal.signal(signal.SIGTERM, previous)
+    if not quiet:
+        from learnability.runner import run_epilogue
+
+        for line in run_epilogue(_relative(path)):
+            typer.echo(line)
     typer.echo(str(path))
+
+
+def _relative(path: Path) -> Path:
+    """``path`` relative to the working directory where it lies below it, else as given."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        return path
+
+
+_CONFIG_HELP = "TOML file of settings; --smoke and --set apply on top of it."
+_SET_HELP = (
+    "key=value (repeatable). For a mapping setting, students.S_u=[20] changes one entry; "
+    '"students={S_u=[20]}" replaces the whole mapping.'
+)
 
 
 @app.command("config", cls=_StudyCommand)
 def config_cmd(
     study: Annotated[str, typer.Argument(help="Study name.", autocompletion=_complete_study, metavar="STUDY")],
-    smoke: Annotated[bool, typer.Option("--smoke")] = False,
-    config: Annotated[Path | None, typer.Option(help="TOML file of settings.")] = None,
-    set_: Annotated[list[str] | None, typer.Option("--set", help="key=value (repeatable).")] = None,
+    smoke: Annotated[bool, typer.Option("--smoke", help="Apply the smoke size.")] = False,
+    config: Annotated[Path | None, typer.Option(help=_CONFIG_HELP)] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help=_SET_HELP)] = None,
+    full: Annotated[bool, typer.Option("--full", help="Write every setting, defaults included.")] = False,
 ) -> None:
-    """Print a study's resolved configuration as TOML (a starting point for --config)."""
-    from learnability.config import config_to_toml
+    """Print a study's configuration as TOML (a starting point for --config).
+
+    Only the settings that differ from the defaults are written unless --full is given, so that a
+    file does not pin every default; its comments give the config's command, runtime and expected
+    result.
+    """
+    from learnability.config import config_doc, config_to_toml
 
     study_obj, cfg = _resolve(study, smoke, config, set_ or [], None, None)
-    typer.echo(config_to_toml(cfg, header=f"learnability run {study_obj.name} --config FILE"))
+    doc = config_doc(study_obj.config_cls)
+    header = f"learnability run {study_obj.name} --config FILE\n"
+    header += (
+        "Every setting, defaults included.\n"
+        if full
+        else "Only the settings that differ from the defaults (`learnability config --full` lists all).\n"
+    )
+    if smoke:
+        header += "Smoke size: this file runs the study at its CI size.\n"
+    header += ("\n" + doc) if doc else ""
+    text = config_to_toml(cfg, header=header, only_changed=not full)
+    typer.echo(text)
 
 
 @app.command("report", cls=_Command)
@@ -295,7 +348,8 @@ def sweep_cmd(
     if failed:
         runs = "1 run" if len(failed) == 1 else f"{len(failed)} runs"
         typer.echo(f"{runs} did not complete; running the same command again retries them", err=True)
-    typer.echo(str(path))
+    typer.echo(f"report: {_relative(path) / 'report.html'}")
+    typer.echo(str(_relative(path)))
     if failed:
         raise typer.Exit(EXIT_FAILED)
 

@@ -7,11 +7,18 @@ they are checked *before* any work starts, and every violation is reported in th
 message shape::
 
     The 'train.max_steps' parameter of teacher-student must be an int in the range [1, inf). Got 0 instead.
+
+Mapping-typed settings (e.g. teacher-student's ``students``, name -> widths): a value given for
+one entry (the dotted key ``--set students.S_u=[20]``) changes that entry and keeps the others; a
+value given for the whole mapping (``--set "students={S_u=[20]}"``, or the table in a TOML file)
+replaces it, dropping the entries it does not list.
 """
 
 from __future__ import annotations
 
 import difflib
+import inspect
+import re
 import tomllib
 import types
 import typing
@@ -41,6 +48,7 @@ __all__ = [
     "OrderedPair",
     "StudyConfig",
     "build_config",
+    "config_doc",
     "config_from_toml",
     "config_to_toml",
     "parse_assignments",
@@ -299,6 +307,8 @@ def _nest(flat: Mapping[str, Any]) -> dict[str, Any]:
         node = nested
         for p in parts[:-1]:
             node = node.setdefault(p, {})
+            if isinstance(node, _Replace):  # an entry of a mapping given whole in the same layer
+                node = node.value
             if not isinstance(node, dict):
                 raise ConfigError([f"Cannot set '{dotted}': '{p}' is not a table."])
         node[parts[-1]] = value
@@ -315,13 +325,60 @@ def _flatten(nested: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+class _Replace:
+    """The whole value of a mapping-typed setting: replaces the default mapping, not merged into it.
+
+    Deliberately not a Mapping, so that flattening keeps it whole.
+    """
+
+    def __init__(self, value: Mapping[str, Any]) -> None:
+        self.value = dict(value)
+
+
+def _mark_replacements(cls: type[BaseModel], layer: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``layer`` with each mapping given for a whole mapping-typed setting wrapped in :class:`_Replace`
+    (a dotted key naming one entry, ``students.S_u``, stays an entry)."""
+    out: dict[str, Any] = {}
+    for k, v in layer.items():
+        path = prefix + str(k)
+        if isinstance(v, Mapping) and _is_dict_field(cls, path):
+            out[k] = _Replace(v)
+        elif isinstance(v, Mapping):
+            out[k] = _mark_replacements(cls, v, path + ".")
+        else:
+            out[k] = v
+    return out
+
+
 def _deep_merge(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(base)
     for k, v in update.items():
         if isinstance(v, Mapping) and isinstance(out.get(k), Mapping):
             out[k] = _deep_merge(dict(out[k]), v)
+        elif isinstance(v, Mapping) and isinstance(out.get(k), _Replace):  # entries after a whole mapping
+            out[k] = _Replace(_deep_merge(out[k].value, v))
         else:
             out[k] = v
+    return out
+
+
+def _onto_defaults(cls: type[BaseModel], merged: Mapping[str, Any]) -> dict[str, Any]:
+    """Resolve mapping-typed settings: entries given one by one update the default mapping; a
+    :class:`_Replace` is the whole mapping."""
+    out = dict(merged)
+    for name, value in merged.items():
+        field = cls.model_fields.get(name)
+        if field is None:
+            continue
+        if isinstance(value, _Replace):
+            out[name] = value.value
+        elif typing.get_origin(field.annotation) in (dict, Mapping) and isinstance(value, Mapping):
+            default = field.get_default(call_default_factory=True)
+            out[name] = {**(default if isinstance(default, Mapping) else {}), **value}
+        elif isinstance(value, Mapping):
+            sub = _model_in(field.annotation)
+            if isinstance(sub, type) and issubclass(sub, BaseModel):
+                out[name] = _onto_defaults(sub, value)
     return out
 
 
@@ -389,7 +446,9 @@ def build_config(
         cls: the study's config class.
         owner: the name quoted in error messages (the study's name).
         layers: mappings with nested tables and/or dotted keys, later ones win
-            (e.g. smoke size, then a TOML file, then ``--set`` pairs).
+            (e.g. a TOML file, then the smoke size, then ``--set`` pairs). For a mapping-typed
+            setting, a dotted key (``students.S_u``) changes one entry of the default mapping; a
+            mapping given for the setting itself replaces the default.
 
     Returns:
         The validated, frozen config.
@@ -400,14 +459,14 @@ def build_config(
     merged: dict[str, Any] = {}
     problems: list[str] = []
     for layer in layers:
-        flat = _flatten(layer)
+        flat = _flatten(_mark_replacements(cls, layer))
         unknown = _check_keys(cls, flat, owner)
         problems.extend(unknown)
         # Unknown keys are reported, and left out so the remaining values are still checked.
         known = {k: v for k, v in flat.items() if not _check_keys(cls, {k: v}, owner)}
         merged = _deep_merge(merged, _nest(known))
     try:
-        config = cls.model_validate(merged)
+        config = cls.model_validate(_onto_defaults(cls, merged))
     except ValidationError as err:
         raise ConfigError(problems + _format_errors(cls, err, owner)) from None
     if problems:
@@ -423,11 +482,48 @@ def _drop_none(obj: Any) -> Any:
     return obj
 
 
-def config_to_toml(config: BaseModel, *, header: str = "") -> str:
-    """Serialise a config as TOML (``None`` values are omitted: TOML has no null)."""
-    body = tomli_w.dumps(_drop_none(config.model_dump(mode="json")))
-    lines = [f"# {line}" for line in header.splitlines()] if header else []
+def _changed(values: Mapping[str, Any], defaults: Mapping[str, Any], cls: type[BaseModel]) -> dict[str, Any]:
+    """The entries of ``values`` that differ from ``defaults`` (sections compared key by key, a
+    mapping-typed setting as a whole: a file's table replaces the whole mapping)."""
+    out: dict[str, Any] = {}
+    for k, v in values.items():
+        field = cls.model_fields.get(k)
+        sub = _model_in(field.annotation) if field is not None else None
+        if isinstance(v, dict) and isinstance(sub, type) and issubclass(sub, BaseModel):
+            inner = _changed(v, defaults.get(k) or {}, sub)
+            if inner:
+                out[k] = inner
+        elif k not in defaults or defaults[k] != v:
+            out[k] = v
+    return out
+
+
+def config_to_toml(config: BaseModel, *, header: str = "", only_changed: bool = False) -> str:
+    """Serialise a config as TOML (``None`` values are omitted: TOML has no null).
+
+    Args:
+        config: the config.
+        header: text written first, as TOML comments.
+        only_changed: write only the settings that differ from the config class's defaults
+            (``learnability config`` without ``--full``), so that the file pins no default.
+    """
+    values = config.model_dump(mode="json")
+    if only_changed:
+        values = _changed(values, type(config)().model_dump(mode="json"), type(config))
+    body = tomli_w.dumps(_drop_none(values))
+    lines = [f"# {line}".rstrip() for line in header.splitlines()] if header else []
     return "\n".join([*lines, body]) if lines else body
+
+
+_DOC_SECTION = re.compile(r"^(Command|Runtime|Expected):", re.MULTILINE)
+
+
+def config_doc(cls: type[BaseModel]) -> str:
+    """The config class's docstring from its first ``Command:``, ``Runtime:`` or ``Expected:``
+    line to the end (the command that runs it, the measured runtime, the expected result), or ""."""
+    doc = inspect.getdoc(cls) or ""
+    m = _DOC_SECTION.search(doc)
+    return doc[m.start() :].rstrip() if m else ""
 
 
 def config_from_toml(path: str | Path) -> dict[str, Any]:

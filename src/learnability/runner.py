@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import shutil
 import sys
@@ -30,6 +31,8 @@ from learnability.config import (
     parse_assignments,
 )
 from learnability.report.curves import incomplete_report
+from learnability.report.document import fmt
+from learnability.report.html import HEADLINE_FILE, REPORT_HTML
 from learnability.report.write import write_report
 from learnability.runs import (
     ARTIFACTS_DIR,
@@ -61,17 +64,21 @@ def resolve_config(
     overrides: Mapping[str, Any] | None = None,
     assignments: Sequence[str] = (),
 ) -> StudyConfig:
-    """The study's config: defaults < smoke size < TOML file < overrides < ``key=value`` pairs.
+    """The study's config: defaults < TOML file < smoke size < overrides < ``key=value`` pairs.
+
+    ``--smoke`` applies on top of a file, so ``--config my.toml --smoke`` runs at smoke size
+    whatever the file pins (a file written by ``learnability config --full`` pins every size);
+    ``--set`` pairs apply last.
 
     Raises:
         ConfigError: for unknown keys, wrong types or out-of-range values (all listed at once),
             and for ``device="cuda"`` where CUDA is not available.
     """
     layers: list[Mapping[str, Any]] = []
-    if smoke:
-        layers.append(study.smoke)
     if config_file is not None:
         layers.append(config_from_toml(config_file))
+    if smoke:
+        layers.append(study.smoke)
     if overrides:
         layers.append(overrides)
     if assignments:
@@ -279,8 +286,16 @@ def execute(
     out: str | Path = "runs",
     progress: bool = True,
     argv: Sequence[str] | None = None,
+    verbose: bool = False,
+    smoke: bool = False,
 ) -> Path:
     """Run ``study`` with ``config``; return the run folder.
+
+    Args:
+        progress: show progress (a bar on a terminal, a few plain lines a minute elsewhere).
+        verbose: also log each phase's start and end.
+        smoke: the config is the study's smoke size: the folder's name ends in ``-smoke`` and
+            provenance records ``"smoke": true``.
 
     Metrics are flushed as they are produced. On an error or Ctrl-C the folder is marked failed or
     interrupted, an incomplete-run report is written, and the exception propagates.
@@ -289,7 +304,7 @@ def execute(
         study.check(config)
     check_memory(study, config)
     with flushing_denormals() as flush:
-        path = new_run_dir(out, study.name, config.seed)
+        path = new_run_dir(out, study.name, config.seed, smoke=smoke)
         header = (
             f"learnability run {study.name}: resolved configuration\n"
             f"re-run with: learnability run {study.name} --config config.toml"
@@ -302,13 +317,18 @@ def execute(
             shutil.rmtree(path, ignore_errors=True)
             raise
         writer.provenance["flush_denormal"] = flush
+        writer.provenance["smoke"] = smoke
+        writer.provenance["load_average"] = {"start": load_average(), "end": None, "cores": available_cores()}
         caught: list[str] = writer.provenance.setdefault("warnings", [])
         with _recording_warnings(caught), _teeing_stderr(path / STDERR_FILE):
-            bar = Progress(enabled=progress, desc=study.name)
+            bar = Progress(enabled=progress, desc=study.name, verbose=verbose)
+            if study.plan is not None:
+                bar.plan(study.plan(config))
             ctx = StudyContext(writer=writer, progress=bar, device=torch.device(config.device), root_seed=config.seed)
             try:
                 summary = study.summary_of(study.run(config, ctx))
                 bar.close()
+                writer.provenance["load_average"]["end"] = load_average()
                 writer.finish(summary)
             except BaseException as exc:
                 if is_data_error(exc) and _nothing_recorded(path):
@@ -330,6 +350,63 @@ def execute(
                 raise
     rebuild_report(path)
     return path
+
+
+def available_cores() -> int:
+    """The CPU cores this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def load_average() -> float | None:
+    """The 1-minute load average (runnable processes), or None where the OS has none (Windows)."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        return None
+
+
+def busy_machine_warning(provenance: Mapping[str, Any]) -> str | None:
+    """A warning when the machine was busy during the run (1-minute load average above the cores
+    available, at the start or at the end), else None."""
+    load = provenance.get("load_average") or {}
+    cores = load.get("cores") or available_cores()
+    seen = [v for v in (load.get("start"), load.get("end")) if isinstance(v, int | float)]
+    if not seen or max(seen) <= cores:
+        return None
+    return (
+        f"warning: the machine was busy during this run (1-minute load average {fmt(max(seen))} on "
+        f"{cores} cores available), so its runtime is not comparable to the documented one. "
+        "Re-run when the machine is idle, or with fewer parallel jobs or --threads 1, to compare runtimes; "
+        "the results (timings aside) do not depend on the load."
+    )
+
+
+def run_epilogue(path: str | Path) -> list[str]:
+    """What ``learnability run`` prints after a run, before the folder: the headline numbers (from
+    ``headline.json``), the path of ``report.html``, and a busy-machine warning where one applies."""
+    path = Path(path)
+    lines: list[str] = []
+    try:
+        entry = json.loads((path / HEADLINE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        entry = {}
+    head = entry.get("headline") if isinstance(entry, dict) else None
+    if isinstance(head, dict) and head:
+        width = max(len(str(k)) for k in head)
+        lines += [f"  {k!s:<{width}}  {v if isinstance(v, str) else fmt(v)}" for k, v in head.items()]
+    if (path / REPORT_HTML).exists():
+        lines.append(f"report: {path / REPORT_HTML}")
+    try:
+        provenance = json.loads((path / "provenance.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        provenance = {}
+    warning = busy_machine_warning(provenance)
+    if warning is not None:
+        lines.append(warning)
+    return lines
 
 
 # The run's standard error (progress, warnings, library messages), as it was printed.
@@ -439,6 +516,7 @@ def run_study(
             cfg,
             out=out,
             progress=progress,
+            smoke=smoke,
             argv=["<python>", "run_study", name, *(f"{k}={v!r}" for k, v in layers.items())],
         )
     finally:

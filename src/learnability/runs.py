@@ -228,8 +228,8 @@ def _git_commit() -> dict[str, Any]:
 _MAX_NAME_TRIES = 10_000
 
 
-def new_run_dir(out: str | Path, study: str, seed: int) -> Path:
-    """Create and return a fresh, unique folder ``OUT/STUDY-YYYYmmdd-HHMMSS-sSEED[-n]``.
+def new_run_dir(out: str | Path, study: str, seed: int, *, smoke: bool = False) -> Path:
+    """Create and return a fresh, unique folder ``OUT/STUDY-YYYYmmdd-HHMMSS-sSEED[-smoke][-n]``.
 
     The folder is created atomically (``mkdir`` fails when the name exists), so runs started at
     the same instant into the same ``out`` each get their own folder: a name taken between the
@@ -249,7 +249,7 @@ def new_run_dir(out: str | Path, study: str, seed: int) -> Path:
     except OSError as exc:
         reason = "it is a file" if out.is_file() else (exc.strerror or str(exc)).lower()
         raise ParameterError("out", "learnability run", allowed, str(out), hint=f" ({reason})") from None
-    base = out / f"{study}-{stamp}-s{seed}"
+    base = out / f"{study}-{stamp}-s{seed}{'-smoke' if smoke else ''}"
     for n in range(1, _MAX_NAME_TRIES + 1):
         path = base if n == 1 else base.with_name(f"{base.name}-{n}")
         try:

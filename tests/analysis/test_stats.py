@@ -141,7 +141,15 @@ def test_estimate_is_frozen_and_serialises() -> None:
     est = Estimate(0.0812, 0.0791, 0.0833, 5)
     assert str(est) == "0.0812 [0.0791, 0.0833]"
     assert est.format(digits=2) == "0.0812 [0.0791, 0.0833]"
-    assert est.to_dict() == {"mean": 0.0812, "low": 0.0791, "high": 0.0833, "n": 5, "confidence": 0.95, "values": []}
+    assert est.to_dict() == {
+        "mean": 0.0812,
+        "low": 0.0791,
+        "high": 0.0833,
+        "n": 5,
+        "confidence": 0.95,
+        "values": [],
+        "kind": "real",
+    }
     assert est.half_width == pytest.approx(0.0021)
     with pytest.raises(AttributeError):
         est.mean = 1.0  # type: ignore[misc]
@@ -424,3 +432,77 @@ def test_geometric_mean_ratio_edge_cases_and_errors() -> None:
         geometric_mean_ratio([1.0, 2.0], [1.0], paired=True)
     omit = geometric_mean_ratio([2.0, np.nan, 8.0], [1.0, 1.0, 2.0], paired=True, nan_policy="omit")
     assert omit.n == 2 and omit.mean == pytest.approx(math.sqrt(2.0 * 4.0))
+
+
+# --------------------------------------------------------------------------- Estimate kinds
+
+
+def test_positive_estimate_covers_the_geometric_mean_and_never_reaches_zero() -> None:
+    # 2,000 log-normal samples of size 3 (the usual number of seeds): the log-scale t-interval
+    # covers the true geometric mean exp(mu) at the nominal 95% (binomial sd ~0.5%), and no
+    # interval of a positive quantity has low <= 0 (the plain t-interval does, often).
+    rng = np.random.default_rng(0)
+    mu, sigma = 1.0, 1.0
+    draws = rng.lognormal(mu, sigma, size=(2000, 3))
+    ests = [mean_estimate(x, kind="positive") for x in draws]
+    coverage = np.mean([e.low <= math.exp(mu) <= e.high for e in ests])
+    assert 0.93 <= coverage <= 0.97
+    assert all(e.low > 0 and e.kind == "positive" for e in ests)
+    assert all(e.low <= e.mean <= e.high for e in ests)  # widened to hold the arithmetic mean
+    assert np.mean([mean_estimate(x).low <= 0 for x in draws]) > 0.2  # what "real" would print
+
+
+def test_positive_estimate_matches_a_hand_computed_log_interval() -> None:
+    x = [2.0, 8.0]  # logs ln2, ln8: mean ln4, sd ln4 * sqrt(2)... computed directly below
+    logs = np.log(x)
+    half = 12.706204736174 * np.std(logs, ddof=1) / math.sqrt(2)
+    est = mean_estimate(x, kind="positive")
+    assert est.mean == 5.0
+    assert est.low == pytest.approx(math.exp(logs.mean() - half), rel=1e-9)
+    assert est.high == pytest.approx(math.exp(logs.mean() + half), rel=1e-9)
+
+
+def test_positive_estimate_high_is_raised_to_the_mean_when_it_falls_outside() -> None:
+    # Nearly equal logs except one large value: AM far above GM, and above the GM interval at 50%.
+    est = mean_estimate([1.0, 1.0, 1.0, 1.0, 100.0], confidence=0.5, kind="positive")
+    logs = np.log([1.0, 1.0, 1.0, 1.0, 100.0])
+    gm_high = math.exp(logs.mean() + sps.t.ppf(0.75, 4) * logs.std(ddof=1) / math.sqrt(5))
+    assert gm_high < est.mean and est.high == est.mean == pytest.approx(20.8)
+
+
+def test_unit_estimate_stays_in_the_unit_interval() -> None:
+    est = mean_estimate([0.9, 1.0, 0.7], kind="unit")
+    assert est.high == 1.0 and 0.0 <= est.low < est.mean
+    plain = mean_estimate([0.9, 1.0, 0.7])
+    assert plain.high > 1.0 and est.low == plain.low  # only the impossible part is cut
+    low = mean_estimate([0.0, 0.0, 0.1], kind="unit")
+    assert low.low == 0.0 and low.high < 1.0
+    assert mean_estimate([1.0, 1.0], kind="unit").ci == (1.0, 1.0)  # logit would fail here
+
+
+def test_estimate_kind_round_trips_and_defaults_to_real() -> None:
+    from pydantic import BaseModel
+
+    class Holder(BaseModel):
+        est: Estimate
+
+    est = mean_estimate([1.0, 2.0, 4.0], kind="positive")
+    assert Estimate.from_dict(est.to_dict()) == est
+    assert Holder.model_validate_json(Holder(est=est).model_dump_json()).est == est
+    old = {k: v for k, v in est.to_dict().items() if k != "kind"}  # a summary written before kinds
+    assert Estimate.from_dict(old).kind == "real" and Holder.model_validate({"est": old}).est.kind == "real"
+
+
+def test_estimate_kind_refuses_values_outside_its_domain() -> None:
+    with pytest.raises(ParameterError, match="values > 0 with kind='positive'"):
+        mean_estimate([1.0, 0.0, 2.0], kind="positive")
+    with pytest.raises(ParameterError, match=r"values in \[0, 1\] with kind='unit'"):
+        mean_estimate([0.5, 1.2], kind="unit")
+    with pytest.raises(ParameterError, match="'kind' parameter of mean_estimate"):
+        mean_estimate([1.0, 2.0], kind="ratio")  # type: ignore[arg-type]
+
+
+def test_format_interval_hides_rounding_noise_and_keeps_positive_lows_positive() -> None:
+    # The mean of three equal 0.1 carries ~1e-17 of rounding: not 15 printed digits.
+    assert format_interval(0.1, 0.1 - 1e-15, 0.1 + 1e-15) == "0.100 [0.100, 0.100]"
+    assert format_interval(2.0, 0.00163, 1861.06) == "2.00 [0.0016, 1861.06]"

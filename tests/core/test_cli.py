@@ -115,8 +115,15 @@ def test_sweep_command_runs_and_reports(toy_study, toy_script, tmp_path) -> None
     assert res.exit_code == 0, res.output
     from learnability import load_sweep
 
-    table = load_sweep(res.output.strip().splitlines()[-1])
+    *_, report_line, folder = res.output.strip().splitlines()
+    table = load_sweep(folder)
     assert len(table) == 4 and set(table["status"]) == {"complete"}
+    # A sweep writes report.html like a run, and says where; no redundant "index" column.
+    assert report_line == f"report: {folder}/report.html" and (tmp_path / "sweeps").exists()
+    from pathlib import Path
+
+    assert (Path(folder) / "report.html").read_text().startswith("<!DOCTYPE html>")
+    assert "index" not in table.columns and list(table.index) == [0, 1, 2, 3]
     assert sorted(table["n_train"].unique()) == [64, 128]
 
 

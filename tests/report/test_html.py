@@ -23,26 +23,27 @@ IMG = '"><img src=x onerror=alert(1)>'
             "**bold** and *it* and `a<b` and _u_",
             ("<p><strong>bold</strong> and <em>it</em> and <code>a&lt;b</code> and <em>u</em></p>"),
         ),
-        ("train_loss and S_o < S_e, 2*3*4", "<p>train_loss and S_o &lt; S_e, 2*3*4</p>"),
+        ("train_loss and S_o < S_e, 2 * 3 * 4", "<p>train_loss and S_o &lt; S_e, 2 * 3 * 4</p>"),
         (
             "rate $O(n^{-1/2})$ and $a*b*c$",
             ('<p>rate <span class="math">$O(n^{-1/2})$</span> and <span class="math">$a*b*c$</span></p>'),
         ),
         (
             "Found:\n- one\n- two\n  more\n\n1. first\n2) second",
-            "<p>Found:</p>\n<ul><li>one</li><li>two more</li></ul>\n<ol><li>first</li><li>second</li></ol>",
+            "<p>Found:</p>\n<ul>\n<li>one</li>\n<li>two\nmore</li>\n</ul>\n<ol>\n<li>first</li>\n</ol>\n"
+            '<ol start="2">\n<li>second</li>\n</ol>',
         ),
-        ("# Title\n\n```\n<b>x</b>\n```", "<h2>Title</h2>\n<pre><code>&lt;b&gt;x&lt;/b&gt;</code></pre>"),
+        ("# Title\n\n```\n<b>x</b>\n```", "<h2>Title</h2>\n<pre><code>&lt;b&gt;x&lt;/b&gt;\n</code></pre>"),
         ("a\nb\n\nc", "<p>a\nb</p>\n<p>c</p>"),
     ],
 )
-def test_markdown_subset(md: str, html: str) -> None:
+def test_markdown_is_commonmark_with_math_kept_as_text(md: str, html: str) -> None:
     assert markdown_to_html(md) == html
 
 
 def test_markdown_never_passes_html_or_script_links() -> None:
     out = markdown_to_html(
-        f"{SCRIPT} {IMG} [x](javascript:alert(1)) [y](data:text/html,hi) "
+        f"{SCRIPT} {IMG} [x](javascript:alert(1)) [y](data:text/html,hi) ![i](data:image/png;base64,AA) "
         "[ok](figures/a.svg) [web](https://example.org/?a=1&b=2)"
     )
     assert "<script" not in out and "<img" not in out and 'href="javascript' not in out
@@ -50,7 +51,8 @@ def test_markdown_never_passes_html_or_script_links() -> None:
     assert '<a href="figures/a.svg">ok</a>' in out
     assert '<a href="https://example.org/?a=1&amp;b=2">web</a>' in out
     assert "data:text" not in re.findall(r'href="([^"]*)"', out)
-    assert inline_markdown("a\x00b") == "ab"  # placeholders cannot be forged
+    assert "<img" not in out and "data:image" not in re.findall(r'href="([^"]*)"', out)  # images never load
+    assert inline_markdown("a\ue0000\ue001b") == "a0b"  # placeholders cannot be forged
 
 
 def test_complete_run_page(runs) -> None:

@@ -39,8 +39,39 @@ def _results() -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["width", "opt", "seed", "status", "loss"])
 
 
+def _log_t(values: list[float]) -> tuple[float, float]:
+    """By hand: exp(mean(log x) +/- t_{0.975, n-1} * sd(log x) / sqrt(n)), high raised to the mean."""
+    logs = [math.log(v) for v in values]
+    n = len(logs)
+    m = sum(logs) / n
+    s = math.sqrt(sum((v - m) ** 2 for v in logs) / (n - 1))
+    h = T975[n - 1] * s / math.sqrt(n)
+    return math.exp(m - h), max(math.exp(m + h), sum(values) / n)
+
+
 def test_aggregate_matches_a_hand_computed_table() -> None:
+    # Every loss is > 0: a positive metric, log-scale intervals (never below zero).
     agg = aggregate(_results(), axes=["width", "opt"], metrics=["loss"])
+    cis = [_log_t([1.0, 2.0, 3.0]), _log_t([1.0, 3.0]), (0.5, 0.5), _log_t([4.0, 6.0]), (math.nan, math.nan)]
+    expected = pd.DataFrame(
+        {
+            "width": [2, 2, 4, 4, 8],
+            "opt": ["adam", "sgd", "adam", "sgd", "adam"],
+            "metric": ["loss"] * 5,
+            "n": [3, 2, 3, 2, 0],  # the failed run and the inf are left out
+            "mean": [2.0, 2.0, 0.5, 5.0, math.nan],
+            "low": [c[0] for c in cis],
+            "high": [c[1] for c in cis],
+            "kind": ["positive"] * 5,
+        }
+    )
+    pd.testing.assert_frame_equal(agg, expected, check_dtype=False, rtol=1e-11)
+    assert (agg["low"].dropna() > 0).all()
+
+
+def test_aggregate_of_a_signed_metric_uses_the_t_interval() -> None:
+    results = _results().assign(loss=lambda d: d["loss"] - 2.5)  # some values now negative
+    agg = aggregate(results, axes=["width", "opt"], metrics=["loss"])
     # mean +/- t_{0.975, n-1} * s / sqrt(n), with s the sample standard deviation:
     h3 = T975[2] * 1.0 / math.sqrt(3)  # [1, 2, 3]: s = 1
     h2 = T975[1] * math.sqrt(2) / math.sqrt(2)  # [1, 3] and [4, 6]: s = sqrt(2)
@@ -49,10 +80,11 @@ def test_aggregate_matches_a_hand_computed_table() -> None:
             "width": [2, 2, 4, 4, 8],
             "opt": ["adam", "sgd", "adam", "sgd", "adam"],
             "metric": ["loss"] * 5,
-            "n": [3, 2, 3, 2, 0],  # the failed run and the inf are left out
-            "mean": [2.0, 2.0, 0.5, 5.0, math.nan],
-            "low": [2.0 - h3, 2.0 - h2, 0.5, 5.0 - h2, math.nan],
-            "high": [2.0 + h3, 2.0 + h2, 0.5, 5.0 + h2, math.nan],
+            "n": [3, 2, 3, 2, 0],
+            "mean": [-0.5, -0.5, -2.0, 2.5, math.nan],
+            "low": [-0.5 - h3, -0.5 - h2, -2.0, 2.5 - h2, math.nan],
+            "high": [-0.5 + h3, -0.5 + h2, -2.0, 2.5 + h2, math.nan],
+            "kind": ["real"] * 5,
         }
     )
     pd.testing.assert_frame_equal(agg, expected, check_dtype=False, rtol=1e-11)
@@ -93,7 +125,9 @@ def test_charts_one_per_metric_and_numeric_axis_with_log_x_where_log_spaced() ->
     assert (adam.label, sgd.label) == ("opt=adam", "opt=sgd")
     np.testing.assert_array_equal(adam.x, [2, 4, 8])
     np.testing.assert_array_equal(adam.y, [2.0, 0.5, math.nan])
-    np.testing.assert_allclose(sgd.band[1], [2.0 + T975[1], 5.0 + T975[1]], rtol=1e-11)
+    # The band of a positive metric is the log-scale interval: above zero.
+    np.testing.assert_allclose(sgd.band[1], [_log_t([1.0, 3.0])[1], _log_t([4.0, 6.0])[1]], rtol=1e-11)
+    assert (np.asarray(sgd.band[0]) > 0).all()
     axes[0]["scale"] = "linear"
     assert sweep_charts(agg, axes, ["loss"])[0].panels[0].xscale == "linear"
 
@@ -148,7 +182,6 @@ def test_report_from_the_sweep_folder_alone(tmp_path) -> None:
     df = load_sweep(sweep)  # no results.parquet yet: built from the run folders
     # A summary value named like a fixed column gets the prefix "summary.".
     assert list(df.columns) == [
-        "index",
         "run_id",
         "status",
         "error",
@@ -168,8 +201,9 @@ def test_report_from_the_sweep_folder_alone(tmp_path) -> None:
     report = report_sweep(sweep).read_text()
     agg = pd.read_parquet(sweep / "aggregate.parquet")
     assert agg.set_index("metric").loc["loss", "mean"] == 2.0
-    # 2 +/- 12.706 (format_interval: two significant digits of the half-width)
-    assert "| 2 | 2.00 [-10.71, 14.71] (n=2) | 7 (all equal, n=2) |" in report
+    # loss [1, 3] is positive: exp(mean(log) +/- 12.706 sd(log) / sqrt(2)), never below zero;
+    # summary.seed is 7 in both runs (a positive metric with a zero-width interval).
+    assert "| 2 | 2.00 [0.0016, 1861.06] (n=2) | 7 (all equal, n=2) |" in report
     assert "No run failed." in report and "| width | loss | summary.seed |" in report
     # width has a single value: no figure against it.
     assert not (sweep / "figures").exists() or not list((sweep / "figures").iterdir())

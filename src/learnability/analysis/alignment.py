@@ -49,6 +49,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from learnability._validation import ParameterError, check_in_range
+from learnability._words import plural
 
 __all__ = [
     "LayerAlignment",
@@ -173,8 +174,8 @@ def _network(
         raise ParameterError(
             bname,
             owner,
-            f"a list of {len(weights)} bias vector(s), one per weight matrix (at least one layer)",
-            f"{len(biases)} bias vector(s)",
+            f"a list of {plural(len(weights), 'bias vector')}, one per weight matrix (at least one layer)",
+            plural(len(biases), "bias vector"),
         )
     ws: list[np.ndarray] = []
     bs: list[np.ndarray] = []

@@ -24,15 +24,17 @@ References:
 from __future__ import annotations
 
 import math
+import typing
+import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import asdict, dataclass, replace
+from typing import Any, Literal
 
 import numpy as np
-from scipy import special
 from scipy import stats as sps
 
 from learnability._validation import ParameterError, check_choice, check_in_range
+from learnability._words import plural
 
 __all__ = [
     "BootstrapCI",
@@ -129,8 +131,8 @@ def _as_sample(
         raise ParameterError(
             name,
             owner,
-            f"an array with at least {min_size} non-NaN value(s)",
-            f"{x.size} value(s)",
+            f"an array with at least {plural(min_size, 'non-NaN value')}",
+            plural(x.size, "value"),
         )
     return x
 
@@ -159,7 +161,7 @@ def _as_pairs(
         x, y = x[keep], y[keep]
     if x.size < min_size:
         raise ParameterError(
-            names[0], owner, f"paired arrays with at least {min_size} complete pair(s)", f"{x.size} pair(s)"
+            names[0], owner, f"paired arrays with at least {plural(min_size, 'complete pair')}", plural(x.size, "pair")
         )
     return x, y
 
@@ -194,13 +196,20 @@ def _exponent(v: float) -> int:
     return math.floor(math.log10(abs(float(f"{v:.10g}"))))
 
 
+# A half-width below this fraction of the numbers is floating-point rounding (the mean of three
+# equal values 0.1 has sd ~1e-17), not an interval worth 15 printed digits.
+_ROUNDING_NOISE = 1e-12
+
+
 def format_interval(value: float, low: float, high: float, *, digits: int = 3) -> str:
     """Format a point estimate and its interval, e.g. ``"0.0812 [0.0791, 0.0833]"``.
 
     All three numbers are rounded at the same decimal place: the finer of (``digits`` significant
     digits of the value) and (two significant digits of the half-width), so that narrow intervals
-    still print distinct bounds. Magnitudes in ``[1e-3, 1e4)`` print in fixed-point notation,
-    others in scientific notation (``"8.12e-05 [7.91e-05, 8.33e-05]"``). NaN prints as ``nan``.
+    still print distinct bounds (a half-width at floating-point rounding level counts as zero:
+    ``0.1 [0.1 - 1e-15, 0.1 + 1e-15]`` prints ``0.100 [0.100, 0.100]``). Magnitudes in
+    ``[1e-3, 1e4)`` print in fixed-point notation, others in scientific notation
+    (``"8.12e-05 [7.91e-05, 8.33e-05]"``). NaN prints as ``nan``.
 
     Args:
         value: the point estimate.
@@ -217,7 +226,8 @@ def format_interval(value: float, low: float, high: float, *, digits: int = 3) -
     places = []  # candidate decimal exponents of the last printed digit
     if math.isfinite(numbers[0]) and numbers[0] != 0.0:
         places.append(_exponent(numbers[0]) - (digits - 1))
-    if math.isfinite(low) and math.isfinite(high) and high > low:
+    noise = _ROUNDING_NOISE * max((abs(v) for v in numbers if math.isfinite(v)), default=0.0)
+    if math.isfinite(low) and math.isfinite(high) and high - low > noise:
         places.append(_exponent((high - low) / 2.0) - (_HALF_WIDTH_DIGITS - 1))
     if not places:
         places.append(-(digits - 1))
@@ -238,6 +248,8 @@ def format_interval(value: float, low: float, high: float, *, digits: int = 3) -
             if v == 0.0:
                 return "0"
             return f"{v:.{max(0, _exponent(v) - place)}e}"
+        if v != 0.0 and round(v, -place) == 0.0:  # a log-scale low bound: positive, not "0.00"
+            return f"{v:.{_HALF_WIDTH_DIGITS}g}"
         return f"{round(v, -place) if place > 0 else v:.{max(0, -place)}f}"
 
     return f"{one(numbers[0])} [{one(numbers[1])}, {one(numbers[2])}]"
@@ -248,12 +260,16 @@ def format_interval(value: float, low: float, high: float, *, digits: int = 3) -
 # --------------------------------------------------------------------------------------------
 
 
+EstimateKind = Literal["real", "positive", "unit"]
+_KINDS: tuple[str, ...] = typing.get_args(EstimateKind)
+
+
 @dataclass(frozen=True)
 class Estimate:
     """A point estimate with a confidence interval: the one type for "a mean with a 95% CI".
 
     It is a frozen dataclass, so a study's pydantic results model can hold it as a field: it
-    serialises to ``{"mean", "low", "high", "n", "confidence", "values"}`` and validates back from
+    serialises to ``{"mean", "low", "high", "n", "confidence", "values", "kind"}`` and validates back from
     that mapping (NaN and infinities as the strings ``"nan"``, ``"inf"``, ``"-inf"`` too, which is
     how run folders store them). Format it with :meth:`format` or ``learnability.report.fmt_est``.
 
@@ -266,6 +282,9 @@ class Estimate:
         confidence: the interval's confidence level.
         values: the observations the estimate was computed from (one per seed, per teacher, ...;
             the ratios for a ratio estimate); empty when they were not kept.
+        kind: the quantity's domain, which its interval respects: ``"real"`` (any value),
+            ``"positive"`` (errors, distances, rates, variances: ``low > 0``) or ``"unit"``
+            (fractions, Sobol indices: within [0, 1]); see :func:`mean_estimate`.
     """
 
     mean: float
@@ -274,6 +293,7 @@ class Estimate:
     n: int
     confidence: float = 0.95
     values: tuple[float, ...] = ()
+    kind: EstimateKind = "real"
 
     @classmethod
     def point(cls, value: float) -> Estimate:
@@ -291,6 +311,7 @@ class Estimate:
             int(d["n"]),
             float(d.get("confidence", 0.95)),
             values,
+            d.get("kind", "real"),
         )
 
     @property
@@ -320,7 +341,7 @@ class Estimate:
         return self.format()
 
     def to_dict(self) -> dict[str, Any]:
-        """``{"mean", "low", "high", "n", "confidence", "values"}`` as plain Python values."""
+        """``{"mean", "low", "high", "n", "confidence", "values", "kind"}`` as plain Python values."""
         d = asdict(self)
         d["values"] = list(self.values)
         return d
@@ -353,12 +374,68 @@ def mean_ci(values: Any, confidence: float = 0.95, *, nan_policy: str = "raise")
     return est.mean, est.low, est.high
 
 
-def mean_estimate(values: Any, confidence: float = 0.95, *, nan_policy: str = "raise") -> Estimate:
-    """:func:`mean_ci` as an :class:`Estimate` (with ``n`` and ``confidence``).
+def mean_estimate(
+    values: Any, confidence: float = 0.95, *, nan_policy: str = "raise", kind: EstimateKind = "real"
+) -> Estimate:
+    """The mean of ``values`` with a confidence interval that respects the quantity's domain.
 
-    Args, edge cases and errors as :func:`mean_ci`.
+    The point estimate is always the arithmetic mean; ``kind`` chooses the interval:
+
+    * ``"real"``: the Student-t interval of :func:`mean_ci`.
+    * ``"positive"`` (errors, distances, rates, variances; every value must be > 0): the Student-t
+      interval of the mean of ``log(values)``, mapped back with ``exp`` -- an interval for the
+      geometric mean (the median of a log-normal quantity) with the nominal coverage when the
+      logs are normal, and whose low bound is > 0 by construction, where the plain t-interval of
+      three seeds reaches below zero (``2.36 [-1.18, 5.89]``). The arithmetic mean is at least
+      the geometric mean, so it can lie above the mapped-back interval: the high bound is then
+      raised to the mean, so that the printed interval always contains the printed point.
+    * ``"unit"`` (fractions, Sobol indices; every value must be in [0, 1]): the Student-t interval
+      clipped to [0, 1]. Clipping, not a logit-scale interval: values of exactly 0 or 1 are
+      common (a test accuracy of 1.0 in every seed, a Sobol index estimated at 0) and have no
+      logit, and since the true value lies in [0, 1], removing the impossible part of the
+      interval never lowers its coverage.
+
+    Edge cases as :func:`mean_ci`: ``n = 1`` gives NaN bounds, equal values a zero-width interval.
+
+    Args:
+        values: ``(n,)`` observations (numpy, torch or a sequence), e.g. one number per seed.
+        confidence: confidence level in (0, 1).
+        nan_policy: ``"raise"`` (default) refuses NaN; ``"omit"`` drops NaN values first.
+        kind: ``"real"``, ``"positive"`` or ``"unit"`` (stored on the estimate).
+
+    Returns:
+        An :class:`Estimate` with ``n``, ``confidence``, ``values`` and ``kind``.
+
+    Raises:
+        ParameterError: as :func:`mean_ci`; ``kind`` not one of the three; a value <= 0 with
+            ``"positive"`` or outside [0, 1] with ``"unit"``.
     """
-    return _mean_estimate(values, confidence, nan_policy, "mean_estimate")
+    if kind not in _KINDS:
+        raise ParameterError("kind", "mean_estimate", "one of {" + ", ".join(repr(k) for k in _KINDS) + "}", kind)
+    est = _mean_estimate(values, confidence, nan_policy, "mean_estimate")
+    x = np.asarray(est.values, dtype=np.float64)
+    if kind == "positive":
+        if (x <= 0).any():
+            raise ParameterError(
+                "values", "mean_estimate", "an array of values > 0 with kind='positive'", float(x.min())
+            )
+        low, high = est.low, est.high
+        if est.n >= 2:
+            logs = np.log(x)
+            sd = float(np.std(logs, ddof=1))
+            log_low, log_high = _t_interval(float(np.mean(logs)), sd, est.n, est.confidence)
+            low, high = (est.mean, est.mean) if sd == 0.0 else (math.exp(log_low), math.exp(log_high))
+            high = max(high, est.mean)  # the arithmetic mean can exceed the geometric mean's interval
+        return replace(est, low=low, high=high, kind=kind)
+    if kind == "unit":
+        if ((x < 0) | (x > 1)).any():
+            bad = float(x[(x < 0) | (x > 1)][0])
+            raise ParameterError("values", "mean_estimate", "an array of values in [0, 1] with kind='unit'", bad)
+        low, high = est.low, est.high
+        if est.n >= 2:
+            low, high = max(0.0, low), min(1.0, high)
+        return replace(est, low=low, high=high, kind=kind)
+    return est
 
 
 def _mean_estimate(values: Any, confidence: float, nan_policy: str, owner: str) -> Estimate:
@@ -445,27 +522,6 @@ def _scalar(v: Any) -> float:
     return float(arr.reshape(()))
 
 
-def _jackknife(
-    statistic: Callable[..., Any], data: list[np.ndarray], paired: bool, vectorized: bool
-) -> list[np.ndarray]:
-    """Leave-one-out values of the statistic, one array per sample (one in all when paired)."""
-    groups = [list(range(len(data)))] if paired else [[j] for j in range(len(data))]
-    out = []
-    for group in groups:
-        n = data[group[0]].size
-        base = np.arange(n - 1)
-        values = []
-        rows_per_chunk = max(1, _CHUNK_VALUES // max(1, n))
-        for start in range(0, n, rows_per_chunk):
-            left_out = np.arange(start, min(n, start + rows_per_chunk))
-            # row r keeps every index except left_out[r]: (R, n - 1)
-            idx = base[None, :] + (base[None, :] >= left_out[:, None])
-            batch = [s[idx] if j in group else np.broadcast_to(s, (idx.shape[0], s.size)) for j, s in enumerate(data)]
-            values.append(_evaluate(statistic, batch, vectorized))
-        out.append(np.concatenate(values))
-    return out
-
-
 def bootstrap_ci(
     statistic: Callable[..., Any],
     *samples: Any,
@@ -527,60 +583,47 @@ def bootstrap_ci(
     if paired and len(set(sizes)) != 1:
         raise ParameterError("samples", owner, "samples of equal length when paired=True", f"lengths {sizes}")
 
-    theta_hat = _evaluate(statistic, [d[None, :] for d in data], vectorized)[0]
-    rng = np.random.default_rng(seed)
-    rows_per_chunk = max(1, _CHUNK_VALUES // sum(sizes))
-    theta_b = []
-    for start in range(0, n_resamples, rows_per_chunk):
-        rows = min(rows_per_chunk, n_resamples - start)
-        if paired:
-            idx = rng.integers(0, sizes[0], size=(rows, sizes[0]))  # (R, n)
-            batch = [d[idx] for d in data]
-        else:
-            batch = [d[rng.integers(0, d.size, size=(rows, d.size))] for d in data]
-        theta_b.append(_evaluate(statistic, batch, vectorized))
-    boot = np.concatenate(theta_b)  # (n_resamples,)
-
-    alpha = (1.0 - confidence) / 2.0
+    theta_hat = float(_evaluate(statistic, [d[None, :] for d in data], vectorized)[0])
+    # The resampling and both intervals are scipy's; what is ours is the edge rules around them.
+    with warnings.catch_warnings():
+        # BCa is undefined when every resample lies on one side of the estimate: scipy warns and
+        # returns NaN, which is the documented answer here.
+        warnings.simplefilter("ignore", sps.DegenerateDataWarning)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            res = sps.bootstrap(
+                tuple(data),
+                _axis_statistic(statistic, vectorized),
+                n_resamples=n_resamples,
+                confidence_level=confidence,
+                method="BCa" if method == "bca" else "percentile",
+                paired=paired,
+                vectorized=True,
+                batch=max(1, _CHUNK_VALUES // sum(sizes)),
+                rng=np.random.default_rng(seed),
+            )
+    boot = np.asarray(res.bootstrap_distribution, dtype=np.float64)  # (n_resamples,)
     standard_error = float(np.std(boot, ddof=1))
-    if not np.isfinite(boot).all() or not np.isfinite(theta_hat):
-        low = high = math.nan
+    if not np.isfinite(boot).all() or not math.isfinite(theta_hat):
+        low = high = math.nan  # the statistic is not defined on some resample
     elif boot.min() == boot.max():
-        low = high = float(theta_hat)
-    elif method == "percentile":
-        low, high = (float(q) for q in np.quantile(boot, [alpha, 1.0 - alpha]))
+        low = high = theta_hat  # constant data: scipy would return NaN for BCa
     else:
-        low, high = _bca(statistic, data, paired, vectorized, float(theta_hat), boot, alpha)
-    return BootstrapCI(float(theta_hat), low, high, standard_error, sizes, n_resamples, confidence, method)
+        low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
+    return BootstrapCI(theta_hat, low, high, standard_error, sizes, n_resamples, confidence, method)
 
 
-def _bca(
-    statistic: Callable[..., Any],
-    data: list[np.ndarray],
-    paired: bool,
-    vectorized: bool,
-    theta_hat: float,
-    boot: np.ndarray,
-    alpha: float,
-) -> tuple[float, float]:
-    """BCa interval bounds (Efron & Tibshirani 1993, eq. 14.14-14.15 and 15.36)."""
-    # Fraction of resamples below the estimate, ties counted half (as scipy).
-    below = (np.sum(boot < theta_hat) + np.sum(boot <= theta_hat)) / (2.0 * boot.size)
-    if below <= 0.0 or below >= 1.0:
-        return math.nan, math.nan
-    z0 = float(special.ndtri(below))
-    num = den = 0.0
-    for jack in _jackknife(statistic, data, paired, vectorized):
-        m = jack.size
-        u = (m - 1) * (jack.mean() - jack)
-        num += float(np.sum(u**3)) / m**3
-        den += float(np.sum(u**2)) / m**2
-    accel = num / (6.0 * den**1.5) if den > 0.0 else 0.0
-    levels = []
-    for z in (float(special.ndtri(alpha)), float(special.ndtri(1.0 - alpha))):
-        levels.append(float(special.ndtr(z0 + (z0 + z) / (1.0 - accel * (z0 + z)))))
-    low, high = (float(q) for q in np.quantile(boot, levels))
-    return low, high
+def _axis_statistic(statistic: Callable[..., Any], vectorized: bool) -> Callable[..., np.ndarray]:
+    """``statistic`` in scipy's vectorised form ``f(*samples, axis=-1) -> (R,)``."""
+    if vectorized:
+        return lambda *s, axis=-1: np.asarray(statistic(*s, axis=axis), dtype=np.float64)
+
+    def looped(*s: np.ndarray, axis: int = -1) -> np.ndarray:
+        s = [np.moveaxis(x, axis, -1) for x in s]
+        batch = [x.reshape(-1, x.shape[-1]) for x in s]
+        out = _evaluate(statistic, batch, False)
+        return out.reshape(s[0].shape[:-1])
+
+    return looped
 
 
 # --------------------------------------------------------------------------------------------

@@ -10,12 +10,19 @@ Workloads (see ``shared/perf-notes.md``):
 Figures are *model-steps per second* (optimizer steps x members trained at once). The naive loop is
 what the course notebooks do: an ``nn.Module``, ``torch.optim.Adam``, a ``DataLoader`` for fixed
 data, one model at a time. Machines are noisy, so compare the ratios printed by one run.
+
+Every figure is measured ``repeats`` times and the median is reported. The measurement is declared
+unreliable, and no ratio to the naive loop is printed, when the repeats of any figure differ by
+more than a factor :data:`MAX_SPREAD` or the 1-minute load average (at the start or the end)
+exceeds the cores available: on a busy machine one run printed "972x naive" and the next "0.2x".
 """
 
 from __future__ import annotations
 
+import os
+import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -34,7 +41,7 @@ from learnability.engine import (
     train,
 )
 
-__all__ = ["BenchResult", "flops_per_model_step", "measure_peak_gflops", "run_bench"]
+__all__ = ["BenchResult", "flops_per_model_step", "measure_peak_gflops", "run_bench", "stability_problems"]
 
 W_B = MLPSpec(d_in=6, hidden=(50,) * 9, residual=True)
 W_B_BATCH, W_B_N = 20, 100_000
@@ -43,6 +50,10 @@ W_A_TEACHER = MLPSpec(d_in=100, hidden=(75, 50, 10))
 W_A_BATCH = 128
 LR = 1e-4  # any small stable rate: speed does not depend on it
 PEAK_SIZE = 4096
+# Repeats of one figure whose fastest is more than this factor above the slowest: unstable.
+MAX_SPREAD = 1.5
+# Repeats of every figure (median reported): quick, full.
+REPEATS_QUICK, REPEATS_FULL = 3, 2
 
 
 @dataclass(frozen=True)
@@ -52,6 +63,7 @@ class BenchResult:
     members: int
     model_steps_per_s: float
     gflops: float
+    spread: float = 1.0  # fastest / slowest repeat
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -167,8 +179,52 @@ def _engine(workload: str, members: int, steps: int, compile_: bool) -> float:
     return steps * members / res.wall_seconds
 
 
+def _load_average() -> float | None:
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):  # Windows
+        return None
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def stability_problems(
+    repeats: dict[str, Sequence[float]], loads: Sequence[float | None], cores: int, *, max_spread: float = MAX_SPREAD
+) -> list[str]:
+    """Why a benchmark's figures cannot be trusted (an empty list when they can).
+
+    Args:
+        repeats: figure name -> its repeated measurements (rates, higher is faster).
+        loads: 1-minute load averages seen during the benchmark (None where unknown).
+        cores: the cores available to this process.
+        max_spread: the largest allowed ratio of the fastest to the slowest repeat.
+    """
+    problems = []
+    for name, values in repeats.items():
+        lo, hi = min(values), max(values)
+        if lo <= 0 or hi / lo > max_spread:
+            spread = "inf" if lo <= 0 else f"{hi / lo:.1f}"
+            problems.append(
+                f"{name}: repeats differ by {spread}x (" + ", ".join(f"{v:,.0f}" for v in values) + " per s)"
+            )
+    busy = [v for v in loads if v is not None and v > cores]
+    if busy:
+        problems.append(f"the machine is busy: 1-minute load average {max(busy):.1f} on {cores} cores available")
+    return problems
+
+
 def run_bench(
-    *, quick: bool = False, members: int = 32, compile_: bool = True, echo: Callable[[str], None] = print
+    *,
+    quick: bool = False,
+    members: int = 32,
+    compile_: bool = True,
+    echo: Callable[[str], None] = print,
+    repeats: int | None = None,
 ) -> dict[str, object]:
     """Measure the engine against the naive loop on W_B and W_A; print and return the figures.
 
@@ -177,7 +233,16 @@ def run_bench(
         members: K, members trained at once by the engine.
         compile_: include the compiled engine (eager is always measured).
         echo: where lines are printed.
+        repeats: measurements of each figure (the median is reported); default 3 with
+            ``quick``, 2 otherwise.
+
+    Returns:
+        ``threads``, ``peak_gflops``, ``members``, ``results`` (one dict per figure, with its
+        ``spread``: fastest / slowest repeat), ``reliable`` and ``problems`` (see
+        :func:`stability_problems`). When not reliable, no ratio to the naive loop is printed.
     """
+    repeats = repeats if repeats is not None else (REPEATS_QUICK if quick else REPEATS_FULL)
+    loads = [_load_average()]
     threads = torch.get_num_threads()
     steps_b, steps_a = (200, 10) if quick else (2000, 60)
     naive_steps_b, naive_steps_a = (200, 10) if quick else (1500, 60)
@@ -189,22 +254,47 @@ def run_bench(
     echo(f"peak fp32 matmul: {peak:.1f} GFLOP/s")
     results: list[BenchResult] = []
     modes = [("eager", False)] + ([("compiled", True)] if compile_ else [])
+    measured: dict[str, list[float]] = {}
+
+    def figure(wl: str, method: str, k: int, fl: float, measure: Callable[[], float]) -> None:
+        values = [measure() for _ in range(repeats)]
+        measured[f"{wl} {method}"] = values
+        rate = statistics.median(values)
+        spread = max(values) / min(values) if min(values) > 0 else float("inf")
+        results.append(BenchResult(wl, method, k, rate, rate * fl / 1e9, spread))
+
     for wl, spec, batch, naive, n_naive, n_eng in (
         ("W_B", W_B, W_B_BATCH, _naive_b, naive_steps_b, steps_b),
         ("W_A", W_A, W_A_BATCH, _naive_a, naive_steps_a, steps_a),
     ):
         fl = flops_per_model_step(spec, batch)
-        rate = naive(n_naive)
-        results.append(BenchResult(wl, "naive", 1, rate, rate * fl / 1e9))
+        figure(wl, "naive", 1, fl, lambda naive=naive, n=n_naive: naive(n))
         for name, comp in modes:
-            rate = _engine(wl, members, n_eng, comp)
-            results.append(BenchResult(wl, f"engine-{name}", members, rate, rate * fl / 1e9))
-    echo(f"{'workload':8} {'method':16} {'K':>4} {'model-steps/s':>14} {'GFLOP/s':>8} {'x naive':>8} {'% peak':>7}")
+            figure(wl, f"engine-{name}", members, fl, lambda wl=wl, n=n_eng, comp=comp: _engine(wl, members, n, comp))
+    loads.append(_load_average())
+    problems = stability_problems(measured, loads, _cores())
+    reliable = not problems
+    ratio_head = f" {'x naive':>8}" if reliable else ""
+    echo(f"{'workload':8} {'method':16} {'K':>4} {'model-steps/s':>14} {'GFLOP/s':>8}{ratio_head} {'% peak':>7}")
     for r in results:
         base = next(b for b in results if b.workload == r.workload and b.method == "naive")
+        ratio = f" {r.model_steps_per_s / base.model_steps_per_s:>8.1f}" if reliable else ""
         echo(
             f"{r.workload:8} {r.method:16} {r.members:>4} {r.model_steps_per_s:>14,.0f} "
-            f"{r.gflops:>8.1f} {r.model_steps_per_s / base.model_steps_per_s:>8.1f} "
-            f"{100 * r.gflops / peak:>6.0f}%"
+            f"{r.gflops:>8.1f}{ratio} {100 * r.gflops / peak:>6.0f}%"
         )
-    return {"threads": threads, "peak_gflops": peak, "members": members, "results": [r.to_dict() for r in results]}
+    if not reliable:
+        echo(
+            f"unreliable measurement: no speed-up ratio is printed ({repeats} repeats of each figure, "
+            "medians above). " + "; ".join(problems) + ". Re-run on an idle machine (close other jobs; "
+            "`uptime` shows the load)."
+        )
+    return {
+        "threads": threads,
+        "peak_gflops": peak,
+        "members": members,
+        "results": [r.to_dict() for r in results],
+        "reliable": reliable,
+        "problems": problems,
+        "repeats": repeats,
+    }

@@ -338,7 +338,7 @@ def cyclic_shift_group(shape: int | tuple[int, ...], *, dims: int | tuple[int, .
 
     Args:
         shape: ``n`` for a 1-D signal of length ``n`` (the group Z_n), or an image shape ``(H, W)``.
-        dims: dimension(s) to shift along: ``-1`` shifts every image row (horizontal shifts,
+        dims: the dimension or dimensions to shift along: ``-1`` shifts every image row (horizontal shifts,
             Z_W), ``-2`` every column (Z_H), ``(-2, -1)`` both (Z_H x Z_W, ``H * W`` elements).
 
     Returns:

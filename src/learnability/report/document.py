@@ -144,6 +144,9 @@ def _md_table(t: Table) -> str:
     return "\n".join(lines)
 
 
+# The header line of a smoke-size run's report.
+SMOKE_WORDS = "Smoke size (--smoke): a CI-sized run that checks the pipeline; its numbers are not the study's results"
+
 _STATUS_WORDS = {
     "complete": "complete",
     "incomplete": "INCOMPLETE — the process stopped before the end (killed, or still running)",
@@ -157,6 +160,8 @@ def render_markdown(report: Report, run: Run) -> str:
     prov = run.provenance
     out = [f"# {report.title}", ""]
     out.append(f"- **Study:** `{run.study}` · **status:** {_STATUS_WORDS.get(run.status, run.status)}")
+    if prov.get("smoke"):
+        out.append(f"- **{SMOKE_WORDS}**")
     out.append(
         f"- **Run folder:** `{run.path.name}` · **seed:** {prov.get('seed')} · "
         f"**device:** {prov.get('device')} ({prov.get('device_name')}), "

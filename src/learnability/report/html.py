@@ -31,8 +31,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from markdown_it import MarkdownIt
+
 from learnability.report.document import (
     _STATUS_WORDS,
+    SMOKE_WORDS,
     Figure,
     Heading,
     Report,
@@ -121,19 +124,14 @@ def slug(text: str, used: set[str] | None = None) -> str:
     return name
 
 
-# --------------------------------------------------------------------------- Markdown subset
+# --------------------------------------------------------------------------- Markdown
 
-# Inline spans that are protected from emphasis: code, then $$math$$ and $math$ (left as text).
-_CODE = re.compile(r"`([^`]+)`")
+# Inline math ($$...$$ and $...$) is kept out of Markdown's reach (no emphasis inside formulas)
+# and shown as text in a span.
 _MATH = re.compile(r"\$\$.+?\$\$|(?<![\\\w$])\$(?=\S)[^$\n]+?(?<=\S)\$(?!\w)")
-_LINK = re.compile(r"\[([^\]]+)\]\(([^)\s]+)\)")
-_BOLD = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*|(?<!\w)__(?=\S)(.+?)(?<=\S)__(?!\w)")
-_ITALIC = re.compile(r"(?<![\w*])\*(?=[^\s*])(.+?)(?<=[^\s*])\*(?![\w*])|(?<!\w)_(?=\S)(.+?)(?<=\S)_(?!\w)")
-_LIST_ITEM = re.compile(r"^\s{0,3}([-*+]|\d{1,9}[.)])\s+(.*)$")
-_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
-_FENCE = re.compile(r"^\s{0,3}(```|~~~)")
-# Placeholders for protected spans use characters that cannot survive in the input (removed first).
-_PH = "\x00{}\x00"
+# Placeholders for protected spans: private-use characters, removed from the input first.
+_PH_OPEN, _PH_CLOSE = "\ue000", "\ue001"
+_PH = re.compile(f"{_PH_OPEN}(\\d+){_PH_CLOSE}")
 
 
 def _safe_url(url: str) -> bool:
@@ -142,94 +140,59 @@ def _safe_url(url: str) -> bool:
     return scheme in ("http", "https") or (scheme == "" and ":" not in url.split("/")[0])
 
 
-def inline_markdown(text: str) -> str:
-    """One line of Markdown as HTML: ``**bold**``, ``*italic*``, `` `code` ``, ``[links](url)``.
+def _markdown() -> MarkdownIt:
+    """CommonMark (markdown-it-py) with raw HTML off, no images (a report loads nothing), only
+    http(s) and relative links, and headings one level down (the page title is the only <h1>)."""
+    md = MarkdownIt("commonmark", {"html": False}).disable("image")
+    md.validateLink = _safe_url
 
-    Everything is escaped first; only the tags produced here appear in the output. Inline math
-    (``$...$``) is left as text, untouched by emphasis.
-    """
-    text = str(text).replace("\x00", "")
+    def heading_open(renderer: Any, tokens: list, idx: int, options: Any, env: Any) -> str:
+        level = min(6, int(tokens[idx].tag[1]) + 1)
+        return f"<h{level}>"
+
+    def heading_close(renderer: Any, tokens: list, idx: int, options: Any, env: Any) -> str:
+        level = min(6, int(tokens[idx].tag[1]) + 1)
+        return f"</h{level}>\n"
+
+    md.add_render_rule("heading_open", heading_open)
+    md.add_render_rule("heading_close", heading_close)
+    return md
+
+
+_MD = _markdown()
+
+
+def _protect_math(text: str) -> tuple[str, list[str]]:
+    text = str(text).replace(_PH_OPEN, "").replace(_PH_CLOSE, "").replace("\x00", "")
     spans: list[str] = []
 
-    def keep(html_: str) -> str:
-        spans.append(html_)
-        return _PH.format(len(spans) - 1)
+    def keep(m: re.Match[str]) -> str:
+        spans.append(f'<span class="math">{esc(m.group(0))}</span>')
+        return f"{_PH_OPEN}{len(spans) - 1}{_PH_CLOSE}"
 
-    text = _CODE.sub(lambda m: keep(f"<code>{esc(m.group(1))}</code>"), text)
-    text = _MATH.sub(lambda m: keep(f'<span class="math">{esc(m.group(0))}</span>'), text)
+    return _MATH.sub(keep, text), spans
 
-    def link(m: re.Match[str]) -> str:
-        label, url = m.group(1), m.group(2)
-        if not _safe_url(url):
-            return keep(esc(m.group(0)))
-        return keep(f'<a href="{esc(url)}">') + label + keep("</a>")
 
-    text = _LINK.sub(link, text)
-    text = esc(text)
-    text = _BOLD.sub(lambda m: f"<strong>{m.group(1) or m.group(2)}</strong>", text)
-    text = _ITALIC.sub(lambda m: f"<em>{m.group(1) or m.group(2)}</em>", text)
-    # Placeholders may nest (a link's label holding code): substitute until none is left.
-    while "\x00" in text:
-        text = re.sub("\x00(\\d+)\x00", lambda m: spans[int(m.group(1))], text)
-    return text
+def _restore(html_: str, spans: list[str]) -> str:
+    return _PH.sub(lambda m: spans[int(m.group(1))], html_)
+
+
+def inline_markdown(text: str) -> str:
+    """One line of Markdown as HTML (emphasis, code, links; raw HTML escaped, never passed
+    through). Inline math (``$...$``) is left as text, untouched by emphasis."""
+    protected, spans = _protect_math(text)
+    return _restore(_MD.renderInline(protected), spans)
 
 
 def markdown_to_html(text: str) -> str:
-    """A safe subset of Markdown as HTML.
+    """Markdown (CommonMark, through markdown-it-py) as safe HTML.
 
-    Supported: paragraphs (separated by blank lines), ``#`` headings, bulleted and numbered lists
-    (one level), fenced code blocks, and the inline spans of :func:`inline_markdown`. Raw HTML is
-    never passed through: ``<b>`` shows as the text ``<b>``.
+    Raw HTML is never passed through (``<b>`` shows as the text ``<b>``), images are not
+    rendered, links other than http(s) and relative paths are left as text, headings move one
+    level down, inline math is kept as text.
     """
-    out: list[str] = []
-    para: list[str] = []
-    items: list[list[str]] = []
-    ordered = False
-    lines = str(text).replace("\r\n", "\n").split("\n")
-
-    def flush() -> None:
-        nonlocal items
-        if para:
-            out.append("<p>" + inline_markdown("\n".join(para)) + "</p>")
-            para.clear()
-        if items:
-            tag = "ol" if ordered else "ul"
-            out.append(f"<{tag}>" + "".join(f"<li>{inline_markdown(' '.join(i))}</li>" for i in items) + f"</{tag}>")
-            items = []
-
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        if _FENCE.match(line):
-            flush()
-            fence = _FENCE.match(line).group(1)  # type: ignore[union-attr]
-            code: list[str] = []
-            i += 1
-            while i < len(lines) and not lines[i].strip().startswith(fence):
-                code.append(lines[i])
-                i += 1
-            out.append("<pre><code>" + esc("\n".join(code)) + "</code></pre>")
-        elif not line.strip():
-            flush()
-        elif (h := _HEADING.match(line)) is not None:
-            flush()
-            level = min(6, len(h.group(1)) + 1)  # the page title is the only <h1>
-            out.append(f"<h{level}>{inline_markdown(h.group(2))}</h{level}>")
-        elif (li := _LIST_ITEM.match(line)) is not None:
-            if para:
-                flush()
-            is_ordered = li.group(1)[0].isdigit()
-            if items and is_ordered != ordered:
-                flush()
-            ordered = is_ordered
-            items.append([li.group(2)])
-        elif items:
-            items[-1].append(line.strip())  # continuation of the last item
-        else:
-            para.append(line.strip())
-        i += 1
-    flush()
-    return "\n".join(out)
+    protected, spans = _protect_math(text)
+    return _restore(_MD.render(protected), spans).strip()
 
 
 # --------------------------------------------------------------------------- page pieces
@@ -313,7 +276,7 @@ def _meta(run: Run) -> str:
     wall = run.summary.get("wall_seconds", prov.get("wall_seconds"))
     items = [
         ("Study", f"<code>{esc(run.study)}</code>"),
-        ("Status", status_badge(run.status)),
+        ("Status", status_badge(run.status) + (f" · {esc(SMOKE_WORDS)}" if prov.get("smoke") else "")),
         ("Run folder", f"<code>{esc(run.path.name)}</code>"),
         ("Seed", esc(prov.get("seed"))),
         ("Started", esc(when(prov.get("started")))),

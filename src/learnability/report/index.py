@@ -62,6 +62,8 @@ _LOG_RATIO = 100.0
 _TRAIN_LOSS_WINDOW = 50
 # Columns of the index (rows of a comparison) besides the headline numbers.
 _OWN_COLUMNS = ("run", "started", "seed", "status", "wall time")
+# Beside the status of a smoke-size run: its numbers are not the study's results.
+SMOKE_MARK = ' <span class="status status-smoke" title="smoke size (CI), not the full study">smoke</span>'
 # Order of the status counts at the top of the index.
 _STATUS_ORDER = ("complete", "incomplete", "interrupted", "failed", "corrupt", "unreadable")
 
@@ -81,6 +83,7 @@ class RunEntry:
         wall_seconds: wall time of a finished run.
         headline: headline numbers (see the module docstring), already formatted.
         error: why the folder could not be read.
+        smoke: a smoke-size run (provenance ``"smoke": true``), marked "smoke" beside its status.
     """
 
     path: Path
@@ -93,6 +96,7 @@ class RunEntry:
     wall_seconds: Any = None
     headline: dict[str, str] = field(default_factory=dict)
     error: str | None = None
+    smoke: bool = False
 
 
 def find_run_dirs(runs_dir: str | Path) -> list[Path]:
@@ -158,6 +162,7 @@ def read_runs(runs_dir: str | Path) -> list[RunEntry]:
                 wall_seconds=run.summary.get("wall_seconds", prov.get("wall_seconds")),
                 headline=run_headline(run),
                 error=run.problem,
+                smoke=bool(prov.get("smoke")),
             )
         )
     return entries
@@ -202,7 +207,7 @@ def _study_table(entries: list[RunEntry]) -> str:
             _run_link(e),
             esc(when(e.started)),
             esc("—" if e.seed is None else e.seed),
-            status_badge(e.status),
+            status_badge(e.status) + (SMOKE_MARK if e.smoke else ""),
             esc(_wall(e)),
         ]
         cells += [inline_markdown(e.headline.get(k, "—")) for k in keys]

@@ -92,6 +92,9 @@ class Study:
             the run's peak host memory, checked before the run folder is created: a config whose
             estimate exceeds the available memory is refused, naming the setting that dominates
             (see :class:`MemoryEstimate`). None (the default): no estimate.
+        plan: ``plan(config) -> int`` — the run's whole work in progress units (the steps its
+            ``add_total`` calls will announce), known before it starts; the progress bar then has
+            a fixed total instead of one bar per phase.
     """
 
     name: str
@@ -104,6 +107,7 @@ class Study:
     check: Callable[[Any], None] | None = None
     devices: tuple[str, ...] = ("cpu", "cuda", "mps")
     memory_bytes: Callable[[Any], int | MemoryEstimate | None] | None = None
+    plan: Callable[[Any], int] | None = None
 
     def build_report(self, run: Run) -> Report:
         """The report of a complete run folder (typed results validated from ``summary.json``)."""

@@ -17,8 +17,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from learnability._words import plural
 from learnability.analysis import format_interval, mean_estimate
 from learnability.report import Chart, Line, Panel, fmt, render_matplotlib
+from learnability.report.html import REPORT_HTML, href, markdown_to_html, page, slug
+from learnability.report.plotly_charts import chart_div
 from learnability.sweep._layout import (
     AGGREGATE_FILE,
     FIGURES_DIR,
@@ -37,7 +40,7 @@ LOG_Y_RATIO = 100.0
 MAX_DEFAULT_FIGURE_METRICS = 8
 # The report lists at most this many runs; results.parquet holds all of them.
 MAX_REPORT_RUNS = 200
-AGGREGATE_COLUMNS = ("metric", "n", "mean", "low", "high")
+AGGREGATE_COLUMNS = ("metric", "n", "mean", "low", "high", "kind")
 
 
 def aggregate(
@@ -50,6 +53,11 @@ def aggregate(
     of values used. ``n = 1`` gives NaN bounds and ``n = 0`` a NaN mean (see
     :func:`learnability.analysis.mean_ci`).
 
+    A metric whose every finite value in the sweep is > 0 (an error, a distance, a rate) is
+    treated as positive: its intervals are log-scale ones (``mean_estimate(kind="positive")``), so
+    neither the table nor the figures' bands reach below zero; other metrics get the Student-t
+    interval. The ``kind`` column says which.
+
     Args:
         results: the results table (``load_sweep``).
         axes: the axis columns to group by.
@@ -57,10 +65,16 @@ def aggregate(
         confidence: the intervals' confidence level.
 
     Returns:
-        A long table: the axis columns, then ``metric``, ``n``, ``mean``, ``low``, ``high``; one
-        row per group and metric.
+        A long table: the axis columns, then ``metric``, ``n``, ``mean``, ``low``, ``high``,
+        ``kind`` ("positive" or "real"); one row per group and metric.
     """
     keys = list(axes)
+    done = results[results["status"] == "complete"]
+    kinds = {}
+    for metric in metrics:
+        every = pd.to_numeric(done[metric], errors="coerce").to_numpy(dtype=float) if metric in done else np.empty(0)
+        every = every[np.isfinite(every)]
+        kinds[metric] = "positive" if every.size and (every > 0).all() else "real"
     groups = results.groupby(keys, sort=False, dropna=False) if keys else [((), results)]
     rows = []
     for key, group in groups:
@@ -74,7 +88,7 @@ def aggregate(
             )
             values = values[np.isfinite(values)]
             if values.size:
-                est = mean_estimate(values, confidence)
+                est = mean_estimate(values, confidence, kind=kinds[metric])
                 mean, low, high = est.mean, est.low, est.high
             else:
                 mean = low = high = math.nan
@@ -86,6 +100,7 @@ def aggregate(
                     "mean": mean,
                     "low": low,
                     "high": high,
+                    "kind": kinds[metric],
                 }
             )
     df = pd.DataFrame.from_records(rows, columns=[*keys, *AGGREGATE_COLUMNS])
@@ -173,7 +188,8 @@ def _estimate(row: Mapping[str, Any]) -> str:
         return "—"
     if row["n"] == 1:
         return f"{fmt(row['mean'])} (n=1)"
-    if row["low"] == row["high"]:  # every seed gave the same value
+    if math.isclose(row["low"], row["high"], rel_tol=1e-12, abs_tol=0.0) or row["low"] == row["high"]:
+        # every seed gave the same value (up to floating-point rounding of the mean)
         return f"{fmt(row['mean'])} (all equal, n={row['n']})"
     return f"{format_interval(row['mean'], row['low'], row['high'])} (n={row['n']})"
 
@@ -209,11 +225,11 @@ def _markdown(
     if last:
         res = last.get("resources", {})
         out.append(
-            f"- **Last invocation:** {res.get('backend')} backend, {res.get('workers')} "
-            f"worker(s) x {res.get('threads')} thread(s) on {res.get('cores')} cores "
+            f"- **Last invocation:** {res.get('backend')} backend, {plural(res.get('workers'), 'worker')} "
+            f"x {plural(res.get('threads'), 'thread')} on {res.get('cores')} cores "
             f"({res.get('reason')}); started {last.get('started')}, finished "
             f"{last.get('finished') or '—'}; executed {last.get('executed')}, skipped "
-            f"{last.get('skipped')} complete run(s), status {last.get('status')}"
+            f"{plural(last.get('skipped'), 'complete run')}, status {last.get('status')}"
         )
     out.append("")
 
@@ -237,7 +253,7 @@ def _markdown(
     pending = int((results["status"] == "pending").sum())
     out += ["## Failures", ""]
     if failed.empty:
-        out.append("No run failed." + (f" {pending} run(s) not run yet." if pending else ""))
+        out.append("No run failed." + (f" {plural(pending, 'run')} not run yet." if pending else ""))
         out.append("")
     else:
         out += _table(
@@ -279,14 +295,14 @@ def _markdown(
         ["#", "run", "status", *names, "seed", *metrics],
         [
             [
-                r["index"],
+                i,
                 f"`{r['run_id']}`",
                 r["status"],
                 *[r[n] for n in names],
                 r["seed"],
                 *[r.get(m) for m in metrics],
             ]
-            for _, r in shown.iterrows()
+            for i, r in shown.iterrows()
         ],
     )
     if len(results) > MAX_REPORT_RUNS:
@@ -312,7 +328,7 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 
 def report_sweep(path: str | Path) -> Path:
-    """(Re)build ``aggregate.parquet``, ``figures/`` and ``report.md`` from the sweep folder alone.
+    """(Re)build ``aggregate.parquet``, ``figures/``, ``report.md`` and ``report.html`` from the sweep folder alone.
 
     Args:
         path: the sweep folder.
@@ -341,5 +357,37 @@ def report_sweep(path: str | Path) -> Path:
     for chart in charts:
         render_matplotlib(chart, sweep_dir / FIGURES_DIR)
     report = sweep_dir / REPORT_FILE
-    report.write_text(_markdown(sweep_dir, plan, results, agg, metrics, charts, missing))
+    markdown = _markdown(sweep_dir, plan, results, agg, metrics, charts, missing)
+    report.write_text(markdown)
+    (sweep_dir / REPORT_HTML).write_text(_html(plan, markdown, charts), encoding="utf-8")
     return report
+
+
+# A figure line of the sweep's report.md: ![title](figures/NAME.png)
+_FIGURE_LINE = re.compile(r"^!\[[^\]]*\]\(" + FIGURES_DIR + r"/(?P<name>[^)/]+)\.png\)$")
+
+
+def _html(plan: Mapping[str, Any], markdown: str, charts: Sequence[Chart]) -> str:
+    """``report.html`` of a sweep: the Markdown report, with each figure as an interactive chart
+    (static PNG and SVG linked), self-contained like a run's."""
+    by_name = {c.name: c for c in charts}
+    parts: list[str] = []
+    text: list[str] = []
+    for line in markdown.splitlines():
+        m = _FIGURE_LINE.match(line)
+        if m is None or m["name"] not in by_name:
+            text.append(line)
+            continue
+        parts.append(markdown_to_html("\n".join(text)))
+        text = []
+        chart = by_name[m["name"]]
+        static = (
+            f'static: <a href="{href(f"{FIGURES_DIR}/{chart.name}.png")}">PNG</a> · '
+            f'<a href="{href(f"{FIGURES_DIR}/{chart.name}.svg")}">SVG</a>'
+        )
+        parts.append(
+            f'<figure><div class="plot">{chart_div(chart, slug(chart.name))}</div>'
+            f"<figcaption>{static}</figcaption></figure>"
+        )
+    parts.append(markdown_to_html("\n".join(text)))
+    return page(f"Sweep {plan['name']}", "\n".join(parts), plotly=bool(charts))

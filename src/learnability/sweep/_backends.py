@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from learnability._words import plural
 from learnability.sweep._worker import RunTask, run_one, short_error
 
 __all__ = [
@@ -128,25 +129,26 @@ def choose_resources(
         used = min(cores, runs)
         t = max(1, cores // used)
         reason = (
-            f"{used} single-threaded worker(s), one per core: separate processes beat shared threads for small models"
+            f"{plural(used, 'single-threaded worker')}, one per core: "
+            "separate processes beat shared threads for small models"
             if t == 1
-            else f"{used} worker(s) for {runs} run(s) on {cores} cores: spare cores as threads"
+            else f"{plural(used, 'worker')} for {plural(runs, 'run')} on {cores} cores: spare cores as threads"
         )
     elif workers is None:
         assert threads is not None
         t = threads
         used = max(1, min(cores // t, runs))
-        reason = f"{t} thread(s) per run as asked; {used} worker(s) fill the {cores} cores"
+        reason = f"{plural(t, 'thread')} per run as asked; {plural(used, 'worker')} fill the {cores} cores"
     else:
         used = min(workers, runs)
         t = threads if threads is not None else max(1, cores // used)
         reason = (
-            f"{used} worker(s) as asked"
-            + (f" (of {workers}: only {runs} run(s) to do)" if used < workers else "")
+            f"{plural(used, 'worker')} as asked"
+            + (f" (of {workers}: only {plural(runs, 'run')} to do)" if used < workers else "")
             + (
-                f"; {t} thread(s) each as asked"
+                f"; {plural(t, 'thread')} each as asked"
                 if threads is not None
-                else f"; {t} thread(s) each fill the {cores} cores"
+                else f"; {plural(t, 'thread')} each fill the {cores} cores"
             )
         )
     if used * t > cores:

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from learnability.sweep._backends import process_alive
@@ -222,9 +223,9 @@ class ResultsTable:
 def load_sweep(path: str | Path, *, refresh: bool = False) -> pd.DataFrame:
     """The results table of a sweep folder: one row per planned run, in plan order.
 
-    Columns, in order:
+    The frame's index is each run's position in the plan (0, 1, ...); columns, in order:
 
-    * ``index`` (position in the plan), ``run_id``, ``status`` ("complete", "failed",
+    * ``run_id``, ``status`` ("complete", "failed",
       "interrupted", "incomplete" for a run whose process was killed, "pending" for a run not
       tried yet), ``error`` (``"TypeName: message"`` of a run that did not complete; the full
       traceback is in the run folder's ``provenance.json``);
@@ -265,6 +266,9 @@ def load_sweep(path: str | Path, *, refresh: bool = False) -> pd.DataFrame:
         df = table.frame()
     else:
         df = pd.read_parquet(results_file)
+    # The plan position is the frame's index, not a column that repeats it.
+    positions = df.pop("index").to_numpy(dtype=int)
+    df.index = pd.RangeIndex(len(df)) if (positions == np.arange(len(df))).all() else pd.Index(positions)
     axes = [a["name"] for a in plan["axes"]]
     fixed = set(LEAD_COLUMNS) | set(TAIL_COLUMNS) | set(axes) | {"seed"}
     df["path"] = [
