@@ -11,7 +11,7 @@ from pydantic import Field
 from typer.testing import CliRunner
 
 import learnability.runner as runner_module
-from learnability import bench
+from learnability.bench import engine as bench
 from learnability.cli import app
 from learnability.config import StudyConfig, build_config, parse_assignments
 from learnability.report import write_index

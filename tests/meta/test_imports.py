@@ -40,6 +40,7 @@ FLOORS = {
     "_progress": 0,
     "_arrays": 0,
     "_threads": 0,
+    "_words": 0,
     "_version": 0,
 }
 

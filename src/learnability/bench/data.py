@@ -21,6 +21,7 @@ import torch
 from torch.utils.data import Dataset
 
 from learnability._validation import ParameterError, check_choice, check_in_range
+from learnability._words import plural
 from learnability.data import (
     LAZY_FORMATS,
     ARCTaskDataset,
@@ -400,7 +401,7 @@ def format_bench(bench: DataBench) -> str:
     r, p = bench.result, bench.result.probe
     lines = [
         f"data-bench: {bench.description}",
-        f"  batch {r.batch} per model x {r.members} model(s) trained at once = {p.batch_size} "
+        f"  batch {r.batch} per model x {plural(r.members, 'model')} trained at once = {p.batch_size} "
         f"items per loader batch; num_workers={p.num_workers}; pin_memory={p.pin_memory}; "
         f"{p.n_batches} timed batches" + (f", median of {len(r.ratios)} repeats" if len(r.ratios) > 1 else ""),
         "",

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from learnability._words import plural
 from learnability.data import ARC_PAD, BOTTLENECK_RATIO, E2E_LOSS_NOTE
 from learnability.report import Figure, Heading, Report, Table, Text, fmt
 from learnability.runs import Run
@@ -47,9 +48,9 @@ def report(results: DataPipelineResults, run: Run) -> Report:
             "per second the engine's training step consumes when the batch is already there, and "
             "the two together. A side is called the bottleneck when it is slower than the other by "
             f"more than {BOTTLENECK_RATIO}x. Each configuration was probed "
-            f"{cfg.probe.repeats} time(s); the table quotes the median ratio with its range. "
+            f"{plural(cfg.probe.repeats, 'time')}; the table quotes the median ratio with its range. "
             f"The machine has {results.machine.cpu_count} CPU cores, shared with other jobs, and "
-            f"the probes ran torch on {results.machine.probe_threads} thread(s): absolute rates are "
+            f"the probes ran torch on {plural(results.machine.probe_threads, 'thread')}: absolute rates are "
             "noisy, and worker processes compete with the training step for the same cores."
         )
     )

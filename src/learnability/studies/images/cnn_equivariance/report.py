@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from learnability._words import plural
 from learnability.report import Chart, Figure, Heading, Heatmap, Line, Panel, Report, Table, Text, fmt, fmt_est
 from learnability.runs import Run
 from learnability.studies.images.cnn_equivariance.results import CNNEquivarianceResults
@@ -214,7 +215,7 @@ def _sentences(res: CNNEquivarianceResults) -> list[str]:
         for p in paddings:
             sentences.append(
                 f"  Sorted-values test ({p}, {shift_mode}): {fmt(mean(p, shift_mode, shifts[0], 'conv_sorted'))} "
-                f"at {shifts[0]} pixel(s) to {fmt(mean(p, shift_mode, big, 'conv_sorted'))} at {big}, against "
+                f"at {plural(shifts[0], 'pixel')} to {fmt(mean(p, shift_mode, big, 'conv_sorted'))} at {big}, against "
                 f"{fmt(mean(p, shift_mode, big, 'sorted_control'))} for unrelated images."
             )
     m0 = modes[0]
