@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -96,3 +97,23 @@ def test_set_mlp_shapes() -> None:
     net = SetMLP(4, (5, 3))
     assert net(torch.zeros(7, 4, 1)).shape == (7, 1)
     assert sum(p.numel() for p in net.parameters()) == 4 * 5 + 5 + 5 * 3 + 3 + 3 + 1
+
+
+@pytest.mark.parametrize(
+    ("setting", "named"),
+    [
+        ("task.n_test=1000000000", "'task.n_test'"),  # ~2,500 GiB: refused before any work
+        ("models.phi_hidden=[16,-3]", "'models.phi_hidden'"),
+        ("train.lr_low=0.5", "'train.lr_high'"),  # lr_low above lr_high (smoke: 0.03)
+        ("train.lr_high=inf", "'train.lr_high'"),
+    ],
+)
+def test_impossible_settings_are_refused_before_any_work(setting: str, named: str, tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from learnability.cli import app
+
+    res = CliRunner().invoke(app, ["run", "deep-sets", "--smoke", "--set", setting, "--out", str(tmp_path / "o")])
+    assert res.exit_code == 2, res.output
+    assert named in res.output and res.output.count("error:") == 1
+    assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())

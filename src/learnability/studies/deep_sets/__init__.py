@@ -8,7 +8,7 @@ Reference: M. Zaheer et al., "Deep Sets", NeurIPS 2017 (arXiv:1703.06114); AdvML
 """
 
 from learnability.studies import Study, register
-from learnability.studies.deep_sets.config import NAME, SMOKE, DeepSetsConfig
+from learnability.studies.deep_sets.config import NAME, SMOKE, DeepSetsConfig, memory_bytes
 from learnability.studies.deep_sets.parts import (
     SetMLP,
     invariance_errors,
@@ -53,5 +53,6 @@ register(
         report,
         results=DeepSetsResults,
         smoke=SMOKE,
+        memory_bytes=memory_bytes,
     )
 )

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, PositiveInt
 
-from learnability.config import ConfigSection, StudyConfig
+from learnability.config import ConfigSection, OrderedPair, StudyConfig
+from learnability.studies import MemoryEstimate
 
-__all__ = ["NAME", "SMOKE", "DeepSetsConfig", "LabCheck", "SetModels", "SetTask", "SetTrain"]
+__all__ = ["NAME", "SMOKE", "DeepSetsConfig", "LabCheck", "SetModels", "SetTask", "SetTrain", "memory_bytes"]
 
 NAME = "deep-sets"
 
@@ -36,7 +37,7 @@ class SetTask(ConfigSection):
     n_train: int = Field(4096, ge=16, description="Training sets.")
     n_val: int = Field(1024, ge=16, description="Validation sets (learning-rate selection only).")
     n_test: int = Field(4096, ge=16, description="Test sets per size (reporting only).")
-    test_sizes: list[int] = Field(
+    test_sizes: list[PositiveInt] = Field(
         default_factory=lambda: [2, 5, 10, 20, 40],
         min_length=1,
         description="Set sizes evaluated for Deep Sets (the MLP only at the training size).",
@@ -46,10 +47,10 @@ class SetTask(ConfigSection):
 class SetModels(ConfigSection):
     """Architectures (ReLU everywhere)."""
 
-    phi_hidden: list[int] = Field(
+    phi_hidden: list[PositiveInt] = Field(
         default_factory=lambda: [64, 64], min_length=1, description="Equivariant layers of phi."
     )
-    rho_hidden: list[int] = Field(default_factory=lambda: [64], description="Hidden layers of the head rho.")
+    rho_hidden: list[PositiveInt] = Field(default_factory=lambda: [64], description="Hidden layers of the head rho.")
     poolings: list[Literal["sum", "mean", "max"]] = Field(
         default_factory=lambda: ["sum", "mean"],
         min_length=1,
@@ -57,7 +58,7 @@ class SetModels(ConfigSection):
         "1 1^T x; mean keeps the per-element features independent of the set size).",
     )
     readout: Literal["sum", "mean", "max"] = Field("sum", description="Pooling before rho (Deep Sets: sum).")
-    mlp_hidden: list[int] = Field(
+    mlp_hidden: list[PositiveInt] = Field(
         default_factory=lambda: [128, 64],
         min_length=1,
         description="Hidden layers of the MLP baseline (about as many parameters as Deep Sets).",
@@ -66,6 +67,8 @@ class SetModels(ConfigSection):
 
 class SetTrain(ConfigSection):
     """Optimisation (Adam), identical for both models."""
+
+    ordered_pairs = (OrderedPair("lr_low", "lr_high"),)
 
     steps: int = Field(2000, ge=1, description="Adam steps.")
     batch_size: int = Field(64, ge=1, description="Sets per batch.")
@@ -103,6 +106,20 @@ class DeepSetsConfig(StudyConfig):
     task: SetTask = Field(default_factory=SetTask)
     models: SetModels = Field(default_factory=SetModels)
     train: SetTrain = Field(default_factory=SetTrain)
+
+
+def memory_bytes(cfg: DeepSetsConfig) -> MemoryEstimate:
+    """Peak host memory of a run: the float32 data sets (every test size held at once) and the
+    widest activations of one evaluation of the test sets by an ensemble of ``train.seeds``
+    members; names the data set that dominates."""
+    t, m = cfg.task, cfg.models
+    bytes_per = 4  # float32
+    train = (t.n_train + t.n_val) * t.set_size
+    test = t.n_test * sum(t.test_sizes)
+    width = max([*m.phi_hidden, *m.rho_hidden, *m.mlp_hidden])
+    activations = t.n_test * max(t.test_sizes) * width * cfg.train.seeds
+    total = bytes_per * (train + test + activations)
+    return MemoryEstimate(total, "task.n_test" if test + activations >= train else "task.n_train")
 
 
 # A 20-number set for the lab's check; one-hidden-layer models of width 16 trained 100 steps,
