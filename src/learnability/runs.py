@@ -504,6 +504,10 @@ def read_metrics_jsonl(path: str | Path) -> pd.DataFrame:
     return df
 
 
+#: The leading columns of ``Run.metrics``, in this order (then any extra fields, then ``t``).
+METRIC_COLUMNS = ("series", "tag", "step", "member", "value")
+
+
 def _empty_metrics() -> pd.DataFrame:
     return pd.DataFrame(
         {
@@ -516,6 +520,9 @@ def _empty_metrics() -> pd.DataFrame:
 
 
 def _normalise_metrics(df: pd.DataFrame) -> pd.DataFrame:
+    for col in ("series", "tag"):
+        if col not in df:
+            df[col] = pd.Series(pd.NA, index=df.index, dtype="string")
     for col in ("step", "member"):
         if col not in df:
             df[col] = pd.NA
@@ -524,7 +531,11 @@ def _normalise_metrics(df: pd.DataFrame) -> pd.DataFrame:
         df["value"] = pd.to_numeric(
             df["value"].replace({"nan": np.nan, "inf": np.inf, "-inf": -np.inf}), errors="coerce"
         )
-    return df
+    # One column order for every run: the record's identity and value first, extra fields after,
+    # the wall-clock time last.
+    lead = [c for c in METRIC_COLUMNS if c in df]
+    tail = [c for c in ("t",) if c in df]
+    return df[lead + [c for c in df.columns if c not in lead and c not in tail] + tail]
 
 
 def consolidate_metrics(run_dir: str | Path) -> Path:

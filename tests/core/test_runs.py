@@ -169,3 +169,14 @@ def test_killed_run_is_readable_and_reportable(toy_study, toy_script, tmp_path) 
 def test_load_run_rejects_non_run(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="not a run folder"):
         load_run(tmp_path)
+
+
+def test_metrics_columns_come_in_one_order(tmp_path, toy_study) -> None:
+    """series, tag, step, member, value first (the README's promise), extra fields after, t last."""
+    from learnability.runner import execute, resolve_config
+    from learnability.runs import METRIC_COLUMNS
+
+    path = execute(toy_study, resolve_config(toy_study, smoke=True), out=tmp_path, progress=False)
+    for metrics in (load_run(path).metrics, read_metrics_jsonl(path / "metrics.jsonl")):
+        cols = list(metrics.columns)
+        assert tuple(cols[: len(METRIC_COLUMNS)]) == METRIC_COLUMNS and cols[-1] == "t"
