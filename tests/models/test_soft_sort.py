@@ -130,3 +130,10 @@ def test_bad_inputs():
         soft_sort(torch.arange(3))
     assert soft_sort(torch.zeros(2, 0)).shape == (2, 0)
     torch.testing.assert_close(soft_sort(torch.tensor([[4.0]])), torch.tensor([[4.0]]))
+
+
+def test_soft_sort_compiles_as_one_graph_and_matches_eager() -> None:
+    """No host round trip: the whole soft sort (partition included) traces into one graph."""
+    x = torch.randn(6, 9, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    compiled = torch.compile(lambda v: soft_sort(v, temperature=0.7), fullgraph=True, backend="eager")
+    torch.testing.assert_close(compiled(x), soft_sort(x, temperature=0.7), rtol=0, atol=0)

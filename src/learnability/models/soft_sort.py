@@ -30,13 +30,13 @@ Limits: ``eps -> 0`` gives the hard sort, *exactly* once ``eps < 1 / max_i (thet
 theta_s[i+1])`` (then every block is a singleton); ``eps -> inf`` gives the mean of ``theta`` at
 every position. The output always has the sum of ``theta`` and is sorted.
 
-The batched PAV runs over positions in Python (``n`` steps, each vectorised over the batch, in
-NumPy), so the cost is about ``n`` small array operations whatever the batch size.
+The partition comes from the min-max formula of isotonic regression, evaluated with torch on the
+input's device for every row at once (``O(n^2)`` memory per row, no loop, no copy to the host):
+the soft sort runs inside a compiled graph and on a GPU without a synchronisation per call.
 """
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch import Tensor
 
@@ -95,15 +95,25 @@ def _soft_sort_descending(theta: Tensor, eps: float) -> Tensor:
     return mean_theta + (mean_pos - pos) / eps
 
 
+# Adjacent positions whose isotonic values differ by less than this (relative to the row's
+# largest |y|) are one block: the min-max formula's cumulative sums round at ~1e-16, and a true
+# step this small changes the soft sort's output by less than the same relative amount.
+_BLOCK_TOL = 1e-10
+
+
 @torch.no_grad()
 def isotonic_blocks(y: Tensor) -> Tensor:
-    """Blocks of the decreasing isotonic regression of each row, by pool-adjacent-violators.
+    """Blocks of the decreasing isotonic regression of each row.
 
     The solution of ``min_{v_1 >= ... >= v_n} ||v - y||^2`` is constant on consecutive blocks,
-    equal to the mean of ``y`` there. PAV scans left to right, keeps a stack of blocks and merges
-    the last two while their means increase. Every row is processed at once (vectorised over the
-    batch, sequential over positions); the loop runs in NumPy on the CPU because it is made of
-    many tiny operations, where NumPy's per-call cost is far below torch's.
+    equal to the mean of ``y`` there, and given by the min-max formula (Barlow et al. 1972,
+    Robertson et al. 1988, Thm 1.4.4)
+
+        v_i = min_{j <= i} max_{k >= i} mean(y_j, ..., y_k),
+
+    evaluated for every row at once from cumulative sums: all ``(j, k)`` block means, a reverse
+    cumulative max over ``k`` and a min over ``j`` (float64, on ``y``'s device). A new block starts
+    where ``v`` steps down.
 
     Args:
         y: ``(B, n)`` rows to regress (any device; no gradient flows through the partition).
@@ -112,47 +122,17 @@ def isotonic_blocks(y: Tensor) -> Tensor:
         ``(B, n)`` long tensor on ``y``'s device: for each position, the index (0, 1, ...) of
         its block.
     """
-    values = y.detach().to("cpu", torch.float64).numpy()
-    batch, n = values.shape
-    block = np.broadcast_to(np.arange(n), (batch, n)).copy()
-    # Rows already non-increasing are their own solution (every block a singleton); for the soft
-    # sort that is the hard-sort regime, common at small temperatures. Only the others need PAV.
-    todo = ~np.all(values[:, 1:] <= values[:, :-1], axis=1)
-    if todo.any():
-        block[todo] = _pav_blocks(values[todo])
-    return torch.from_numpy(block).to(y.device)
-
-
-def _pav_blocks(values: np.ndarray) -> np.ndarray:
-    """Pool-adjacent-violators on each row of ``values`` (B, n); block index of each position."""
-    batch, n = values.shape
-    rows = np.arange(batch)
-    sums = np.zeros((batch, n))  # stack of block sums
-    counts = np.zeros((batch, n), dtype=np.int64)  # stack of block sizes
-    top = np.zeros(batch, dtype=np.int64)  # blocks on each row's stack
-    for j in range(n):
-        sums[rows, top] = values[:, j]
-        counts[rows, top] = 1
-        top += 1
-        while True:
-            last, prev = np.maximum(top - 1, 0), np.maximum(top - 2, 0)
-            s1, c1 = sums[rows, last], counts[rows, last]
-            s2, c2 = sums[rows, prev], counts[rows, prev]
-            # mean(last) > mean(prev) breaks "decreasing"; compared without division.
-            violated = (top >= 2) & (s1 * c2 > s2 * c1)
-            if not violated.any():
-                break
-            r, lo, hi = rows[violated], prev[violated], last[violated]
-            sums[r, lo] += s1[violated]
-            counts[r, lo] += c1[violated]
-            sums[r, hi] = 0.0
-            counts[r, hi] = 0
-            top -= violated
-    # Block k of a row ends (exclusively) at ends[k]; slots past the last block end at n. One
-    # searchsorted over all rows: offset row b by b * (n + 1) so the flattened ends stay sorted.
-    offset = (rows * (n + 1))[:, None]
-    ends = counts.cumsum(axis=1) + offset
-    positions = np.arange(n)[None, :] + offset
-    block = np.searchsorted(ends.reshape(-1), positions.reshape(-1), side="right").reshape(batch, n)
-    block -= rows[:, None] * n  # searchsorted counts the n ends of every earlier row
-    return block
+    y = y.detach().to(torch.float64)
+    batch, n = y.shape
+    csum = torch.cat([y.new_zeros(batch, 1), y.cumsum(dim=1)], dim=1)  # (B, n + 1)
+    j = torch.arange(n, device=y.device)[:, None]  # block start
+    k = torch.arange(n, device=y.device)[None, :]  # block end
+    length = (k - j + 1).clamp_min(1).to(y.dtype)  # (n, n)
+    means = (csum[:, None, 1:] - csum[:, :n, None]) / length  # (B, j, k) = mean(y_j..y_k)
+    means = means.masked_fill(k < j, float("-inf"))
+    # max over k >= i of mean(y_j..y_k): a cumulative max from the right, along k.
+    right_max = means.flip(-1).cummax(dim=-1).values.flip(-1)  # (B, j, i)
+    v = right_max.masked_fill(j > k, float("inf")).min(dim=1).values  # (B, i): min over j <= i
+    scale = y.abs().amax(dim=1, keepdim=True).clamp_min(torch.finfo(y.dtype).tiny)
+    steps = (v[:, :-1] - v[:, 1:]) > _BLOCK_TOL * scale  # (B, n - 1): a new block starts after i
+    return torch.cat([steps.new_zeros(batch, 1), steps], dim=1).long().cumsum(dim=1)
