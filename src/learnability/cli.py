@@ -303,15 +303,43 @@ def export_cmd(
     typer.echo(str(path))
 
 
+def _slurm_parameters(pairs: list[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` pairs as submitit parameters (numbers as numbers)."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            _fail(f"The 'slurm' parameter of learnability sweep must be KEY=VALUE. Got {pair!r} instead.")
+        try:
+            out[key] = int(value)
+        except ValueError:
+            try:
+                out[key] = float(value)
+            except ValueError:
+                out[key] = value
+    return out
+
+
 @app.command("sweep", cls=_Command)
 def sweep_cmd(
     file: Annotated[Path, typer.Argument(help="Sweep file (TOML).")],
-    backend: Annotated[str, typer.Option(help="local (process pool) or ray.")] = "local",
-    workers: Annotated[int | None, typer.Option(help="local: worker processes; ray: most runs in flight.")] = None,
+    backend: Annotated[str, typer.Option(help="local (process pool), ray, or slurm (submitit).")] = "local",
+    workers: Annotated[
+        int | None, typer.Option(help="local: worker processes; ray, slurm: most runs in flight.")
+    ] = None,
     threads: Annotated[int | None, typer.Option(help="torch threads per run.")] = None,
     out: Annotated[Path, typer.Option(help="Parent folder of the sweep folder.")] = Path("sweeps"),
     no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar.")] = False,
     fail_fast: Annotated[bool, typer.Option("--fail-fast", help="Stop at the first failed run.")] = False,
+    slurm: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--slurm",
+            help="slurm: a submitit parameter as KEY=VALUE (repeatable), e.g. slurm_partition=gpu, "
+            "timeout_min=60; cluster=local runs the jobs as local processes.",
+            metavar="KEY=VALUE",
+        ),
+    ] = None,
 ) -> None:
     """Run or resume a sweep of runs; the last line printed is the sweep folder.
 
@@ -332,6 +360,7 @@ def sweep_cmd(
             out=out,
             progress=not no_progress,
             fail_fast=fail_fast,
+            slurm=_slurm_parameters(slurm or []),
         )
     except ConfigError as exc:  # every problem of the plan, reported before anything runs
         _fail(exc.messages)

@@ -38,12 +38,13 @@ __all__ = [
     "choose_resources",
     "iter_local",
     "iter_ray",
+    "iter_slurm",
     "local_pool",
     "pool_context",
     "process_alive",
 ]
 
-BACKENDS = ("local", "ray")
+BACKENDS = ("local", "ray", "slurm")
 # Start method of the local pool. A fork server is a fresh interpreter that imports torch and the
 # studies once (PRELOAD) and forks every worker from that state: workers start warm, inherit no
 # thread pools, locks or CUDA state of the sweep process, and later pools of the same process
@@ -112,6 +113,18 @@ def choose_resources(
     ``threads`` (default 1) is each task's ``num_cpus``; ``workers`` only caps the tasks in flight.
     """
     cores = cores or available_cores()
+    if backend == "slurm":
+        t = threads or 1
+        return Resources(
+            "slurm",
+            workers or 0,
+            t,
+            cores,
+            workers,
+            threads,
+            f"one Slurm job per run with cpus_per_task={t}; the scheduler decides how many run at once"
+            + (f" (at most {workers} in flight)" if workers else ""),
+        )
     if backend == "ray":
         t = threads or 1
         return Resources(
@@ -330,3 +343,63 @@ def iter_ray(tasks: Sequence[RunTask], *, max_in_flight: int = 0) -> Iterator[di
     finally:
         if started:
             ray.shutdown()
+
+
+#: Seconds between polls of the Slurm jobs in flight.
+SLURM_POLL_S = 1.0
+
+
+def iter_slurm(
+    tasks: Sequence[RunTask],
+    *,
+    folder: str | Path,
+    max_in_flight: int = 0,
+    parameters: dict[str, Any] | None = None,
+    cluster: str | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Run each task as a job through ``submitit`` (Slurm on a cluster; ``cluster="local"``
+    runs the jobs as local processes, as the tests do).
+
+    Each job runs :func:`~learnability.sweep._worker.run_one` in the sweep folder exactly as a
+    local worker does, so resume and aggregation are the same for every backend. A job that
+    fails, is preempted or killed yields a failed outcome for its run; the others go on.
+
+    Args:
+        tasks: the runs to execute.
+        folder: where submitit keeps the jobs' scripts and logs (inside the sweep folder).
+        max_in_flight: most jobs submitted and not finished at once (0: all at once).
+        parameters: submitit executor parameters, e.g. ``{"slurm_partition": "gpu",
+            "timeout_min": 60}`` (``cpus_per_task`` and ``gpus_per_node`` come from each task).
+        cluster: submitit's cluster (None: Slurm where ``sbatch`` exists, else local).
+
+    Raises:
+        ImportError: when submitit is not installed (``pip install "learnability[slurm]"``).
+    """
+    import submitit
+
+    executor = submitit.AutoExecutor(folder=str(folder), cluster=cluster)
+    if parameters:
+        executor.update_parameters(**parameters)
+    queue = deque(tasks)
+    in_flight: dict[Any, RunTask] = {}
+    try:
+        while queue or in_flight:
+            while queue and (max_in_flight <= 0 or len(in_flight) < max_in_flight):
+                task = queue.popleft()
+                executor.update_parameters(cpus_per_task=task.threads, gpus_per_node=int(task.gpus))
+                in_flight[executor.submit(run_one, task)] = task
+            done = [job for job in in_flight if job.done()]
+            if not done:
+                time.sleep(SLURM_POLL_S)
+                continue
+            for job in done:
+                task = in_flight.pop(job)
+                try:
+                    outcome = job.result()
+                except Exception as exc:  # noqa: BLE001 - a failed, preempted or killed job
+                    outcome = _failure(task, short_error(exc).splitlines()[0])
+                yield outcome
+    except BaseException:
+        for job in in_flight:
+            job.cancel(check=False)
+        raise

@@ -34,6 +34,7 @@ from learnability.sweep._backends import (
     choose_resources,
     iter_local,
     iter_ray,
+    iter_slurm,
 )
 from learnability.sweep._layout import (
     LOCK_FILE,
@@ -51,6 +52,7 @@ from learnability.sweep._worker import RunTask
 __all__ = ["DEFAULT_OUT", "build_tasks", "run_sweep"]
 
 DEFAULT_OUT = "sweeps"
+SLURM_DIR = "slurm"  # submitit's job scripts and logs, inside the sweep folder
 """Parent folder of sweep folders when ``out`` is not given (``sweeps/NAME``)."""
 HISTORY_DIR = "history"
 OWNER = "learnability sweep"
@@ -158,6 +160,7 @@ def run_sweep(
     out: str | Path | None = None,
     progress: bool = True,
     fail_fast: bool = False,
+    slurm: dict[str, Any] | None = None,
 ) -> Path:
     """Run (or resume) the sweep described by a sweep file; return the sweep folder.
 
@@ -177,6 +180,9 @@ def run_sweep(
             so that workers x threads fills the cores; 1 on Ray).
         out: parent folder of the sweep folder (default ``"sweeps"``).
         progress: show one progress bar of runs done out of runs planned.
+        slurm: with ``backend="slurm"``: submitit parameters (``slurm_partition``,
+            ``timeout_min``, ``mem_gb``, ...; the key ``cluster`` picks submitit's cluster, e.g.
+            ``"local"`` to run the jobs as local processes).
         fail_fast: stop at the first failed run (the runs in flight are stopped and recorded as
             interrupted; running the file again resumes them). By default a failed run does not
             stop the others.
@@ -201,6 +207,13 @@ def run_sweep(
             raise SweepError(
                 [("The ray backend needs the optional dependency ray: pip install 'learnability[ray]'.")]
             ) from None
+    if backend == "slurm":
+        try:
+            import submitit  # noqa: F401
+        except ImportError:
+            raise SweepError(
+                ["The slurm backend needs the optional dependency submitit: pip install 'learnability[slurm]'."]
+            ) from None
     plan = plan_sweep(path, check_device=backend == "local")
     sweep_dir = (Path(out) if out is not None else Path(DEFAULT_OUT)) / plan.name
     sweep_dir.mkdir(parents=True, exist_ok=True)
@@ -213,6 +226,7 @@ def run_sweep(
             threads=threads if threads is not None else plan.threads,
             progress=progress,
             fail_fast=fail_fast,
+            slurm=slurm,
         )
 
 
@@ -247,6 +261,7 @@ def _run_locked(
     threads: int | None,
     progress: bool,
     fail_fast: bool = False,
+    slurm: dict[str, Any] | None = None,
 ) -> Path:
     plan_json = _write_plan(sweep_dir, plan)
     table = ResultsTable(sweep_dir, plan_json)
@@ -279,11 +294,19 @@ def _run_locked(
     bar = _Bar(enabled=progress, total=len(plan.runs), initial=len(plan.runs) - len(todo), desc=f"sweep {plan.name}")
     try:
         if tasks:
-            runner = (
-                iter_local(tasks, workers=resources.workers)
-                if backend == "local"
-                else iter_ray(tasks, max_in_flight=resources.workers)
-            )
+            if backend == "local":
+                runner = iter_local(tasks, workers=resources.workers)
+            elif backend == "ray":
+                runner = iter_ray(tasks, max_in_flight=resources.workers)
+            else:
+                options = dict(slurm or {})
+                runner = iter_slurm(
+                    tasks,
+                    folder=sweep_dir / SLURM_DIR,
+                    max_in_flight=resources.workers,
+                    parameters=options,
+                    cluster=options.pop("cluster", None),
+                )
             with contextlib.closing(runner):
                 for outcome in runner:
                     table.refresh(outcome["run_id"], outcome)
