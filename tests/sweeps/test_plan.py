@@ -252,12 +252,15 @@ def test_bad_arguments_and_missing_ray(write_sweep, tmp_path, monkeypatch) -> No
     path = write_sweep(TINY_BASE)
     out = tmp_path / "out"
     with pytest.raises(ParameterError, match="The 'backend' parameter of learnability sweep must be"):
-        run_sweep(path, backend="slurm", out=out)
+        run_sweep(path, backend="pbs", out=out)
     with pytest.raises(ParameterError, match="The 'workers' parameter of learnability sweep"):
         run_sweep(path, workers=0, out=out)
     monkeypatch.setitem(sys.modules, "ray", None)  # as if ray were not installed
     with pytest.raises(SweepError, match=r"pip install 'learnability\[ray\]'"):
         run_sweep(path, backend="ray", out=out)
+    monkeypatch.setitem(sys.modules, "submitit", None)  # as if submitit were not installed
+    with pytest.raises(SweepError, match=r"pip install 'learnability\[slurm\]'"):
+        run_sweep(path, backend="slurm", out=out)
     assert not out.exists()
 
 
