@@ -96,7 +96,9 @@ class OnlineSource:
         with torch.no_grad():
             y = self.label(x) if self.per_member else self.label(x.reshape(K * C * B, d))
         if self.per_member and tuple(y.shape[:2]) != (K, C * B):
-            raise ValueError(f"a per-member label must return (K, N, d_out) = ({K}, {C * B}, ...); got {tuple(y.shape)}")
+            raise ValueError(
+                f"a per-member label must return (K, N, d_out) = ({K}, {C * B}, ...); got {tuple(y.shape)}"
+            )
         y = y.reshape(K, C, B, -1).transpose(0, 1)  # (C, K, B, d_out)
         self._x = x.reshape(K, C, B, d).transpose(0, 1)  # (C, K, B, d)
         self._y = y

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from learnability._validation import parameter_message
 from learnability.config import ConfigSection, StudyConfig
@@ -22,6 +22,7 @@ __all__ = [
     "SweepSettings",
     "TeacherSettings",
     "TeacherStudentConfig",
+    "TeachersSettings",
     "TrainSettings",
 ]
 
@@ -59,6 +60,26 @@ class TeacherSettings(ConfigSection):
         if not v or any(w < 1 for w in v):
             raise ValueError(parameter_message("teacher.hidden", STUDY_NAME, "a non-empty list of positive widths", v))
         return v
+
+
+class TeachersSettings(ConfigSection):
+    """Replication over teachers (issue 15): a conclusion about "a teacher" is about the
+    distribution of teacher draws, so several independent teachers are trained and evaluated, and
+    the learning rate is tuned on another one."""
+
+    n_eval: int = Field(
+        5,
+        ge=1,
+        description="Evaluation teachers, seeds teacher.seed, teacher.seed + 1, ...; each has its own "
+        "test set and reference sample, and every student trains train.seeds seeds on each. "
+        "1 is the spec's single-teacher run (teacher seed teacher.seed).",
+    )
+    tuning_seed: int = Field(
+        1_000,
+        ge=0,
+        description="Seed of the tuning teacher: the learning-rate sweeps train on its online "
+        "batches only (it has no test set), so no evaluation teacher's data ever chose a rate.",
+    )
 
 
 class SweepSettings(ConfigSection):
@@ -99,33 +120,47 @@ class SweepSettings(ConfigSection):
 
 
 class TrainSettings(ConfigSection):
-    """Online training of each student (part A, item 4)."""
+    """Online training of each student (part A, item 4) and when it counts as quasi-stationary."""
 
     batch_size: int = Field(128, ge=1, description="B, fresh teacher-labelled inputs per step (spec).")
     optimizer: Literal["adam", "sgd"] = Field(
         "adam", description="Adam (default) or plain SGD; with sgd and raw targets, lower the sweep's grid."
     )
     max_steps: int = Field(
-        24_000,
+        40_000,
         ge=1,
-        description="Step cap of the seed runs (1.5x the sweep's, so slow seeds can still reach stationarity).",
+        description="Step cap of the seed runs: what fits the 25-minute budget with 5 teachers x 3 seeds "
+        "of S_o (the dominant cost); S_o was still falling ~10% per 10k steps at 70k steps in a longer "
+        "run (calibration), so the report states per student and teacher how much it still fell.",
     )
-    seeds: int = Field(3, ge=3, description="Fresh seeds at the chosen rate (issue: >= 3).")
+    seeds: int = Field(3, ge=3, description="Fresh seeds per evaluation teacher at the chosen rate (issue: >= 3).")
     eval_every: int = Field(
-        1_000,
+        2_000,
         ge=1,
-        description="Steps between test-set evaluations (one evaluation of 3 S_o members on 60k points ~1 s).",
+        description="Steps between test-set evaluations (15 S_o members on their 60k points: ~2 s each).",
     )
     window: int = Field(
         1_000,
         ge=1,
-        description="Quasi-stationarity window (steps averaged before "
-        "comparing; also the window of the final training loss).",
+        description="Smoothing window of the stationarity rule: per-step losses are averaged over "
+        "windows of this many steps before comparing (also the window of the sweep's final "
+        "training loss).",
+    )
+    horizon: float = Field(
+        0.25,
+        gt=0,
+        lt=1,
+        description="Stationarity looks back over this fraction of the steps so far (the last "
+        "quarter): robust to plateaus shorter than a third of the training before them.",
     )
     rel_tol: float = Field(
-        0.01, gt=0, description="Stationary when a window improves on the previous by less than this fraction..."
+        0.02,
+        gt=0,
+        description="Stationary when the windowed loss improved by less than this fraction over the "
+        "last `horizon` of training...",
     )
-    patience: int = Field(2, ge=1, description="... for this many consecutive windows.")
+    patience: int = Field(2, ge=1, description="... at this many consecutive window ends...")
+    min_steps: int = Field(8_000, ge=0, description="... and not before this many steps.")
 
 
 class TeacherStudentConfig(StudyConfig):
@@ -151,6 +186,7 @@ class TeacherStudentConfig(StudyConfig):
     """
 
     teacher: TeacherSettings = Field(default_factory=TeacherSettings)
+    teachers: TeachersSettings = Field(default_factory=TeachersSettings)
     students: dict[str, list[int]] = Field(
         default_factory=lambda: {k: list(v) for k, v in DEFAULT_STUDENTS.items()},
         description="name -> hidden widths (part A, item 3).",
@@ -182,6 +218,21 @@ class TeacherStudentConfig(StudyConfig):
         "parameter-count.toml): its table, figure and commentary "
         "are copied into this run's report. Read, not re-run.",
     )
+
+    @model_validator(mode="after")
+    def _tuning_teacher_apart(self) -> TeacherStudentConfig:
+        evaluation = range(self.teacher.seed, self.teacher.seed + self.teachers.n_eval)
+        if self.teachers.tuning_seed in evaluation:
+            raise ValueError(
+                parameter_message(
+                    "teachers.tuning_seed",
+                    STUDY_NAME,
+                    f"a seed outside the evaluation teachers' {evaluation.start}..{evaluation.stop - 1} "
+                    "(rates must never be tuned on an evaluation teacher)",
+                    self.teachers.tuning_seed,
+                )
+            )
+        return self
 
     @field_validator("parameter_count")
     @classmethod
@@ -217,6 +268,8 @@ SMOKE: dict[str, Any] = {
     "compile": False,  # compilation would dominate a run of a few hundred steps
     # 4 rates over the default range (x14 between neighbours); one extension past an edge.
     "sweep": {"points": 4, "max_steps": 120, "max_extensions": 1},
+    # Two evaluation teachers: the replication and the paired orderings are exercised.
+    "teachers": {"n_eval": 2},
     # Windows of 30 steps, so the stationarity test can fire within the 150-step cap.
-    "train": {"max_steps": 150, "eval_every": 50, "window": 30},
+    "train": {"max_steps": 150, "eval_every": 50, "window": 30, "min_steps": 60},
 }
