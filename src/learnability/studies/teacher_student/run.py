@@ -138,11 +138,12 @@ class Task:
         spec = self.evaluation[0].teacher.spec
         model = StackedMLP(spec)
         stacked = [torch.cat(ps) for ps in zip(*(td.teacher.params for td in self.evaluation), strict=True)]
-        idx = torch.as_tensor(list(groups), dtype=torch.long)
+        device = stacked[0].device
+        idx = torch.as_tensor(list(groups), dtype=torch.long, device=device)
         params = [p.index_select(0, idx) for p in stacked]  # (K, ...) each run's teacher
         sc = [self.evaluation[g].scaling for g in groups]
-        mean = torch.tensor([s.mean if s.standardized else 0.0 for s in sc]).view(-1, 1, 1)
-        std = torch.tensor([s.std if s.standardized else 1.0 for s in sc]).view(-1, 1, 1)
+        mean = torch.tensor([s.mean if s.standardized else 0.0 for s in sc], device=device).view(-1, 1, 1)
+        std = torch.tensor([s.std if s.standardized else 1.0 for s in sc], device=device).view(-1, 1, 1)
 
         def label(x: Tensor) -> Tensor:  # (K, N, d) -> (K, N, 1)
             return (model.forward(params, x.to(params[0].dtype)) - mean) / std
@@ -409,8 +410,9 @@ def student_results(task: Task, name: str, hidden: Sequence[int]) -> StudentResu
         raise RuntimeError(f"every run of {name} diverged at the chosen rate {lr:.3g}")
     members = np.flatnonzero(ok)
     var = np.array([task.evaluation[t].var_test for t in groups])  # (K,)
-    test_mse_all = res.evals["test_mse"].final.astype(float)
-    train_mse_all = _train_mse(task, model, res.params, groups)
+    # Diverged runs: NaN (left out of every estimate and ordering).
+    test_mse_all = np.where(ok, res.evals["test_mse"].final.astype(float), np.nan)
+    train_mse_all = np.where(ok, _train_mse(task, model, res.params, groups), np.nan)
     falling = horizon_improvement(res.train_loss, tr.window, tr.horizon)
     g_ok = groups[ok]
     test_mse, train_mse = test_mse_all[ok], train_mse_all[ok]
