@@ -70,9 +70,11 @@ def test_the_shipped_sweep_file_plans_both_families() -> None:
         assert len(set(hidden)) == 1
         families[name].append(hidden[0])
         assert len(hidden) == (1 if name == "one_layer" else len(defaults["teacher"]["hidden"]))
-        # Nothing but the student differs from the full-spec defaults: >= 3 seeds, LR sweep.
-        assert {k: v for k, v in run.config.items() if k != "students"} == {
-            k: v for k, v in defaults.items() if k != "students"
+        # Nothing but the student and the single evaluation teacher (the spec's; 5 would make the
+        # sweep ~5x longer) differs from the full-spec defaults: >= 3 seeds, LR sweep.
+        assert run.config["teachers"] == defaults["teachers"] | {"n_eval": 1}
+        assert {k: v for k, v in run.config.items() if k not in ("students", "teachers")} == {
+            k: v for k, v in defaults.items() if k not in ("students", "teachers")
         }
         assert run.config["train"]["seeds"] >= 3
         assert run.run_id.startswith(f"students={name}{'x'.join(map(str, hidden))}_s0-")
@@ -169,7 +171,8 @@ def test_the_report_section_rebuilds_from_the_run_folder_alone(
     pc = summarised.results.parameter_count
     assert (pc.runs_planned, pc.runs_complete, pc.rows) == (3, 3, 3)
     assert pc.sweep == str(tiny_sweep.resolve()) and pc.name == "pc-tiny"
-    assert pc.differs == []  # a smoke sweep and a smoke run: the same settings
+    # A smoke sweep of one teacher (its [base]) against a smoke run of two: the report names it.
+    assert pc.differs == ["teachers.n_eval"]
     copied = summarised.load_table("parameter_count")
     pd.testing.assert_frame_equal(copied, parameter_count_table(tiny_sweep), check_dtype=False)
 

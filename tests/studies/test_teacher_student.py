@@ -1,5 +1,8 @@
-"""The teacher-student study (issue 3): config, data, sweep and seed wiring, scaling, baselines,
-distribution comparison, symmetry-aware alignment, and the session's smoke run (through the CLI)."""
+"""The teacher-student study (issues 3, 15): config, data, replication over teachers (each run
+learns its own teacher, the rate is tuned on a separate tuning teacher that no evaluation test set
+reaches), sweep and seed wiring, scaling, baselines, distribution comparison, symmetry-aware
+alignment (Hungarian and many-to-one), unrecoverable teacher units, sentences that flip with the
+numbers, and the session's smoke run (through the CLI)."""
 
 from __future__ import annotations
 
@@ -30,7 +33,8 @@ TINY: dict[str, Any] = {
     "compile": False,
     # Raw targets of scale 1e2: rates from 1e-2 let every seed leave the mean predictor in 60 steps.
     "sweep": {"points": 3, "max_steps": 60, "max_extensions": 0, "lr_low": 1e-2, "lr_high": 1.0},
-    "train": {"max_steps": 60, "eval_every": 20, "window": 10},
+    "teachers": {"n_eval": 2},
+    "train": {"max_steps": 60, "eval_every": 20, "window": 10, "min_steps": 20},
 }
 
 
@@ -73,6 +77,10 @@ def test_defaults_are_the_spec() -> None:
     assert cfg.students == {"S_u": [10], "S_e": [75, 50, 10], "S_o": [200, 200, 200, 100]}
     assert cfg.n_test >= 60_000 and cfg.train.batch_size == 128 and cfg.train.optimizer == "adam"
     assert cfg.train.seeds >= 3 and cfg.sweep.points >= 8
+    # Issue 15: >= 5 evaluation teachers; the tuning teacher is none of them.
+    assert cfg.teachers.n_eval >= 5
+    assert cfg.teachers.tuning_seed not in range(cfg.teacher.seed, cfg.teacher.seed + cfg.teachers.n_eval)
+    assert cfg.train.horizon == 0.25 and cfg.train.min_steps > 0
     assert not cfg.standardize_targets and cfg.compile
     # Calibration: optimal Adam rates from ~7e-4 to ~0.1, strictly inside the grid.
     assert cfg.sweep.lr_low < 7e-4 and cfg.sweep.lr_high > 0.1
@@ -92,6 +100,13 @@ def test_defaults_are_the_spec() -> None:
 def test_bad_students_are_refused(students: dict[str, list[int]], message: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(message)):
         build_config(ts.TeacherStudentConfig, owner="teacher-student", layers=[{"students": students}])
+
+
+def test_a_tuning_teacher_among_the_evaluation_teachers_is_refused() -> None:
+    with pytest.raises(ConfigError, match=re.escape("'teachers.tuning_seed' parameter of teacher-student")):
+        build_config(
+            ts.TeacherStudentConfig, owner="teacher-student", layers=[{"teachers": {"n_eval": 5, "tuning_seed": 3}}]
+        )
 
 
 def test_fewer_than_three_seeds_is_refused() -> None:
@@ -233,7 +248,11 @@ def test_alignment_recovers_a_permuted_rescaled_teacher() -> None:
     random_student = ts.student_layers(model, model.init([9]), 0)
     aligned = ts.align_to_teacher([student], tl)
     chance = ts.align_to_teacher([random_student], tl)
-    summary = ts.alignment_summary(aligned, chance)
+    activity = ts.unit_activity(tl, (torch.rand(2_000, 100, generator=torch.Generator().manual_seed(2)) * 2).numpy())
+    best = ts.best_match_summary(
+        [ts.best_match_layers(student, tl)], [ts.best_match_layers(random_student, tl)], [activity], [0]
+    )
+    summary = ts.alignment_summary(aligned, chance, best)
     assert summary.n_units == 135
     assert summary.recovered == [135]
     assert summary.mean_cosine[0] == pytest.approx(1.0, abs=1e-9)
@@ -241,6 +260,66 @@ def test_alignment_recovers_a_permuted_rescaled_teacher() -> None:
     assert [layer.recovered_per_seed for layer in summary.layers] == [[75], [50], [10]]
     # An unrelated network is not "recovered": the check can fail.
     assert summary.chance.recovered[0] < 20 and summary.chance.mean_cosine[0] < 0.5
+    # Many-to-one agrees on a one-to-one copy: every unit of every layer, one specialist each.
+    assert best.recovered_est.mean == 135 and best.chance_recovered_est.mean < 20
+    assert [l.specialists_est.mean for l in best.layers] == [75, 50, 10]
+
+
+def _duplicated(layers: list[tuple[np.ndarray, np.ndarray]], seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The same function through a wider network: every hidden unit split into two positively
+    rescaled copies whose outgoing weights share the original's (fractions a and 1 - a)."""
+    rng = np.random.default_rng(seed)
+    ws, bs = [w.copy() for w, _ in layers], [b.copy() for _, b in layers]
+    for l in range(len(ws) - 1):
+        n = ws[l].shape[0]
+        c1, c2 = rng.uniform(0.3, 3.0, n), rng.uniform(0.3, 3.0, n)
+        a = rng.uniform(0.2, 0.8, n)
+        w_in = np.concatenate([ws[l] * c1[:, None], ws[l] * c2[:, None]])
+        b_in = np.concatenate([bs[l] * c1, bs[l] * c2])
+        w_out = np.concatenate([ws[l + 1] * (a / c1)[None, :], ws[l + 1] * ((1 - a) / c2)[None, :]], axis=1)
+        ws[l], bs[l], ws[l + 1] = w_in, b_in, w_out
+    return list(zip(ws, bs, strict=True))
+
+
+def test_many_to_one_alignment_of_a_permuted_rescaled_duplicated_teacher() -> None:
+    from learnability.analysis import mlp_forward
+
+    tl = Teacher(seed=3).layers()
+    wide = _permuted_rescaled(_duplicated(tl, seed=1), seed=2)  # widths 150, 100, 20: S_o-like
+    x = np.random.default_rng(0).uniform(0, 2, size=(64, 100))
+    np.testing.assert_allclose(
+        mlp_forward([w for w, _ in wide], [b for _, b in wide], x),
+        mlp_forward([w for w, _ in tl], [b for _, b in tl], x),
+        rtol=1e-9,
+        atol=1e-6,
+    )
+    res = ts.best_match_layers(wide, tl)
+    assert res.student_width == [150, 100, 20]
+    for l, width in enumerate((75, 50, 10)):
+        # Every teacher unit found (cosine 1) in every layer, by exactly its two copies.
+        np.testing.assert_allclose(res.cosines[l], np.ones(width), atol=1e-9)
+        assert res.specialists[l].tolist() == [2] * width
+    # A deeper student is compared on its first hidden layer only (no common coordinates after).
+    deeper = [*wide[:-1], (np.eye(20), np.zeros(20)), wide[-1]]  # an extra identity layer (ReLU of h >= 0)
+    assert len(ts.best_match_layers(deeper, tl).cosines) == 1
+    # An unrelated wide network recovers (almost) nothing: the check can fail.
+    model = StackedMLP(MLPSpec(100, (150, 100, 20)))
+    rand = ts.best_match_layers(ts.student_layers(model, model.init([4]), 0), tl)
+    assert sum(int(np.sum(c > 0.9)) for c in rand.cosines) < 5
+
+
+def test_dead_and_always_active_units_of_a_hand_built_network() -> None:
+    d = 6
+    w0 = np.array([-np.ones(d), np.ones(d), np.r_[1.0, -1.0, np.zeros(d - 2)], np.zeros(d)])
+    b0 = np.array([-0.1, 0.5, 0.0, -1.0])  # dead on [0, 2]^d; always active; mixed; dead (constant)
+    w1 = np.array([[0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0]])
+    b1 = np.array([1.0, -0.5])  # unit 0 >= 1.5 > 0: always active; unit 1 mixed
+    net = [(w0, b0), (w1, b1), (np.ones((1, 2)), np.zeros(1))]
+    x = np.random.default_rng(0).uniform(0, 2, size=(5_000, d))
+    act = ts.unit_activity(net, x)
+    assert act.width == [4, 2] and act.n_points == 5_000
+    assert act.dead == [2, 0] and act.always_active == [1, 1]
+    assert act.recoverable == [1, 1]
 
 
 # ------------------------------------------------------------------------------------ the run
@@ -248,30 +327,93 @@ def test_alignment_recovers_a_permuted_rescaled_teacher() -> None:
 
 def test_sweep_and_seed_wiring(tiny_run: Run) -> None:
     res = tiny_run.results
+    n_teachers, seeds = 2, 3
     for name in ("S_u", "S_e"):
         st = res.students[name]
         table = tiny_run.load_table(f"sweep_{name}")
         assert st.lr == pytest.approx(float(table.loc[table["chosen"], "lr"].iloc[0]))
         assert st.lr == st.sweep.chosen_lr and table["chosen"].sum() == 1
+        assert st.sweep.tuning_teacher_seed == res.tuning_teacher.seed == 1_000
+        assert st.sweep.criterion == ("time_to_convergence" if st.sweep.chosen_converged else "final_loss_at_cap")
         np.testing.assert_allclose(np.sort(table["lr"]), np.geomspace(1e-2, 1.0, 3))
         sweep = tiny_run.series("train_loss", f"{name}/sweep")
-        seeds = tiny_run.series("train_loss", f"{name}/seeds")
+        runs = tiny_run.series("train_loss", f"{name}/seeds")
         first_sweep = sweep[sweep["step"] == 0]["value"].to_numpy()
-        first_seeds = seeds[seeds["step"] == 0]["value"].to_numpy()
+        first_runs = runs[runs["step"] == 0]["value"].to_numpy()
         # Sweep: every rate starts from the same init on the same batch -> equal first losses.
         assert len(first_sweep) == 3 and np.ptp(first_sweep) == 0.0
-        # Seeds: >= 3 fresh inits and data streams, none of them the sweep's.
-        assert st.seeds == len(first_seeds) >= 3
-        assert len(np.unique(first_seeds)) == len(first_seeds)
-        assert not np.isin(first_seeds, first_sweep).any()
-        # Test loss logged every eval_every steps, on the seeds only (never in the sweep).
+        # Runs: evaluation teachers x seeds, fresh inits and data streams, none of them the sweep's.
+        assert st.seeds == len(first_runs) == n_teachers * seeds and st.teachers == n_teachers
+        assert st.member_teacher == [0, 0, 0, 1, 1, 1] and st.unit == "teacher"
+        assert len(np.unique(first_runs)) == len(first_runs)
+        assert not np.isin(first_runs, first_sweep).any()
+        # Test loss logged every eval_every steps, on the runs only (never in the sweep).
         test = tiny_run.series("test_mse", f"{name}/seeds")
         assert sorted(test["step"].unique()) == [0, 20, 40, 60]
         assert tiny_run.series("test_mse", f"{name}/sweep").empty
-        assert st.test_rel_mse == pytest.approx(st.test_mse / res.teacher.test_var)
-        # The estimate is the mean of the per-seed values, with its t-interval around it.
-        assert st.test_rel_mse_est.values == pytest.approx(st.test_rel_mse_per_seed)
+        # Each run is scored relative to its own teacher's Var(y_test).
+        var = np.array([res.teachers[t].facts.test_var for t in st.member_teacher])
+        np.testing.assert_allclose(st.test_rel_mse_per_seed, np.array(st.test_mse_per_seed) / var)
+        rel = tiny_run.series("test_rel_mse", f"{name}/seeds")
+        last = rel[rel["step"] == 60].sort_values("member")["value"].to_numpy()
+        np.testing.assert_allclose(last, st.test_rel_mse_per_seed, rtol=1e-5)
+        # The teacher is the unit: the estimate's values are the per-teacher seed means.
+        per_teacher = [np.mean(st.test_rel_mse_per_seed[3 * t : 3 * t + 3]) for t in range(n_teachers)]
+        assert st.test_rel_mse_est.values == pytest.approx(per_teacher) and st.test_rel_mse_est.n == n_teachers
+        assert [t.test_rel_mse for t in st.per_teacher] == pytest.approx(per_teacher)
         assert st.test_rel_mse_est.low <= st.test_rel_mse <= st.test_rel_mse_est.high
+        assert 0.0 <= st.stationary <= 1.0 and all(len(t.still_falling) == seeds for t in st.per_teacher)
+
+
+def test_teachers_are_independent_and_each_run_learns_its_own(tiny_run: Run) -> None:
+    res = tiny_run.results
+    seeds = [t.facts.seed for t in res.teachers]
+    assert seeds == [0, 1] and res.tuning_teacher.seed not in seeds
+    # Different teachers: different outputs, different test sets.
+    assert res.teachers[0].facts.test_var != res.teachers[1].facts.test_var
+    assert res.teachers[0].facts.test_mean != res.teachers[1].facts.test_mean
+    # The tuning teacher has no test set.
+    assert res.tuning_teacher.test_var is None
+    # A run's test error is its own teacher's: re-scoring the final parameters on each teacher's
+    # test set, the logged value matches the run's own teacher only.
+    params = tiny_run.load_arrays("params_S_e")
+    model = StackedMLP(MLPSpec(100, (75, 50, 10)))
+    stacked = [torch.as_tensor(params[f"W{l}"]) for l in range(4)] + [
+        torch.as_tensor(params[f"b{l}"]) for l in range(4)
+    ]
+    x = torch.rand(4_000, 100, generator=torch.Generator().manual_seed(5)) * 2
+    pred = model.predict(stacked, x)[:, :, 0].double()  # (K, N)
+    y = [Teacher(seed=s).label(x)[:, 0].double() for s in seeds]
+    err = np.array([[float(((pred[k] - y[t]) ** 2).mean() / y[t].var()) for t in range(2)] for k in range(6)])
+    st = res.students["S_e"]
+    own = err[np.arange(6), st.member_teacher]
+    other = err[np.arange(6), 1 - np.asarray(st.member_teacher)]
+    assert np.all(own < other)  # every run fits its own teacher better than the other one
+    np.testing.assert_allclose(own, st.test_rel_mse_per_seed, rtol=0.3)  # another sample of the same risk
+
+
+def test_tuning_never_sees_an_evaluation_test_set(
+    tiny_run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Corrupt every evaluation teacher's test labels: the sweeps (tables, chosen rates) are
+    unchanged while the test errors are not. Would fail if any sweep scored on a test set."""
+    import importlib
+
+    run_module = importlib.import_module("learnability.studies.teacher_student.run")
+    real = run_module._teacher_data
+
+    def corrupted(*args: Any, **kwargs: Any) -> Any:
+        td = real(*args, **kwargs)
+        if td.y_test is not None:
+            td.y_test = -3.0 * td.y_test + 1e4  # (n, 1): labels no student was trained on
+        return td
+
+    monkeypatch.setattr(run_module, "_teacher_data", corrupted)
+    bad = _run_direct(_config(), tmp_path / "corrupt")
+    for name in ("S_u", "S_e"):
+        assert tiny_run.load_table(f"sweep_{name}").equals(bad.load_table(f"sweep_{name}")), name
+        assert bad.results.students[name].lr == tiny_run.results.students[name].lr
+        assert bad.results.students[name].test_mse != tiny_run.results.students[name].test_mse
 
 
 def test_same_seed_same_summary(tiny_run: Run, tmp_path: Path) -> None:
@@ -288,28 +430,47 @@ def test_same_seed_same_summary(tiny_run: Run, tmp_path: Path) -> None:
 def test_standardised_targets_are_reported_in_original_units(tiny_run: Run, tmp_path: Path) -> None:
     run_ = _run_direct(_config(standardize_targets=True, students={"S_u": [4]}), tmp_path / "std")
     res = run_.results
-    scale = res.targets.loss_scale
-    assert res.targets.standardized and scale == pytest.approx(res.targets.std**2)
-    # The teacher's outputs are large, so the loss scale is far from 1 and a unit slip shows.
-    assert scale > 100
-    assert res.targets.failure_loss == pytest.approx(1.0, rel=1e-6)
     st = res.students["S_u"]
-    # Test: the logged original-unit MSE is the training-unit loss times std^2.
-    loss = run_.series("test_loss", "S_u/seeds").sort_values(["step", "member"])["value"].to_numpy()
-    raw = run_.series("test_mse", "S_u/seeds").sort_values(["step", "member"])["value"].to_numpy()
-    np.testing.assert_allclose(raw, loss * scale, rtol=1e-4)
-    # Train: the summary's MSE is the last window of logged training-unit losses times std^2.
-    tr = run_.series("train_loss", "S_u/seeds")
-    last = tr[tr["step"] >= tr["step"].max() - 9].groupby("member")["value"].mean().to_numpy()
-    np.testing.assert_allclose(st.train_mse_per_seed, last * scale, rtol=1e-4)
+    scales = np.array([res.teachers[t].targets.loss_scale for t in st.member_teacher])  # per run
+    for t in res.teachers:
+        assert t.targets.standardized and t.targets.loss_scale == pytest.approx(t.targets.std**2)
+        # The teachers' outputs are large, so the loss scale is far from 1 and a unit slip shows.
+        assert t.targets.loss_scale > 100 and t.targets.failure_loss == pytest.approx(1.0, rel=1e-6)
+    # Each teacher standardised with its own (m, s): different scales.
+    assert res.teachers[0].targets.std != res.teachers[1].targets.std
+    # Test: the logged original-unit MSE is the training-unit loss times the run's teacher's std^2.
+    loss = run_.series("test_loss", "S_u/seeds")
+    raw = run_.series("test_mse", "S_u/seeds")
+    loss, raw = (d.sort_values(["step", "member"]) for d in (loss, raw))
+    np.testing.assert_allclose(
+        raw["value"].to_numpy(), loss["value"].to_numpy() * scales[loss["member"].to_numpy()], rtol=1e-4
+    )
     # At initialisation a standardised student predicts ~the mean: relative test MSE ~1, in
     # original units (raw-target students start far above: their output ignores the mean).
-    start = run_.series("test_mse", "S_u/seeds")
-    rel0 = start[start["step"] == 0]["value"].to_numpy() / res.teacher.test_var
+    start = run_.series("test_rel_mse", "S_u/seeds")
+    rel0 = start[start["step"] == 0]["value"].to_numpy()
     assert np.all((rel0 > 0.9) & (rel0 < 2.0))
     assert 0 < st.test_rel_mse < 2 and 0 < st.train_rel_mse < 2
-    # Same teacher and test set as the raw run: the two variances agree.
-    assert res.teacher.test_var == tiny_run.results.teacher.test_var
+    # Same teachers and test sets as the raw run: the variances agree.
+    assert [t.facts.test_var for t in res.teachers] == [t.facts.test_var for t in tiny_run.results.teachers]
+
+
+def test_train_error_is_at_the_final_parameters_on_a_fresh_sample(tiny_run: Run) -> None:
+    res = tiny_run.results
+    st = res.students["S_e"]
+    params = tiny_run.load_arrays("params_S_e")
+    model = StackedMLP(MLPSpec(100, (75, 50, 10)))
+    stacked = [torch.as_tensor(params[f"W{l}"]) for l in range(4)] + [
+        torch.as_tensor(params[f"b{l}"]) for l in range(4)
+    ]
+    # An independent fresh sample of the training distribution gives the same risk within noise,
+    # and not the trajectory average of the last window's batches.
+    x = torch.rand(20_000, 100, generator=torch.Generator().manual_seed(11)) * 2
+    pred = model.predict(stacked, x)[:, :, 0].double()
+    for k, t in enumerate(st.member_teacher):
+        y = Teacher(seed=res.teachers[t].facts.seed).label(x)[:, 0].double()
+        mse_k = float(((pred[k] - y) ** 2).mean())
+        assert mse_k == pytest.approx(st.train_mse_per_seed[k], rel=0.15)
 
 
 def test_smoke_run_through_the_cli(smoke_run: Callable[[str], Run]) -> None:
@@ -338,26 +499,36 @@ def test_smoke_run_through_the_cli(smoke_run: Callable[[str], Run]) -> None:
             "train_mse_ci",
             "converged_step",
             "sweep",
+            # Issue 15: replication over teachers.
+            "teachers",
+            "per_teacher",
+            "stationary",
+            "alignment",
         ):
             assert key in run_.summary["students"][name], key
         assert {"ks", "wasserstein"} <= set(run_.summary["students"][name]["distribution"]["all"])
-        assert st.seeds >= 3 and st.test_mse_est.n == st.seeds
+        assert st.teachers == 2 and st.seeds == 6 and st.test_mse_est.n == st.teachers
         assert st.test_mse_est.low <= st.test_mse <= st.test_mse_est.high
         assert 0 <= st.distribution.all.ks <= 1
+        assert st.distribution.all.wasserstein_init_est is not None
+        assert st.alignment.best_match.layers[0].width == 75
+    assert {(o["a"], o["b"]) for o in run_.summary["orderings"]} == {("S_o", "S_e"), ("S_o", "S_u"), ("S_e", "S_u")}
     al = res.students["S_e"].alignment
-    assert al is not None and len(al.mean_cosine) == len(al.recovered) == res.students["S_e"].seeds
-    assert res.students["S_u"].alignment is None and "alignment" not in run_.summary["students"]["S_u"]
+    assert al.mean_cosine is not None and len(al.mean_cosine) == len(al.recovered or []) == 6
+    assert res.students["S_u"].alignment.mean_cosine is None
     figures = {p.name for p in run_.figures_dir.glob("*.png")}
     assert {"curves.png", "sweep_S_u.png", "sweep_S_o.png", "dist_S_o.png", "alignment_S_e.png"} <= figures
     md = (run_.path / "report.md").read_text()
     # Sentences carry the measured numbers.
-    from learnability.report import fmt
+    from learnability.report import fmt_est
 
-    assert f"relative {fmt(res.students['S_o'].test_rel_mse)}" in md
+    assert f"Relative test MSE {fmt_est(res.students['S_o'].test_rel_mse_est)}" in md
     assert re.search(r"The teacher has 11,896 frozen parameters\. \*\*S_u\*\* \[10\] has 1021", md)
-    assert re.search(r"Ordering by relative test MSE: S_\w \([\d.e+-]+ \[", md)
-    assert re.search(r"Units recovered \(cosine > 0\.9\) per seed: \d+, \d+, \d+ of 135", md)
-    assert "KS = " in md and "W1 = " in md
+    assert re.search(r"Ordering of the means by relative test MSE: S_\w \([\d.e+-]+ \[", md)
+    assert re.search(r"S_o / S_e = [\d.e+-]+ \[[\d.e+-]+, [\d.e+-]+\] \(paired within teacher", md)
+    assert re.search(r"S_o's error is lower in \d of 2 teachers", md)
+    assert re.search(r"units recovered \(cosine > 0\.9\) [\d.]+ \[", md)
+    assert "W1 = " in md and "KS distance = " in md and "p <" not in md
     # The report is a function of the folder alone: rebuilt from a fresh load, same blocks.
     again = load_run(run_.path)
     assert [c.name for c in ts.report(again.results, again).charts] == [
@@ -370,3 +541,59 @@ def test_smoke_run_through_the_cli(smoke_run: Callable[[str], Run]) -> None:
         "dist_S_o",
         "alignment_S_e",
     ]
+
+
+def _report_text(results: ts.TeacherStudentResults, run_: Run) -> str:
+    from learnability.report import Text
+
+    return "\n".join(b.markdown for b in ts.report(results, run_).blocks if isinstance(b, Text))
+
+
+def test_sentences_flip_with_the_numbers(smoke_run: Callable[[str], Run]) -> None:
+    from learnability.analysis import Estimate
+
+    run_ = smoke_run("teacher-student")
+    res = run_.results
+    o = res.orderings[0]
+    below = o.model_copy(update={"ratio_est": Estimate(0.5, 0.4, 0.6, 5), "holds": 5, "n": 5})
+    above = o.model_copy(update={"ratio_est": Estimate(2.0, 1.5, 2.5, 5), "holds": 0, "n": 5})
+    text = _report_text(res.model_copy(update={"orderings": [below, *res.orderings[1:]]}), run_)
+    assert f"{o.a} < {o.b} is resolved (the interval lies below 1)" in text
+    assert f"{o.a}'s error is lower in 5 of 5 teachers" in text
+    text = _report_text(res.model_copy(update={"orderings": [above, *res.orderings[1:]]}), run_)
+    assert f"**{o.a} > {o.b}** (the interval lies above 1)" in text
+    # The train/test gap: zero within noise, or not.
+    name = "S_e"
+    st = res.students[name]
+    for gap, phrase in (
+        (Estimate(0.001, -0.01, 0.012, 5), "zero within noise"),
+        (Estimate(0.05, 0.04, 0.06, 5), "**not zero within noise**"),
+    ):
+        changed = res.model_copy(
+            update={"students": {**res.students, name: st.model_copy(update={"gap_rel_mse_est": gap})}}
+        )
+        assert phrase in _report_text(changed, run_).split(f"**{name}.** Relative test MSE")[1].split("\n")[0]
+    # The sweep's criterion: time to convergence, or the fallback, said per student.
+    sw = st.sweep
+    by_time = sw.model_copy(
+        update={"criterion": "time_to_convergence", "chosen_converged": True, "chosen_steps_to_converge": 900}
+    )
+    by_loss = sw.model_copy(update={"criterion": "final_loss_at_cap", "chosen_converged": False})
+    for facts, phrase in (
+        (by_time, "chosen by time to convergence"),
+        (by_loss, "fell back to 'lowest loss at the cap'"),
+    ):
+        changed = res.model_copy(update={"students": {**res.students, name: st.model_copy(update={"sweep": facts})}})
+        para = _report_text(changed, run_).split(f"**{name}.** The sweep trained")[1].split("\n")[0]
+        assert phrase in para
+    # Stationarity: every run stationary, or which teachers' runs were still falling and by how much.
+    stat = st.model_copy(update={"converged_step": [100] * st.seeds, "stationary": 1.0})
+    changed = res.model_copy(update={"students": {**res.students, name: stat}})
+    assert f"all {st.seeds} runs became quasi-stationary" in _report_text(changed, run_)
+    falling = [
+        t.model_copy(update={"converged_step": [-1] * 3, "still_falling": [0.1, 0.2, 0.3]}) for t in st.per_teacher
+    ]
+    moving = st.model_copy(update={"converged_step": [-1] * st.seeds, "stationary": 0.0, "per_teacher": falling})
+    changed = res.model_copy(update={"students": {**res.students, name: moving}})
+    text = _report_text(changed, run_)
+    assert f"teacher {st.per_teacher[0].teacher_seed}: 3 run(s) still falling by 10%, 20%, 30%" in text

@@ -18,6 +18,7 @@ from learnability.engine.loop import (
     EvalSet,
     MetricSink,
     Penalty,
+    PerMemberEvalSet,
     TrainResult,
     TrainSpec,
     make_step,
@@ -39,7 +40,7 @@ from learnability.engine.optim import SGD, Adam, Optimizer, OptState, make_optim
 from learnability.engine.schedules import Schedule, make_schedule
 from learnability.engine.sources import BatchSource, FixedSource, OnlineSource
 from learnability.engine.stacked import MLPSpec, Params, StackedMLP, member_module
-from learnability.engine.stationarity import Stationarity, StationarityDetector
+from learnability.engine.stationarity import Stationarity, StationarityDetector, horizon_improvement
 
 __all__ = [
     "SGD",
@@ -57,6 +58,7 @@ __all__ = [
     "Optimizer",
     "Params",
     "Penalty",
+    "PerMemberEvalSet",
     "Schedule",
     "Selection",
     "StackedMLP",
@@ -70,6 +72,7 @@ __all__ = [
     "cross_entropy",
     "default_init_",
     "get_loss",
+    "horizon_improvement",
     "lr_sweep",
     "make_optimizer",
     "make_schedule",

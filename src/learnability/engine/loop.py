@@ -36,7 +36,17 @@ from learnability.engine.stationarity import Stationarity, StationarityDetector
 #: ``penalty(params, x) -> (K,)``: a per-member term added to the training loss (a regulariser).
 Penalty = Callable[[list[Tensor], Tensor], Tensor]
 
-__all__ = ["EvalSet", "MetricSink", "Model", "Penalty", "TrainResult", "TrainSpec", "make_step", "train"]
+__all__ = [
+    "EvalSet",
+    "MetricSink",
+    "Model",
+    "Penalty",
+    "PerMemberEvalSet",
+    "TrainResult",
+    "TrainSpec",
+    "make_step",
+    "train",
+]
 
 
 class Model(Protocol):
@@ -74,6 +84,38 @@ class EvalSet:
     x: Tensor
     y: Tensor
     metrics: Mapping[str, Callable[[Tensor, Tensor], Tensor]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PerMemberEvalSet:
+    """One evaluation set per group of members: member k is scored on ``sets[groups[k]]``.
+
+    For ensembles whose members learn different targets (each its own teacher, with its own test
+    set): every member is evaluated only on its own group's set, at the cost of evaluating it on
+    one set. Each set's ``metrics`` apply to its own members (e.g. a per-teacher scale). Members
+    must be stacked along the first dimension of every parameter tensor (as in every engine model).
+
+    Args:
+        sets: the groups' evaluation sets.
+        groups: (K,) index into ``sets`` of each member.
+    """
+
+    sets: tuple[EvalSet, ...]
+    groups: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sets", tuple(self.sets))
+        object.__setattr__(self, "groups", tuple(int(g) for g in self.groups))
+        if not self.sets:
+            raise ParameterError("sets", "PerMemberEvalSet", "a non-empty sequence of EvalSet", "empty")
+        bad = [g for g in self.groups if not 0 <= g < len(self.sets)]
+        if bad or not self.groups:
+            raise ParameterError(
+                "groups", "PerMemberEvalSet", f"a non-empty sequence of indices in [0, {len(self.sets)})", self.groups
+            )
+        names = [set(es.metrics) for es in self.sets]
+        if any(n != names[0] for n in names):
+            raise ParameterError("sets", "PerMemberEvalSet", "sets with the same metric names", names)
 
 
 @dataclass(frozen=True)
@@ -263,17 +305,39 @@ def _make_step(
     return torch.compile(fused, dynamic=False)
 
 
+def _evaluate_one(model: Model, params: list[Tensor], loss_fn: LossFn, es: EvalSet) -> dict[str, np.ndarray]:
+    pred = model.predict(params, es.x)  # (K, N, ...)
+    out = {"loss": loss_fn(pred, es.y).cpu().numpy()}
+    for mname, fn in es.metrics.items():
+        out[mname] = fn(pred, es.y).cpu().numpy()
+    return out
+
+
 def _evaluate(
-    model: Model, params: list[Tensor], loss_fn: LossFn, eval_sets: Mapping[str, EvalSet]
+    model: Model, params: list[Tensor], loss_fn: LossFn, eval_sets: Mapping[str, EvalSet | PerMemberEvalSet]
 ) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {}
     with torch.no_grad():
         detached = [p.detach() for p in params]
+        K = int(detached[0].shape[0])
         for name, es in eval_sets.items():
-            pred = model.predict(detached, es.x)  # (K, N, ...)
-            out[f"{name}_loss"] = loss_fn(pred, es.y).cpu().numpy()
-            for mname, fn in es.metrics.items():
-                out[f"{name}_{mname}"] = fn(pred, es.y).cpu().numpy()
+            if isinstance(es, EvalSet):
+                vals = _evaluate_one(model, detached, loss_fn, es)
+            else:
+                if len(es.groups) != K:
+                    raise ParameterError(
+                        "eval_sets", "train", f"a PerMemberEvalSet with {K} groups, one per member", len(es.groups)
+                    )
+                groups = np.asarray(es.groups)
+                vals = {}
+                for g in np.unique(groups):
+                    members = np.flatnonzero(groups == g)
+                    idx = torch.as_tensor(members, dtype=torch.long, device=detached[0].device)
+                    sub = [p.index_select(0, idx) for p in detached]
+                    for key, v in _evaluate_one(model, sub, loss_fn, es.sets[int(g)]).items():
+                        vals.setdefault(key, np.full(K, np.nan, dtype=np.float64))[members] = v
+            for key, v in vals.items():
+                out[f"{name}_{key}"] = v
     return out
 
 
@@ -325,7 +389,7 @@ def train(
     data: BatchSource,
     seeds: Sequence[int],
     spec: TrainSpec,
-    eval_sets: Mapping[str, EvalSet] | None = None,
+    eval_sets: Mapping[str, EvalSet | PerMemberEvalSet] | None = None,
     sink: MetricSink | None = None,
     tag: str | None = None,
     progress: Progress | None = None,
@@ -344,7 +408,8 @@ def train(
         data: the batch source; started here with ``seeds``.
         seeds: (K,) data-order seed of each member.
         spec: step cap, evaluation period, divergence and stationarity settings.
-        eval_sets: fixed sets evaluated at step 0, every ``spec.eval_every`` steps and at the end.
+        eval_sets: fixed sets evaluated at step 0, every ``spec.eval_every`` steps and at the end;
+            a :class:`PerMemberEvalSet` scores each member on its own group's set.
         sink: receives ``train_loss`` every step and ``<set>_<metric>`` at evaluations.
         tag: label attached to every logged record (e.g. ``"S_u/sweep"``).
         progress: the run's progress bar.

@@ -54,6 +54,10 @@ class OnlineSource:
         batch_size: B.
         chunk_steps: steps drawn per call of ``sample`` (amortises per-call overhead). Member k's
             stream is the same for any K, since its chunk size does not depend on K.
+        per_member: ``label`` receives the members' inputs stacked, (K, N, d), and returns
+            (K, N, d_out): member k's inputs are labelled by member k's own target (e.g. an
+            ensemble whose members each learn their own teacher). Default False: one shared
+            target, ``label`` maps (N, d) -> (N, d_out).
     """
 
     def __init__(
@@ -63,11 +67,13 @@ class OnlineSource:
         *,
         batch_size: int,
         chunk_steps: int = 16,
+        per_member: bool = False,
     ) -> None:
         check_in_range(batch_size, "batch_size", "OnlineSource", low=1, kind=int)
         check_in_range(chunk_steps, "chunk_steps", "OnlineSource", low=1, kind=int)
         self.sample, self.label = sample, label
         self.batch_size, self.chunk_steps = batch_size, chunk_steps
+        self.per_member = bool(per_member)
         self._gens: list[torch.Generator] = []
         self._x: Tensor | None = None
         self._y: Tensor | None = None
@@ -88,7 +94,11 @@ class OnlineSource:
         x = torch.stack(xs)  # (K, C*B, d)
         K, _, d = x.shape
         with torch.no_grad():
-            y = self.label(x.reshape(K * C * B, d))
+            y = self.label(x) if self.per_member else self.label(x.reshape(K * C * B, d))
+        if self.per_member and tuple(y.shape[:2]) != (K, C * B):
+            raise ValueError(
+                f"a per-member label must return (K, N, d_out) = ({K}, {C * B}, ...); got {tuple(y.shape)}"
+            )
         y = y.reshape(K, C, B, -1).transpose(0, 1)  # (C, K, B, d_out)
         self._x = x.reshape(K, C, B, d).transpose(0, 1)  # (C, K, B, d)
         self._y = y

@@ -12,6 +12,18 @@ point from which the loss no longer improved by more than ``rel_tol`` per window
 
 For a curve L(t) = c + a exp(-t / tau) sampled without noise, r_j < rel_tol exactly when
 a exp(-t/tau) (1 - exp(-W/tau)) < rel_tol (c + a exp(-t/tau)), which the tests use as a known answer.
+
+**Horizon rule** (``horizon`` set, e.g. 0.25: "the last quarter of training"). Comparing
+consecutive windows cannot tell a plateau from convergence: a plateau of a few windows (common
+in teacher-student learning, before a sudden drop) looks flat. With ``horizon = h`` the window
+ending at step t is compared instead with the window that holds step (1 - h) t:
+
+    r(t) = (mean_{window at (1 - h) t} - mean_{window at t}) / |mean_{window at (1 - h) t}|
+
+so the look-back grows with training: a plateau that begins at step s fools the rule only if it
+lasts longer than h / (1 - h) s (a third of the training before it, for h = 1/4); ``min_steps``
+guards the start. The window means are the smoothing. :func:`horizon_improvement` gives r at the
+end of a finished run (how much the loss was still falling).
 """
 
 from __future__ import annotations
@@ -22,7 +34,7 @@ import numpy as np
 
 from learnability._validation import check_in_range
 
-__all__ = ["Stationarity", "StationarityDetector"]
+__all__ = ["Stationarity", "StationarityDetector", "horizon_improvement"]
 
 
 @dataclass(frozen=True)
@@ -34,18 +46,27 @@ class Stationarity:
         rel_tol: a member is stationary when its windowed loss improves by less than this fraction.
         patience: consecutive windows the condition must hold.
         min_steps: no member is declared stationary before this many steps.
+        horizon: ``None`` (default): compare consecutive windows. A fraction in (0, 1): compare
+            each window with the one that holds step ``(1 - horizon) t`` (see the module
+            docstring: robust to a plateau shorter than ``horizon / (1 - horizon)`` times the
+            steps before it began).
     """
 
     window: int = 500
     rel_tol: float = 0.01
     patience: int = 2
     min_steps: int = 0
+    horizon: float | None = None
 
     def __post_init__(self) -> None:
         check_in_range(self.window, "window", "Stationarity", low=1, kind=int)
         check_in_range(self.rel_tol, "rel_tol", "Stationarity", low=0.0)
         check_in_range(self.patience, "patience", "Stationarity", low=1, kind=int)
         check_in_range(self.min_steps, "min_steps", "Stationarity", low=0, kind=int)
+        if self.horizon is not None:
+            check_in_range(
+                self.horizon, "horizon", "Stationarity", low=0.0, high=1.0, low_inclusive=False, high_inclusive=False
+            )
 
 
 class StationarityDetector:
@@ -91,9 +112,13 @@ class StationarityDetector:
             mean = np.where(counts > 0, np.nansum(finite, axis=0) / np.maximum(counts, 1), np.nan)
         self.window_means.append(mean)
         end_step = self._steps_seen - 1
-        if self._prev_mean is not None:
+        reference = self._prev_mean
+        if self.settings.horizon is not None:
+            j = _horizon_window(len(self.window_means), self.settings.window, self.settings.horizon)
+            reference = self.window_means[j] if j is not None else None
+        if reference is not None:
             with np.errstate(invalid="ignore", divide="ignore"):
-                rel = (self._prev_mean - mean) / np.abs(self._prev_mean)
+                rel = (reference - mean) / np.abs(reference)
             # Windows ending before min_steps do not count towards a streak.
             flat = np.isfinite(rel) & (rel < self.settings.rel_tol) & (self._steps_seen >= self.settings.min_steps)
             starting = flat & (self._streak == 0)
@@ -102,3 +127,43 @@ class StationarityDetector:
             eligible = (self._streak >= self.settings.patience) & (self.converged_step < 0)
             self.converged_step[eligible] = self._streak_start[eligible]
         self._prev_mean = mean
+
+
+def _horizon_window(n_windows: int, window: int, horizon: float) -> int | None:
+    """Index of the window that holds step ``(1 - horizon) t`` after ``n_windows`` complete windows
+    (t = n_windows * window); None when that is the last window itself (too early to compare)."""
+    t = n_windows * window
+    j = int((1.0 - horizon) * t) // window
+    return j if j < n_windows - 1 else None
+
+
+def horizon_improvement(losses: np.ndarray, window: int, horizon: float) -> np.ndarray:
+    """Relative improvement of the windowed loss over the last ``horizon`` of a run, per member.
+
+    The quantity the horizon rule of :class:`Stationarity` thresholds, at the end of a run:
+    ``(mean_{window at (1 - h) T} - mean_{last window}) / |mean_{window at (1 - h) T}|`` with T the
+    complete windows' steps; NaN when the run is shorter than two windows or a window has no
+    finite loss. Positive: the loss was still falling.
+
+    Args:
+        losses: (T, K) per-step losses.
+        window: steps per window.
+        horizon: fraction of the run looked back over, in (0, 1).
+
+    Returns:
+        (K,) relative improvements.
+    """
+    losses = np.asarray(losses, dtype=np.float64)
+    if losses.ndim != 2:
+        raise ValueError(f"losses must have shape (n_steps, K); got {losses.shape}")
+    n = losses.shape[0] // window
+    K = losses.shape[1]
+    j = _horizon_window(n, window, horizon) if n >= 2 else None
+    if j is None:
+        return np.full(K, np.nan)
+    blocks = losses[: n * window].reshape(n, window, K)
+    finite = np.isfinite(blocks)
+    counts = finite.sum(axis=1)  # (n, K)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = np.where(counts > 0, np.where(finite, blocks, 0.0).sum(axis=1) / np.maximum(counts, 1), np.nan)
+        return (means[j] - means[-1]) / np.abs(means[j])

@@ -11,17 +11,25 @@ the MSE. Per student, top to bottom:
    (mean over the last window of fresh batches: an unbiased risk estimate) wins; members no better
    than predicting the mean (``failure_loss = Var(y)`` on a training sample) count as collapsed;
    the engine extends the grid past an edge.
-2. **Seeds** — ``seeds`` fresh initialisations and data streams (none shared with the sweep) at
-   the chosen rate, one ensemble, trained to quasi-stationarity or the step cap; train loss logged
-   every step and test loss every ``eval_every`` steps.
-3. **Analysis** — test MSE raw and relative to ``Var(y_test)`` with 95% CIs over seeds, against
-   two baselines on the same test set (the training mean, OLS fitted on a training sample); the
-   distribution of every layer's weights and biases (and all of them pooled) against the
-   teacher's: moments, KS, W1; for students with the teacher's depth, a symmetry-aware alignment
-   of hidden units (Hungarian matching modulo permutation and positive rescaling).
+2. **Runs** — ``teachers.n_eval`` independent evaluation teachers (issue 15), each with its own
+   test set, x ``seeds`` fresh initialisations and data streams (none shared with the sweep) at
+   the chosen rate, all in ONE ensemble whose members each learn their own teacher; trained to
+   quasi-stationarity (a plateau-robust rule: the windowed loss improved by less than
+   ``rel_tol`` over the last ``horizon`` of training) or the step cap; train loss logged every
+   step and test loss (each run on its own teacher's test set) every ``eval_every`` steps.
+3. **Analysis** — test MSE raw and relative to each teacher's ``Var(y_test)``, means over teachers
+   with 95% CIs that treat the teacher as the unit (seeds averaged within a teacher); paired
+   within-teacher orderings of the students ("holds in k of n teachers" and the log-ratio CI);
+   train error at the final parameters on a fresh training sample; baselines (the training mean,
+   OLS fitted on a training sample) per teacher; the distribution of every layer's weights and
+   biases against the teacher's as descriptive KS and W1, each next to its value at
+   initialisation; scale-invariant unit matching for every student (many-to-one; Hungarian too at
+   the teacher's depth) against chance and against the ceiling of teacher units that are neither
+   dead nor always active on the input distribution.
 
-The test set is touched only to report: it never enters the sweep, the stopping rule, the target
-standardisation or the baselines' fits.
+The learning rate is tuned on a separate tuning teacher (``teachers.tuning_seed``), which has no
+test set. Test sets are touched only to report: they never enter the sweep, the stopping rule, the
+target standardisation or the baselines' fits.
 
 Modules: ``config`` (settings, smoke size), ``parts`` (building blocks), ``run`` (the stages),
 ``results`` (the typed summary), ``report`` and ``charts`` (the report), ``parameter_count``
@@ -37,6 +45,7 @@ from learnability.studies.teacher_student.config import (
     STUDY_NAME,
     SweepSettings,
     TeacherSettings,
+    TeachersSettings,
     TeacherStudentConfig,
     TrainSettings,
 )
@@ -47,10 +56,14 @@ from learnability.studies.teacher_student.parts import (
     TargetScaling,
     align_to_teacher,
     alignment_summary,
+    best_match_layers,
+    best_match_summary,
     compare_with_teacher,
     fit_baselines,
     layer_pairing,
+    nested_estimate,
     student_layers,
+    unit_activity,
 )
 from learnability.studies.teacher_student.report import report
 from learnability.studies.teacher_student.results import TeacherStudentResults
@@ -67,17 +80,22 @@ __all__ = [
     "TeacherSettings",
     "TeacherStudentConfig",
     "TeacherStudentResults",
+    "TeachersSettings",
     "TrainSettings",
     "align_to_teacher",
     "alignment_summary",
+    "best_match_layers",
+    "best_match_summary",
     "check",
     "compare_with_teacher",
     "fit_baselines",
     "layer_pairing",
+    "nested_estimate",
     "parameter_count_table",
     "report",
     "run",
     "student_layers",
+    "unit_activity",
 ]
 
 STUDY = register(

@@ -47,15 +47,17 @@ def _smooth_window(steps: int) -> int:
 
 def curves_chart(run: Run, results: TeacherStudentResults) -> Chart:
     """Per student (train and test), then every student overlaid (train; test)."""
-    var = results.teacher.test_var
-    scale = results.targets.loss_scale
-    hl = [(results.baselines.linear.test_rel_mse, "OLS (test)")]
+    # Each run in its own teacher's relative units: training loss x loss_scale / Var(y_test).
+    factor_of = [t.targets.loss_scale / (t.facts.test_var or math.nan) for t in results.teachers]
+    hl = [(results.baselines.linear.test_rel_mse, "OLS (test, mean over teachers)")]
     panels, train_all, test_all = [], [], []
     for name, st in results.students.items():
         tag = R.SEEDS_TAG.format(name)
         window = _smooth_window(st.steps)
-        train_df = _rel_frame(run.series("train_loss", tag), scale / var)
-        test_df = _rel_frame(run.series("test_mse", tag), 1 / var)
+        factors = np.asarray([factor_of[t] for t in st.member_teacher])
+        raw = run.series("train_loss", tag)
+        train_df = raw.assign(value=raw["value"].astype(float) * factors[raw["member"].to_numpy(int)])
+        test_df = run.series("test_rel_mse", tag)
         lines = curve_lines(train_df, label="train (per batch, smoothed)", smooth_window=window)
         lines += [
             Line(l.x, l.y, label="test", band=l.band, mode="lines+markers") for l in curve_lines(test_df, label="test")
@@ -63,7 +65,7 @@ def curves_chart(run: Run, results: TeacherStudentResults) -> Chart:
         panels.append(
             Panel(
                 lines,
-                title=f"{name} {st.hidden}: lr {fmt(st.lr)}, {st.seeds} seeds",
+                title=f"{name} {st.hidden}: lr {fmt(st.lr)}, {st.seeds} runs",
                 xlabel="step",
                 ylabel="MSE / Var(y_test)",
                 yscale="log",
@@ -81,11 +83,11 @@ def curves_chart(run: Run, results: TeacherStudentResults) -> Chart:
     return Chart(
         "curves",
         panels,
-        title="Training (per batch) and test loss of the seed runs",
-        caption=f"Median over seeds with a 10-90% band; the per-batch training loss is "
+        title="Training (per batch) and test loss of every run (evaluation teachers x seeds)",
+        caption=f"Median over runs with a 10-90% band; the per-batch training loss is "
         f"smoothed over {fmt(CURVE_SMOOTH_FRACTION * 100)}% of the run (at most "
-        f"{CURVE_SMOOTH_MAX} batches). Relative units: multiply by Var(y_test) = "
-        f"{fmt(var)} for raw MSE.",
+        f"{CURVE_SMOOTH_MAX} batches). Relative units: each run's MSE over its own teacher's "
+        "Var(y_test).",
     )
 
 
@@ -251,8 +253,9 @@ def _qq_for(dist: Mapping[str, Any], group: str) -> Mapping[str, Any] | None:
 def distribution_chart(run: Run, name: str, st: StudentResults) -> Chart:
     """Histograms of the student's parameters against the teacher's, and QQ plots."""
     arrays = run.load_arrays(R.PARAMS_ARRAYS.format(name))
-    teacher = run.load_arrays(R.TEACHER_ARRAYS)
-    s_groups = _param_groups(arrays, st.members)
+    teacher = run.load_arrays(R.TEACHER_ARRAYS)  # the first evaluation teacher
+    first = [k for k in st.members if st.member_teacher[k] == 0]
+    s_groups = _param_groups(arrays, first)
     # Teacher arrays are (out, in) per layer; groups only pool values, so the layout is irrelevant.
     t_groups = _param_groups({k: v[None] for k, v in teacher.items()}, None)
     dist = run.load_json(R.DISTRIBUTIONS_JSON.format(name))
@@ -286,22 +289,23 @@ def distribution_chart(run: Run, name: str, st: StudentResults) -> Chart:
     return Chart(
         f"dist_{name}",
         panels,
-        title=f"{name} vs teacher: parameter distributions",
-        caption="Histograms pool the trained seeds (central 99% of values shown). QQ: the "
-        "student's quantiles (averaged over seeds) against the teacher's; on the "
-        "diagonal the distributions are equal.",
+        title=f"{name} vs the first evaluation teacher: parameter distributions",
+        caption="The first evaluation teacher and its runs only. Histograms pool the trained seeds "
+        "(central 99% of values shown). QQ: the student's quantiles (averaged over seeds) against "
+        "the teacher's; on the diagonal the distributions are equal.",
     )
 
 
 def alignment_chart(run: Run, name: str, al: Alignment) -> Chart:
     """Per hidden layer, each teacher unit's cosine (sorted), trained and at initialisation."""
-    cosines = run.load_json(R.ALIGNMENT_JSON.format(name))["layers"]  # per layer: (seeds, width)
+    assert al.layers is not None, "a Hungarian alignment (students of the teacher's depth)"
+    cosines = run.load_json(R.ALIGNMENT_JSON.format(name))["layers"]  # per layer: (runs, width)
     panels = []
     for j, (layer, cos_layer) in enumerate(zip(al.layers, cosines, strict=True)):
         traces: list[Any] = []
         for i, cos in enumerate(cos_layer["cosines"]):
             c = np.sort(np.asarray(cos, dtype=float))[::-1]
-            traces.append(Line(np.arange(1, len(c) + 1), c, label=f"trained, seed {i}"))
+            traces.append(Line(np.arange(1, len(c) + 1), c, label="trained" if i == 0 else None))
         for i, cos in enumerate(cos_layer["chance_cosines"]):
             c = np.sort(np.asarray(cos, dtype=float))[::-1]
             traces.append(

@@ -23,11 +23,14 @@ from learnability.studies.teacher_student.results import (
     AlignmentLayer,
     Baseline,
     Baselines,
+    BestMatch,
+    BestMatchLayer,
     ChanceAlignment,
     Distribution,
     GroupStats,
     Moments,
     TargetFacts,
+    UnitActivity,
 )
 
 __all__ = [
@@ -42,11 +45,16 @@ __all__ = [
     "align_to_teacher",
     "alignment_cosines",
     "alignment_summary",
+    "best_match_layers",
+    "best_match_summary",
+    "combine_distributions",
     "compare_with_teacher",
     "fit_baselines",
     "layer_pairing",
+    "nested_estimate",
     "seed_estimate",
     "student_layers",
+    "unit_activity",
 ]
 
 # 95% intervals everywhere.
@@ -55,6 +63,29 @@ CONFIDENCE = 0.95
 RECOVERY_THRESHOLD = 0.9
 # A KS test needs a spread on both sides: groups with fewer values (an output bias) report W1 only.
 KS_MIN_N = 2
+
+
+def nested_estimate(values: Sequence[float], groups: Sequence[int]) -> tuple[Estimate, str]:
+    """Mean and 95% interval with the teacher as the unit of replication, seeds nested inside.
+
+    The finite values of each group (teacher) are averaged first; the estimate is the t-interval
+    over the group means (``values`` of the estimate: the group means). With a single group the
+    seeds are the only replication left: the interval over the seeds, unit ``"seed"``.
+
+    Args:
+        values: (n,) one value per run.
+        groups: (n,) the teacher of each run.
+
+    Returns:
+        The estimate and its unit, ``"teacher"`` or ``"seed"``.
+    """
+    v, g = np.asarray(values, dtype=float), np.asarray(groups)
+    if v.shape != g.shape:
+        raise ValueError(f"values and groups must have the same shape; got {v.shape} and {g.shape}")
+    means = [float(v[(g == k) & np.isfinite(v)].mean()) for k in np.unique(g) if np.isfinite(v[g == k]).any()]
+    if len(np.unique(g)) == 1:
+        return seed_estimate(v), "seed"
+    return seed_estimate(means), "teacher"
 
 
 def seed_estimate(values: Sequence[float]) -> Estimate:
@@ -352,13 +383,20 @@ def align_to_teacher(
     return [align_mlp([w for w, _ in seed], [b for _, b in seed], tw, tb, threshold=threshold) for seed in student]
 
 
-def alignment_summary(trained: Sequence[MLPAlignment], chance: Sequence[MLPAlignment]) -> Alignment:
-    """Per-seed and per-layer summary of alignments, next to the same for untrained students.
+def alignment_summary(
+    trained: Sequence[MLPAlignment],
+    chance: Sequence[MLPAlignment],
+    best: BestMatch,
+    groups: Sequence[int] | None = None,
+) -> Alignment:
+    """Per-run and per-layer summary of Hungarian alignments, next to the same at initialisation.
 
-    ``mean_cosine[i]`` / ``recovered[i]``: seed i's mean cosine over all hidden units / number
-    of hidden units recovered. ``chance``: the same for each seed's *initial* parameters — what
-    the matching finds between unrelated networks.
+    ``mean_cosine[i]`` / ``recovered[i]``: run i's mean cosine over all hidden units / number of
+    hidden units recovered. ``chance``: the same for each run's *initial* parameters — what the
+    matching finds between unrelated networks. Estimates over teachers (``groups``: each run's
+    teacher; None: one teacher, over seeds).
     """
+    groups = list(groups) if groups is not None else [0] * len(trained)
 
     def per_seed(al: Sequence[MLPAlignment]) -> tuple[list[float], list[int]]:
         cos = [float(np.nanmean(np.concatenate([l.cosines for l in a.layers]))) for a in al]
@@ -373,7 +411,7 @@ def alignment_summary(trained: Sequence[MLPAlignment], chance: Sequence[MLPAlign
         layers.append(
             AlignmentLayer(
                 width=layer.n_teacher,
-                mean_cosine_est=seed_estimate(lc),
+                mean_cosine_est=nested_estimate(lc, groups)[0],
                 mean_cosine_per_seed=lc,
                 recovered_per_seed=[a.layers[j].recovered for a in trained],
                 chance_mean_cosine=float(np.mean([a.layers[j].mean_cosine for a in chance])),
@@ -383,13 +421,57 @@ def alignment_summary(trained: Sequence[MLPAlignment], chance: Sequence[MLPAlign
     return Alignment(
         threshold=trained[0].threshold,
         n_units=int(sum(l.n_teacher for l in trained[0].layers)),
+        best_match=best,
         mean_cosine=cos,
         recovered=rec,
-        mean_cosine_est=seed_estimate(cos),
-        recovered_est=seed_estimate(rec),
+        mean_cosine_est=nested_estimate(cos, groups)[0],
+        recovered_est=nested_estimate(rec, groups)[0],
         output_cosine=[a.output.cosines[0] for a in trained],
         chance=ChanceAlignment(mean_cosine=cos0, recovered=rec0),
         layers=layers,
+    )
+
+
+def best_match_summary(
+    trained: Sequence[BestMatchResult],
+    chance: Sequence[BestMatchResult],
+    activity: Sequence[UnitActivity],
+    groups: Sequence[int],
+    *,
+    threshold: float = RECOVERY_THRESHOLD,
+) -> BestMatch:
+    """Many-to-one matches of every run (``trained``), at initialisation (``chance``), with the
+    unrecoverable units of each run's teacher (``activity[groups[i]]``); estimates over teachers."""
+    layers = []
+    n_layers = len(trained[0].cosines)
+    teachers_used = sorted(set(groups))
+    for l in range(n_layers):
+        rec = [int(np.sum(r.cosines[l] > threshold)) for r in trained]
+        rec0 = [int(np.sum(r.cosines[l] > threshold)) for r in chance]
+        layers.append(
+            BestMatchLayer(
+                layer=l,
+                width=int(trained[0].cosines[l].size),
+                student_width=trained[0].student_width[l],
+                best_cosine_est=nested_estimate([float(r.cosines[l].mean()) for r in trained], groups)[0],
+                chance_best_cosine_est=nested_estimate([float(r.cosines[l].mean()) for r in chance], groups)[0],
+                recovered_est=nested_estimate(rec, groups)[0],
+                chance_recovered_est=nested_estimate(rec0, groups)[0],
+                specialists_est=nested_estimate([int(r.specialists[l].sum()) for r in trained], groups)[0],
+                duplicated_est=nested_estimate([int(np.sum(r.specialists[l] >= 2)) for r in trained], groups)[0],
+                recoverable=float(np.mean([activity[t].recoverable[l] for t in teachers_used])),
+                dead=float(np.mean([activity[t].dead[l] for t in teachers_used])),
+                always_active=float(np.mean([activity[t].always_active[l] for t in teachers_used])),
+            )
+        )
+    total = [sum(int(np.sum(c > threshold)) for c in r.cosines) for r in trained]
+    total0 = [sum(int(np.sum(c > threshold)) for c in r.cosines) for r in chance]
+    return BestMatch(
+        layers=layers,
+        recovered_est=nested_estimate(total, groups)[0],
+        chance_recovered_est=nested_estimate(total0, groups)[0],
+        n_units=int(sum(l.width for l in layers)),
+        recoverable=float(sum(l.recoverable for l in layers)),
     )
 
 
@@ -403,3 +485,144 @@ def alignment_cosines(
         layer["cosines"] = [list(a.layers[j].cosines) for a in trained]
         layer["chance_cosines"] = [list(a.layers[j].cosines) for a in chance]
     return out
+
+
+def unit_activity(teacher: Sequence[tuple[np.ndarray, np.ndarray]], x: np.ndarray) -> UnitActivity:
+    """Dead and always-active hidden units of a ReLU network on a sample of its inputs.
+
+    A unit is dead when its pre-activation is <= 0 at every sample point (it never contributes,
+    so its incoming vector is not identifiable) and always active when it is > 0 at every point
+    (the ReLU acts as the identity, so the unit merges linearly with the next layer and cannot be
+    told apart from combinations of other units). Found on a finite sample: a unit active on a
+    set of tiny probability may be called dead.
+
+    Args:
+        teacher: layers ``(W (out, in), b (out,))``.
+        x: (n, d_in) inputs from the input distribution.
+    """
+    h = np.asarray(x, dtype=np.float64)
+    dead, always, width = [], [], []
+    for w, b in teacher[:-1]:
+        z = h @ w.T + b  # (n, out)
+        dead.append(int(np.sum(np.all(z <= 0.0, axis=0))))
+        always.append(int(np.sum(np.all(z > 0.0, axis=0))))
+        width.append(int(w.shape[0]))
+        h = np.maximum(z, 0.0)
+    return UnitActivity(n_points=int(h.shape[0]), width=width, dead=dead, always_active=always)
+
+
+@dataclass(frozen=True)
+class BestMatchResult:
+    """:func:`best_match_layers` for one student against one teacher, per compared hidden layer:
+    ``cosines[l]`` (n_teacher_l,) best cosine of each teacher unit, ``best[l]`` the index of
+    its best student unit, ``specialists[l]`` (n_teacher_l,) student units whose own best
+    teacher unit it is, above the threshold."""
+
+    cosines: list[np.ndarray]
+    best: list[np.ndarray]
+    specialists: list[np.ndarray]
+    student_width: list[int]
+
+
+def best_match_layers(
+    student: Sequence[tuple[np.ndarray, np.ndarray]],
+    teacher: Sequence[tuple[np.ndarray, np.ndarray]],
+    *,
+    threshold: float = RECOVERY_THRESHOLD,
+) -> BestMatchResult:
+    """Many-to-one, scale-invariant matching of a student's hidden units to a teacher's.
+
+    Layer 0 (whose inputs are the same coordinates in both networks): the cosine between the unit
+    directions of every student and teacher incoming vector ``[w, b]``; each teacher unit keeps its
+    best student unit (several teacher units may share one, several student units may copy one).
+    At the teacher's depth the deeper hidden layers follow, each expressed in the teacher's
+    coordinates: a student unit i of the previous layer whose best teacher unit j matches above
+    ``threshold`` computes ``c_i h_j`` with ``c_i = |[w_i, b_i]| / |[t_j, b_j]|`` (ReLU is positively
+    homogeneous), so its outgoing weights, times ``c_i``, are added to teacher input j (copies
+    add up); weights from the other previous-layer units count only in the norm (they lower the
+    cosine: conservative). Other depths: the first hidden layer only (deeper layers have no
+    common coordinates with the teacher's).
+
+    Args:
+        student, teacher: layers ``(W (out, in), b (out,))`` of the same input dimension.
+        threshold: cosine above which a unit counts as matched (recovered / a specialist).
+    """
+    same_depth = len(student) == len(teacher)
+    n_compared = len(teacher) - 1 if same_depth else 1
+    cosines, best, specialists, widths = [], [], [], []
+    d_in = teacher[0][0].shape[1]
+    # Previous layer of the student in teacher coordinates: (n_t_prev, n_s_prev) map, unmatched mask.
+    carry = np.eye(d_in)
+    unmatched = np.zeros(d_in, dtype=bool)
+    for l in range(n_compared):
+        ws, bs = student[l]
+        wt, bt = teacher[l]
+        w_eff = ws @ carry.T  # (n_s, n_t_prev): incoming weights on the teacher's previous units
+        extra = np.sum(ws[:, unmatched] ** 2, axis=1)  # weight on unmatched previous units
+        s_norm = np.sqrt(np.sum(w_eff**2, axis=1) + bs**2 + extra)
+        t_norm = np.sqrt(np.sum(wt**2, axis=1) + bt**2)
+        inner = w_eff @ wt.T + np.outer(bs, bt)  # (n_s, n_t)
+        denom = np.outer(s_norm, t_norm)
+        cos = np.zeros_like(inner)
+        np.divide(inner, denom, out=cos, where=denom > 0.0)
+        cos = np.clip(cos, -1.0, 1.0)
+        cosines.append(cos.max(axis=0))
+        best.append(cos.argmax(axis=0))
+        own = cos.argmax(axis=1)  # each student unit's best teacher unit
+        matched = cos[np.arange(cos.shape[0]), own] > threshold
+        specialists.append(np.bincount(own[matched], minlength=wt.shape[0]))
+        widths.append(int(ws.shape[0]))
+        # Carry the matched units (and their scales) to the next layer's coordinates.
+        scale = np.zeros(ws.shape[0])
+        ok = matched & (t_norm[own] > 0.0)
+        scale[ok] = s_norm[ok] / t_norm[own[ok]]
+        carry = np.zeros((wt.shape[0], ws.shape[0]))
+        carry[own[ok], np.flatnonzero(ok)] = scale[ok]
+        unmatched = ~ok
+    return BestMatchResult(cosines, best, specialists, widths)
+
+
+def combine_distributions(trained: Sequence[Distribution], init: Sequence[Distribution]) -> Distribution:
+    """One :class:`Distribution` over teachers from each teacher's (seeds inside).
+
+    ``trained[t]`` / ``init[t]``: the comparison of teacher t's runs with teacher t, after training
+    and at initialisation. Each group's KS and W1 estimates become intervals over the teachers'
+    seed means (over seeds with one teacher); ``ks_init_est`` / ``wasserstein_init_est`` hold the
+    same distances at initialisation; p-values are listed per run, moments averaged.
+    """
+
+    def over(ests: Sequence[Estimate]) -> Estimate:
+        if len(ests) == 1:
+            return ests[0]
+        return seed_estimate([e.mean for e in ests])
+
+    def moments(ms: Sequence[Moments]) -> Moments:
+        def mean(k: str) -> float:
+            v = np.asarray([getattr(m, k) for m in ms], dtype=float)
+            return float(v[np.isfinite(v)].mean()) if np.isfinite(v).any() else math.nan
+
+        return Moments(n=ms[0].n, **{k: mean(k) for k in ("mean", "std", "skewness", "excess_kurtosis")})
+
+    def group(gs: Sequence[GroupStats], g0: Sequence[GroupStats]) -> GroupStats:
+        pvalues = [p for g in gs for p in g.ks_pvalues]
+        return gs[0].model_copy(
+            update={
+                "ks_est": over([g.ks_est for g in gs]),
+                "wasserstein_est": over([g.wasserstein_est for g in gs]),
+                "wasserstein_standardized_est": over([g.wasserstein_standardized_est for g in gs]),
+                "ks_pvalues": pvalues,
+                "ks_pvalue_max": float(np.max(pvalues)) if pvalues else math.nan,
+                "student": moments([g.student for g in gs]),
+                "teacher": moments([g.teacher for g in gs]),
+                "ks_init_est": over([g.ks_est for g in g0]),
+                "wasserstein_init_est": over([g.wasserstein_est for g in g0]),
+            }
+        )
+
+    layers = [group([d.layers[i] for d in trained], [d.layers[i] for d in init]) for i in range(len(trained[0].layers))]
+    return Distribution(
+        layers=layers,
+        weights=group([d.weights for d in trained], [d.weights for d in init]),
+        biases=group([d.biases for d in trained], [d.biases for d in init]),
+        all=group([d.all for d in trained], [d.all for d in init]),
+    )

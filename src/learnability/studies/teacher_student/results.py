@@ -23,18 +23,24 @@ __all__ = [
     "AlignmentLayer",
     "Baseline",
     "Baselines",
+    "BestMatch",
+    "BestMatchLayer",
     "ChanceAlignment",
     "Distribution",
+    "EvalTeacher",
     "GroupStats",
     "Moments",
+    "Ordering",
     "ParameterCountInfo",
     "StudentResults",
     "SweepFacts",
     "TargetFacts",
     "TeacherFacts",
+    "TeacherRun",
     "TeacherStudentResults",
     "TestSetFacts",
     "Timing",
+    "UnitActivity",
 ]
 
 
@@ -44,7 +50,12 @@ def _ci(est: Estimate) -> list[float]:
 
 
 class TeacherFacts(ResultsModel):
-    """The frozen teacher and its outputs on the test set (``test_*``) and the reference sample."""
+    """A frozen teacher and its outputs on its test set (``test_*``) and its reference sample.
+
+    In the summary's top-level ``teacher`` the ``test_*`` values are means over the evaluation
+    teachers (``seed``: the first one's); each evaluation teacher's own are in ``teachers``. The
+    tuning teacher has no test set (``test_*`` absent).
+    """
 
     hidden: list[int]
     d_in: int
@@ -52,11 +63,27 @@ class TeacherFacts(ResultsModel):
     init_std: float
     n_params: int
     n_layers: int
-    test_var: float  # Var(y_test): the unit of every relative MSE
-    test_mean: float
-    test_min: float
-    test_max: float
+    test_var: float | None = None  # Var(y_test): the unit of every relative MSE of this teacher
+    test_mean: float | None = None
+    test_min: float | None = None
+    test_max: float | None = None
     reference_var: float
+
+
+class UnitActivity(ResultsModel):
+    """Hidden units of a teacher that no student can recover, found on its reference sample (the
+    input distribution U[0, 2]^100): dead (never active) and always active (ReLU acts linearly, so
+    the unit is not identifiable apart from the next layer). Per hidden layer."""
+
+    n_points: int
+    width: list[int]
+    dead: list[int]
+    always_active: list[int]
+
+    @property
+    def recoverable(self) -> list[int]:
+        """Per hidden layer, units that are sometimes active and sometimes not."""
+        return [w - d - a for w, d, a in zip(self.width, self.dead, self.always_active, strict=True)]
 
 
 class TestSetFacts(ResultsModel):
@@ -87,10 +114,13 @@ class Baseline(ResultsModel):
 
 
 class Baselines(ResultsModel):
-    """The training-mean predictor and OLS, fitted on the reference sample."""
+    """The training-mean predictor and OLS, fitted on the reference sample. In the summary's
+    top level: means over the evaluation teachers (``*_est``: with the interval over teachers);
+    each teacher's own are in ``teachers``."""
 
     mean: Baseline
     linear: Baseline
+    linear_test_rel_mse_est: Estimate | None = None
 
 
 class Moments(ResultsModel):
@@ -120,10 +150,13 @@ class GroupStats(ResultsModel):
     ks_est: Estimate
     wasserstein_est: Estimate
     wasserstein_standardized_est: Estimate
-    ks_pvalues: list[float]  # one per seed
+    ks_pvalues: list[float]  # one per seed (descriptive only: parameters are not i.i.d. samples)
     ks_pvalue_max: float
     student: Moments
     teacher: Moments
+    # The same distances for the same students at initialisation (what training moved).
+    ks_init_est: Estimate | None = None
+    wasserstein_init_est: Estimate | None = None
 
     @computed_field
     @property
@@ -191,6 +224,10 @@ class SweepFacts(ResultsModel):
     n_good: int
     step_cap: int
     steps_run: list[int]  # per round of the sweep
+    # What chose the rate: "time_to_convergence" (the chosen rate became stationary within the
+    # sweep's cap) or "final_loss_at_cap" (no good rate did: the lowest final loss decided).
+    criterion: str = "time_to_convergence"
+    tuning_teacher_seed: int | None = None
 
 
 class AlignmentLayer(ResultsModel):
@@ -221,38 +258,131 @@ class ChanceAlignment(ResultsModel):
     recovered: list[int]
 
 
+class BestMatchLayer(ResultsModel):
+    """One teacher hidden layer, many-to-one: each teacher unit's best-matching student unit.
+
+    Estimates are over teachers (seeds averaged within a teacher; over seeds with one teacher).
+    ``recovered``: teacher units whose best cosine exceeds the threshold; ``specialists``: student
+    units whose best teacher unit is matched above the threshold; ``duplicated``: teacher units
+    with two or more specialists. ``recoverable``: the teacher units that are neither dead nor
+    always active on the input distribution (the ceiling), mean over teachers.
+    """
+
+    layer: int
+    width: int
+    student_width: int
+    best_cosine_est: Estimate
+    chance_best_cosine_est: Estimate
+    recovered_est: Estimate
+    chance_recovered_est: Estimate
+    specialists_est: Estimate
+    duplicated_est: Estimate
+    recoverable: float
+    dead: float
+    always_active: float
+
+
+class BestMatch(ResultsModel):
+    """Every student, many-to-one: the layers whose units can be compared with the teacher's (all
+    hidden layers at the teacher's depth; otherwise the first, whose inputs are the same)."""
+
+    layers: list[BestMatchLayer]
+    recovered_est: Estimate  # over the compared layers
+    chance_recovered_est: Estimate
+    n_units: int  # teacher units compared
+    recoverable: float
+
+
 class Alignment(ResultsModel):
-    """Hidden units of students of the teacher's depth matched to the teacher's (per seed)."""
+    """Hidden units of a student matched to its teacher's, modulo permutation and positive rescaling.
+
+    ``best_match`` (every student): many-to-one. The Hungarian fields (one-to-one, all layers;
+    per seed lists over every run, teacher-major) only for students of the teacher's depth.
+    """
 
     threshold: float  # cosine above which a teacher unit counts as recovered
     n_units: int
-    mean_cosine: list[float]  # per seed, over all hidden units
-    recovered: list[int]  # per seed
-    mean_cosine_est: Estimate
-    recovered_est: Estimate
-    output_cosine: list[float]
-    chance: ChanceAlignment
-    layers: list[AlignmentLayer]
+    best_match: BestMatch
+    mean_cosine: list[float] | None = None  # per run, over all hidden units
+    recovered: list[int] | None = None  # per run
+    mean_cosine_est: Estimate | None = None
+    recovered_est: Estimate | None = None
+    output_cosine: list[float] | None = None
+    chance: ChanceAlignment | None = None
+    layers: list[AlignmentLayer] | None = None
+
+    @property
+    def hungarian(self) -> bool:
+        return self.mean_cosine_est is not None
 
     @computed_field
     @property
-    def mean_cosine_mean(self) -> float:
-        return self.mean_cosine_est.mean
+    def mean_cosine_mean(self) -> float | None:
+        return self.mean_cosine_est.mean if self.mean_cosine_est else None
 
     @computed_field
     @property
-    def mean_cosine_ci(self) -> list[float]:
-        return _ci(self.mean_cosine_est)
+    def mean_cosine_ci(self) -> list[float] | None:
+        return _ci(self.mean_cosine_est) if self.mean_cosine_est else None
 
     @computed_field
     @property
-    def recovered_mean(self) -> float:
-        return self.recovered_est.mean
+    def recovered_mean(self) -> float | None:
+        return self.recovered_est.mean if self.recovered_est else None
 
     @computed_field
     @property
-    def recovered_ci(self) -> list[float]:
-        return _ci(self.recovered_est)
+    def recovered_ci(self) -> list[float] | None:
+        return _ci(self.recovered_est) if self.recovered_est else None
+
+
+class TeacherRun(ResultsModel):
+    """One student on one evaluation teacher: its seeds' numbers (``*_est`` over seeds).
+
+    ``still_falling``: per seed, the relative improvement of the windowed training loss over the
+    last ``horizon`` of training at the end (what the stationarity rule thresholds).
+    """
+
+    teacher_seed: int
+    members: list[int]  # indices in the student's ensemble
+    test_rel_mse_per_seed: list[float]
+    train_rel_mse_per_seed: list[float]  # at the final parameters, on a fresh training sample
+    test_rel_mse_est: Estimate
+    train_rel_mse_est: Estimate
+    converged_step: list[int]
+    still_falling: list[float]
+
+    @computed_field
+    @property
+    def test_rel_mse(self) -> float:
+        return self.test_rel_mse_est.mean
+
+
+class Ordering(ResultsModel):
+    """Within-teacher comparison of two students: ratio ``a / b`` of relative test MSE.
+
+    ``ratio_est``: geometric mean over teachers of the per-teacher ratio (seeds averaged in log
+    space within a teacher) with a t-interval over teachers in log space (``unit="teacher"``);
+    with one teacher, Welch over seeds (``unit="seed"``). ``holds``: teachers where a < b.
+    """
+
+    a: str
+    b: str
+    unit: str
+    ratio_est: Estimate
+    per_teacher: list[float]
+    holds: int
+    n: int
+
+    @computed_field
+    @property
+    def ratio(self) -> float:
+        return self.ratio_est.mean
+
+    @computed_field
+    @property
+    def ratio_ci(self) -> list[float]:
+        return _ci(self.ratio_est)
 
 
 class Timing(ResultsModel):
@@ -261,23 +391,32 @@ class Timing(ResultsModel):
 
 
 class StudentResults(ResultsModel):
-    """One student: size, chosen rate, seeds, errors, sweep, parameter distributions, alignment.
+    """One student: size, chosen rate, runs on every evaluation teacher, errors, sweep, parameter
+    distributions, alignment.
 
-    MSEs are in the teacher's units; ``*_rel_mse`` over Var(y_test). Train MSE: the mean loss
-    over the last window of fresh batches. Per-seed lists cover the seeds that did not diverge
-    (``members``: their indices in the seed ensemble).
+    One ensemble holds every (evaluation teacher, seed) run, teacher-major: run ``m`` learns
+    teacher ``member_teacher[m]``. MSEs are in each teacher's units; ``*_rel_mse`` over that
+    teacher's Var(y_test). Train MSE: at the final parameters, on a fresh sample of the training
+    distribution (the teacher's reference sample, never trained on). Estimates (``*_est``) treat
+    the teacher as the unit: seeds are averaged within a teacher, then a t-interval over teachers
+    (``unit = "teacher"``); with one evaluation teacher, over seeds (``unit = "seed"``). Per-seed
+    lists cover the runs that did not diverge (``members``: their indices in the ensemble).
     """
 
     hidden: list[int]
     n_params: int
     members: list[int]
+    member_teacher: list[int]  # evaluation-teacher index of every run of the ensemble
     params_ratio: float  # n_params / teacher's
     lr: float
     steps: int
-    seeds: int
+    seeds: int  # runs that did not diverge (over teachers x seeds)
     seeds_diverged: int
+    teachers: int  # evaluation teachers with at least one run that did not diverge
+    unit: str  # "teacher" or "seed": the unit of replication of the intervals
     converged_step: list[int]  # -1: not quasi-stationary within the cap
     step_cap: int
+    stationary: float  # fraction of runs found stationary
     test_mse_per_seed: list[float]
     test_rel_mse_per_seed: list[float]
     train_mse_per_seed: list[float]
@@ -285,9 +424,11 @@ class StudentResults(ResultsModel):
     test_rel_mse_est: Estimate
     train_mse_est: Estimate
     train_rel_mse_est: Estimate
+    gap_rel_mse_est: Estimate  # test minus train relative MSE, same unit of replication
+    per_teacher: list[TeacherRun]
     sweep: SweepFacts
     distribution: Distribution
-    alignment: Alignment | None = None  # students of the teacher's depth only
+    alignment: Alignment
     timing: Timing
 
     @computed_field
@@ -332,7 +473,7 @@ class StudentResults(ResultsModel):
 
     @property
     def stationary_steps(self) -> list[int]:
-        """Steps at which the seeds that became quasi-stationary did so."""
+        """Steps at which the runs that became quasi-stationary did so."""
         return [c for c in self.converged_step if c >= 0]
 
 
@@ -345,6 +486,15 @@ class ParameterCountInfo(ResultsModel):
     runs_complete: int
     rows: int
     differs: list[str]  # settings where this run differs from the sweep's runs
+
+
+class EvalTeacher(ResultsModel):
+    """One evaluation teacher: its facts, target scaling, baselines and unrecoverable units."""
+
+    facts: TeacherFacts
+    targets: TargetFacts
+    baselines: Baselines
+    activity: UnitActivity
 
 
 class TeacherStudentResults(StudyResults):
@@ -362,13 +512,16 @@ class TeacherStudentResults(StudyResults):
     SEEDS_TAG: ClassVar[str] = "{}/seeds"
 
     study: str = STUDY_NAME
-    teacher: TeacherFacts
+    teacher: TeacherFacts  # the first evaluation teacher's settings; test_* means over teachers
     test_set: TestSetFacts
-    targets: TargetFacts
-    baselines: Baselines
+    targets: TargetFacts  # the tuning teacher's (what the sweeps trained on)
+    baselines: Baselines  # means over the evaluation teachers
+    teachers: list[EvalTeacher]
+    tuning_teacher: TeacherFacts
     students: dict[str, StudentResults]
+    orderings: list[Ordering]
     eval_every: int
-    window: int  # steps of the final training loss
+    window: int  # steps of the stationarity rule's windows (and of the sweep's final training loss)
     parameter_count: ParameterCountInfo | None = None
     wall_seconds: float | None = None  # written by the run folder when the run ends
 

@@ -8,6 +8,8 @@ alignment) -> :func:`run`. The test set is touched only to report.
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,18 +20,21 @@ import torch
 from torch import Tensor
 
 from learnability._validation import ParameterError
+from learnability.analysis import geometric_mean_ratio
 from learnability.data import sample_uniform
 from learnability.engine import (
     EvalSet,
     LRGrid,
     MLPSpec,
     OnlineSource,
+    PerMemberEvalSet,
     Selection,
     StackedMLP,
     Stationarity,
     TrainResult,
     TrainSpec,
     TunedResult,
+    horizon_improvement,
     make_optimizer,
     mse,
     round_tag,
@@ -40,22 +45,33 @@ from learnability.studies import StudyContext
 from learnability.studies.teacher_student.config import STUDY_NAME, TeacherStudentConfig
 from learnability.studies.teacher_student.parameter_count import config_differences, parameter_count_table
 from learnability.studies.teacher_student.parts import (
+    RECOVERY_THRESHOLD,
     SharedStreamSource,
     TargetScaling,
     align_to_teacher,
     alignment_cosines,
     alignment_summary,
+    best_match_layers,
+    best_match_summary,
+    combine_distributions,
     compare_with_teacher,
     fit_baselines,
+    nested_estimate,
     seed_estimate,
     student_layers,
+    unit_activity,
 )
 from learnability.studies.teacher_student.results import (
     Alignment,
+    Baseline,
+    Baselines,
+    EvalTeacher,
+    Ordering,
     ParameterCountInfo,
     StudentResults,
     SweepFacts,
     TeacherFacts,
+    TeacherRun,
     TeacherStudentResults,
     TestSetFacts,
     Timing,
@@ -70,98 +86,209 @@ ENGINE_BLOCK = 100
 # A student too small to beat the mean predictor is a result, not a broken grid: keep the least
 # bad rate instead of failing the run.
 IF_NONE_FEASIBLE = "least_bad"
+# What chose a student's rate (SweepFacts.criterion).
+BY_TIME = "time_to_convergence"
+BY_FINAL_LOSS = "final_loss_at_cap"
+
+
+@dataclass
+class TeacherData:
+    """One teacher with its data: the reference sample (a training-distribution sample never
+    trained on: baselines, target scaling, collapse level, train error at the final parameters)
+    and, for an evaluation teacher, its own fixed test set."""
+
+    teacher: Teacher
+    scaling: TargetScaling
+    failure_loss: float  # Var(y_ref), training units
+    x_ref: Tensor  # (n_reference, d)
+    y_ref: Tensor  # (n_reference, 1), original units
+    facts: TeacherFacts
+    x_test: Tensor | None = None  # (n_test, d)
+    y_test: Tensor | None = None  # (n_test, 1), original units
+    var_test: float = math.nan
+
+    def layers(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        return self.teacher.layers()
 
 
 @dataclass
 class Task:
-    """Everything the students share: teacher, data, scaling, evaluation set."""
+    """Everything the students share: the tuning teacher, the evaluation teachers and their data."""
 
     cfg: TeacherStudentConfig
     ctx: StudyContext
-    teacher: Teacher
-    scaling: TargetScaling
-    failure_loss: float  # Var(y) of the reference sample, training units
-    var_test: float  # Var(y_test), original units
-    test: EvalSet
+    tuning: TeacherData
+    evaluation: list[TeacherData]
 
     def sample(self, generator: torch.Generator, n: int) -> Tensor:
         t = self.cfg.teacher
         return sample_uniform(n, t.d_in, low=t.input_low, high=t.input_high, generator=generator)  # (n, d)
 
-    def label(self, x: Tensor) -> Tensor:
-        return self.scaling.to_train(self.teacher.label(x))  # (n, 1), training units
+    def tuning_source(self) -> OnlineSource:
+        """Fresh batches of the tuning teacher (training units)."""
+        tt = self.tuning
 
-    def source(self) -> OnlineSource:
-        return OnlineSource(self.sample, self.label, batch_size=self.cfg.train.batch_size)
+        def label(x: Tensor) -> Tensor:
+            return tt.scaling.to_train(tt.teacher.label(x))  # (n, 1)
+
+        return OnlineSource(self.sample, label, batch_size=self.cfg.train.batch_size)
+
+    def member_source(self, groups: Sequence[int]) -> OnlineSource:
+        """Fresh batches where run m is labelled by evaluation teacher ``groups[m]`` (training units)."""
+        spec = self.evaluation[0].teacher.spec
+        model = StackedMLP(spec)
+        stacked = [torch.cat(ps) for ps in zip(*(td.teacher.params for td in self.evaluation), strict=True)]
+        device = stacked[0].device
+        idx = torch.as_tensor(list(groups), dtype=torch.long, device=device)
+        params = [p.index_select(0, idx) for p in stacked]  # (K, ...) each run's teacher
+        sc = [self.evaluation[g].scaling for g in groups]
+        mean = torch.tensor([s.mean if s.standardized else 0.0 for s in sc], device=device).view(-1, 1, 1)
+        std = torch.tensor([s.std if s.standardized else 1.0 for s in sc], device=device).view(-1, 1, 1)
+
+        def label(x: Tensor) -> Tensor:  # (K, N, d) -> (K, N, 1)
+            return (model.forward(params, x.to(params[0].dtype)) - mean) / std
+
+        return OnlineSource(self.sample, label, batch_size=self.cfg.train.batch_size, per_member=True)
+
+    def test_sets(self, groups: Sequence[int]) -> PerMemberEvalSet:
+        """Each run scored on its own teacher's test set: loss (training units), ``mse`` (original
+        units) and ``rel_mse`` (over that teacher's Var(y_test))."""
+        sets = []
+        for td in self.evaluation:
+            assert td.x_test is not None and td.y_test is not None
+            scale, var = td.scaling.loss_scale, td.var_test
+
+            def mse_original(out: Tensor, y: Tensor, scale: float = scale) -> Tensor:
+                return mse(out, y) * scale  # (K,)
+
+            def rel(out: Tensor, y: Tensor, scale: float = scale, var: float = var) -> Tensor:
+                return mse(out, y) * (scale / var)  # (K,)
+
+            sets.append(
+                EvalSet(td.x_test, td.scaling.to_train(td.y_test), metrics={"mse": mse_original, "rel_mse": rel})
+            )
+        return PerMemberEvalSet(tuple(sets), tuple(groups))
 
     def stationarity(self) -> Stationarity:
         tr = self.cfg.train
-        return Stationarity(window=tr.window, rel_tol=tr.rel_tol, patience=tr.patience)
+        return Stationarity(
+            window=tr.window, rel_tol=tr.rel_tol, patience=tr.patience, min_steps=tr.min_steps, horizon=tr.horizon
+        )
+
+    def groups(self) -> list[int]:
+        """The evaluation teacher of every run of a student's ensemble (teacher-major)."""
+        return [t for t in range(len(self.evaluation)) for _ in range(self.cfg.train.seeds)]
 
 
-def make_task(cfg: TeacherStudentConfig, ctx: StudyContext) -> tuple[Task, dict[str, Any]]:
-    """Build the teacher, draw the test set and the reference sample, fit the baselines.
-
-    Returns:
-        The task and the facts of :class:`TeacherStudentResults` it determines (``teacher``,
-        ``test_set``, ``targets``, ``baselines``).
-    """
+def _teacher_data(cfg: TeacherStudentConfig, ctx: StudyContext, seed: int, *, with_test: bool) -> TeacherData:
+    """Build one teacher and draw its samples (streams named by the teacher's seed)."""
     t = cfg.teacher
-    teacher = Teacher(teacher_spec(t.d_in, t.hidden), seed=t.seed, std=t.init_std, device=ctx.device)
+    teacher = Teacher(teacher_spec(t.d_in, t.hidden), seed=seed, std=t.init_std, device=ctx.device)
 
     def draw(n: int, stream: str) -> tuple[Tensor, Tensor]:
-        g = torch.Generator().manual_seed(ctx.seed(stream))
+        g = torch.Generator().manual_seed(ctx.seed("teacher", seed, stream))
         x = sample_uniform(n, t.d_in, low=t.input_low, high=t.input_high, generator=g).to(ctx.device)
         return x, teacher.label(x)  # (n, d), (n, 1)
 
-    x_test, y_test = draw(cfg.n_test, "test")
     x_ref, y_ref = draw(cfg.n_reference, "reference")
     scaling = TargetScaling.fit(y_ref.cpu().numpy(), standardize=cfg.standardize_targets)
-    y_test_np = y_test.double().cpu().numpy()
-    var_test = float(y_test_np.var())
     failure = float(scaling.to_train(y_ref.double()).var(unbiased=False))
-    scale = scaling.loss_scale
+    base = {
+        "hidden": list(t.hidden),
+        "d_in": t.d_in,
+        "seed": seed,
+        "init_std": t.init_std,
+        "n_params": teacher.n_params,
+        "n_layers": teacher.n_layers,
+        "reference_var": float(y_ref.double().var(unbiased=False)),
+    }
+    if not with_test:
+        return TeacherData(teacher, scaling, failure, x_ref, y_ref, TeacherFacts(**base))
+    x_test, y_test = draw(cfg.n_test, "test")
+    yt = y_test.double().cpu().numpy()
+    facts = TeacherFacts(
+        **base, test_var=float(yt.var()), test_mean=float(yt.mean()), test_min=float(yt.min()), test_max=float(yt.max())
+    )
+    return TeacherData(teacher, scaling, failure, x_ref, y_ref, facts, x_test, y_test, float(yt.var()))
 
-    def mse_original(out: Tensor, y: Tensor) -> Tensor:
-        return mse(out, y) * scale  # (K,) squared error in the teacher's units
 
-    test = EvalSet(x_test, scaling.to_train(y_test), metrics={"mse": mse_original})
+def make_task(cfg: TeacherStudentConfig, ctx: StudyContext) -> tuple[Task, dict[str, Any]]:
+    """Build the tuning teacher and the evaluation teachers, draw their samples, fit the baselines.
+
+    The tuning teacher gets no test set at all: nothing the sweeps see can come from one.
+
+    Returns:
+        The task and the facts of :class:`TeacherStudentResults` it determines (``teacher``,
+        ``test_set``, ``targets``, ``baselines``, ``teachers``, ``tuning_teacher``).
+    """
+    tuning = _teacher_data(cfg, ctx, cfg.teachers.tuning_seed, with_test=False)
+    evaluation = [_teacher_data(cfg, ctx, cfg.teacher.seed + i, with_test=True) for i in range(cfg.teachers.n_eval)]
+    teachers = []
+    for td in evaluation:
+        assert td.x_test is not None and td.y_test is not None
+        teachers.append(
+            EvalTeacher(
+                facts=td.facts,
+                targets=td.scaling.facts(td.failure_loss),
+                baselines=fit_baselines(td.x_ref, td.y_ref, td.x_test, td.y_test),
+                activity=unit_activity(td.layers(), td.x_ref.double().cpu().numpy()),
+            )
+        )
+    first = evaluation[0]
+    assert first.x_test is not None
+
+    def mean_of(key: str) -> float:
+        return float(np.mean([getattr(t.facts, key) for t in teachers]))
+
+    def mean_baseline(kind: str) -> Baseline:
+        bs = [getattr(t.baselines, kind) for t in teachers]
+        return Baseline(
+            test_mse=float(np.mean([b.test_mse for b in bs])),
+            test_rel_mse=float(np.mean([b.test_rel_mse for b in bs])),
+            train_rel_mse=float(np.mean([b.train_rel_mse for b in bs])),
+            value=float(np.mean([b.value for b in bs])) if kind == "mean" else None,
+        )
+
     facts = {
-        "teacher": TeacherFacts(
-            hidden=list(t.hidden),
-            d_in=t.d_in,
-            seed=t.seed,
-            init_std=t.init_std,
-            n_params=teacher.n_params,
-            n_layers=teacher.n_layers,
-            test_var=var_test,
-            test_mean=float(y_test_np.mean()),
-            test_min=float(y_test_np.min()),
-            test_max=float(y_test_np.max()),
-            reference_var=float(y_ref.double().var(unbiased=False)),
+        "teacher": first.facts.model_copy(
+            update={k: mean_of(k) for k in ("test_var", "test_mean", "test_min", "test_max", "reference_var")}
         ),
-        "test_set": TestSetFacts(n=cfg.n_test, input_low=float(x_test.min()), input_high=float(x_test.max())),
-        "targets": scaling.facts(failure),
-        "baselines": fit_baselines(x_ref, y_ref, x_test, y_test),
+        "test_set": TestSetFacts(
+            n=cfg.n_test,
+            input_low=float(min(td.x_test.min() for td in evaluation if td.x_test is not None)),
+            input_high=float(max(td.x_test.max() for td in evaluation if td.x_test is not None)),
+        ),
+        "targets": tuning.scaling.facts(tuning.failure_loss),
+        "baselines": Baselines(
+            mean=mean_baseline("mean"),
+            linear=mean_baseline("linear"),
+            linear_test_rel_mse_est=seed_estimate([t.baselines.linear.test_rel_mse for t in teachers]),
+        ),
+        "teachers": teachers,
+        "tuning_teacher": tuning.facts,
     }
     ctx.writer.save_arrays(
         R.TEACHER_ARRAYS,
-        **{f"W{l}": w for l, (w, _) in enumerate(teacher.layers())},
-        **{f"b{l}": b for l, (_, b) in enumerate(teacher.layers())},
+        **{f"W{l}": w for l, (w, _) in enumerate(first.layers())},
+        **{f"b{l}": b for l, (_, b) in enumerate(first.layers())},
     )
-    return Task(cfg, ctx, teacher, scaling, failure, var_test, test), facts
+    return Task(cfg, ctx, tuning, evaluation), facts
 
 
 def tune_student(task: Task, name: str, model: StackedMLP) -> TunedResult:
-    """The learning-rate sweep (one ensemble of every rate), then fresh seeds at the chosen rate.
+    """The learning-rate sweep on the tuning teacher, then every evaluation teacher x seed at the
+    chosen rate as one ensemble.
 
-    Sweep: every rate shares one initialisation and one data stream, so rates compete on equal
-    terms, scored on the final training loss (fresh batches: never the test set). Seeds: neither
-    the sweep's initialisations nor its data streams; test loss every ``eval_every`` steps.
+    Sweep: every rate shares one initialisation and one data stream of the *tuning* teacher, so
+    rates compete on equal terms, scored on the final training loss (fresh batches; the tuning
+    teacher has no test set). Runs: run m learns evaluation teacher ``groups[m]`` from its own
+    initialisation and data stream (none of the sweep's); test loss on its own teacher's test
+    set every ``eval_every`` steps.
     """
     cfg, ctx = task.cfg, task.ctx
     sw, tr = cfg.sweep, cfg.train
     init_seed, data_seed = ctx.seed(name, "sweep", "init"), ctx.seed(name, "sweep", "data")
+    groups = task.groups()
 
     def sweep_fn(lrs: np.ndarray, round_: int) -> TrainResult:
         k = len(lrs)
@@ -171,7 +298,7 @@ def tune_student(task: Task, name: str, model: StackedMLP) -> TunedResult:
             loss=mse,
             optimizer=make_optimizer(tr.optimizer),
             lr=lrs,
-            data=SharedStreamSource(task.source()),
+            data=SharedStreamSource(task.tuning_source()),
             seeds=[data_seed] * k,
             spec=TrainSpec(
                 max_steps=sw.max_steps, block=ENGINE_BLOCK, stationarity=task.stationarity(), compile=cfg.compile
@@ -182,14 +309,14 @@ def tune_student(task: Task, name: str, model: StackedMLP) -> TunedResult:
         )
 
     def seeds_fn(lr: float) -> TrainResult:
-        n = tr.seeds
+        n = len(groups)
         return train(
             model,
             model.init(ctx.seeds(n, name, "seeds", "init")),
             loss=mse,
             optimizer=make_optimizer(tr.optimizer),
             lr=[lr] * n,
-            data=task.source(),
+            data=task.member_source(groups),
             seeds=ctx.seeds(n, name, "seeds", "data"),
             spec=TrainSpec(
                 max_steps=tr.max_steps,
@@ -198,7 +325,7 @@ def tune_student(task: Task, name: str, model: StackedMLP) -> TunedResult:
                 stationarity=task.stationarity(),
                 compile=cfg.compile,
             ),
-            eval_sets={"test": task.test},
+            eval_sets={"test": task.test_sets(groups)},
             sink=ctx.writer,
             tag=R.SEEDS_TAG.format(name),
             progress=ctx.progress,
@@ -215,16 +342,17 @@ def tune_student(task: Task, name: str, model: StackedMLP) -> TunedResult:
             failure_margin=sw.failure_margin,
             if_none_feasible=IF_NONE_FEASIBLE,
         ),
-        failure_loss=task.failure_loss,
+        failure_loss=task.tuning.failure_loss,
         step_cap=sw.max_steps,
     )
 
 
 def sweep_facts(task: Task, tuned: TunedResult, name: str) -> SweepFacts:
-    """Save the sweep's table (``final_rel`` added: final loss over Var(y)) and summarise it."""
+    """Save the sweep's table (``final_rel``: final loss over the tuning teacher's Var(y)) and
+    summarise it, with the criterion that chose the rate."""
     cfg, sweep = task.cfg, tuned.sweep
     table = sweep.table.copy()
-    table["final_rel"] = table["final_loss"] / task.failure_loss
+    table["final_rel"] = table["final_loss"] / task.tuning.failure_loss
     task.ctx.writer.save_table(R.SWEEP_TABLE.format(name), table)
     row = sweep.chosen_row
     alive_collapsed = table["collapsed"] & ~table["diverged"]
@@ -239,7 +367,7 @@ def sweep_facts(task: Task, tuned: TunedResult, name: str) -> SweepFacts:
         chosen_feasible=bool(sweep.feasible),
         chosen_steps_to_converge=int(row["steps_to_converge"]),
         chosen_converged=bool(row["converged"]),
-        chosen_final_rel=float(row["final_loss"] / task.failure_loss),
+        chosen_final_rel=float(row["final_loss"] / task.tuning.failure_loss),
         best_final_rel=float(np.nanmin(table["final_rel"].where(~table["diverged"]))),
         n_diverged=int(table["diverged"].sum()),
         n_collapsed=int(table["collapsed"].sum()),
@@ -248,51 +376,103 @@ def sweep_facts(task: Task, tuned: TunedResult, name: str) -> SweepFacts:
         n_good=int(table["good"].sum()),
         step_cap=cfg.sweep.max_steps,
         steps_run=[int(r.steps) for r in sweep.results],
+        # A good rate that became stationary always beats one that did not (the cap counts as
+        # its time), so a chosen rate that did not means none of the good ones did.
+        criterion=BY_TIME if bool(row["converged"]) else BY_FINAL_LOSS,
+        tuning_teacher_seed=cfg.teachers.tuning_seed,
     )
 
 
+def _train_mse(task: Task, model: StackedMLP, params: Sequence[Tensor], groups: Sequence[int]) -> np.ndarray:
+    """(K,) MSE (original units) of every run at its final parameters on its teacher's reference
+    sample: a fresh sample of the training distribution that no run trained on."""
+    out = np.full(len(groups), np.nan)
+    g = np.asarray(groups)
+    for t, td in enumerate(task.evaluation):
+        members = np.flatnonzero(g == t)
+        pred = model.predict(model.select(list(params), members), td.x_ref)  # (k, n, 1)
+        y = td.scaling.to_train(td.y_ref)
+        out[members] = mse(pred, y).double().cpu().numpy() * td.scaling.loss_scale
+    return out
+
+
 def student_results(task: Task, name: str, hidden: Sequence[int]) -> StudentResults:
-    """Tune and train one student, then measure it against the test set and the teacher."""
+    """Tune and train one student, then measure it against the test sets and the teachers."""
     cfg, ctx = task.cfg, task.ctx
+    tr = cfg.train
     model = StackedMLP(MLPSpec(cfg.teacher.d_in, tuple(hidden)))
     tuned = tune_student(task, name, model)
     sweep_summary = sweep_facts(task, tuned, name)
     res, lr = tuned.final, tuned.lr
+    groups = np.asarray(task.groups())
     ok = ~res.diverged
     if not ok.any():
-        raise RuntimeError(f"every seed of {name} diverged at the chosen rate {lr:.3g}")
+        raise RuntimeError(f"every run of {name} diverged at the chosen rate {lr:.3g}")
     members = np.flatnonzero(ok)
-    test_mse = res.evals["test_mse"].final[ok].astype(float)
-    train_mse = res.final_train_loss(cfg.train.window)[ok] * task.scaling.loss_scale
-    test_rel, train_rel = test_mse / task.var_test, train_mse / task.var_test
+    var = np.array([task.evaluation[t].var_test for t in groups])  # (K,)
+    # Diverged runs: NaN (left out of every estimate and ordering).
+    test_mse_all = np.where(ok, res.evals["test_mse"].final.astype(float), np.nan)
+    train_mse_all = np.where(ok, _train_mse(task, model, res.params, groups), np.nan)
+    falling = horizon_improvement(res.train_loss, tr.window, tr.horizon)
+    g_ok = groups[ok]
+    test_mse, train_mse = test_mse_all[ok], train_mse_all[ok]
+    test_rel, train_rel = test_mse / var[ok], train_mse / var[ok]
     W, b = model.split(res.params)  # W[l]: (K, in, out), b[l]: (K, 1, out)
     ctx.writer.save_arrays(
         R.PARAMS_ARRAYS.format(name), **{f"W{l}": w for l, w in enumerate(W)}, **{f"b{l}": v for l, v in enumerate(b)}
     )
-    trained = [student_layers(model, res.params, k) for k in members]
-    comparison = compare_with_teacher(trained, task.teacher.layers(), n_quantiles=cfg.n_quantiles)
-    ctx.writer.save_json(R.DISTRIBUTIONS_JSON.format(name), comparison.to_json())
+    init = model.init(ctx.seeds(len(groups), name, "seeds", "init"))  # the runs' initial parameters, redrawn
+    trained = [student_layers(model, res.params, int(k)) for k in members]
+    at_init = [student_layers(model, init, int(k)) for k in members]
+    per_teacher, dists, dists0 = [], [], []
+    for t, td in enumerate(task.evaluation):
+        sel = [i for i, k in enumerate(members) if groups[k] == t]
+        runs = np.flatnonzero(groups == t)
+        if sel:
+            dists.append(compare_with_teacher([trained[i] for i in sel], td.layers(), n_quantiles=cfg.n_quantiles))
+            dists0.append(compare_with_teacher([at_init[i] for i in sel], td.layers(), n_quantiles=cfg.n_quantiles))
+        per_teacher.append(
+            TeacherRun(
+                teacher_seed=td.facts.seed,
+                members=[int(k) for k in runs],
+                test_rel_mse_per_seed=(test_mse_all[runs] / td.var_test).tolist(),
+                train_rel_mse_per_seed=(train_mse_all[runs] / td.var_test).tolist(),
+                test_rel_mse_est=seed_estimate(test_mse_all[runs] / td.var_test),
+                train_rel_mse_est=seed_estimate(train_mse_all[runs] / td.var_test),
+                converged_step=[int(c) for c in res.converged_step[runs]],
+                still_falling=[float(f) for f in falling[runs]],
+            )
+        )
+    ctx.writer.save_json(R.DISTRIBUTIONS_JSON.format(name), dists[0].to_json())
+    distribution = combine_distributions([d.distribution for d in dists], [d.distribution for d in dists0])
+    test_mse_est, unit = nested_estimate(test_mse, g_ok)
     return StudentResults(
         hidden=list(hidden),
         n_params=model.spec.n_params,
         members=[int(k) for k in members],
-        params_ratio=model.spec.n_params / task.teacher.n_params,
+        member_teacher=[int(t) for t in groups],
+        params_ratio=model.spec.n_params / task.tuning.teacher.n_params,
         lr=lr,
         steps=int(res.steps),
         seeds=int(ok.sum()),
         seeds_diverged=int(res.diverged.sum()),
+        teachers=len(set(g_ok.tolist())),
+        unit=unit,
         converged_step=[int(s) for s in res.converged_step[ok]],
-        step_cap=cfg.train.max_steps,
+        step_cap=tr.max_steps,
+        stationary=float(np.mean(res.converged_step[ok] >= 0)),
         test_mse_per_seed=test_mse.tolist(),
         test_rel_mse_per_seed=test_rel.tolist(),
         train_mse_per_seed=train_mse.tolist(),
-        test_mse_est=seed_estimate(test_mse),
-        test_rel_mse_est=seed_estimate(test_rel),
-        train_mse_est=seed_estimate(train_mse),
-        train_rel_mse_est=seed_estimate(train_rel),
+        test_mse_est=test_mse_est,
+        test_rel_mse_est=nested_estimate(test_rel, g_ok)[0],
+        train_mse_est=nested_estimate(train_mse, g_ok)[0],
+        train_rel_mse_est=nested_estimate(train_rel, g_ok)[0],
+        gap_rel_mse_est=nested_estimate(test_rel - train_rel, g_ok)[0],
+        per_teacher=per_teacher,
         sweep=sweep_summary,
-        distribution=comparison.distribution,
-        alignment=student_alignment(task, name, model, trained, members),
+        distribution=distribution,
+        alignment=student_alignment(task, name, model, trained, at_init, g_ok),
         timing=Timing(
             sweep_seconds=float(sum(r.wall_seconds for r in tuned.sweep.results)),
             seeds_seconds=float(res.wall_seconds),
@@ -305,20 +485,61 @@ def student_alignment(
     name: str,
     model: StackedMLP,
     trained: Sequence[Sequence[tuple[np.ndarray, np.ndarray]]],
-    members: np.ndarray,
-) -> Alignment | None:
-    """For a student of the teacher's depth: its hidden units matched to the teacher's, next to
-    the same matching at initialisation (chance); None for other depths."""
-    if model.spec.n_layers != task.teacher.n_layers:
-        return None
-    # The seeds' initial parameters, drawn again from their seeds (the same draws as training's).
-    init = model.init(task.ctx.seeds(task.cfg.train.seeds, name, "seeds", "init"))
-    teacher_layers = task.teacher.layers()
-    aligned = align_to_teacher(trained, teacher_layers)
-    chance = align_to_teacher([student_layers(model, init, int(k)) for k in members], teacher_layers)
-    summary = alignment_summary(aligned, chance)
+    at_init: Sequence[Sequence[tuple[np.ndarray, np.ndarray]]],
+    groups: np.ndarray,
+) -> Alignment:
+    """Every run's hidden units matched to its own teacher's, next to the same matching at
+    initialisation (chance): many-to-one for every student; Hungarian (one-to-one, every layer)
+    too for students of the teacher's depth."""
+    teachers = [task.evaluation[int(t)].layers() for t in groups]
+    activity = [unit_activity(td.layers(), td.x_ref.double().cpu().numpy()) for td in task.evaluation]
+    best = best_match_summary(
+        [best_match_layers(s, t) for s, t in zip(trained, teachers, strict=True)],
+        [best_match_layers(s, t) for s, t in zip(at_init, teachers, strict=True)],
+        activity,
+        groups.tolist(),
+    )
+    n_units = int(sum(task.cfg.teacher.hidden))
+    if model.spec.n_layers != task.tuning.teacher.n_layers:
+        return Alignment(threshold=RECOVERY_THRESHOLD, n_units=n_units, best_match=best)
+    aligned = [align_to_teacher([s], t)[0] for s, t in zip(trained, teachers, strict=True)]
+    chance = [align_to_teacher([s], t)[0] for s, t in zip(at_init, teachers, strict=True)]
+    summary = alignment_summary(aligned, chance, best, groups.tolist())
     task.ctx.writer.save_json(R.ALIGNMENT_JSON.format(name), alignment_cosines(summary, aligned, chance))
     return summary
+
+
+def orderings(students: dict[str, StudentResults], n_teachers: int) -> list[Ordering]:
+    """Within-teacher comparisons of every pair of students, the larger (more parameters) first.
+
+    Per teacher, the log-ratio of the two students' relative test MSE (each averaged over its
+    seeds in log space); the geometric mean over teachers with a t-interval in log space, and the
+    count of teachers where the larger student's error is lower. With one teacher, Welch over seeds.
+    """
+    out = []
+    names = sorted(students, key=lambda n: -students[n].n_params)
+    for a, b in itertools.combinations(names, 2):
+        sa, sb = students[a], students[b]
+        per = []
+        for ta, tb in zip(sa.per_teacher, sb.per_teacher, strict=True):
+            va = np.asarray(ta.test_rel_mse_per_seed, float)
+            vb = np.asarray(tb.test_rel_mse_per_seed, float)
+            va, vb = va[np.isfinite(va) & (va > 0)], vb[np.isfinite(vb) & (vb > 0)]
+            if va.size and vb.size:
+                per.append(float(np.exp(np.log(va).mean() - np.log(vb).mean())))
+        if not per:
+            continue
+        if n_teachers >= 2 and len(per) >= 2:
+            est, unit = geometric_mean_ratio(per), "teacher"
+        else:
+            est = geometric_mean_ratio(sa.test_rel_mse_per_seed, sb.test_rel_mse_per_seed)
+            unit = "seed"
+        out.append(
+            Ordering(
+                a=a, b=b, unit=unit, ratio_est=est, per_teacher=per, holds=int(sum(r < 1 for r in per)), n=len(per)
+            )
+        )
+    return out
 
 
 def _load_parameter_count(cfg: TeacherStudentConfig) -> pd.DataFrame:
@@ -374,6 +595,7 @@ def run(cfg: TeacherStudentConfig, ctx: StudyContext) -> TeacherStudentResults:
     return TeacherStudentResults(
         **facts,
         students=students,
+        orderings=orderings(students, cfg.teachers.n_eval),
         eval_every=cfg.train.eval_every,
         window=cfg.train.window,
         parameter_count=pc,
