@@ -958,8 +958,8 @@ def scramble(poly: Polynomial, *, seed: int, max_nodes: int = DEFAULT_MAX_NODES)
     BLAKE2b(seed, i) -- a lazy Fisher-Yates shuffle of all ``n!`` permutations when ``n <= 7``,
     otherwise up to 4096 independently shuffled permutations -- skipping those
     that keep one of the monomial's variables in place, leave the monomial unchanged, repeat an
-    earlier ``sigma``, an earlier relabelling or an earlier resulting monomial, or leave fewer variable slots than needed
-    to cover all ``n`` variables. A dead end backtracks. The first complete assignment is returned;
+    earlier ``sigma``, an earlier relabelling or an earlier resulting monomial, or leave fewer
+    variable slots than needed to cover all ``n`` variables. A dead end backtracks. The first complete assignment is returned;
     for ``B6`` that is essentially one independent draw per monomial.
 
     Args:
@@ -1021,7 +1021,8 @@ def scramble(poly: Polynomial, *, seed: int, max_nodes: int = DEFAULT_MAX_NODES)
                     "large enough for the search to find a valid scrambling of " + poly.to_text(),
                     max_nodes,
                 )
-            if sigma in used_perms or powers in used_powers or relabelling(terms[i], sigma) in used_actions:
+            action = relabelling(terms[i], sigma)
+            if sigma in used_perms or powers in used_powers or action in used_actions:
                 continue
             covered = sum(c > 0 for c in cover) + sum(1 for j, e in enumerate(powers) if e > 0 and cover[j] == 0)
             if covered + slots[i + 1] < n:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
@@ -96,7 +97,7 @@ class BellTrain(ConfigSection):
     lr_high: float = Field(1e-2, gt=0, description="highest rate of the sweep")
     lr_points: int = Field(6, ge=2, description="log-spaced rates in [lr_low, lr_high] (default: 2.5x apart)")
     halving_epochs: list[int] = Field(
-        [3, 10],
+        [2, 6],
         min_length=1,
         description="successive halving on training error: the epochs at which each (target, "
         "schedule)'s rates are ranked; after each but the last the best ceil(n / halving_eta) go on, "
@@ -166,7 +167,7 @@ class BellConfig(StudyConfig):
                 f"greater than train.lr_low ({t.lr_low}). Got {t.lr_high!r} instead."
             )
         h = t.halving_epochs
-        if h[0] < 1 or h[-1] > t.epochs or any(b <= a for a, b in zip(h, h[1:], strict=False)):
+        if h[0] < 1 or h[-1] > t.epochs or any(b <= a for a, b in itertools.pairwise(h)):
             raise ValueError(
                 f"The 'train.halving_epochs' parameter of bell-hierarchy must be a strictly increasing "
                 f"list of epochs in [1, train.epochs = {t.epochs}]. Got {h!r} instead."

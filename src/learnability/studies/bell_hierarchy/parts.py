@@ -149,9 +149,7 @@ class SharedInputSource:
 
     def _new_order(self) -> None:
         n = self.x.shape[0]
-        self._order = torch.stack(
-            [torch.randperm(n, generator=g, device=self.x.device) for g in self._gens]
-        )  # (K, N)
+        self._order = torch.stack([torch.randperm(n, generator=g, device=self.x.device) for g in self._gens])  # (K, N)
         self._i = 0
 
     def next(self) -> tuple[Tensor, Tensor]:

@@ -183,7 +183,12 @@ def build_model(cfg: BellConfig) -> StackedMLP:
 
 
 def target_statistics(
-    polys: Sequence[Polynomial], names: Sequence[str], kinds: Sequence[str], data: BellDataSets, cfg: BellConfig, seed: int
+    polys: Sequence[Polynomial],
+    names: Sequence[str],
+    kinds: Sequence[str],
+    data: BellDataSets,
+    cfg: BellConfig,
+    seed: int,
 ) -> list[TargetStatistics]:
     """Variance (test set), first-order and total Sobol indices (one Saltelli design for all),
     effective dimension and interaction share of every target."""
@@ -242,7 +247,13 @@ class Layout:
 
 
 def train_final(
-    model: StackedMLP, prep: Prepared, cfg: BellConfig, ctx: StudyContext, names: Sequence[str], hv: Halving, lay: Layout
+    model: StackedMLP,
+    prep: Prepared,
+    cfg: BellConfig,
+    ctx: StudyContext,
+    names: Sequence[str],
+    hv: Halving,
+    lay: Layout,
 ) -> TrainResult:
     """``seeds`` fresh members per (schedule, target) at its chosen rate, in one ensemble, paired
     (seed ``i`` has the same initialisation, data order and inputs for every target and schedule).
@@ -281,7 +292,13 @@ class FinalErrors:
 
 
 def final_errors(
-    model: StackedMLP, final: TrainResult, data: BellDataSets, prep: Prepared, cfg: BellConfig, ctx: StudyContext, lay: Layout
+    model: StackedMLP,
+    final: TrainResult,
+    data: BellDataSets,
+    prep: Prepared,
+    cfg: BellConfig,
+    ctx: StudyContext,
+    lay: Layout,
 ) -> FinalErrors:
     """The final generalisation and training errors, recomputed in float64 in original units;
     saves the per-epoch curves of every member."""
@@ -359,9 +376,7 @@ def paired_ratio(
     )
 
 
-def across_scrambles(
-    scramble_errors: np.ndarray, b6_errors: np.ndarray
-) -> tuple[Estimate, Estimate, np.ndarray]:
+def across_scrambles(scramble_errors: np.ndarray, b6_errors: np.ndarray) -> tuple[Estimate, Estimate, np.ndarray]:
     """The hierarchy effect with the scramble as the unit of replication.
 
     Args:
@@ -470,9 +485,15 @@ class ModelSweeps:
 
 
 def one_variable_sweeps(
-    model: StackedMLP, final: TrainResult, prep: Prepared, polys: Sequence[Polynomial], names: Sequence[str],
-    cfg: BellConfig, ctx: StudyContext, lay: Layout,
-) -> ModelSweeps:  # fmt: skip
+    model: StackedMLP,
+    final: TrainResult,
+    prep: Prepared,
+    polys: Sequence[Polynomial],
+    names: Sequence[str],
+    cfg: BellConfig,
+    ctx: StudyContext,
+    lay: Layout,
+) -> ModelSweeps:
     """Model against target along sweeps of each variable through ``[0, 2]`` from ``n_base`` base
     points, every primary-schedule member; saves the sweeps of B6, the control and the first
     scramble (pooled bands) and the per-target error means."""
@@ -553,7 +574,9 @@ def sweep_groups(ms: ModelSweeps, G: int) -> dict[str, dict[str, SweepGroup]]:
             if len(gs) == 1:
                 vals = {key: unit_values(gs[0], key, v) for key in ("mae", "rel_error", "corr")}
             else:
-                vals = {key: np.asarray([unit_values(g, key, v).mean() for g in gs]) for key in ("mae", "rel_error", "corr")}
+                vals = {
+                    key: np.asarray([unit_values(g, key, v).mean() for g in gs]) for key in ("mae", "rel_error", "corr")
+                }
             group[f"x{v + 1}"] = SweepGroup(
                 **{f"{key}_est": _est(vals[key]) for key in vals}, target_range=float(ms.target_range[gs, v].mean())
             )
@@ -562,9 +585,15 @@ def sweep_groups(ms: ModelSweeps, G: int) -> dict[str, dict[str, SweepGroup]]:
 
 
 def model_sobol(
-    model: StackedMLP, final: TrainResult, prep: Prepared, polys: Sequence[Polynomial], cfg: BellConfig,
-    ctx: StudyContext, lay: Layout, targets: Sequence[int],
-) -> list[Sobol]:  # fmt: skip
+    model: StackedMLP,
+    final: TrainResult,
+    prep: Prepared,
+    polys: Sequence[Polynomial],
+    cfg: BellConfig,
+    ctx: StudyContext,
+    lay: Layout,
+    targets: Sequence[int],
+) -> list[Sobol]:
     """First-order and total Sobol indices of each target in ``targets`` and of its
     primary-schedule members, on one Saltelli design over ``[0, 2]^n``."""
     a, n, S = cfg.analysis, cfg.data.order, lay.S
@@ -625,9 +654,19 @@ class _Clock:
 
 
 def target_result(
-    g: int, poly: Polynomial, err: FinalErrors, final: TrainResult, hv: Halving, data: BellDataSets, cfg: BellConfig,
-    lay: Layout, *, common_level: float, sweep: dict[str, SweepVariable], sobol: Sobol,
-) -> TargetResult:  # fmt: skip
+    g: int,
+    poly: Polynomial,
+    err: FinalErrors,
+    final: TrainResult,
+    hv: Halving,
+    data: BellDataSets,
+    cfg: BellConfig,
+    lay: Layout,
+    *,
+    common_level: float,
+    sweep: dict[str, SweepVariable],
+    sobol: Sobol,
+) -> TargetResult:
     """Target ``g`` under the primary schedule: rate, final errors over seeds, convergence, sweeps, Sobol."""
     primary = lay.schedules[0]
     m = lay.members(primary, g)
@@ -752,9 +791,18 @@ def run(cfg: BellConfig, ctx: StudyContext) -> BellResults:
         common_level = CONVERGENCE_FACTOR * max(_est(err.tail_rel[lay.members(primary, g)]).mean for g in legacy)
         targets = {
             name: target_result(
-                g, polys[g], err, final, hv, data, cfg, lay,
-                common_level=common_level, sweep=sweep_variables(ms, g), sobol=sobol[j],
-            )  # fmt: skip
+                g,
+                polys[g],
+                err,
+                final,
+                hv,
+                data,
+                cfg,
+                lay,
+                common_level=common_level,
+                sweep=sweep_variables(ms, g),
+                sobol=sobol[j],
+            )
             for j, (g, name) in enumerate(zip(legacy, target_names(n), strict=True))
         }
         first = tg.scrambles[0]
@@ -770,9 +818,7 @@ def run(cfg: BellConfig, ctx: StudyContext) -> BellResults:
         scrambles=scrambles,
         control=control_facts(tg, stats, {s: ratios[s][CONTROL] for s in lay.schedules}),
         schedules=effects,
-        confounds=Confounds(
-            targets={st.name: st for st in stats}, regressions=regressions, correlations=correlations
-        ),
+        confounds=Confounds(targets={st.name: st for st in stats}, regressions=regressions, correlations=correlations),
         sweep_groups=sweep_groups(ms, lay.G),
         **_setup_facts(cfg, model, prep),
         timing=clock.timing(hv.model_steps + final.steps * lay.K),

@@ -162,7 +162,9 @@ class _OffsetSink:
     def log(self, series: str, *, step: int | None = None, tag: str | None = None, value: object = None) -> None:
         self.sink.log(series, step=None if step is None else step + self.offset, tag=tag, value=value)
 
-    def log_block(self, series: str, steps: Sequence[int] | np.ndarray, values: np.ndarray, *, tag: str | None = None) -> None:
+    def log_block(
+        self, series: str, steps: Sequence[int] | np.ndarray, values: np.ndarray, *, tag: str | None = None
+    ) -> None:
         self.sink.log_block(series, np.asarray(steps) + self.offset, values, tag=tag)
 
 
