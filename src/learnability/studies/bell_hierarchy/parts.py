@@ -143,9 +143,11 @@ class SharedInputSource:
         epochs, within = divmod(self.start_step, self.steps_per_epoch)
         for _ in range(epochs):  # the orders of the epochs already trained
             self._new_order()
-        if within:
+        if within:  # the current epoch's order, partly used
             self._new_order()
             self._i = within
+        elif epochs:  # the last epoch is used up: the next batch starts a new order
+            self._i = self.steps_per_epoch
 
     def _new_order(self) -> None:
         n = self.x.shape[0]

@@ -94,7 +94,7 @@ def _targets_section(res: BellResults, names: list[str]) -> list[Any]:
     ]
     b, bs = names
     ctrl = res.control
-    scr_rows = [[s.name, s.seed, s.polynomial] for s in res.scrambles]
+    scr_rows = [[s.name, str(s.seed), s.polynomial] for s in res.scrambles]  # seeds verbatim
     return [
         Heading("Targets"),
         Text(
@@ -502,12 +502,12 @@ def confound_verdict(reg: Regression) -> str:
 def _hierarchy_section(res: BellResults) -> list[Any]:
     rows = []
     for s in res.scrambles:
-        row = [s.name, s.seed]
+        row = [s.name, str(s.seed)]
         for schedule in res.training.schedules:
             r = s.ratios[schedule]
             row += [fmt(r.lr), fmt_est(r.ratio_est), f"{r.harder_seeds}/{r.seeds}"]
         rows.append(row)
-    ctrl_row = [res.control.name, res.control.seed]
+    ctrl_row = [res.control.name, str(res.control.seed)]
     for schedule in res.training.schedules:
         r = res.control.ratios[schedule]
         ctrl_row += [fmt(r.lr), fmt_est(r.ratio_est), f"{r.harder_seeds}/{r.seeds}"]
