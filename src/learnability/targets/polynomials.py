@@ -959,8 +959,9 @@ def scramble(poly: Polynomial, *, seed: int, max_nodes: int = DEFAULT_MAX_NODES)
     otherwise up to 4096 independently shuffled permutations -- skipping those
     that keep one of the monomial's variables in place, leave the monomial unchanged, repeat an
     earlier ``sigma``, an earlier relabelling or an earlier resulting monomial, or leave fewer
-    variable slots than needed to cover all ``n`` variables. A dead end backtracks. The first complete assignment is returned;
-    for ``B6`` that is essentially one independent draw per monomial.
+    variable slots than needed to cover all ``n`` variables. A dead end backtracks. The first
+    complete assignment is returned; for ``B6`` that is essentially one independent draw per
+    monomial.
 
     Args:
         poly: the polynomial to scramble (e.g. ``bell_polynomial(6)``).
