@@ -1,9 +1,11 @@
 """Building blocks of the ``bell-hierarchy`` study (Challenge 2, part B), each testable alone.
 
 * :class:`SharedInputSource` -- one input set labelled by several targets; member ``k`` of the
-  ensemble learns target ``groups[k]``. Both polynomials train in *one* ensemble, which halves
-  the per-step Python overhead of the engine on a CPU.
+  ensemble learns target ``groups[k]``; every target trains in *one* ensemble (one Python step
+  for all members); ``start_step`` resumes the streams (continued training).
 * :func:`draw_inputs` -- i.i.d. inputs from ``U[0, 2]^n``.
+* :func:`family_names`, :func:`derangement`, :func:`relabel_inputs` -- the targets' names and the
+  negative control (B_n with its inputs relabelled by one global permutation).
 * :func:`legendre_features` / :func:`polynomial_least_squares` -- the degree-``D`` least-squares
   "knows the function class" baseline in an orthonormal (tensor-product Legendre) basis, so the
   normal equations stay well conditioned and the fit is exact to rounding.

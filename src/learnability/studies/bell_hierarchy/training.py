@@ -65,8 +65,6 @@ __all__ = [
 # Tags of the metrics: the halving rungs (``sweep/rung<r>``) and the final seeds.
 SWEEP_TAG = "sweep"
 FINAL_TAG = "final"
-# The seed column of the members table for sweep members (they all share one seed pair).
-SWEEP_SEED = -1
 # A continued (resumed) member starts with a batch loss ~1e-5 of its initial one that swings over
 # decades between batches: the engine's "100x its first loss" divergence rule would freeze healthy
 # members, so a continuation flags only non-finite losses and absurd blow-ups.
