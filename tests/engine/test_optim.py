@@ -99,3 +99,56 @@ def test_schedule_scales_sgd_steps_exactly() -> None:
     )
     expected = w0 - 0.1 * sum(sched(t, 11) for t in range(11))
     torch.testing.assert_close(res.params[0], expected)
+
+
+def test_per_member_schedule_equals_each_member_trained_alone() -> None:
+    """Members with their own schedules in one ensemble follow exactly the trajectory each has alone
+    (SGD on f(p) = p: p_T = p_0 - lr * sum_t factor_k(t)), and Adam members match lone runs."""
+    from learnability.engine import MLPSpec, StackedMLP, TrainSpec, make_schedule, per_member_schedule, train
+    from learnability.engine.sources import FixedSource
+
+    scheds = [make_schedule("constant"), make_schedule("cosine", final=0.1), make_schedule("linear", final=0.0)]
+    pm = per_member_schedule([scheds[1], scheds[0], scheds[1], scheds[2]])
+    f = pm(5, 11)
+    assert f.shape == (4,) and f.dtype == torch.float64
+    assert f.tolist() == pytest.approx([scheds[1](5, 11), 1.0, scheds[1](5, 11), scheds[2](5, 11)])
+    model = StackedMLP(MLPSpec(1, ()))
+    params = model.init([0, 0, 0, 0])
+    w0 = params[0].clone()
+    x = torch.ones(10, 1)
+    res = train(
+        model,
+        params,
+        loss=lambda out, y: out.mean(dim=(1, 2)),
+        optimizer=SGD(),
+        lr=[0.1] * 4,
+        data=FixedSource(x, x, batch_size=10),
+        seeds=[0] * 4,
+        spec=TrainSpec(max_steps=11, schedule=pm),
+    )
+    for k, sch in enumerate(pm.schedules):
+        torch.testing.assert_close(res.params[0][k], w0[k] - 0.1 * sum(sch(t, 11) for t in range(11)))
+    # Adam, a real network: the mixed ensemble equals the lone runs member by member
+    g = torch.Generator().manual_seed(0)
+    xs, ys = torch.rand(64, 3, generator=g), torch.rand(64, 1, generator=g)
+    net = StackedMLP(MLPSpec(3, (8,)))
+
+    def fit(schedule, k: int):
+        return train(
+            net,
+            net.init([1] * k),
+            loss=lambda out, y: ((out - y) ** 2).mean(dim=(1, 2)),
+            optimizer=Adam(),
+            lr=[1e-2] * k,
+            data=FixedSource(xs, ys, batch_size=8),
+            seeds=[2] * k,
+            spec=TrainSpec(max_steps=30, schedule=schedule),
+        ).params
+
+    mixed = fit(per_member_schedule([scheds[0], scheds[1]]), 2)
+    for k, sch in enumerate(scheds[:2]):
+        alone = fit(sch, 1)
+        for a, b in zip(mixed, alone, strict=True):
+            torch.testing.assert_close(a[k], b[0])
+    with pytest.raises(ParameterError, match="'schedules' parameter of per_member_schedule"):
+        per_member_schedule([])

@@ -33,6 +33,7 @@ from learnability.targets import (
     monomial_features,
     scramble,
 )
+from learnability.targets.polynomials import relabelling
 
 # The spec's B6, verbatim (AdvML Challenge 2024 #2, part B).
 SPEC_B6 = "x1^6 + 15x2x1^4 + 20x3x1^3 + 45x2^2x1^2 + 15x2^3 + 60x3x2x1 + 15x4x1^2 + 10x3^2 + 15x4x2 + 6x5x1 + x6"
@@ -366,6 +367,45 @@ def test_check_rejects_shared_permutations():
     v = check_scrambled(p, (apply_permutations(p, perms), perms))
     assert rules(v) == {ScrambleRule.DISTINCT_PERMUTATIONS}
     assert "distinct permutations" in str(v[0]) and "x1" in str(v[0]) and "x2" in str(v[0])
+
+
+def test_check_rejects_permutations_equal_on_the_monomials_variables():
+    """Rule 2 on the support: x1x2 and x1^2x2 both sent through x1 -> x2, x2 -> x3 by 4-permutations
+    that differ only on x3, x4 (absent from both) act identically on them: a violation."""
+    p = Polynomial(4, [(1, (1, 1, 0, 0)), (1, (2, 1, 0, 0)), (1, (0, 0, 1, 0)), (1, (0, 0, 0, 1))])
+    same_action = {"x2x1": (1, 2, 0, 3), "x2x1^2": (1, 2, 3, 0), "x3": (0, 1, 3, 2), "x4": (3, 2, 1, 0)}
+    perms = perms_for(p, same_action)
+    assert len(set(perms)) == 4  # distinct as whole permutations: the old check passed it
+    v = check_scrambled(p, (apply_permutations(p, perms), perms))
+    assert rules(v) == {ScrambleRule.DISTINCT_PERMUTATIONS}
+    assert v[0].terms == (0, 1) and "x1 -> x2, x2 -> x3" in str(v[0])
+    # the same images on different supports are different relabellings: no violation
+    assert relabelling(p.terms[0], perms[0]) != relabelling(p.terms[2], (1, 2, 0, 3))
+    # a different image of x2 for the second monomial: valid
+    ok = perms_for(p, {**same_action, "x2x1^2": (1, 3, 2, 0)})
+    assert check_scrambled(p, (apply_permutations(p, ok), ok)) == []
+
+
+def test_scramble_seed_36_no_longer_repeats_a_relabelling():
+    """Seed 36 sent 15x2x1^4 and 45x2^2x1^2 both through x1 -> x2, x2 -> x6 (whole permutations
+    (1,5,2,3,0,4) and (1,5,0,4,2,3)); the checker flags that assignment, the search avoids it."""
+    b6 = bell_polynomial(6)
+    old = [(3, 2, 0, 4, 1, 5), (1, 5, 2, 3, 0, 4), (1, 5, 0, 4, 2, 3), (5, 0, 4, 2, 1, 3), (0, 4, 5, 1, 3, 2),
+           (1, 2, 5, 4, 0, 3), (2, 1, 0, 5, 4, 3), (4, 3, 5, 2, 0, 1), (2, 5, 1, 0, 3, 4), (5, 3, 4, 0, 2, 1),
+           (5, 3, 0, 2, 4, 1)]  # fmt: skip
+    assert [str(b6.terms[i]) for i in (1, 2)] == ["15x2x1^4", "45x2^2x1^2"]
+    v = check_scrambled(b6, (apply_permutations(b6, old), old))
+    assert rules(v) == {ScrambleRule.DISTINCT_PERMUTATIONS} and v[0].terms == (1, 2)
+    assert "x1 -> x2, x2 -> x6" in str(v[0])
+    res = scramble(b6, seed=36)
+    assert check_scrambled(b6, res) == []
+    assert list(res.permutations[:2]) == old[:2]  # the search differs only where it must
+    actions = [relabelling(m, s) for m, s in zip(b6.terms, res.permutations, strict=True)]
+    assert len(set(actions)) == len(actions)
+    for seed in range(300):  # no seed repeats a relabelling any more
+        r = scramble(b6, seed=seed)
+        acts = [relabelling(m, s) for m, s in zip(b6.terms, r.permutations, strict=True)]
+        assert len(set(acts)) == len(acts), seed
 
 
 def test_check_rejects_kept_variable():

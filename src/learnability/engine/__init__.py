@@ -10,6 +10,7 @@ Public pieces:
 - :func:`train`, :class:`TrainSpec`, :class:`EvalSet`, :class:`TrainResult` — the one loop;
 - :class:`Stationarity` — quasi-stationarity detection;
 - :func:`make_schedule` — learning-rate schedules (constant, cosine, linear decay);
+  :func:`per_member_schedule` — one schedule per member;
 - :func:`lr_sweep`, :class:`LRGrid`, :class:`Selection` — learning-rate sweeps.
 """
 
@@ -37,7 +38,7 @@ from learnability.engine.lr_search import (
 )
 from learnability.engine.modules import ModuleEnsemble, default_init_
 from learnability.engine.optim import SGD, Adam, Optimizer, OptState, make_optimizer
-from learnability.engine.schedules import Schedule, make_schedule
+from learnability.engine.schedules import PerMemberSchedule, Schedule, make_schedule, per_member_schedule
 from learnability.engine.sources import BatchSource, FixedSource, OnlineSource
 from learnability.engine.stacked import MLPSpec, Params, StackedMLP, member_module
 from learnability.engine.stationarity import Stationarity, StationarityDetector, horizon_improvement
@@ -59,6 +60,7 @@ __all__ = [
     "Params",
     "Penalty",
     "PerMemberEvalSet",
+    "PerMemberSchedule",
     "Schedule",
     "Selection",
     "StackedMLP",
@@ -80,6 +82,7 @@ __all__ = [
     "member_module",
     "mse",
     "nll",
+    "per_member_schedule",
     "round_tag",
     "select_lr",
     "train",

@@ -131,7 +131,9 @@ class TrainSpec:
         stop_when_stationary: stop once every member is stationary or diverged.
         compile: fuse the step with ``torch.compile`` (cached per shape; eager fallback on failure).
         schedule: learning-rate multiplier ``schedule(step, max_steps)`` (see
-            :func:`~learnability.engine.schedules.make_schedule`); ``None`` keeps rates constant.
+            :func:`~learnability.engine.schedules.make_schedule`), a float or, from
+            :func:`~learnability.engine.schedules.per_member_schedule`, a ``(K,)`` tensor (one
+            factor per member); ``None`` keeps rates constant.
         log_every: the sink receives ``train_loss`` as the mean of each group of this many steps
             (recorded at the group's last step); 1 logs every step. The returned
             :class:`TrainResult` always holds every step's loss.
@@ -341,6 +343,11 @@ def _evaluate(
     return out
 
 
+def _on(factor: float | Tensor, device: torch.device) -> float | Tensor:
+    """A schedule's factor where the rates live: a float as it is, a per-member tensor moved."""
+    return factor.to(device) if isinstance(factor, Tensor) else factor
+
+
 def _first_bad(losses: np.ndarray, ceiling: np.ndarray, already: np.ndarray, offset: int) -> np.ndarray:
     """Step of each member's first divergent loss in a block (-1 if none); keeps earlier marks."""
     with np.errstate(invalid="ignore"):
@@ -471,7 +478,7 @@ def train(
         block = torch.empty(n, K, device=device, dtype=params[0].dtype)
         for i in range(n):
             x, y = data.next()
-            lr_now = lr_t if spec.schedule is None else lr_t * spec.schedule(done + i, spec.max_steps)
+            lr_now = lr_t if spec.schedule is None else lr_t * _on(spec.schedule(done + i, spec.max_steps), device)
             with torch.no_grad():
                 try:
                     block[i], active = step_fn(params, state, x, y, lr_now, active, ceiling)

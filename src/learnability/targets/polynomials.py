@@ -62,6 +62,7 @@ __all__ = [
     "format_permutation",
     "monomial_exponents",
     "monomial_features",
+    "relabelling",
     "scramble",
 ]
 
@@ -600,7 +601,10 @@ class ScrambleRule(StrEnum):
     """The rules a scrambled polynomial must satisfy (Challenge 2, part B, step 1)."""
 
     PERMUTATION = "permutation"  # every sigma_i is a permutation of the n variables
-    DISTINCT_PERMUTATIONS = "distinct permutations"  # sigma_i != sigma_k for i != k
+    # sigma_i != sigma_k for i != k, as whole permutations AND as relabellings of the monomials'
+    # own variables: two monomials with the same variables must not map them the same way
+    # (permutations that differ only on variables a monomial does not contain act on it identically)
+    DISTINCT_PERMUTATIONS = "distinct permutations"
     EVERY_VARIABLE_REPLACED = "every variable replaced"  # sigma_i(j) != j for x_j in monomial i
     MONOMIAL_CHANGED = "monomial changed"  # no monomial is mapped to itself
     DISTINCT_MONOMIALS = "distinct monomials"  # no two results equal up to commutativity
@@ -696,6 +700,16 @@ def apply_permutations(poly: Polynomial, permutations: Sequence[Sequence[int]]) 
     return Polynomial(poly.n_vars, [m.permuted(s) for m, s in zip(poly.terms, permutations, strict=True)])
 
 
+def relabelling(mono: Monomial, sigma: Sequence[int]) -> tuple[tuple[int, int], ...]:
+    """The action of ``sigma`` on ``mono``: ``((j, sigma(j)) for x_j in mono)``, 0-based.
+
+    Two monomials "share the same permutation" in the sense that matters (Rule 2 of the spec)
+    when their relabellings are equal: the same variables, sent to the same places. Permutations
+    that differ only on variables the monomial does not contain have the same relabelling.
+    """
+    return tuple((j, operator.index(sigma[j])) for j in mono.variables)
+
+
 def _describe(poly: Polynomial, i: int) -> str:
     return f"monomial {poly.terms[i]} (term {i + 1} of {poly.n_terms})"
 
@@ -783,6 +797,24 @@ def check_scrambled(
                     ScrambleRule.DISTINCT_PERMUTATIONS,
                     tuple(idx),
                     (f"monomials {names} share the permutation {format_permutation(sigma)}"),
+                )
+            )
+
+    by_relabelling: dict[tuple[tuple[int, int], ...], list[int]] = defaultdict(list)
+    for i, sigma in valid.items():
+        by_relabelling[relabelling(original.terms[i], sigma)].append(i)
+    for action, idx in by_relabelling.items():
+        if len(idx) > 1 and len({valid[i] for i in idx}) > 1:  # equal whole permutations: reported above
+            names = ", ".join(str(original.terms[i]) for i in idx)
+            moves = ", ".join(f"{_var(j)} -> {_var(k)}" for j, k in action)
+            out.append(
+                RuleViolation(
+                    ScrambleRule.DISTINCT_PERMUTATIONS,
+                    tuple(idx),
+                    (
+                        f"monomials {names} have permutations that differ only on variables they do not "
+                        f"contain: both relabel {moves}"
+                    ),
                 )
             )
 
@@ -915,7 +947,8 @@ def scramble(poly: Polynomial, *, seed: int, max_nodes: int = DEFAULT_MAX_NODES)
 
     Monomial ``i`` (canonical order) gets a permutation ``sigma_i`` of the variables and becomes
     ``x_j -> x_sigma_i(j)``, coefficient and exponents carried along, such that every rule of
-    :func:`check_scrambled` holds: the ``sigma_i`` are distinct, each moves every variable of its
+    :func:`check_scrambled` holds: the ``sigma_i`` are distinct (as permutations and as
+    relabellings of their monomial's variables, :func:`relabelling`), each moves every variable of its
     monomial and changes the monomial, no two results are the same monomial, and the result
     depends on all ``n`` variables.
 
@@ -925,9 +958,10 @@ def scramble(poly: Polynomial, *, seed: int, max_nodes: int = DEFAULT_MAX_NODES)
     BLAKE2b(seed, i) -- a lazy Fisher-Yates shuffle of all ``n!`` permutations when ``n <= 7``,
     otherwise up to 4096 independently shuffled permutations -- skipping those
     that keep one of the monomial's variables in place, leave the monomial unchanged, repeat an
-    earlier ``sigma`` or an earlier resulting monomial, or leave fewer variable slots than needed
-    to cover all ``n`` variables. A dead end backtracks. The first complete assignment is returned;
-    for ``B6`` that is essentially one independent draw per monomial.
+    earlier ``sigma``, an earlier relabelling or an earlier resulting monomial, or leave fewer
+    variable slots than needed to cover all ``n`` variables. A dead end backtracks. The first
+    complete assignment is returned; for ``B6`` that is essentially one independent draw per
+    monomial.
 
     Args:
         poly: the polynomial to scramble (e.g. ``bell_polynomial(6)``).
@@ -972,6 +1006,7 @@ def scramble(poly: Polynomial, *, seed: int, max_nodes: int = DEFAULT_MAX_NODES)
 
     chosen: list[tuple[Permutation, Exponents]] = []
     used_perms: set[Permutation] = set()
+    used_actions: set[tuple[tuple[int, int], ...]] = set()  # relabellings of the chosen monomials
     used_powers: set[Exponents] = set()
     cover = [0] * n  # cover[j]: chosen results containing x_j
     stack = [candidates(0)]
@@ -987,7 +1022,8 @@ def scramble(poly: Polynomial, *, seed: int, max_nodes: int = DEFAULT_MAX_NODES)
                     "large enough for the search to find a valid scrambling of " + poly.to_text(),
                     max_nodes,
                 )
-            if sigma in used_perms or powers in used_powers:
+            action = relabelling(terms[i], sigma)
+            if sigma in used_perms or powers in used_powers or action in used_actions:
                 continue
             covered = sum(c > 0 for c in cover) + sum(1 for j, e in enumerate(powers) if e > 0 and cover[j] == 0)
             if covered + slots[i + 1] < n:
@@ -999,12 +1035,14 @@ def scramble(poly: Polynomial, *, seed: int, max_nodes: int = DEFAULT_MAX_NODES)
                 sigma, powers = chosen.pop()
                 used_perms.discard(sigma)
                 used_powers.discard(powers)
+                used_actions.discard(relabelling(terms[len(chosen)], sigma))
                 for j, e in enumerate(powers):
                     cover[j] -= e > 0
             continue
         chosen.append((sigma, powers))
         used_perms.add(sigma)
         used_powers.add(powers)
+        used_actions.add(relabelling(terms[i], sigma))
         for j, e in enumerate(powers):
             cover[j] += e > 0
         if len(chosen) == len(terms):

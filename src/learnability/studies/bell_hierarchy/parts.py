@@ -1,9 +1,11 @@
 """Building blocks of the ``bell-hierarchy`` study (Challenge 2, part B), each testable alone.
 
 * :class:`SharedInputSource` -- one input set labelled by several targets; member ``k`` of the
-  ensemble learns target ``groups[k]``. Both polynomials train in *one* ensemble, which halves
-  the per-step Python overhead of the engine on a CPU.
+  ensemble learns target ``groups[k]``; every target trains in *one* ensemble (one Python step
+  for all members); ``start_step`` resumes the streams (continued training).
 * :func:`draw_inputs` -- i.i.d. inputs from ``U[0, 2]^n``.
+* :func:`family_names`, :func:`derangement`, :func:`relabel_inputs` -- the targets' names and the
+  negative control (B_n with its inputs relabelled by one global permutation).
 * :func:`legendre_features` / :func:`polynomial_least_squares` -- the degree-``D`` least-squares
   "knows the function class" baseline in an orthonormal (tensor-product Legendre) basis, so the
   normal equations stay well conditioned and the fit is exact to rounding.
@@ -36,11 +38,14 @@ __all__ = [
     "BellDataSets",
     "SharedInputSource",
     "compute_baselines",
+    "derangement",
     "draw_inputs",
+    "family_names",
     "legendre_features",
     "linear_least_squares",
     "make_data",
     "polynomial_least_squares",
+    "relabel_inputs",
     "relative_mse",
     "sweep_design",
     "target_names",
@@ -85,18 +90,22 @@ class SharedInputSource:
     stream depends only on its seed and its target, never on the other members: member ``k``
     sees the batches that ``FixedSource(x, y[groups[k]])`` gives a lone model with that seed.
     Like ``FixedSource``, the ``N % B`` points left over by an epoch's order are skipped.
+    ``start_step`` resumes every stream at that step (the orders of earlier epochs are drawn and
+    discarded), so training ``a`` steps and then ``b`` more from ``start_step=a`` sees the batches
+    of one uninterrupted run of ``a + b`` steps.
 
     Args:
         x: ``(N, n)`` inputs shared by every target.
         y: ``(G, N, d_out)`` targets, one row per group.
         groups: ``(K,)`` target index of each member, in ``[0, G)``.
         batch_size: ``B``.
+        start_step: the step at which the streams begin (0: a fresh run).
 
     Raises:
         ParameterError: on mismatched shapes, an empty or out-of-range ``groups``, a bad ``B``.
     """
 
-    def __init__(self, x: Tensor, y: Tensor, groups: Sequence[int], *, batch_size: int) -> None:
+    def __init__(self, x: Tensor, y: Tensor, groups: Sequence[int], *, batch_size: int, start_step: int = 0) -> None:
         owner = "SharedInputSource"
         check_matrix(x, "x", owner, ndim=2)
         check_matrix(y, "y", owner, ndim=3, shape=(None, x.shape[0], None))
@@ -104,6 +113,7 @@ class SharedInputSource:
         g = [int(v) for v in groups]
         if not g or min(g) < 0 or max(g) >= y.shape[0]:
             raise ParameterError("groups", owner, f"a non-empty sequence of ints in [0, {y.shape[0]})", list(groups))
+        self.start_step = check_in_range(start_step, "start_step", owner, low=0, kind=int)
         self.x, self.y, self.batch_size = x, y, batch_size
         self.groups = torch.tensor(g, dtype=torch.long)
         self._gens: list[torch.Generator] = []
@@ -132,17 +142,26 @@ class SharedInputSource:
         self._gens = [torch.Generator(device=device).manual_seed(int(s)) for s in seeds]
         self._order = None
         self._i = 0
+        epochs, within = divmod(self.start_step, self.steps_per_epoch)
+        for _ in range(epochs):  # the orders of the epochs already trained
+            self._new_order()
+        if within:  # the current epoch's order, partly used
+            self._new_order()
+            self._i = within
+        elif epochs:  # the last epoch is used up: the next batch starts a new order
+            self._i = self.steps_per_epoch
+
+    def _new_order(self) -> None:
+        n = self.x.shape[0]
+        self._order = torch.stack([torch.randperm(n, generator=g, device=self.x.device) for g in self._gens])  # (K, N)
+        self._i = 0
 
     def next(self) -> tuple[Tensor, Tensor]:
         """The next batch: inputs ``(K, B, n)`` and targets ``(K, B, d_out)``."""
         if not self._gens:
             raise RuntimeError("SharedInputSource.next() called before start().")
         if self._order is None or self._i == self.steps_per_epoch:
-            n = self.x.shape[0]
-            self._order = torch.stack(
-                [torch.randperm(n, generator=g, device=self.x.device) for g in self._gens]
-            )  # (K, N)
-            self._i = 0
+            self._new_order()
         B = self.batch_size
         idx = self._order[:, self._i * B : (self._i + 1) * B]  # (K, B)
         self._i += 1
@@ -287,8 +306,34 @@ def sweep_design(n_vars: int, *, n_base: int, grid_points: int, seed: int) -> tu
 
 
 def target_names(order: int) -> tuple[str, str]:
-    """Summary keys of the two targets, e.g. ``("B6", "B6_scrambled")``."""
+    """The summary's legacy ``targets`` keys: B_n and its first scrambled twin, e.g.
+    ``("B6", "B6_scrambled")``."""
     return f"B{order}", f"B{order}_scrambled"
+
+
+def family_names(order: int, n_scrambles: int) -> list[str]:
+    """Every target of a run, in ensemble order: ``B6``, the control ``B6_control``, then the
+    scrambles ``B6_scrambled`` (the first, the legacy name), ``B6_scrambled_2``, ..."""
+    b, first = target_names(order)
+    return [b, f"{b}_control", first] + [f"{first}_{i + 1}" for i in range(1, n_scrambles)]
+
+
+def derangement(n: int, *, seed: int) -> tuple[int, ...]:
+    """A uniformly drawn permutation of ``range(n)`` that moves every index (``n >= 2``), 0-based:
+    ``x_j -> x_sigma(j)``. Rejection sampling from ``torch.randperm`` with a seeded generator."""
+    check_in_range(n, "n", "derangement", low=2, kind=int)
+    g = torch.Generator().manual_seed(int(seed))
+    while True:
+        sigma = tuple(int(v) for v in torch.randperm(n, generator=g))
+        if all(sigma[j] != j for j in range(n)):
+            return sigma
+
+
+def relabel_inputs(poly: Polynomial, sigma: Sequence[int]) -> Polynomial:
+    """``poly`` with every variable renamed ``x_j -> x_sigma(j)`` -- one permutation for all
+    monomials: the negative control. With i.i.d. inputs, ``relabel_inputs(p, s)(x)`` has the
+    distribution of ``p(x)`` and the Sobol indices of ``p`` moved by ``sigma``."""
+    return Polynomial(poly.n_vars, [m.permuted(sigma) for m in poly.terms])
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,14 @@ Every mean over seeds with a 95% interval is an :class:`~learnability.analysis.E
 ending in ``_est``); the flat ``x`` / ``x_ci`` keys that ``summary.json`` has always had (read by
 ``examples/bell_hierarchy.ipynb`` and users) are derived from it as computed fields. Per-seed lists
 (``x_per_seed``) keep every seed, NaN included, where an estimate's ``values`` drop NaN.
+
+The legacy keys describe B6 and the *first* scramble under the *primary* (first) schedule:
+``targets.B6``, ``targets.B6_scrambled`` (the scramble with seed ``scramble.seed``, i.e.
+``scrambles[0]``) and ``comparison``. The replicated answer is in ``scrambles`` (per scramble:
+seed, permutations, paired ratio per schedule), ``control`` (the global relabelling, the noise
+floor), ``schedules`` (per schedule: the across-scramble effect, scramble = unit) and
+``confounds`` (variance, Sobol indices, effective dimension of every target; the regression of
+the gap on effective dimension).
 """
 
 from __future__ import annotations
@@ -21,14 +29,22 @@ __all__ = [
     "Baselines",
     "BellResults",
     "Comparison",
+    "Confounds",
+    "ControlFacts",
     "Convergence",
     "DataFacts",
     "NetworkFacts",
+    "PairedRatio",
+    "Regression",
+    "ScheduleEffect",
     "ScrambleFacts",
+    "ScrambleRecord",
     "SensitivityFacts",
     "Sobol",
+    "SweepGroup",
     "SweepVariable",
     "TargetResult",
+    "TargetStatistics",
     "Timing",
     "TrainingFacts",
 ]
@@ -225,12 +241,14 @@ class ScrambleFacts(ResultsModel):
 
 
 class NetworkFacts(ResultsModel):
-    """The residual MLP: layer widths ``dims`` (input first), linear layers, skips, parameters."""
+    """The residual MLP: layer widths ``dims`` (input first), linear layers, skips, parameters,
+    and the reading of the spec's "9 layers" it follows (``custom`` when ``hidden_layers`` was set)."""
 
     linear_layers: int
     skips: int
     params: int
     dims: list[int]
+    reading: str = "10_linear"
 
 
 class DataFacts(ResultsModel):
@@ -245,15 +263,24 @@ class DataFacts(ResultsModel):
 
 
 class TrainingFacts(ResultsModel):
-    """The optimisation protocol as run (``lr_grid``: the initial grid of the sweep)."""
+    """The optimisation protocol as run: schedules (the first is primary), the rate grid and the
+    successive-halving rungs (epochs, eta) that chose from it."""
 
     optimizer: str
     batch_size: int
     epochs: int
-    lr_schedule: str
+    schedules: list[str]
+    lr_final_fraction: float
     lr_grid: list[float]
+    halving_epochs: list[int]
+    halving_eta: int
     tail_epochs: int
+    seeds: int
     compile: bool
+
+    @property
+    def primary(self) -> str:
+        return self.schedules[0]
 
 
 class SensitivityFacts(ResultsModel):
@@ -289,6 +316,139 @@ class Timing(ResultsModel):
         return getattr(self, f"{phase}_cpu_s")
 
 
+class TargetStatistics(ResultsModel):
+    """What else differs between targets (the confounds), on the Saltelli design over [0, 2]^n.
+
+    ``effective_dim = 1 / sum_i S_i^2`` (1: one input explains everything; n: n equal inputs),
+    ``interaction_share = 1 - sum_i S_i`` (the variance no input explains alone).
+    """
+
+    name: str
+    kind: str  # "hierarchical", "control" or "scrambled"
+    variance: float  # population variance of the test targets
+    mean: float
+    sobol_first: list[float]
+    sobol_total: list[float]
+    effective_dim: float
+    interaction_share: float
+
+
+class PairedRatio(ResultsModel):
+    """One target against B6 under one schedule: relative test MSE ratio paired by seed.
+
+    ``ratio_est``: geometric mean over seeds of target / B6 (same initialisation, data order and
+    inputs per seed) with its 95% interval over seeds; ``ratio_tail_est`` the same for the mean of
+    the last epochs.
+    """
+
+    target: str
+    schedule: str
+    lr: float
+    lr_at_edge: bool
+    test_rel_mse_per_seed: list[float]
+    ratio_est: Estimate
+    ratio_tail_est: Estimate
+    harder_seeds: int
+    seeds: int
+
+    ratio = _mean_of("ratio_est")
+    ratio_ci = _ci_of("ratio_est")
+
+
+class ScrambleRecord(ResultsModel):
+    """One scrambled twin: its seed and permutations (0-based, canonical monomial order), the
+    polynomial, and its paired ratio to B6 per schedule."""
+
+    name: str
+    seed: int
+    permutations: list[list[int]]
+    polynomial: str
+    polynomial_latex: str
+    ratios: dict[str, PairedRatio]
+
+
+class ControlFacts(ResultsModel):
+    """The negative control: B6 with its inputs relabelled by one global derangement.
+
+    Its validity, measured: ``variance_ratio`` = Var(control) / Var(B6) on the (shared) test inputs
+    and ``sobol_max_abs_diff`` = max over inputs of |S_control(sigma(i)) - S_B6(i)| (first and total
+    order): the same task up to sampling noise. ``ratios`` per schedule: the noise floor.
+    """
+
+    name: str
+    seed: int
+    permutation: list[int]
+    polynomial: str
+    variance_ratio: float
+    sobol_max_abs_diff: float
+    ratios: dict[str, PairedRatio]
+
+
+class ScheduleEffect(ResultsModel):
+    """The hierarchy effect under one schedule, the scramble as the unit of replication.
+
+    ``across_est``: geometric mean over scrambles of the per-scramble ratios (each the geometric
+    mean over its paired seeds) with a t-interval over scrambles; ``across_with_b6_noise_est``: the
+    same point with Welch's interval between the scrambles' (geometric-mean) errors and B6's
+    per-seed errors -- it also carries B6's own seed noise, which every ratio shares.
+    ``harder``: scrambles whose ratio exceeds 1 ("holds in harder of n_scrambles");
+    ``harder_significant``: scrambles whose own interval over seeds lies above 1.
+    """
+
+    schedule: str
+    b6_lr: float
+    b6_test_rel_mse_gmean_est: Estimate
+    scrambles_test_rel_mse_gmean_est: Estimate
+    across_est: Estimate
+    across_with_b6_noise_est: Estimate
+    harder: int
+    harder_significant: int
+    n_scrambles: int
+
+    across = _mean_of("across_est")
+    across_ci = _ci_of("across_est")
+
+
+class Regression(ResultsModel):
+    """``log ratio = a + b (d_eff - d_eff(B6))`` over the scrambles of one schedule (OLS).
+
+    ``at_b6_est`` = ``exp(a)`` with its t-interval: the ratio predicted for a scramble whose
+    effective dimension equals B6's -- the hierarchy effect with effective dimension held fixed
+    (``extrapolated`` when B6's value lies outside the scrambles' range). ``slope_est``: ``b`` (log
+    ratio per unit of effective dimension). ``correlation``: Pearson r of log ratio and d_eff.
+    """
+
+    schedule: str
+    slope_est: Estimate
+    at_b6_est: Estimate
+    b6_effective_dim: float
+    effective_dim_range: list[float]
+    extrapolated: bool
+    correlation: float
+    n: int
+
+
+class Confounds(ResultsModel):
+    """Per target the statistics that differ besides hierarchy, and per schedule the regression
+    of the gap on effective dimension and the correlations of the log ratio with each confound
+    (descriptive, over scrambles)."""
+
+    targets: dict[str, TargetStatistics]
+    regressions: dict[str, Regression]
+    correlations: dict[str, dict[str, float]]
+
+
+class SweepGroup(ResultsModel):
+    """One-variable sweep errors of a group of targets (B6, control, scrambles pooled) along one
+    input under the primary schedule; each estimate's values are its units: seeds for one target,
+    scrambles (each averaged over its seeds) for the pooled scrambles."""
+
+    mae_est: Estimate
+    rel_error_est: Estimate
+    corr_est: Estimate
+    target_range: float
+
+
 class BellResults(StudyResults):
     """The summary of a bell-hierarchy run.
 
@@ -297,15 +457,21 @@ class BellResults(StudyResults):
     """
 
     CURVES: ClassVar[str] = "curves"  # per-epoch errors of the final members
-    MEMBERS: ClassVar[str] = "members"  # one row per trained member (tag, target, lr, seed)
-    LR_SWEEP: ClassVar[str] = "lr_sweep"  # one row per rate tried, per target
-    SWEEP_CURVES: ClassVar[str] = "sweep_curves_{target}"  # per-epoch training-subset error per rate
+    MEMBERS: ClassVar[str] = "members"  # one row per final member (target, schedule, lr, seed)
+    LR_SWEEP: ClassVar[str] = "lr_sweep"  # one row per (schedule, target, rate) of the halving
+    SWEEP_CURVES: ClassVar[str] = "sweep_curves"  # per-epoch training-subset error of every rate
     SWEEPS: ClassVar[str] = "sweeps_{target}"  # one-variable sweeps of target and models
+    RATIOS: ClassVar[str] = "ratios"  # one row per (schedule, target, seed): errors and log ratio
 
     targets: dict[str, TargetResult]
     baselines: dict[str, Baselines]
     comparison: Comparison
     scramble: ScrambleFacts
+    scrambles: list[ScrambleRecord]
+    control: ControlFacts
+    schedules: dict[str, ScheduleEffect]
+    confounds: Confounds
+    sweep_groups: dict[str, dict[str, SweepGroup]]
     network: NetworkFacts
     data: DataFacts
     training: TrainingFacts
@@ -314,8 +480,13 @@ class BellResults(StudyResults):
 
     @property
     def names(self) -> list[str]:
-        """The target names, hierarchical first."""
+        """The legacy target names: B_n and its first scramble."""
         return list(self.targets)
+
+    @property
+    def primary(self) -> str:
+        """The primary schedule (that of ``targets`` and ``comparison``)."""
+        return self.training.primary
 
     @property
     def order(self) -> int:

@@ -1,10 +1,19 @@
-"""Training both targets in one ensemble: tensors on the device, the members, the rate sweep.
+"""Training every target in one ensemble: tensors on the device, the members, the rate search.
 
-Member ``k`` of an ensemble learns target ``groups[k]`` (see
-:class:`~learnability.studies.bell_hierarchy.parts.SharedInputSource`); both targets train
-together, which halves the per-step Python overhead of the engine on a CPU. Every evaluation
-logs, per member, ``<set>_loss`` (training units), ``test_mse`` (original units) and
-``<set>_rel`` (MSE / variance of that set's targets) for the test set and a fixed training subset.
+Member ``k`` of an ensemble is a :class:`Member`: it learns target ``target`` (see
+:class:`~learnability.studies.bell_hierarchy.parts.SharedInputSource`) under its own schedule
+(:func:`~learnability.engine.per_member_schedule`) at its own rate, so B6, the control, every
+scramble, both schedules and several rates share one ensemble (one Python step for K members).
+Every evaluation logs, per member, ``<set>_loss`` (training units) and ``<set>_rel`` (MSE /
+variance of that set's targets) for a fixed training subset and (final members) ``test_mse``,
+``test_rel`` for the test set.
+
+The rate search is successive halving (Jamieson & Talwalkar, AISTATS 2016; Li et al., JMLR 2018)
+on *training* error: every (target, schedule) starts with the whole grid; at each epoch of
+``halving_epochs`` the rates are ranked by the training-subset error and the best
+``ceil(n / halving_eta)`` continue -- a continuation, not a restart: parameters, Adam moments,
+data order and the schedule's position carry over, so a surviving member is exactly a run of the
+full protocol stopped early (tests check it) -- and after the last rung the best is chosen.
 
 Shapes: ``G`` targets, ``N`` training points, ``M`` test points, ``F`` training-subset points,
 ``K`` members, ``E`` epochs.
@@ -12,8 +21,9 @@ Shapes: ``G`` targets, ``N`` training points, ``M`` test points, ``F`` training-
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -23,18 +33,16 @@ from torch import Tensor
 
 from learnability.engine import (
     Adam,
-    EvalHistory,
     EvalSet,
     LRGrid,
-    Selection,
+    OptState,
+    Schedule,
     StackedMLP,
-    SweepResult,
     TrainResult,
     TrainSpec,
-    lr_sweep,
     make_schedule,
     mse,
-    round_tag,
+    per_member_schedule,
     train,
 )
 from learnability.studies import StudyContext
@@ -42,13 +50,28 @@ from learnability.studies.bell_hierarchy.config import BellConfig
 from learnability.studies.bell_hierarchy.parts import BellDataSets, SharedInputSource
 from learnability.studies.bell_hierarchy.results import BellResults
 
-__all__ = ["Prepared", "TunedRates", "predict_original", "prepare", "tail_mean", "train_members", "tune_learning_rates"]
+__all__ = [
+    "Checkpoint",
+    "Halving",
+    "Member",
+    "Prepared",
+    "predict_original",
+    "prepare",
+    "tail_mean",
+    "train_members",
+    "tune_learning_rates",
+]
 
-# Tags of the metrics: the sweep's joint initial grid, its extensions per target, the final seeds.
+# Tags of the metrics: the halving rungs (``sweep/rung<r>``) and the final seeds.
 SWEEP_TAG = "sweep"
 FINAL_TAG = "final"
-# The seed column of the members table for sweep members (they all share one seed pair).
-SWEEP_SEED = -1
+# A continued (resumed) member starts with a batch loss ~1e-5 of its initial one that swings over
+# decades between batches: the engine's "100x its first loss" divergence rule would freeze healthy
+# members, so a continuation flags only non-finite losses and absurd blow-ups.
+RESUMED_DIVERGENCE_FACTOR = 1e12
+# A member whose training-subset error is not clearly below the mean predictor's (relative MSE 1)
+# has collapsed: it is ranked last.
+COLLAPSED_REL = 0.95
 
 
 @dataclass
@@ -100,22 +123,100 @@ def prepare(data: BellDataSets, cfg: BellConfig, device: torch.device, fit_seed:
     )
 
 
-def _eval_sets(p: Prepared, groups: Sequence[int]) -> dict[str, EvalSet]:
-    """Test set and training subset, each member against its own target: ``y`` is ``(K, N, 1)``."""
+@dataclass(frozen=True)
+class Member:
+    """One ensemble member's recipe: target index, schedule name, base learning rate."""
+
+    target: int
+    schedule: str
+    lr: float
+
+
+def schedule_of(name: str, cfg: BellConfig) -> Schedule:
+    """The engine schedule of ``name`` ("constant" or "cosine" to ``lr_final_fraction``)."""
+    return make_schedule(name, final=cfg.train.lr_final_fraction)
+
+
+@dataclass(frozen=True)
+class _Shifted:
+    """``schedule`` seen from step ``offset`` of a run of ``total`` steps: a continued member
+    keeps the position on its schedule (the engine counts steps from 0 in each call)."""
+
+    schedule: Schedule
+    offset: int
+    total: int
+
+    def __call__(self, step: int, total: int) -> float | Tensor:
+        return self.schedule(step + self.offset, self.total)
+
+
+class _OffsetSink:
+    """Forwards records to ``sink`` with their steps shifted by ``offset`` (a continuation logs
+    the steps of the whole run, not of its own call)."""
+
+    def __init__(self, sink: Any, offset: int) -> None:
+        self.sink, self.offset = sink, offset
+
+    def log(self, series: str, *, step: int | None = None, tag: str | None = None, value: object = None) -> None:
+        self.sink.log(series, step=None if step is None else step + self.offset, tag=tag, value=value)
+
+    def log_block(
+        self, series: str, steps: Sequence[int] | np.ndarray, values: np.ndarray, *, tag: str | None = None
+    ) -> None:
+        self.sink.log_block(series, np.asarray(steps) + self.offset, values, tag=tag)
+
+
+class _StatefulAdam(Adam):
+    """The engine's Adam, starting from ``start`` (a continuation) and keeping its state in
+    ``self.state`` after training (``train`` updates it in place). Same update, same compiled step."""
+
+    def __init__(self, start: OptState | None = None) -> None:
+        super().__init__()
+        self.start = start
+        self.state: OptState | None = None
+
+    def init(self, params: list[Tensor]) -> OptState:
+        self.state = self.start if self.start is not None else super().init(params)
+        return self.state
+
+
+@dataclass
+class Checkpoint:
+    """Where an ensemble stopped: parameters, Adam state, the step reached (for a continuation)."""
+
+    params: list[Tensor]
+    state: OptState
+    step: int
+
+    def select(self, members: Sequence[int]) -> Checkpoint:
+        """The members ``members`` only (they are independent: nothing mixes members)."""
+        idx = torch.as_tensor(list(members), dtype=torch.long, device=self.params[0].device)
+        return Checkpoint(
+            [p.index_select(0, idx) for p in self.params],
+            OptState(
+                {k: [b.index_select(0, idx) for b in bufs] for k, bufs in self.state.buffers.items()},
+                self.state.step.clone(),
+            ),
+            self.step,
+        )
+
+
+def _eval_sets(p: Prepared, groups: Sequence[int], *, test: bool) -> dict[str, EvalSet]:
+    """Training subset (and test set), each member against its own target: ``y`` is ``(K, N, 1)``."""
     g = torch.as_tensor(list(groups), dtype=torch.long)
     device = p.x_train.device
     scale2 = (p.sd[g] ** 2).to(torch.float32).to(device)  # (K,) training units -> original
     rel_test = (p.sd[g] ** 2 / p.var_test[g]).to(torch.float32).to(device)
     rel_fit = (p.sd[g] ** 2 / p.var_fit[g]).to(torch.float32).to(device)
     g = g.to(device)
-    return {
-        "test": EvalSet(
+    sets = {"train_eval": EvalSet(p.x_fit, p.y_fit_units[g], metrics={"rel": lambda out, y: mse(out, y) * rel_fit})}
+    if test:
+        sets["test"] = EvalSet(
             p.x_test,
             p.y_test_units[g],
             metrics={"mse": lambda out, y: mse(out, y) * scale2, "rel": lambda out, y: mse(out, y) * rel_test},
-        ),
-        "train_eval": EvalSet(p.x_fit, p.y_fit_units[g], metrics={"rel": lambda out, y: mse(out, y) * rel_fit}),
-    }
+        )
+    return sets
 
 
 def train_members(
@@ -124,61 +225,58 @@ def train_members(
     cfg: BellConfig,
     ctx: StudyContext,
     *,
-    groups: Sequence[int],
-    lrs: Sequence[float],
+    members: Sequence[Member],
     init_seeds: Sequence[int],
     data_seeds: Sequence[int],
     tag: str,
-) -> TrainResult:
-    """Train one ensemble; member ``k`` learns target ``groups[k]`` at rate ``lrs[k]``.
+    start: Checkpoint | None = None,
+    end_epoch: int | None = None,
+    test: bool = True,
+) -> tuple[TrainResult, Checkpoint]:
+    """Train one ensemble of ``members`` from scratch (or continue ``start``) up to ``end_epoch``.
 
-    One evaluation per epoch (step 0 included); metrics go to the run folder under ``tag``.
+    The schedule always spans the full ``epochs`` (a member stopped at epoch ``e`` and continued
+    is the same run as one never stopped). One evaluation per epoch (and at the call's first
+    step); metrics go to the run folder under ``tag`` with the run's absolute steps.
+
+    Returns:
+        The engine's result of this call and the checkpoint where it stopped.
     """
     t = cfg.train
-    source = SharedInputSource(p.x_train, p.y_train_units, groups, batch_size=t.batch_size)
+    groups = [m.target for m in members]
+    begin = start.step if start is not None else 0
+    source = SharedInputSource(p.x_train, p.y_train_units, groups, batch_size=t.batch_size, start_step=begin)
     spe = source.steps_per_epoch
-    schedule = None if t.lr_schedule == "constant" else make_schedule(t.lr_schedule, final=t.lr_final_fraction)
+    total = t.epochs * spe
+    end = (t.epochs if end_epoch is None else end_epoch) * spe
+    schedule = _Shifted(per_member_schedule([schedule_of(m.schedule, cfg) for m in members]), begin, total)
     spec = TrainSpec(
-        max_steps=t.epochs * spe,
+        max_steps=end - begin,
         eval_every=spe,
         block=min(t.log_every, spe),
         compile=t.compile,
         schedule=schedule,
         log_every=t.log_every,
+        **({} if start is None else {"divergence_factor": RESUMED_DIVERGENCE_FACTOR}),
     )
-    params = model.init(list(init_seeds), device=p.x_train.device)
-    return train(
+    params = model.init(list(init_seeds), device=p.x_train.device) if start is None else start.params
+    optimizer = _StatefulAdam(None if start is None else start.state)
+    res = train(
         model,
         params,
         loss=mse,
-        optimizer=Adam(),
-        lr=np.asarray(lrs, dtype=np.float64),
+        optimizer=optimizer,
+        lr=np.asarray([m.lr for m in members], dtype=np.float64),
         data=source,
         seeds=list(data_seeds),
         spec=spec,
-        eval_sets=_eval_sets(p, groups),
-        sink=ctx.writer,
+        eval_sets=_eval_sets(p, groups, test=test),
+        sink=ctx.writer if begin == 0 else _OffsetSink(ctx.writer, begin),
         tag=tag,
         progress=ctx.progress,
     )
-
-
-def _select(res: TrainResult, members: Sequence[int]) -> TrainResult:
-    """The members ``members`` of an ensemble's result, as if trained alone (they were
-    independent: no operation mixes members)."""
-    m = np.asarray(members)
-    idx = torch.as_tensor(m, dtype=torch.long, device=res.params[0].device)
-    return TrainResult(
-        params=[q.index_select(0, idx) for q in res.params],
-        lr=res.lr[m],
-        seeds=res.seeds[m],
-        steps=res.steps,
-        train_loss=res.train_loss[:, m],
-        evals={k: EvalHistory(h.steps, h.values[:, m]) for k, h in res.evals.items()},
-        diverged_step=res.diverged_step[m],
-        converged_step=res.converged_step[m],
-        wall_seconds=res.wall_seconds,
-    )
+    assert optimizer.state is not None
+    return res, Checkpoint(res.params, optimizer.state, begin + res.steps)
 
 
 def tail_mean(values: np.ndarray, tail: int) -> np.ndarray:
@@ -188,121 +286,140 @@ def tail_mean(values: np.ndarray, tail: int) -> np.ndarray:
     return epochs[-min(tail, len(epochs)) :].mean(axis=0)
 
 
-def _sweep_score(res: TrainResult, tail: int) -> np.ndarray:
-    """Training error of each rate: the training-subset MSE averaged over the last epochs."""
-    score = tail_mean(res.evals["train_eval_loss"].values.astype(np.float64), tail)
-    return np.where(res.diverged, np.nan, score)
+# --------------------------------------------------------------------------------------------
+# Successive halving
+# --------------------------------------------------------------------------------------------
 
 
 @dataclass
-class TunedRates:
-    """The learning-rate sweeps: one per target, the members trained, the model-steps spent."""
+class Halving:
+    """The rate search: every (schedule, target, rate) member, its scores, who survived.
 
-    sweeps: list[SweepResult]
-    member_rows: list[dict[str, Any]]  # rows of the members table
-    model_steps: int
+    Attributes:
+        members: the grid's members, schedule-major then target then rate.
+        rates: the grid.
+        curves: ``(E + 1, len(members))`` relative training-subset error at each epoch (NaN after a
+            member was dropped).
+        scores: ``(rungs, len(members))`` score at each rung (NaN where not trained).
+        chosen: ``(schedule, target) -> rate``.
+        model_steps: model-steps spent.
+    """
 
-    @property
-    def chosen(self) -> list[float]:
-        return [sw.chosen_lr for sw in self.sweeps]
+    members: list[Member]
+    rates: np.ndarray
+    curves: np.ndarray
+    scores: np.ndarray
+    rung_epochs: list[int]
+    chosen: dict[tuple[str, int], float] = field(default_factory=dict)
+    collapsed: dict[tuple[str, int], bool] = field(default_factory=dict)
+    model_steps: int = 0
+
+    def at_edge(self, schedule: str, target: int) -> bool:
+        """The chosen rate is the lowest or highest of the grid."""
+        lr = self.chosen[(schedule, target)]
+        return bool(np.isclose(lr, self.rates[0]) or np.isclose(lr, self.rates[-1]))
+
+    def table(self, names: Sequence[str]) -> pd.DataFrame:
+        """One row per member: schedule, target, rate, the score at each rung, survived rungs, chosen."""
+        rows = []
+        for k, m in enumerate(self.members):
+            rows.append(
+                {
+                    "schedule": m.schedule,
+                    "target": names[m.target],
+                    "lr": m.lr,
+                    **{f"score_epoch{e}": float(self.scores[r, k]) for r, e in enumerate(self.rung_epochs)},
+                    "rungs": int(np.sum(~np.isnan(self.scores[:, k]))),
+                    "chosen": bool(np.isclose(self.chosen[(m.schedule, m.target)], m.lr)),
+                }
+            )
+        return pd.DataFrame(rows)
+
+
+def rung_score(curves: np.ndarray, end_epoch: int, length: int, tail: int) -> np.ndarray:
+    """Score of each member at a rung ending at ``end_epoch``: the mean relative training-subset
+    error over the last ``min(tail, length)`` epochs (``curves (E + 1, K)``, row ``e`` after epoch
+    ``e``); NaN or collapsed (>= ``COLLAPSED_REL``) members score ``inf``."""
+    window = curves[end_epoch - min(tail, length) + 1 : end_epoch + 1]  # (w, K)
+    with np.errstate(invalid="ignore"):
+        score = window.mean(axis=0)
+    return np.where(np.isfinite(score) & (score < COLLAPSED_REL), score, np.inf)
+
+
+def survivors(scores: np.ndarray, keys: Sequence[Any], keep: int | None) -> list[int]:
+    """Indices (into ``scores``) kept per key (a (schedule, target) pair): the best
+    ``ceil(n / keep)`` of its ``n`` members, or the single best when ``keep`` is None; ties go to
+    the lower index (the lower rate)."""
+    out = []
+    for key in dict.fromkeys(keys):
+        idx = [i for i, k in enumerate(keys) if k == key]
+        n_keep = 1 if keep is None else math.ceil(len(idx) / keep)
+        order = sorted(idx, key=lambda i: (scores[i], i))
+        out += sorted(order[:n_keep])
+    return sorted(out)
 
 
 def tune_learning_rates(
     model: StackedMLP, prep: Prepared, cfg: BellConfig, ctx: StudyContext, names: Sequence[str]
-) -> TunedRates:
-    """One ``lr_sweep`` per target; the initial grids of both targets train as one ensemble.
-
-    Every rate starts from the same initialisation and data order. ``lr_sweep`` asks for round 0
-    (the initial grid) first: it gets that target's members of the joint ensemble; grid extensions
-    (a best rate on an edge) train the new rates of that target alone, tagged
-    ``sweep/<target>/ext<round>``. Saves the sweep table and the per-epoch curves of every rate.
-    """
-    grid = LRGrid(cfg.train.lr_low, cfg.train.lr_high, num=cfg.train.lr_points, max_extensions=cfg.train.lr_extensions)
-    P = len(grid.rates)
+) -> Halving:
+    """Successive halving for every (schedule, target) at once, all members in one ensemble per
+    rung (see the module docstring). Every member starts from the same initialisation and data
+    order. Saves the halving table and the per-epoch training-subset curves."""
+    t = cfg.train
+    rates = LRGrid(t.lr_low, t.lr_high, num=t.lr_points).rates
+    members = [Member(g, s, float(lr)) for s in t.schedules for g in range(len(names)) for lr in rates]
     init, order = ctx.seed("sweep", "init"), ctx.seed("sweep", "data")
-    joint = train_members(
-        model,
-        prep,
-        cfg,
-        ctx,
-        groups=[0] * P + [1] * P,
-        lrs=np.concatenate([grid.rates, grid.rates]),
-        init_seeds=[init] * 2 * P,
-        data_seeds=[order] * 2 * P,
-        tag=SWEEP_TAG,
+    E, R = t.epochs, len(t.halving_epochs)
+    hv = Halving(
+        members, rates, np.full((E + 1, len(members)), np.nan), np.full((R, len(members)), np.nan), t.halving_epochs
     )
-    rows = [
-        {"tag": SWEEP_TAG, "member": k, "target": names[k // P], "lr": float(joint.lr[k]), "seed": SWEEP_SEED}
-        for k in range(2 * P)
-    ]
-    tuned = TunedRates([], rows, joint.steps * 2 * P)
-
-    def train_fn_of(g: int, name: str) -> Callable[[np.ndarray, int], TrainResult]:
-        """``lr_sweep``'s ``train_fn(rates, round_)`` for target ``g``."""
-
-        def train_fn(lrs: np.ndarray, round_: int) -> TrainResult:
-            if round_ == 0:  # the initial grid: already trained together with the other target
-                return _select(joint, range(g * P, (g + 1) * P))
-            n = len(lrs)
-            tag = round_tag(f"{SWEEP_TAG}/{name}", round_)
-            return train_members(
-                model, prep, cfg, ctx, groups=[g] * n, lrs=lrs, init_seeds=[init] * n, data_seeds=[order] * n, tag=tag
-            )
-
-        return train_fn
-
-    step_cap = cfg.train.epochs * (prep.x_train.shape[0] // cfg.train.batch_size)
-    for g, name in enumerate(names):
-        # a member no better than predicting the mean on the scored subset has collapsed
-        failure = float(prep.y_fit_units[g, :, 0].double().var(correction=0))
-        sw = lr_sweep(
-            train_fn_of(g, name),
-            grid,
-            score=lambda r: _sweep_score(r, cfg.train.tail_epochs),
-            selection=Selection("final_loss"),
-            failure_loss=failure,
-            step_cap=step_cap,
+    alive = list(range(len(members)))
+    ck: Checkpoint | None = None
+    begin = 0
+    for r, end in enumerate(t.halving_epochs):
+        sub = [members[i] for i in alive]
+        res, ck = train_members(
+            model,
+            prep,
+            cfg,
+            ctx,
+            members=sub,
+            init_seeds=[init] * len(sub),
+            data_seeds=[order] * len(sub),
+            tag=f"{SWEEP_TAG}/rung{r}",
+            start=ck,
+            end_epoch=end,
+            test=False,
         )
-        tuned.sweeps.append(sw)
-        for round_, r in enumerate(sw.results[1:], start=1):
-            tag = round_tag(f"{SWEEP_TAG}/{name}", round_)
-            tuned.member_rows += [
-                {"tag": tag, "member": k, "target": name, "lr": float(v), "seed": SWEEP_SEED}
-                for k, v in enumerate(r.lr)
-            ]
-            tuned.model_steps += r.steps * len(r.lr)
-    _save_sweeps(tuned.sweeps, cfg, ctx, names)
-    return tuned
-
-
-def _save_sweeps(sweeps: Sequence[SweepResult], cfg: BellConfig, ctx: StudyContext, names: Sequence[str]) -> None:
-    """The sweep table (training score and, for the report only, the test error of every rate)
-    and each target's per-epoch curves, rates in increasing order."""
-    tables = []
-    for name, sw in zip(names, sweeps, strict=True):
-        lrs = np.concatenate([r.lr for r in sw.results])
-        tail = [
-            tail_mean(r.evals["train_eval_rel"].values.astype(np.float64), cfg.train.tail_epochs) for r in sw.results
-        ]
-        info = pd.DataFrame(
-            {
-                "lr": lrs,
-                "train_eval_rel": np.concatenate(tail),
-                "test_rel_final": np.concatenate([r.evals["test_rel"].final for r in sw.results]),
-            }
-        )  # the test error is for the report only: selection never sees it
-        table = sw.table.merge(info, on="lr", how="left")
-        table.insert(0, "target", name)
-        tables.append(table)
-        by_lr = np.argsort(lrs)
-        ctx.writer.save_arrays(
-            BellResults.SWEEP_CURVES.format(target=name),
-            lr=lrs[by_lr],
-            steps=sw.results[0].evals["train_eval_rel"].steps,
-            train_eval_rel=np.concatenate([r.evals["train_eval_rel"].values for r in sw.results], axis=1)[:, by_lr],
-            test_rel=np.concatenate([r.evals["test_rel"].values for r in sw.results], axis=1)[:, by_lr],
-        )
-    ctx.writer.save_table(BellResults.LR_SWEEP, pd.concat(tables, ignore_index=True))
+        hv.model_steps += res.steps * len(sub)
+        ev = res.evals["train_eval_rel"]
+        epochs = (ev.steps // (prep.x_train.shape[0] // t.batch_size)) + begin
+        values = ev.values.astype(np.float64)
+        values[:, res.diverged] = np.nan
+        hv.curves[np.ix_(epochs, alive)] = values
+        score = rung_score(hv.curves[:, alive], end, end - begin, t.tail_epochs)
+        hv.scores[r, alive] = score
+        keys = [(m.schedule, m.target) for m in sub]
+        kept = survivors(score, keys, None if r == R - 1 else t.halving_eta)
+        if r == R - 1:
+            for i in kept:
+                m = sub[i]
+                hv.chosen[(m.schedule, m.target)] = m.lr
+                hv.collapsed[(m.schedule, m.target)] = not np.isfinite(score[i])
+        ck = ck.select(kept)
+        alive = [alive[i] for i in kept]
+        begin = end
+    ctx.writer.save_table(BellResults.LR_SWEEP, hv.table(names))
+    ctx.writer.save_arrays(
+        BellResults.SWEEP_CURVES,
+        train_eval_rel=hv.curves,
+        scores=hv.scores,
+        rung_epochs=np.asarray(t.halving_epochs),
+        lr=np.asarray([m.lr for m in members]),
+        target=np.asarray([m.target for m in members]),
+        schedule=np.asarray([t.schedules.index(m.schedule) for m in members]),
+    )
+    return hv
 
 
 def predict_original(model: StackedMLP, params: list[Tensor], x: Tensor, p: Prepared, groups: Sequence[int]) -> Tensor:
