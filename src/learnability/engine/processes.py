@@ -25,6 +25,7 @@ ones threaded.
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import os
 import time
@@ -99,7 +100,7 @@ def split_members(members: int, shards: int) -> list[slice]:
     """Contiguous, balanced slices of ``range(members)``: sizes differ by at most one."""
     shards = max(1, min(shards, members))
     bounds = np.linspace(0, members, shards + 1).round().astype(int)
-    return [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    return [slice(int(a), int(b)) for a, b in itertools.pairwise(bounds)]
 
 
 class StopBoard:
