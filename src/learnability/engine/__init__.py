@@ -8,6 +8,7 @@ Public pieces:
 - :func:`mse`, :func:`cross_entropy`, :func:`nll`, :func:`accuracy` — per-member losses;
 - :class:`OnlineSource`, :class:`FixedSource` — the two data regimes;
 - :func:`train`, :class:`TrainSpec`, :class:`EvalSet`, :class:`TrainResult` — the one loop;
+- :func:`pick_processes`, :class:`ShardError` — the process layout (``TrainSpec(processes=n)``);
 - :class:`Stationarity` — quasi-stationarity detection;
 - :func:`make_schedule` — learning-rate schedules (constant, cosine, linear decay);
 - :func:`lr_sweep`, :class:`LRGrid`, :class:`Selection` — learning-rate sweeps.
@@ -36,6 +37,7 @@ from learnability.engine.lr_search import (
 )
 from learnability.engine.modules import ModuleEnsemble, default_init_
 from learnability.engine.optim import SGD, Adam, Optimizer, OptState, make_optimizer
+from learnability.engine.processes import ShardError, pick_processes
 from learnability.engine.schedules import Schedule, make_schedule
 from learnability.engine.sources import BatchSource, FixedSource, OnlineSource
 from learnability.engine.stacked import MLPSpec, Params, StackedMLP, member_module
@@ -59,6 +61,7 @@ __all__ = [
     "Penalty",
     "Schedule",
     "Selection",
+    "ShardError",
     "StackedMLP",
     "Stationarity",
     "StationarityDetector",
@@ -77,6 +80,7 @@ __all__ = [
     "member_module",
     "mse",
     "nll",
+    "pick_processes",
     "round_tag",
     "select_lr",
     "train",
