@@ -1,5 +1,6 @@
 """Ensemble == single model: member k trained in an ensemble follows the same trajectory as the same
-network trained alone with nn.Module + torch.optim, for both optimizers and both data regimes."""
+network trained alone with nn.Module + torch.optim, for both optimizers, both data regimes and both
+layouts (in one process, or sharded over worker processes)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from learnability.engine import (
     mse,
     train,
 )
+from learnability.engine.processes import fork_available
 
 STEPS = 200
 SPEC = MLPSpec(5, (16, 16, 16), residual=True)
@@ -45,9 +47,12 @@ def _optimizers(name: str):
     return SGD(momentum=0.9), lambda p, lr: torch.optim.SGD(p, lr=lr, momentum=0.9)
 
 
+@pytest.mark.parametrize("processes", [1, 2])
 @pytest.mark.parametrize("regime", ["online", "fixed"])
 @pytest.mark.parametrize("opt_name", ["adam", "sgd"])
-def test_member_equals_reference_module(regime: str, opt_name: str) -> None:
+def test_member_equals_reference_module(regime: str, opt_name: str, processes: int) -> None:
+    if processes > 1 and not fork_available():
+        pytest.skip("the process layout forks")
     model = StackedMLP(SPEC)
     ours, make_ref = _optimizers(opt_name)
     lrs = LRS if opt_name == "adam" else [x * 5 for x in LRS]
@@ -61,7 +66,7 @@ def test_member_equals_reference_module(regime: str, opt_name: str) -> None:
         lr=lrs,
         data=_source(regime),
         seeds=SEEDS,
-        spec=TrainSpec(max_steps=STEPS, block=64),
+        spec=TrainSpec(max_steps=STEPS, block=64, processes=processes),
     )
     for k in range(len(SEEDS)):
         net = member_module(SPEC, model.layers(init, k))

@@ -153,19 +153,29 @@ def _naive_a(steps: int) -> float:
     return steps / (time.perf_counter() - t0)
 
 
-def _engine(workload: str, members: int, steps: int, compile_: bool) -> float:
-    seeds = list(range(members))
+def _engine_setup(workload: str) -> tuple[StackedMLP, FixedSource | OnlineSource]:
     if workload == "W_B":
         g = torch.Generator().manual_seed(0)
         x = torch.rand(W_B_N, 6, generator=g) * 2
-        data = FixedSource(x, x.sum(1, keepdim=True), batch_size=W_B_BATCH)
-        model = StackedMLP(W_B)
-    else:
-        data = OnlineSource(_uniform02(100), _teacher(), batch_size=W_A_BATCH)
-        model = StackedMLP(W_A)
-    warm = TrainSpec(max_steps=min(20, steps), compile=compile_, block=10)
-    spec = TrainSpec(max_steps=steps, compile=compile_, block=100)
-    for s in (warm, spec):  # the first call compiles (cached), the second is timed
+        return StackedMLP(W_B), FixedSource(x, x.sum(1, keepdim=True), batch_size=W_B_BATCH)
+    return StackedMLP(W_A), OnlineSource(_uniform02(100), _teacher(), batch_size=W_A_BATCH)
+
+
+def _engine(workload: str, members: int, steps: int, compile_: bool, processes: int = 1) -> float:
+    """Steady-state model-steps/s of :func:`train`: the time of ``steps`` steps less that of
+    ``steps // 5`` (so a call's fixed cost — for worker processes, forking and loading the
+    compiled step from torch's cache — is not counted; :func:`_engine_startup` reports it)."""
+    rate, _ = _engine_timed(workload, members, steps, compile_, processes)
+    return rate
+
+
+def _engine_timed(workload: str, members: int, steps: int, compile_: bool, processes: int) -> tuple[float, float]:
+    seeds = list(range(members))
+    model, data = _engine_setup(workload)
+    short = max(1, steps // 5)
+    walls = []
+    for n in (min(20, steps), short, steps):  # the first call compiles (cached), the others are timed
+        spec = TrainSpec(max_steps=n, compile=compile_, block=min(100, n), processes=processes)
         res = train(
             model,
             model.init(seeds),
@@ -174,9 +184,45 @@ def _engine(workload: str, members: int, steps: int, compile_: bool) -> float:
             lr=np.full(members, LR),
             data=data,
             seeds=seeds,
-            spec=s,
+            spec=spec,
         )
-    return steps * members / res.wall_seconds
+        walls.append(res.wall_seconds)
+    per_step = max(walls[2] - walls[1], 1e-9) / (steps - short)
+    return members / per_step, max(0.0, walls[1] - short * per_step)
+
+
+def _vmap(workload: str, members: int, steps: int) -> float:
+    """The ``torch.func`` ensemble: ``stack_module_state`` + ``vmap(grad(functional_call))`` +
+    the stacked Adam update, eager, with the engine's data sources."""
+    spec = W_B if workload == "W_B" else W_A
+    model, data = _engine_setup(workload)
+    seeds = list(range(members))
+    params0 = model.init(seeds)
+    nets = [member_module(spec, model.layers(params0, k)) for k in range(members)]
+    stacked, _ = torch.func.stack_module_state(nets)
+    names = list(stacked)
+    params = [stacked[n].detach() for n in names]
+    base = member_module(spec, model.layers(params0, 0)).to("meta")
+
+    def loss_one(flat: tuple[torch.Tensor, ...], x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        out = torch.func.functional_call(base, dict(zip(names, flat, strict=True)), (x,))
+        return nn.functional.mse_loss(out, y)
+
+    grad_fn = torch.func.vmap(torch.func.grad(loss_one))
+    opt = Adam()
+    state = opt.init(params)
+    lr = torch.full((members,), LR, dtype=torch.float64)
+    active = torch.ones(members, dtype=torch.bool)
+    data.start(seeds, torch.device("cpu"))
+    warm = min(5, steps // 5)
+    t0 = 0.0
+    for s in range(steps + warm):
+        if s == warm:
+            t0 = time.perf_counter()
+        x, y = data.next()
+        grads = grad_fn(tuple(params), x, y)
+        opt.update_(params, list(grads), state, lr, active)
+    return steps * members / (time.perf_counter() - t0)
 
 
 def _load_average() -> float | None:
@@ -225,36 +271,55 @@ def run_bench(
     compile_: bool = True,
     echo: Callable[[str], None] = print,
     repeats: int | None = None,
+    processes: int | None = None,
+    extra: dict[tuple[str, str], Callable[[int, int], float]] | None = None,
 ) -> dict[str, object]:
-    """Measure the engine against the naive loop on W_B and W_A; print and return the figures.
+    """Measure the engine against the naive loop and ``torch.func`` on W_B and W_A; print and return.
+
+    Methods, side by side: ``naive`` (one ``nn.Module`` at a time, ``torch.optim.Adam``), ``vmap``
+    (``torch.func`` ensemble of K members), ``engine-eager`` and ``engine-compiled`` (K members in
+    this process, torch's threads) and the same with ``-procN`` (K members sharded over N
+    single-thread worker processes, ``TrainSpec(processes=N)``), plus any ``extra`` figures (e.g.
+    the JAX reference of ``benchmarks/``). Engine figures are steady-state rates; the process
+    layout's fixed cost per :func:`train` call (forking, loading the compiled step) is printed apart.
 
     Args:
         quick: fewer steps (a smoke check of the benchmark itself, not a measurement).
-        members: K, members trained at once by the engine.
+        members: K, members trained at once by the engine and by ``vmap``.
         compile_: include the compiled engine (eager is always measured).
         echo: where lines are printed.
         repeats: measurements of each figure (the median is reported); default 3 with
             ``quick``, 2 otherwise.
+        processes: worker processes of the sharded layout (default: the cores available; fewer
+            than 2 leaves the layout out).
+        extra: ``(workload, method) -> measure(members, steps) -> model-steps/s``; counted as an
+            alternative to the engine.
 
     Returns:
-        ``threads``, ``peak_gflops``, ``members``, ``results`` (one dict per figure, with its
-        ``spread``: fastest / slowest repeat), ``reliable`` and ``problems`` (see
-        :func:`stability_problems`). When not reliable, no ratio to the naive loop is printed.
+        ``threads``, ``peak_gflops``, ``members``, ``processes``, ``results`` (one dict per figure,
+        with its ``spread``: fastest / slowest repeat), ``startup_s`` (process layout, per call),
+        ``reliable`` and ``problems`` (see :func:`stability_problems`). When not reliable, no
+        ratio is printed.
     """
     repeats = repeats if repeats is not None else (REPEATS_QUICK if quick else REPEATS_FULL)
     loads = [_load_average()]
     threads = torch.get_num_threads()
-    steps_b, steps_a = (200, 10) if quick else (2000, 60)
-    naive_steps_b, naive_steps_a = (200, 10) if quick else (1500, 60)
+    processes = min(_cores() if processes is None else processes, members)
+    steps_b, steps_a = (100, 10) if quick else (2000, 60)
+    naive_steps_b, naive_steps_a = (100, 10) if quick else (1500, 60)
+    vmap_steps_b, vmap_steps_a = (20, 5) if quick else (300, 30)
     echo(
-        f"learnability bench — torch {torch.__version__}, {threads} threads, K={members}"
-        f"{' (quick: figures are indicative only)' if quick else ''}"
+        f"learnability bench — torch {torch.__version__}, {threads} threads, K={members}, "
+        f"process layout: {processes} x 1 thread{' (quick: figures are indicative only)' if quick else ''}"
     )
     peak = measure_peak_gflops(1024 if quick else PEAK_SIZE)
     echo(f"peak fp32 matmul: {peak:.1f} GFLOP/s")
     results: list[BenchResult] = []
     modes = [("eager", False)] + ([("compiled", True)] if compile_ else [])
+    layouts = [1] + ([processes] if processes >= 2 else [])
     measured: dict[str, list[float]] = {}
+    startup: dict[str, float] = {}
+    alternatives = {"naive", "vmap"} | {m for _, m in (extra or {})}
 
     def figure(wl: str, method: str, k: int, fl: float, measure: Callable[[], float]) -> None:
         values = [measure() for _ in range(repeats)]
@@ -263,26 +328,48 @@ def run_bench(
         spread = max(values) / min(values) if min(values) > 0 else float("inf")
         results.append(BenchResult(wl, method, k, rate, rate * fl / 1e9, spread))
 
-    for wl, spec, batch, naive, n_naive, n_eng in (
-        ("W_B", W_B, W_B_BATCH, _naive_b, naive_steps_b, steps_b),
-        ("W_A", W_A, W_A_BATCH, _naive_a, naive_steps_a, steps_a),
+    for wl, spec, batch, naive, n_naive, n_vmap, n_eng in (
+        ("W_B", W_B, W_B_BATCH, _naive_b, naive_steps_b, vmap_steps_b, steps_b),
+        ("W_A", W_A, W_A_BATCH, _naive_a, naive_steps_a, vmap_steps_a, steps_a),
     ):
         fl = flops_per_model_step(spec, batch)
         figure(wl, "naive", 1, fl, lambda naive=naive, n=n_naive: naive(n))
-        for name, comp in modes:
-            figure(wl, f"engine-{name}", members, fl, lambda wl=wl, n=n_eng, comp=comp: _engine(wl, members, n, comp))
+        figure(wl, "vmap", members, fl, lambda wl=wl, n=n_vmap: _vmap(wl, members, n))
+        for (ewl, method), fn in (extra or {}).items():
+            if ewl == wl:
+                figure(wl, method, members, fl, lambda fn=fn, n=n_eng: fn(members, n))
+        for procs in layouts:
+            for name, comp in modes:
+                method = f"engine-{name}" + (f"-proc{procs}" if procs > 1 else "")
+
+                def measure(
+                    wl: str = wl, n: int = n_eng, comp: bool = comp, procs: int = procs, method: str = method
+                ) -> float:
+                    rate, fixed = _engine_timed(wl, members, n, comp, procs)
+                    if procs > 1:
+                        startup[f"{wl} {method}"] = fixed
+                    return rate
+
+                figure(wl, method, members, fl, measure)
     loads.append(_load_average())
     problems = stability_problems(measured, loads, _cores())
     reliable = not problems
-    ratio_head = f" {'x naive':>8}" if reliable else ""
-    echo(f"{'workload':8} {'method':16} {'K':>4} {'model-steps/s':>14} {'GFLOP/s':>8}{ratio_head} {'% peak':>7}")
+    ratio_head = f" {'x naive':>8} {'x best alt':>10}" if reliable else ""
+    echo(f"{'workload':8} {'method':24} {'K':>4} {'model-steps/s':>14} {'GFLOP/s':>8}{ratio_head} {'% peak':>7}")
     for r in results:
         base = next(b for b in results if b.workload == r.workload and b.method == "naive")
-        ratio = f" {r.model_steps_per_s / base.model_steps_per_s:>8.1f}" if reliable else ""
+        best_alt = max(b.model_steps_per_s for b in results if b.workload == r.workload and b.method in alternatives)
+        ratio = (
+            f" {r.model_steps_per_s / base.model_steps_per_s:>8.1f} {r.model_steps_per_s / best_alt:>10.2f}"
+            if reliable
+            else ""
+        )
         echo(
-            f"{r.workload:8} {r.method:16} {r.members:>4} {r.model_steps_per_s:>14,.0f} "
+            f"{r.workload:8} {r.method:24} {r.members:>4} {r.model_steps_per_s:>14,.0f} "
             f"{r.gflops:>8.1f}{ratio} {100 * r.gflops / peak:>6.0f}%"
         )
+    for name, fixed in startup.items():
+        echo(f"{name}: {fixed:.1f} s fixed cost per train() call (fork, compiled-step cache), not in the rate")
     if not reliable:
         echo(
             f"unreliable measurement: no speed-up ratio is printed ({repeats} repeats of each figure, "
@@ -293,7 +380,9 @@ def run_bench(
         "threads": threads,
         "peak_gflops": peak,
         "members": members,
+        "processes": processes,
         "results": [r.to_dict() for r in results],
+        "startup_s": startup,
         "reliable": reliable,
         "problems": problems,
         "repeats": repeats,

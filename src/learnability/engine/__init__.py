@@ -8,6 +8,7 @@ Public pieces:
 - :func:`mse`, :func:`cross_entropy`, :func:`nll`, :func:`accuracy` — per-member losses;
 - :class:`OnlineSource`, :class:`FixedSource` — the two data regimes;
 - :func:`train`, :class:`TrainSpec`, :class:`EvalSet`, :class:`TrainResult` — the one loop;
+- :func:`pick_processes`, :class:`ShardError` — the process layout (``TrainSpec(processes=n)``);
 - :class:`Stationarity` — quasi-stationarity detection;
 - :func:`make_schedule` — learning-rate schedules (constant, cosine, linear decay);
   :func:`per_member_schedule` — one schedule per member;
@@ -38,6 +39,7 @@ from learnability.engine.lr_search import (
 )
 from learnability.engine.modules import ModuleEnsemble, default_init_
 from learnability.engine.optim import SGD, Adam, Optimizer, OptState, make_optimizer
+from learnability.engine.processes import ShardError, pick_processes
 from learnability.engine.schedules import PerMemberSchedule, Schedule, make_schedule, per_member_schedule
 from learnability.engine.sources import BatchSource, FixedSource, OnlineSource
 from learnability.engine.stacked import MLPSpec, Params, StackedMLP, member_module
@@ -63,6 +65,7 @@ __all__ = [
     "PerMemberSchedule",
     "Schedule",
     "Selection",
+    "ShardError",
     "StackedMLP",
     "Stationarity",
     "StationarityDetector",
@@ -83,6 +86,7 @@ __all__ = [
     "mse",
     "nll",
     "per_member_schedule",
+    "pick_processes",
     "round_tag",
     "select_lr",
     "train",

@@ -29,6 +29,15 @@ from learnability._progress import NULL_PROGRESS, Progress
 from learnability._validation import ParameterError, check_in_range
 from learnability.engine.losses import LossFn
 from learnability.engine.optim import Optimizer, OptState
+from learnability.engine.processes import (
+    RecordingSink,
+    ShardError,
+    StopBoard,
+    fork_available,
+    merge_records,
+    run_shards,
+    split_members,
+)
 from learnability.engine.schedules import Schedule
 from learnability.engine.sources import BatchSource
 from learnability.engine.stationarity import Stationarity, StationarityDetector
@@ -137,6 +146,11 @@ class TrainSpec:
         log_every: the sink receives ``train_loss`` as the mean of each group of this many steps
             (recorded at the group's last step); 1 logs every step. The returned
             :class:`TrainResult` always holds every step's loss.
+        processes: 1 trains every member in this process (torch's threads); n > 1 splits the
+            members into n shards trained by single-thread worker processes, with the same
+            numbers for every member (see :mod:`learnability.engine.processes`; CPU only, falls
+            back to 1 elsewhere). :func:`~learnability.engine.processes.pick_processes` picks it
+            by model size.
     """
 
     max_steps: int
@@ -148,6 +162,7 @@ class TrainSpec:
     compile: bool = False
     schedule: Schedule | None = None
     log_every: int = 1
+    processes: int = 1
 
     def __post_init__(self) -> None:
         check_in_range(self.max_steps, "max_steps", "TrainSpec", low=1, kind=int)
@@ -155,6 +170,7 @@ class TrainSpec:
             check_in_range(self.eval_every, "eval_every", "TrainSpec", low=1, kind=int)
         check_in_range(self.block, "block", "TrainSpec", low=1, kind=int)
         check_in_range(self.log_every, "log_every", "TrainSpec", low=1, kind=int)
+        check_in_range(self.processes, "processes", "TrainSpec", low=1, kind=int)
         check_in_range(self.divergence_factor, "divergence_factor", "TrainSpec", low=1.0, low_inclusive=False)
 
 
@@ -426,6 +442,10 @@ def train(
 
     Returns:
         A :class:`TrainResult`.
+
+    Raises:
+        ShardError: with ``spec.processes > 1``, when worker processes failed; its ``result`` holds
+            the other members' results.
     """
     eval_sets = dict(eval_sets or {})
     progress = progress or NULL_PROGRESS
@@ -441,6 +461,37 @@ def train(
     if torch.any(lr_t < 0) or not torch.all(torch.isfinite(lr_t)):
         raise ParameterError("lr", "train", "finite non-negative rates", lr_t.tolist())
 
+    if spec.processes > 1 and device.type == "cpu" and fork_available() and K > 1:
+        return _train_sharded(
+            model, params, loss=loss, optimizer=optimizer, lr_t=lr_t, data=data, seeds=seeds, spec=spec,
+            eval_sets=eval_sets, sink=sink, tag=tag, progress=progress, penalty=penalty,
+        )  # fmt: skip
+    return _train_here(
+        model, params, loss=loss, optimizer=optimizer, lr_t=lr_t, data=data, seeds=seeds, spec=spec,
+        eval_sets=eval_sets, sink=sink, tag=tag, progress=progress, penalty=penalty,
+    )  # fmt: skip
+
+
+def _train_here(
+    model: Model,
+    params: list[Tensor],
+    *,
+    loss: LossFn,
+    optimizer: Optimizer,
+    lr_t: Tensor,
+    data: BatchSource,
+    seeds: Sequence[int],
+    spec: TrainSpec,
+    eval_sets: dict[str, EvalSet],
+    sink: MetricSink | None,
+    tag: str | None,
+    progress: Progress,
+    penalty: Penalty | None,
+    board: Callable[[int, bool], bool] | None = None,
+) -> TrainResult:
+    """:func:`train` in this process. ``board(done, finished)``: a worker's shared stop decision."""
+    K = int(params[0].shape[0])
+    device = params[0].device
     state = optimizer.init(params)
     data.start(seeds, device)
     active = torch.ones(K, dtype=torch.bool, device=device)
@@ -509,11 +560,14 @@ def train(
         progress.update(n)
         if spec.eval_every and done % spec.eval_every == 0 and done < spec.max_steps:
             run_eval(done)
+        finished = False
         if detector is not None and spec.stop_when_stationary:
-            finished = detector.converged | (diverged_step >= 0)
-            if finished.all():
-                progress.skip(spec.max_steps - done)
-                break
+            finished = bool((detector.converged | (diverged_step >= 0)).all())
+        if board is not None:  # a shard: stop when every shard is finished at this step
+            finished = board(done, finished)
+        if finished:
+            progress.skip(spec.max_steps - done)
+            break
     if sink is not None:
         _flush_train_loss(sink, pending, done, spec.log_every, tag, final=True)
     if not eval_steps or eval_steps[-1] != done:  # an early stop right after an evaluation: not twice
@@ -535,3 +589,104 @@ def train(
         converged_step=converged,
         wall_seconds=wall,
     )
+
+
+def _train_sharded(
+    model: Model,
+    params: list[Tensor],
+    *,
+    loss: LossFn,
+    optimizer: Optimizer,
+    lr_t: Tensor,
+    data: BatchSource,
+    seeds: Sequence[int],
+    spec: TrainSpec,
+    eval_sets: dict[str, EvalSet],
+    sink: MetricSink | None,
+    tag: str | None,
+    progress: Progress,
+    penalty: Penalty | None,
+) -> TrainResult:
+    """:func:`train` with the members split over ``spec.processes`` forked single-thread workers.
+
+    Each worker runs :func:`_train_here` on its slice of members, writing their parameters in
+    place into shared memory; the parent merges the results and replays the workers' metric calls
+    (see :mod:`learnability.engine.processes`).
+    """
+    K = int(params[0].shape[0])
+    slices = split_members(K, spec.processes)
+    shared = [p.detach().clone().share_memory_() for p in params]
+    seeds = list(seeds)
+
+    def work(k: int, board: StopBoard) -> tuple[TrainResult, list | None]:
+        sl = slices[k]
+        recorder = RecordingSink() if sink is not None else None
+        res = _train_here(
+            model, [p[sl] for p in shared], loss=loss, optimizer=optimizer, lr_t=lr_t[sl], data=data,
+            seeds=seeds[sl], spec=spec, eval_sets=eval_sets, sink=recorder, tag=tag, progress=NULL_PROGRESS,
+            penalty=penalty, board=lambda done, finished: board.should_stop(k, done, finished),
+        )  # fmt: skip
+        res.params = []  # in shared memory already
+        return res, None if recorder is None else recorder.calls
+
+    progress.add_total(spec.max_steps)
+    reported = 0
+
+    def on_progress(done: int) -> None:
+        nonlocal reported
+        if done > reported:
+            progress.update(done - reported)
+            reported = done
+
+    t0 = time.perf_counter()
+    outcomes = run_shards(work, len(slices), on_progress=on_progress)
+    wall = time.perf_counter() - t0
+    with torch.no_grad():
+        for p, s in zip(params, shared, strict=True):
+            p.copy_(s)
+    done_ok = [(sl, o) for sl, o in zip(slices, outcomes, strict=True) if isinstance(o, tuple)]
+    errors = [o.message for o in outcomes if not isinstance(o, tuple)]
+    if not done_ok:
+        raise RuntimeError("every worker process failed:\n" + "\n".join(errors))
+    steps = max(o[0].steps for _, o in done_ok)
+    on_progress(steps)
+    if steps < spec.max_steps:
+        progress.skip(spec.max_steps - steps)
+
+    dtype = done_ok[0][1][0].train_loss.dtype
+    train_loss = np.full((steps, K), np.nan, dtype=dtype)
+    diverged_step = np.full(K, -1, dtype=np.int64)
+    converged_step = np.full(K, -1, dtype=np.int64)
+    longest = max((o[0] for _, o in done_ok), key=lambda r: len(next(iter(r.evals.values())).steps) if r.evals else 0)
+    evals = {
+        name: EvalHistory(
+            h.steps.copy(), np.full((len(h.steps), K), np.nan, dtype=np.result_type(h.values, np.float32))
+        )
+        for name, h in longest.evals.items()
+    }
+    for sl, (res, _) in done_ok:
+        train_loss[: res.steps, sl] = res.train_loss
+        diverged_step[sl] = res.diverged_step
+        converged_step[sl] = res.converged_step
+        for name, h in res.evals.items():
+            evals[name].values[: len(h.steps), sl] = h.values
+    merged = TrainResult(
+        params=params,
+        lr=lr_t.cpu().numpy(),
+        seeds=np.asarray(seeds),
+        steps=steps,
+        train_loss=train_loss,
+        evals=evals,
+        diverged_step=diverged_step,
+        converged_step=converged_step,
+        wall_seconds=wall,
+    )
+    if sink is not None:
+        records = [o[1] if isinstance(o, tuple) else None for o in outcomes]
+        merge_records(records, [sl.stop - sl.start for sl in slices], sink)
+    if errors:
+        failed = np.concatenate(
+            [np.arange(sl.start, sl.stop) for sl, o in zip(slices, outcomes, strict=True) if not isinstance(o, tuple)]
+        )
+        raise ShardError(merged, failed, errors)
+    return merged
