@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from learnability._words import plural
 from learnability.analysis import Estimate
 from learnability.report import (
     Figure,
@@ -149,7 +150,7 @@ def _setup_text(res: BellResults) -> Text:
         f"**Data.** {fmt(d.n_train)} training and {fmt(d.n_test)} test inputs from "
         f"U[0, 2]^{dims[0]} (independent draws), shared by every target; targets {std}.\n\n"
         f"**Training.** Adam, batch {tr.batch_size}, {tr.epochs} epochs "
-        f"({fmt(d.steps_per_epoch)} steps each), under {len(tr.schedules)} schedule(s): {scheds}; the "
+        f"({fmt(d.steps_per_epoch)} steps each), under {plural(len(tr.schedules), 'schedule')}: {scheds}; the "
         f"first ({tr.primary}) is the primary one. The rate is tuned for each target and schedule on "
         f"*training* error over {len(grid)} log-spaced rates from {fmt(grid[0])} to {fmt(grid[-1])} by "
         f"successive halving: all rates of every target and schedule train as one ensemble (same "

@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 
 from learnability._validation import ParameterError, parameter_message
-from learnability.config import ConfigSection, StudyConfig
+from learnability.config import ConfigSection, OrderedPair, StudyConfig
 from learnability.models import group_order
 
 __all__ = ["NAME", "SMOKE", "SymmetryDiscoveryConfig", "SymmetryTrain"]
@@ -18,6 +18,8 @@ NAME = "symmetry-discovery"
 
 class SymmetryTrain(ConfigSection):
     """Optimisation settings shared by every member (Adam, one learning rate chosen by a sweep)."""
+
+    ordered_pairs = (OrderedPair("lr_low", "lr_high"),)
 
     steps: int = Field(1000, ge=1, description="Adam steps per member (~90 epochs of the 720 default points).")
     batch_size: int = Field(64, ge=2, description="Mini-batch size (>= 2: it has a covariance).")

@@ -12,7 +12,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from learnability._validation import parameter_message
-from learnability.config import ConfigSection, StudyConfig
+from learnability.config import ConfigSection, OrderedPair, StudyConfig
 from learnability.targets import TEACHER_D_IN, TEACHER_HIDDEN, TEACHER_INPUT_HIGH, TEACHER_INPUT_LOW
 
 __all__ = [
@@ -39,6 +39,8 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9_\-]+$")
 
 class TeacherSettings(ConfigSection):
     """The frozen teacher (part A, item 1) and its input distribution (item 2)."""
+
+    ordered_pairs = (OrderedPair("input_low", "input_high"),)
 
     seed: int = Field(
         0,
@@ -84,6 +86,8 @@ class TeachersSettings(ConfigSection):
 
 class SweepSettings(ConfigSection):
     """The learning-rate sweep (one ensemble per student; part A, item 4)."""
+
+    ordered_pairs = (OrderedPair("lr_low", "lr_high"),)
 
     lr_low: float = Field(
         1e-4,

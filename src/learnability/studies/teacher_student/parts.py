@@ -216,7 +216,7 @@ class LayerPairing:
 
 
 def layer_pairing(n_student_layers: int, n_teacher_layers: int) -> list[LayerPairing]:
-    """Pair each student layer with its comparable teacher layer(s).
+    """Pair each student layer with its comparable teacher layers.
 
     The input layers (fan-in d) and the output layers (fan-out 1) correspond whatever the depths.
     With equal depths every layer pairs with the teacher's layer of the same index; otherwise a

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from learnability._words import plural
 from learnability.analysis import Estimate
 from learnability.report import Figure, Heading, Report, Table, Text, fmt, fmt_est
 from learnability.runs import Run
@@ -78,7 +79,7 @@ def _steps_phrase(st: StudentResults, horizon: float) -> str:
         falling = [f for f, c in zip(t.still_falling, t.converged_step, strict=True) if c < 0 and math.isfinite(f)]
         if falling:
             parts.append(
-                f"teacher {t.teacher_seed}: {len(falling)} run(s) still falling by "
+                f"teacher {t.teacher_seed}: {plural(len(falling), 'run')} still falling by "
                 f"{', '.join(f'{fmt(100 * f)}%' for f in falling)} over {quarter}"
             )
     head = (
@@ -195,7 +196,7 @@ def _distribution_table(name: str, st: StudentResults) -> Table:
         [
             "parameters",
             "role",
-            "teacher layer(s)",
+            "teacher layers",
             "n (student / teacher)",
             "mean (s / t)",
             "std (s / t)",
@@ -266,15 +267,15 @@ def _trainability_text(name: str, st: StudentResults, tol: float, horizon: float
     return (
         f"**{name}.** The sweep trained {sw.rates_tried} rates from {fmt(sw.lr_min)} to "
         f"{fmt(sw.lr_max)} as one ensemble on the tuning teacher (seed {sw.tuning_teacher_seed}, "
-        f"training batches only; {sw.extensions} extension(s) past an edge); "
+        f"training batches only; {plural(sw.extensions, 'extension')} past an edge); "
         f"{sw.n_diverged} diverged, {sw.n_collapsed_above} above the chosen rate collapsed "
         f"to the mean predictor and {sw.n_collapsed_below} below it were still no better "
         f"than the mean predictor at the cap (too slow). "
-        f"{sw.n_good} rate(s) came within {fmt(100 * tol)}% of the best final training loss "
+        f"{plural(sw.n_good, 'rate')} came within {fmt(100 * tol)}% of the best final training loss "
         f"(relative {fmt(sw.best_final_rel)}); {pick}, which {edge}. Trained at that rate on "
-        f"{st.teachers} evaluation teacher(s) x seeds ({st.seeds} runs) for "
+        f"{plural(st.teachers, 'evaluation teacher')} x seeds ({st.seeds} runs) for "
         f"{fmt(st.steps)} steps: {_steps_phrase(st, horizon)}."
-        + (f" {st.seeds_diverged} run(s) diverged and are excluded." if st.seeds_diverged else "")
+        + (f" {plural(st.seeds_diverged, 'run')} diverged and are excluded." if st.seeds_diverged else "")
     )
 
 
@@ -486,8 +487,9 @@ def _setup_text(results: TeacherStudentResults, run: Run) -> str:
         "sample; every number below is in original units"
     )
     return (
-        f"Frozen teachers {dims} (weights and biases i.i.d. N(0, {fmt(t.init_std)}^2)): {n} evaluation "
-        f"teacher(s) (seeds {seeds}), each labelling its own {fmt(results.test_set.n)} fixed test inputs "
+        f"Frozen teachers {dims} (weights and biases i.i.d. N(0, {fmt(t.init_std)}^2)): "
+        f"{plural(n, 'evaluation teacher')} (seeds {seeds}), each labelling its own "
+        f"{fmt(results.test_set.n)} fixed test inputs "
         f"from U[{fmt(cfg.teacher.input_low)}, {fmt(cfg.teacher.input_high)}]^{t.d_in}; Var(y_test) "
         f"ranges {fmt(min(var))} .. {fmt(max(var))} across them, so every MSE is also given relative "
         "to its own teacher's Var(y_test) (1 = predicting the mean). Students train online on "
