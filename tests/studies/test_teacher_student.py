@@ -591,9 +591,18 @@ def test_sentences_flip_with_the_numbers(smoke_run: Callable[[str], Run]) -> Non
     changed = res.model_copy(update={"students": {**res.students, name: stat}})
     assert f"all {st.seeds} runs became quasi-stationary" in _report_text(changed, run_)
     falling = [
-        t.model_copy(update={"converged_step": [-1] * 3, "still_falling": [0.1, 0.2, 0.3]}) for t in st.per_teacher
+        t.model_copy(update={"converged_step": [None] * 3, "still_falling": [0.1, 0.2, 0.3]}) for t in st.per_teacher
     ]
-    moving = st.model_copy(update={"converged_step": [-1] * st.seeds, "stationary": 0.0, "per_teacher": falling})
+    moving = st.model_copy(update={"converged_step": [None] * st.seeds, "stationary": 0.0, "per_teacher": falling})
     changed = res.model_copy(update={"students": {**res.students, name: moving}})
     text = _report_text(changed, run_)
     assert f"teacher {st.per_teacher[0].teacher_seed}: 3 run(s) still falling by 10%, 20%, 30%" in text
+
+
+def test_never_stationary_is_null_not_minus_one(smoke_run) -> None:
+    """summary.json says "did not converge" with null (the engine's -1 never leaks into it)."""
+    s = smoke_run("teacher-student").summary
+    for student in s["students"].values():
+        assert all(c is None or c >= 0 for c in student["converged_step"])
+        for t in student["per_teacher"]:
+            assert all(c is None or c >= 0 for c in t["converged_step"])

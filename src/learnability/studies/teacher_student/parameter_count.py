@@ -248,7 +248,8 @@ def _results_of(summary: Mapping[str, Any], name: str) -> dict[str, Any]:
         "lr_at_edge": bool(st["sweep"]["at_edge"]),
         "lr_extensions": st["sweep"]["extensions"],
         "steps": st["steps"],
-        "stationary": sum(c >= 0 for c in st["converged_step"]),
+        # null (-1 in runs written before 2026-12-04): not stationary within the cap
+        "stationary": sum(c is not None and c >= 0 for c in st["converged_step"]),
         "seconds": _num(st["timing"]["sweep_seconds"]) + _num(st["timing"]["seeds_seconds"]),
         "ols_test_rel_mse": _num(b["linear"]["test_rel_mse"]),
         "mean_test_rel_mse": _num(b["mean"]["test_rel_mse"]),

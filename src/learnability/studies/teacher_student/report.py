@@ -76,7 +76,7 @@ def _steps_phrase(st: StudentResults, horizon: float) -> str:
         return f"all {n} runs became quasi-stationary (at steps {fmt(min(conv))}-{fmt(max(conv))})"
     parts = []
     for t in st.per_teacher:
-        falling = [f for f, c in zip(t.still_falling, t.converged_step, strict=True) if c < 0 and math.isfinite(f)]
+        falling = [f for f, c in zip(t.still_falling, t.converged_step, strict=True) if c is None and math.isfinite(f)]
         if falling:
             parts.append(
                 f"teacher {t.teacher_seed}: {plural(len(falling), 'run')} still falling by "

@@ -349,7 +349,7 @@ class TeacherRun(ResultsModel):
     train_rel_mse_per_seed: list[float]  # at the final parameters, on a fresh training sample
     test_rel_mse_est: Estimate
     train_rel_mse_est: Estimate
-    converged_step: list[int]
+    converged_step: list[int | None]  # None: not quasi-stationary within the cap
     still_falling: list[float]
 
     @computed_field
@@ -414,7 +414,7 @@ class StudentResults(ResultsModel):
     seeds_diverged: int
     teachers: int  # evaluation teachers with at least one run that did not diverge
     unit: str  # "teacher" or "seed": the unit of replication of the intervals
-    converged_step: list[int]  # -1: not quasi-stationary within the cap
+    converged_step: list[int | None]  # None (null in summary.json): not quasi-stationary within the cap
     step_cap: int
     stationary: float  # fraction of runs found stationary
     test_mse_per_seed: list[float]
@@ -474,7 +474,7 @@ class StudentResults(ResultsModel):
     @property
     def stationary_steps(self) -> list[int]:
         """Steps at which the runs that became quasi-stationary did so."""
-        return [c for c in self.converged_step if c >= 0]
+        return [c for c in self.converged_step if c is not None]
 
 
 class ParameterCountInfo(ResultsModel):

@@ -439,7 +439,7 @@ def student_results(task: Task, name: str, hidden: Sequence[int]) -> StudentResu
                 train_rel_mse_per_seed=(train_mse_all[runs] / td.var_test).tolist(),
                 test_rel_mse_est=seed_estimate(test_mse_all[runs] / td.var_test),
                 train_rel_mse_est=seed_estimate(train_mse_all[runs] / td.var_test),
-                converged_step=[int(c) for c in res.converged_step[runs]],
+                converged_step=_steps_or_none(res.converged_step[runs]),
                 still_falling=[float(f) for f in falling[runs]],
             )
         )
@@ -458,7 +458,7 @@ def student_results(task: Task, name: str, hidden: Sequence[int]) -> StudentResu
         seeds_diverged=int(res.diverged.sum()),
         teachers=len(set(g_ok.tolist())),
         unit=unit,
-        converged_step=[int(s) for s in res.converged_step[ok]],
+        converged_step=_steps_or_none(res.converged_step[ok]),
         step_cap=tr.max_steps,
         stationary=float(np.mean(res.converged_step[ok] >= 0)),
         test_mse_per_seed=test_mse.tolist(),
@@ -600,3 +600,8 @@ def run(cfg: TeacherStudentConfig, ctx: StudyContext) -> TeacherStudentResults:
         window=cfg.train.window,
         parameter_count=pc,
     )
+
+
+def _steps_or_none(steps: np.ndarray) -> list[int | None]:
+    """The engine's converged steps with its -1 ("never stationary") as None (null in JSON)."""
+    return [int(c) if c >= 0 else None for c in steps]
