@@ -596,7 +596,7 @@ def test_sentences_flip_with_the_numbers(smoke_run: Callable[[str], Run]) -> Non
     moving = st.model_copy(update={"converged_step": [None] * st.seeds, "stationary": 0.0, "per_teacher": falling})
     changed = res.model_copy(update={"students": {**res.students, name: moving}})
     text = _report_text(changed, run_)
-    assert f"teacher {st.per_teacher[0].teacher_seed}: 3 run(s) still falling by 10%, 20%, 30%" in text
+    assert f"teacher {st.per_teacher[0].teacher_seed}: 3 runs still falling by 10%, 20%, 30%" in text
 
 
 def test_never_stationary_is_null_not_minus_one(smoke_run) -> None:
