@@ -118,10 +118,11 @@ def test_quick_bench_prints_no_ratio_when_unstable(monkeypatch) -> None:
     monkeypatch.setattr(bench, "measure_peak_gflops", lambda *a, **k: 10.0)
     monkeypatch.setattr(bench, "_naive_b", lambda steps: next(rates))
     monkeypatch.setattr(bench, "_naive_a", lambda steps: next(rates))
-    monkeypatch.setattr(bench, "_engine", lambda *a: next(rates))
+    monkeypatch.setattr(bench, "_vmap", lambda *a: next(rates))
+    monkeypatch.setattr(bench, "_engine_timed", lambda *a: (next(rates), 0.0))
     monkeypatch.setattr(bench, "_load_average", lambda: 0.0)
     lines: list[str] = []
-    res = bench.run_bench(quick=True, members=4, compile_=False, echo=lines.append)
+    res = bench.run_bench(quick=True, members=4, compile_=False, processes=1, echo=lines.append)
     assert res["reliable"] is False and res["repeats"] == 3
     assert not any("x naive" in ln for ln in lines)
     assert lines[-1].startswith("unreliable measurement: no speed-up ratio is printed")
@@ -132,10 +133,11 @@ def test_quick_bench_prints_the_ratio_when_stable(monkeypatch) -> None:
     monkeypatch.setattr(bench, "measure_peak_gflops", lambda *a, **k: 10.0)
     monkeypatch.setattr(bench, "_naive_b", lambda steps: 100.0)
     monkeypatch.setattr(bench, "_naive_a", lambda steps: 10.0)
-    monkeypatch.setattr(bench, "_engine", lambda *a: 1000.0)
+    monkeypatch.setattr(bench, "_vmap", lambda *a: 50.0)
+    monkeypatch.setattr(bench, "_engine_timed", lambda *a: (1000.0, 0.0))
     monkeypatch.setattr(bench, "_load_average", lambda: 0.0)
     lines: list[str] = []
-    res = bench.run_bench(quick=True, members=4, compile_=False, echo=lines.append)
+    res = bench.run_bench(quick=True, members=4, compile_=False, processes=1, echo=lines.append)
     assert res["reliable"] is True and any("x naive" in ln for ln in lines)
     assert any(ln.startswith("W_B      engine-eager") and " 10.0 " in ln for ln in lines)
 
