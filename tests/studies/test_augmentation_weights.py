@@ -26,23 +26,49 @@ from learnability.studies.images.data import (
 # ------------------------------------------------------------------------------------------
 # Data choice
 # ------------------------------------------------------------------------------------------
-def _write_tiny_mnist(root: Path, n: int = 12) -> None:
+def _write_tiny_idx(root: Path, n: int = 12, *, splits: tuple[str, ...] = ("train", "test")) -> None:
     rng = np.random.default_rng(0)
-    for img, lab in (
-        ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-        ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
-    ):
-        write_idx(root / img, rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8))
-        write_idx(root / lab, (np.arange(n) % 10).astype(np.uint8))
+    root.mkdir(parents=True, exist_ok=True)
+    files = {
+        "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+        "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+    }
+    for split in splits:
+        img, lab = files[split]
+        # gzipped, as Debian's dataset-fashion-mnist ships them
+        write_idx(root / f"{img}.gz", rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8), compress=True)
+        write_idx(root / f"{lab}.gz", (np.arange(n) % 10).astype(np.uint8), compress=True)
 
 
-def test_auto_uses_mnist_only_when_its_files_are_present(tmp_path: Path) -> None:
-    assert resolve_dataset("auto", tmp_path)[0] == "digits"
-    _write_tiny_mnist(tmp_path)
-    name, reason = resolve_dataset("auto", tmp_path)
-    assert name == "mnist" and str(tmp_path) in reason
+def test_auto_prefers_mnist_then_fashion_mnist_then_the_digits(tmp_path: Path) -> None:
+    root, system = tmp_path / "data", tmp_path / "usr-share-datasets"
+    choice = resolve_dataset("auto", root, system_dirs=[system])
+    assert choice.name == "digits" and choice.root is None
+    assert "apt-get install dataset-fashion-mnist" in choice.reason and str(system) in choice.reason
+    # Debian's layout: <system>/fashion-mnist/*.gz; a single split is not enough.
+    _write_tiny_idx(system / "fashion-mnist", splits=("train",))
+    assert resolve_dataset("auto", root, system_dirs=[system]).name == "digits"
+    _write_tiny_idx(system / "fashion-mnist", splits=("test",))
+    choice = resolve_dataset("auto", root, system_dirs=[system])
+    assert (choice.name, choice.root) == ("fashion-mnist", system)
+    assert "no mnist files" in choice.reason
+    # MNIST wins wherever it is, the data root first.
+    _write_tiny_idx(system / "mnist")
+    assert resolve_dataset("auto", root, system_dirs=[system]).root == system
+    _write_tiny_idx(root)
+    choice = resolve_dataset("auto", root, system_dirs=[system])
+    assert (choice.name, choice.root) == ("mnist", root) and str(root) in choice.reason
+    # An explicit name is kept and found in the system folder too (IDX files at the top of a root
+    # are both MNIST and Fashion-MNIST by name, hence another root here).
+    assert resolve_dataset("fashion-mnist", tmp_path / "empty", system_dirs=[system]).root == system
+    assert resolve_dataset("digits", root, system_dirs=[system]).reason == "chosen in the config"
+
+
+def test_auto_loads_mnist_from_the_data_root(tmp_path: Path) -> None:
+    _write_tiny_idx(tmp_path)
     splits = load_image_splits(ImageDataSettings(data_root=str(tmp_path)))
     assert splits.name == "mnist" and splits.train_images.shape == (12, 1, 28, 28)
+    assert splits.info()["dataset_root"] == str(tmp_path) and str(tmp_path) in splits.description
     # The normaliser is fitted on the training images: population mean and std.
     assert math.isclose(float(splits.normalizer.mean_[0]), float(splits.train_images.mean()), rel_tol=1e-6)
 
@@ -154,7 +180,7 @@ def test_symmetry_scores_know_symmetric_templates() -> None:
 def test_smoke_run_reports_its_numbers(smoke_run) -> None:
     run = smoke_run("augmentation-weights")
     res = run.results
-    assert run.complete and res.dataset == resolve_dataset("auto", None)[0]
+    assert run.complete and res.dataset == resolve_dataset("auto", None).name
     assert res.augmentations == ["none", "rotation", "hflip"] and res.members == 6
     none, rot = res.results["none"], res.results["rotation"]
     assert rot.symmetry_gain is not None and set(rot.symmetry_gain) == set(aw.SYMMETRIES)

@@ -90,7 +90,7 @@ def test_zero_border_makes_shifts_within_the_margin_exact() -> None:
 def test_smoke_run_reports_its_numbers(smoke_run) -> None:
     run = smoke_run("cnn-equivariance")
     res = run.results
-    assert run.complete and res.dataset == resolve_dataset("auto", None)[0]
+    assert run.complete and res.dataset == resolve_dataset("auto", None).name
     assert res.padding_modes == ["valid", "circular"] and res.shifts == [1, 6]
     assert res.models["valid"].fc_in == 729 and res.models["circular"].fc_in == 784
     for d in (1, 6):

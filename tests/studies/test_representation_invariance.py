@@ -87,7 +87,7 @@ def test_weights_from_a_lab4_run_load_and_give_identical_outputs(tmp_path: Path)
 def test_smoke_run_reports_its_numbers(smoke_run) -> None:
     run = smoke_run("representation-invariance")
     res = run.results
-    assert run.complete and res.dataset == resolve_dataset("auto", None)[0]
+    assert run.complete and res.dataset == resolve_dataset("auto", None).name
     assert res.angles == ["90", "180", "random"] and res.layer == "fc"
     assert res.reload_max_abs_diff == 0.0  # saved, loaded into a fresh model, same outputs
     for v in VARIANTS:

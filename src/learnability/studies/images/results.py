@@ -6,9 +6,10 @@ import dataclasses
 from typing import Any
 
 from learnability.analysis import Estimate, mean_estimate
-from learnability.studies import StudyResults
+from learnability.studies import StudyContext, StudyResults
+from learnability.studies.images.data import ImageSplits
 
-__all__ = ["ImageStudyResults", "image_mean"]
+__all__ = ["ImageStudyResults", "image_mean", "record_dataset"]
 
 
 class ImageStudyResults(StudyResults):
@@ -17,6 +18,7 @@ class ImageStudyResults(StudyResults):
     Attributes:
         dataset: the data set loaded (``"digits"``, ``"mnist"``, ...).
         dataset_description: one sentence for the report (what was loaded and why).
+        dataset_root: the folder its files were read from (``""``: the bundled digits).
         n_train, n_test: numbers of training and test images.
         image_shape: ``[C, H, W]``.
         normalizer_mean, normalizer_std: per-channel statistics of the training images.
@@ -24,6 +26,7 @@ class ImageStudyResults(StudyResults):
 
     dataset: str
     dataset_description: str
+    dataset_root: str = ""  # absent from summaries written before it was recorded
     n_train: int
     n_test: int
     image_shape: list[int]
@@ -38,3 +41,12 @@ def image_mean(values: Any) -> Estimate:
     ``summary.json`` too would multiply its size for nothing.
     """
     return dataclasses.replace(mean_estimate(values), values=())
+
+
+def record_dataset(splits: ImageSplits, ctx: StudyContext) -> None:
+    """Write which data set the run uses, from where and why into the run's ``provenance.json``."""
+    ctx.writer.provenance["dataset"] = {
+        "name": splits.name,
+        "root": splits.root,
+        "description": splits.description,
+    }

@@ -31,6 +31,7 @@ from learnability.studies.images.augmentation_weights.config import NAME, Augmen
 from learnability.studies.images.augmentation_weights.results import AugmentationResult, AugmentationWeightsResults
 from learnability.studies.images.augmentation_weights.symmetry import SYMMETRIES, template_symmetry
 from learnability.studies.images.data import ImageSplits, load_image_splits, make_augmentation
+from learnability.studies.images.results import record_dataset
 from learnability.studies.images.training import train_image_ensemble, weights_file
 
 __all__ = ["run"]
@@ -199,6 +200,7 @@ def summarise(
 def run(cfg: AugmentationWeightsConfig, ctx: StudyContext) -> AugmentationWeightsResults:
     """Train every (augmentation, seed) member in one ensemble, then measure its templates."""
     splits = load_image_splits(cfg.data)
+    record_dataset(splits, ctx)
     c, h, w = splits.image_shape
     n_classes = len(splits.classes)
     members = plan_members(cfg, ctx)

@@ -35,7 +35,7 @@ from learnability.studies.images.cnn_equivariance.measures import (
 )
 from learnability.studies.images.cnn_equivariance.results import CNNEquivarianceResults, MeasureCell, ModelShape
 from learnability.studies.images.data import ImageSplits, load_image_splits
-from learnability.studies.images.results import image_mean
+from learnability.studies.images.results import image_mean, record_dataset
 from learnability.studies.images.training import derangement, train_image_ensemble
 
 __all__ = ["run"]
@@ -139,6 +139,7 @@ def summarise(
 def run(cfg: CNNEquivarianceConfig, ctx: StudyContext) -> CNNEquivarianceResults:
     """Train each padding variant, then measure equivariance and invariance on translated pairs."""
     splits = load_image_splits(cfg.data)
+    record_dataset(splits, ctx)
     _, h, w = splits.image_shape
     if h < cfg.kernel_size or w < cfg.kernel_size:
         raise ParameterError("kernel_size", NAME, f"an int no larger than the images ({h}x{w})", cfg.kernel_size)
