@@ -16,7 +16,8 @@ NAME = "cnn-equivariance"
 
 
 class CNNEquivarianceConfig(StudyConfig):
-    """Lab 5: translation equivariance (conv) and invariance (fc) of the lab's CNN, valid vs circular.
+    """Lab 5: translation equivariance (conv) and invariance (fc) of the lab's CNN, valid vs circular,
+    beside globally pooled variants (the lab's premise: pooling makes fc invariant).
 
     Command:  learnability run cnn-equivariance     (smoke: learnability run cnn-equivariance --smoke)
     Runtime:  ~35 s of training and analysis on the shared 2-core CPU with the offline digits (2
@@ -56,6 +57,34 @@ class CNNEquivarianceConfig(StudyConfig):
         "'zeros' (content shifted out is lost, zero fill).",
     )
     n_pairs: int | None = Field(None, ge=2, description="Test images used for the pairs (None = all).")
+    pooling: list[Literal["avg", "max"]] = Field(
+        default_factory=lambda: ["avg", "max"],
+        description="Lab 5's premise, 'a CNN with pooling': also train the lab's conv followed by a "
+        "global average ('avg') or max ('max') pool over positions before fc (models 'avg-pool', "
+        "'max-pool'), measured with the same statistics ([] = none).",
+    )
+    pooled_padding: Literal["valid", "zeros", "circular"] = Field(
+        "valid",
+        description="Padding of the pooled models' conv ('valid' = the lab's; 'circular' makes their "
+        "fc exactly invariant to circular shifts).",
+    )
+    pooled_channels: int = Field(
+        8,
+        ge=1,
+        description="Conv channels of the pooled models (a single channel pooled to one number "
+        "cannot tell ten classes apart).",
+    )
+
+    def model_names(self) -> list[str]:
+        """Every model trained: the padding variants of the lab's CNN, then the pooled ones."""
+        return [*self.padding_modes, *(f"{p}-pool" for p in self.pooling)]
+
+    @field_validator("pooling")
+    @classmethod
+    def _distinct_pools(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError("pooling entries must be distinct")
+        return v
 
     @field_validator("shifts")
     @classmethod
