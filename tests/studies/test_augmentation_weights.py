@@ -192,8 +192,17 @@ def test_smoke_run_reports_its_numbers(smoke_run) -> None:
     arrays = run.load_arrays(aw.AugmentationWeightsResults.TEMPLATES)
     assert arrays["scaled"].shape == (3, 2, 10, 28, 28)
     assert arrays["scaled"].min() == 0.0 and arrays["scaled"].max() == 1.0
-    for name in ("weights", "loss_curves", "rotation_profile"):
+    for name in ("weights", "loss_curves", "rotation_profile", "augmented_samples"):
         assert (run.figures_dir / f"{name}.png").stat().st_size > 1000
+    samples = run.load_arrays(aw.AugmentationWeightsResults.SAMPLES)["samples"]
+    assert samples.shape == (3, 8, 28, 28)
+    x = load_image_splits(run.config.data).train_images[:8, 0].numpy()
+    assert np.array_equal(samples[0], x)  # 'none' leaves them as they are
+    same = (samples[2] == x).all(axis=(1, 2))
+    mirrored = (samples[2] == x[:, :, ::-1]).all(axis=(1, 2))
+    assert (same | mirrored).all()  # 'hflip' mirrors each image or leaves it
+    assert not np.allclose(samples[1], x)  # 'rotation' moves them
+    assert "bilinear with zero fill" in (run.path / "report.md").read_text()
     text = (run.path / "report.md").read_text()
     assert "figures/weights.png" in text and "What the numbers say" in text
     assert f"{rot.symmetry['rotation'].mean:.3g}" in text  # the sentence quotes the number

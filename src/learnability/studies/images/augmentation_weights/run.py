@@ -98,6 +98,22 @@ def make_test_sets(cfg: AugmentationWeightsConfig, splits: ImageSplits, ctx: Stu
     }
 
 
+# Training images drawn per augmentation in the report's figure of augmented samples.
+SHOWN_SAMPLES = 8
+
+
+def augmented_samples(cfg: AugmentationWeightsConfig, splits: ImageSplits, ctx: StudyContext) -> None:
+    """The first training images as each augmentation draws them (Lab 4: "visualise the augmented
+    set"); saved as the samples array ``(A, n, H, W)`` in ``[0, 1]``, before normalisation."""
+    x = splits.train_images[:SHOWN_SAMPLES]
+    rows = []
+    for a in cfg.augmentations:
+        aug = make_augmentation(a, cfg.augment)
+        g = torch.Generator().manual_seed(ctx.seed("samples", a))
+        rows.append((x if aug is None else aug(x, generator=g))[:, 0].numpy())
+    ctx.writer.save_arrays(R.SAMPLES, samples=np.stack(rows))
+
+
 def templates(
     cfg: AugmentationWeightsConfig,
     splits: ImageSplits,
@@ -204,6 +220,7 @@ def run(cfg: AugmentationWeightsConfig, ctx: StudyContext) -> AugmentationWeight
     c, h, w = splits.image_shape
     n_classes = len(splits.classes)
     members = plan_members(cfg, ctx)
+    augmented_samples(cfg, splits, ctx)
     eval_sets = make_test_sets(cfg, splits, ctx)
     trained = train_image_ensemble(
         lambda: ShallowFCN(c * h * w, n_classes, seed=0),
