@@ -204,9 +204,9 @@ def summarise(
         out[a] = AugmentationResult(
             test_loss_start=mean_estimate(evals["test_loss"].values[0][ids]),
             test_loss_end=mean_estimate(evals["test_loss"].final[ids]),
-            test_acc_start=mean_estimate(evals["test_accuracy"].values[0][ids]),
-            test_acc_end=mean_estimate(evals["test_accuracy"].final[ids]),
-            accuracy={name: mean_estimate(evals[f"{name}_accuracy"].final[ids]) for name in test_names},
+            test_acc_start=mean_estimate(evals["test_accuracy"].values[0][ids], kind="unit"),
+            test_acc_end=mean_estimate(evals["test_accuracy"].final[ids], kind="unit"),
+            accuracy={name: mean_estimate(evals[f"{name}_accuracy"].final[ids], kind="unit") for name in test_names},
             symmetry={n: mean_estimate(class_mean[i, :, j]) for j, n in enumerate(SYMMETRIES)},
             symmetry_gain=gain,
         )

@@ -95,7 +95,7 @@ def train_models(
             tag=f"train/{mode}",
         )
         models[mode] = [ensemble.member(result.params, k).cpu().eval() for k in range(n_seeds)]
-        accs[mode] = mean_estimate(result.evals["test_accuracy"].final)
+        accs[mode] = mean_estimate(result.evals["test_accuracy"].final, kind="unit")
     return models, accs
 
 
