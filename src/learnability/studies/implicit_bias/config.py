@@ -25,6 +25,9 @@ class UnderSection(ConfigSection):
     lr_fraction: float = Field(0.5, gt=0, lt=1, description="lr as a fraction of 2 / lambda_max (0.5: 1/lambda_max)")
     steps: int = Field(400, ge=1, description="GD steps (rho ~ 0.87 at m/n = 1/4: rounding level by ~250)")
     w0_scale: float = Field(1.0, gt=0, description="w0 ~ N(0, w0_scale^2 I) for the run from w0 != 0")
+    lab_eps: float = Field(
+        1e-6, gt=0, description="the lab's eps in inv(X^T X + eps I) X^T y ('makes the matrix invertible')"
+    )
 
 
 class StepSizeSection(ConfigSection):
