@@ -10,6 +10,7 @@ from learnability.config import ConfigSection, StudyConfig
 
 __all__ = [
     "SMOKE",
+    "ExercisesSection",
     "LandscapeSection",
     "OLSSection",
     "PolynomialRegressionConfig",
@@ -71,6 +72,13 @@ class OLSSection(ConfigSection):
     steps: int = Field(300, ge=1, description="GD / autograd steps on the centred design (kappa ~ 4)")
 
 
+class ExercisesSection(ConfigSection):
+    matmul_size: int = Field(1000, ge=1, description="side of Lab 3's timed matmul (Lab 3: 1000)")
+    matmul_repeats: int = Field(10, ge=1, description="timed matmuls per device (Lab 3: 1000; 10 keep it ~1 s)")
+    scenario_seeds: int = Field(20, ge=2, description="draws of each of Tutorial 3's scenarios A-E")
+    scenario_test: int = Field(1000, ge=1, description="test points on U[0, 1] per draw")
+
+
 class PolynomialRegressionConfig(StudyConfig):
     """Polynomial fits of noisy sin(2 pi x), regularisation, loss landscapes, OLS three ways.
 
@@ -89,6 +97,7 @@ class PolynomialRegressionConfig(StudyConfig):
     landscape: LandscapeSection = Field(default_factory=LandscapeSection)
     selection: SelectionSection = Field(default_factory=SelectionSection)
     ols: OLSSection = Field(default_factory=OLSSection)
+    exercises: ExercisesSection = Field(default_factory=ExercisesSection)
 
 
 # Three data sets and splits, two sizes, a coarser grid and a smaller OLS problem.
@@ -98,4 +107,5 @@ SMOKE: dict[str, Any] = {
     "landscape": {"resolution": 21, "p_values": [1.0, 2.0, 50.0]},
     "selection": {"seeds": 3, "n_test": 20, "num_lambda": 4},
     "ols": {"n": 200, "p": 20, "steps": 100},
+    "exercises": {"matmul_size": 200, "matmul_repeats": 3, "scenario_seeds": 3, "scenario_test": 200},
 }
