@@ -89,7 +89,12 @@ class PolynomialRegressionConfig(StudyConfig):
               (0.035, noise variance 0.01), ~1e4 at degree 15; 100 points fix degree 13
               (MSE 9e4 -> 0.015); lambda = 1e-4 at degree 15: MSE 2e5 -> 0.15, max|theta| 4e5 -> 12;
               every landscape convex (gap <= 4e-15); validation-selected models: test MSE
-              0.024 [0.018, 0.032]; OLS three ways agree to 2.4e-12.
+              0.024 [0.018, 0.032]; OLS three ways agree to 2.4e-12, training MSE 0.959 (noise
+              variance 1 times (N - P - 1) / N = 0.899 expected, sd ~0.045). Lab 3: autograd's
+              gradients equal 9 a^2 and -2 b exactly; a 1000 x 1000 matmul ~54 ms on 2 CPU threads at
+              load ~8 (no CUDA here). Tutorial 3's scenarios, best first: E (sin(kx), k = 6.31) 1.3e-4,
+              C 0.0042, A 0.011, B 0.080, D 506 (extrapolation; each CI below the next); torch's
+              lstsq fits within 1e-7 of the stable solver.
     """
 
     sweep: SweepSection = Field(default_factory=SweepSection)
