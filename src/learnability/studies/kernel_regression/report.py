@@ -233,9 +233,9 @@ def _centring_text(run: Run) -> str:
     return (
         "**Kernel ridge centres the targets.** Every kernel ridge fit here (CV and final) subtracts the "
         f"training targets' mean (first seed: {fmt(mean)}) before fitting and adds it back to the predictions. "
-        "Kernel ridge (the library's KernelRidge, like scikit-learn's) has no intercept: without centring, the Gaussian-kernel "
-        "fit would be pulled towards 0 wherever the data are sparse, and alpha would shrink the whole curve "
-        "towards 0 rather than towards the mean."
+        "Kernel ridge (the library's KernelRidge, like scikit-learn's) has no intercept: without centring, "
+        "the Gaussian-kernel fit would be pulled towards 0 wherever the data are sparse, and alpha would "
+        "shrink the whole curve towards 0 rather than towards the mean."
     )
 
 
