@@ -36,6 +36,9 @@ class KernelPCAConfig(StudyConfig):
     accuracy_tie: float = Field(
         0.01, ge=0, le=1, description="CV accuracies within this of the best count as 'as accurate' (1 point in 100)"
     )
+    nested_repeats: int = Field(
+        2, ge=2, description="reshuffled repetitions of the nested CV of the best gamma (outer folds: cv_folds)"
+    )
     hist_bins: int = Field(20, ge=1, description="histogram bins of the 1-D projections in the report")
 
 
