@@ -68,6 +68,13 @@ class SymmetryDiscoveryConfig(StudyConfig):
     )
     sort_weight: float = Field(1.0, gt=0, description="Weight of the soft-sort term in the full loss.")
     commutator_weight: float = Field(1.0, gt=0, description="Weight of the commutator term in the full loss.")
+    orbit_weight: float = Field(
+        1.0,
+        ge=0,
+        description="Weight of the orbit-consistency term (the alternative regulariser: the first layer "
+        "responds to R x, R the generator estimated from the data, with a permutation of its response to x) "
+        "in the extra 'ce_orbit' configuration; 0 leaves it out.",
+    )
     sort_weights: list[float] = Field(
         default_factory=lambda: [0.0, 0.1, 0.3, 1.0, 3.0, 10.0],
         min_length=1,
