@@ -203,3 +203,24 @@ def test_pooled_verdict_follows_the_numbers(smoke_run) -> None:
     assert "less invariant than the lab's CNN at shifts 1, 6" in text(huge, 80.0)
     wide = Estimate(1.0, 0.0, 100.0, 64)
     assert "not distinguishable from the lab's CNN" in text(wide, 80.0)
+
+
+def test_conv_sentences_follow_the_numbers(smoke_run) -> None:
+    import copy
+
+    from learnability.report import render_markdown
+    from learnability.studies.images import cnn_equivariance as ce
+
+    run = smoke_run("cnn-equivariance")
+    res = run.results
+    text = render_markdown(ce.report(res, run), run)
+    assert "Away from the border the conv is equivariant for every model" in text
+    assert "the conv is equivariant to float rounding at every shift" in text  # circular padding, circular shifts
+    results = copy.deepcopy(res.results)
+    for d in res.shifts:
+        cells = results["circular"]["circular"][str(d)]
+        for name in ("conv_interior", "conv_total"):
+            cells[name] = cells[name].model_copy(update={"max": 0.5})
+    flipped = render_markdown(ce.report(res.model_copy(update={"results": results}), run), run)
+    assert "the conv is NOT equivariant to float rounding" in flipped
+    assert "**circular, circular shifts:** exact at no shift; from 1 pixel on" in flipped

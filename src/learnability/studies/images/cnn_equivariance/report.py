@@ -201,11 +201,18 @@ def _sentences(res: CNNEquivarianceResults) -> list[str]:
         return res.cell(p, shift_mode, d, measure).images.mean
 
     sentences = []
-    interior = max(worst(p, m, "conv_interior") for p in paddings for m in modes)
+    interior = max(worst(p, m, "conv_interior") for p in res.variants for m in modes)
     sentences.append(
-        f"- **Architecture.** Away from the border the conv is equivariant for every model and shift: "
-        f"the largest interior error over all images, seeds and shifts is {fmt(interior)} "
-        + ("(float rounding)." if interior <= tol else f"(above the {fmt(tol)} rounding tolerance).")
+        (
+            "- **Architecture.** Away from the border the conv is equivariant for every model and shift: "
+            f"the largest interior error over all images, seeds and shifts is {fmt(interior)} (float rounding)."
+        )
+        if interior <= tol
+        else (
+            "- **Architecture.** Away from the border the conv is NOT equivariant to float rounding: the "
+            f"largest interior error over all images, seeds and shifts is {fmt(interior)}, above the "
+            f"{fmt(tol)} rounding tolerance."
+        )
     )
     for shift_mode in modes:
         for p in paddings:
@@ -217,12 +224,12 @@ def _sentences(res: CNNEquivarianceResults) -> list[str]:
                 )
             else:
                 first_bad = next(d for d in shifts if d not in exact)
+                exact_words = f"exact for shifts {', '.join(map(str, exact))}" if exact else "exact at no shift"
                 sentences.append(
-                    f"- **{p}, {shift_mode} shifts:** exact for shifts "
-                    f"{', '.join(map(str, exact)) or 'none'}; from {first_bad} pixels on the shift-back "
-                    f"error is non-zero, reaching {fmt(mean(p, shift_mode, big, 'conv_total'))} at {big} pixels, "
-                    f"of which the border part is {fmt(mean(p, shift_mode, big, 'conv_border'))} (largest "
-                    f"interior error {fmt(worst(p, shift_mode, 'conv_interior'))}): a boundary effect."
+                    f"- **{p}, {shift_mode} shifts:** {exact_words}; from {plural(first_bad, 'pixel')} on the "
+                    f"shift-back error is non-zero, reaching {fmt(mean(p, shift_mode, big, 'conv_total'))} at "
+                    f"{big} pixels, of which the border part is {fmt(mean(p, shift_mode, big, 'conv_border'))} "
+                    f"(largest interior error {fmt(worst(p, shift_mode, 'conv_interior'))}): a boundary effect."
                 )
         for p in paddings:
             sentences.append(
