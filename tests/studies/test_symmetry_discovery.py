@@ -267,6 +267,13 @@ def test_orbit_consistency_is_zero_exactly_for_an_orbit_layer() -> None:
         want = (b.sort(dim=1).values - a.sort(dim=1).values).square().sum() / a.square().sum()
         torch.testing.assert_close(got[k], want)
     assert float(got.min()) > 1e-3
+    # Powers of the generator (an orbit layer is consistent under all of them, a random one is not).
+    from learnability.studies.symmetry_discovery.parts import generator_powers
+
+    powers = generator_powers(rot[1])
+    torch.testing.assert_close(powers, rot[[1, 2, 4, 8]])  # 30, 60, 120, 240 degrees: C_12
+    assert float(orbit_consistency_penalties(orbit_layer, x, powers)) < 1e-28
+    assert float(orbit_consistency_penalties(w, xs, powers).min()) > 1e-3
 
 
 def test_alternative_sentences_follow_the_numbers(smoke_run) -> None:

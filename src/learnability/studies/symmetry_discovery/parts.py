@@ -5,12 +5,13 @@ Loss of member ``k``::
     cross-entropy(logits)
     + sort_weight[k]       * soft-sort spread of the rows and columns of the Gramian W W^T
     + commutator_weight[k] * || [C_x, C_w] ||_F^2 / (||C_x||_F^2 ||C_w||_F^2)
-    + orbit_weight[k]      * || sort(W R x) - sort(W x) ||^2 / || W x ||^2   (the alternative)
+    + orbit_weight[k]      * mean_R || sort(W R x) - sort(W x) ||^2 / || W x ||^2   (the alternative)
 
 The third term is the challenge's invitation to try "other constraints": orbit consistency.
 ``R`` is the group's generator *estimated from the data* (:func:`estimate_generator`: the
 orthogonal map that best sends each point to its nearest counter-clockwise neighbour on its
-orbit), and the term asks the bias-free first layer to respond to ``R x`` with a permutation of
+orbit) and ``R`` ranges over its powers ``R, R^2, R^4, ...`` (:func:`generator_powers`), and the
+term asks the bias-free first layer to respond to ``R x`` with a permutation of
 its response to ``x`` — the property a C_m-equivariant layer has, asked for directly instead of
 through the Gramian's circulant structure.
 
@@ -45,6 +46,7 @@ __all__ = [
     "batch_covariance",
     "commutator_penalties",
     "estimate_generator",
+    "generator_powers",
     "gramian_sort_penalty",
     "member_grid",
     "orbit_consistency_penalties",
@@ -121,20 +123,41 @@ def estimate_generator(x: Tensor, y: Tensor) -> Tensor:
     return u @ torch.diag(torch.stack([torch.ones_like(d), d])) @ vt  # a proper rotation
 
 
-def orbit_consistency_penalties(weights: Tensor, x: Tensor, generator: Tensor) -> Tensor:
-    """``||sort(W_k R x) - sort(W_k x)||^2 / ||W_k x||^2`` summed over each member's batch: ``(K,)``.
+def generator_powers(generator: Tensor) -> Tensor:
+    """``R^1, R^2, R^4, ...`` below the estimated group order ``round(360 / angle(R))``: ``(P, 2, 2)``.
+
+    A small step (4 degrees) barely moves ``W x`` whatever ``W``; powers of two of the generator
+    reach every scale of the group (up to about half a turn) with a handful of rotations.
+    """
+    angle = float(torch.atan2(generator[1, 0], generator[0, 0]).abs())
+    order = max(2, round(2 * torch.pi / angle)) if angle > 0 else 2
+    mats, power = [], generator
+    for _ in range(max(1, (order - 1).bit_length())):
+        mats.append(power)
+        power = power @ power
+    return torch.stack(mats)
+
+
+def orbit_consistency_penalties(weights: Tensor, x: Tensor, rotations: Tensor) -> Tensor:
+    """Mean over ``rotations`` of ``||sort(W_k R x) - sort(W_k x)||^2 / ||W_k x||^2`` over each
+    member's batch: ``(K,)``.
 
     Args:
         weights: ``(K, h, 2)`` first-layer weights; x: ``(K, B, 2)`` each member's batch (or
-            ``(N, 2)`` shared points); generator: ``(2, 2)`` the rotation ``R``.
+            ``(N, 2)`` shared points); rotations: ``(P, 2, 2)`` (or one ``(2, 2)``) rotations ``R``.
     """
     if x.dim() == 2:
         x = x.expand(weights.shape[0], *x.shape)
+    rots = rotations.to(x.dtype).reshape(-1, 2, 2)  # (P, 2, 2)
     a = x @ weights.transpose(1, 2)  # (K, B, h): W x, bias-free
-    b = (x @ generator.to(x.dtype).T) @ weights.transpose(1, 2)  # (K, B, h): W R x
-    diff = (b.sort(dim=-1).values - a.sort(dim=-1).values).square().sum(dim=(1, 2))
+    srt_a = a.sort(dim=-1).values
     norm = a.square().sum(dim=(1, 2))
-    return torch.where(norm > 0, diff / torch.where(norm > 0, norm, 1.0), 0.0 * diff)
+    terms = []
+    for r in rots:
+        b = (x @ r.T) @ weights.transpose(1, 2)  # (K, B, h): W R x
+        diff = (b.sort(dim=-1).values - srt_a).square().sum(dim=(1, 2))
+        terms.append(torch.where(norm > 0, diff / torch.where(norm > 0, norm, 1.0), 0.0 * diff))
+    return torch.stack(terms).mean(dim=0)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -169,6 +192,7 @@ class OrbitEnsemble:
         self.temperature, self.covariance = temperature, covariance
         self.full_covariance = full_covariance
         self.generator = generator
+        self.rotations = generator_powers(generator)  # (P, 2, 2) the term's rotations
         # Members are re-initialised from their own seeds by ModuleEnsemble.init.
         self.ensemble = ModuleEnsemble(lambda: OrbitClassifier(n_classes, hidden=hidden, seed=0))
         self.weight_index = self.ensemble.names.index("fc1.weight")
@@ -200,7 +224,7 @@ class OrbitEnsemble:
         w = params[self.weight_index]  # (K, h, 2)
         sort = gramian_sort_penalty(w, temperature=self.temperature)
         comm = commutator_penalties(self.data_covariance(x, w.shape[0]).to(w.dtype), batch_covariance(w))
-        orbit = orbit_consistency_penalties(w, x.to(w.dtype), self.generator.to(w.device))
+        orbit = orbit_consistency_penalties(w, x.to(w.dtype), self.rotations.to(w.device))
         return torch.stack([sort, comm, orbit], dim=-1)
 
 

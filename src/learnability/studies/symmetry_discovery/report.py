@@ -404,9 +404,10 @@ def alternative(rep: Report, res: SymmetryDiscoveryResults, cfg: SymmetryDiscove
         Text(
             "The challenge invites other constraints than the Gramian's. Orbit consistency asks the bias-free "
             "first layer to answer R x with a permutation of its answer to x, ||sort(W R x) - sort(W x)||^2 / "
-            f"||W x||^2 with weight {fmt(o.orbit_weight)}, where R is the group's generator estimated from the data "
-            "(the rotation that best sends each point to its nearest counter-clockwise neighbour on its orbit): "
-            f"here {fmt(res.generator_degrees)} degrees, against the true step of {fmt(step)}. It is trained with "
+            f"||W x||^2 with weight {fmt(o.orbit_weight)}, averaged over R = G, G^2, G^4, ... where G is the "
+            "group's generator estimated from the data (the rotation that best sends each point to its nearest "
+            f"counter-clockwise neighbour on its orbit): here {fmt(res.generator_degrees)} degrees, against the "
+            f"true step of {fmt(step)}. It is trained with "
             "the cross-entropy alone (no sort, no commutator term), with the same seeds and rate as the "
             "ablations; paired differences are orbit minus the reference, over seeds."
         ),
