@@ -171,6 +171,8 @@ def test_circular_conv_is_exact_and_fc_is_not_invariant_after_training(tmp_path)
         for pooled in ("avg-pool", "max-pool"):
             assert res.cell(pooled, "circular", d, "fc_invariance").max <= res.exact_tolerance
             assert res.cell(pooled, "circular", d, "same_prediction").images.mean == 1.0
+            # ... and not because fc ignores the image: an unrelated image moves it.
+            assert res.cell(pooled, "circular", d, "fc_control").images.low > 0.01
     assert res.cell("valid", "circular", 4, "same_prediction").images.mean < 0.9
     text = (run.path / "report.md").read_text()
     assert "makes fc exactly invariant" in text and "This model has no pooling" in text
@@ -203,6 +205,16 @@ def test_pooled_verdict_follows_the_numbers(smoke_run) -> None:
     assert "less invariant than the lab's CNN at shifts 1, 6" in text(huge, 80.0)
     wide = Estimate(1.0, 0.0, 100.0, 64)
     assert "not distinguishable from the lab's CNN" in text(wide, 80.0)
+    dead = copy.deepcopy(res.results)
+    for d in res.shifts:
+        cell = dead["avg-pool"]["circular"][str(d)]["fc_control"]
+        dead["avg-pool"]["circular"][str(d)]["fc_control"] = cell.model_copy(update={"images": Estimate.point(0.0)})
+    dead_text = render_markdown(ce.report(res.model_copy(update={"results": dead}), run), run)
+    assert "does not depend on the image at all" in dead_text
+    worse = {**res.test_accuracy, "avg-pool": Estimate(0.1, 0.09, 0.11, 2), "valid": Estimate(0.8, 0.7, 0.9, 2)}
+    assert "It pays in accuracy" in render_markdown(
+        ce.report(res.model_copy(update={"test_accuracy": worse}), run), run
+    )
 
 
 def test_conv_sentences_follow_the_numbers(smoke_run) -> None:

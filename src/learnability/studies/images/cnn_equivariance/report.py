@@ -240,7 +240,12 @@ def _sentences(res: CNNEquivarianceResults) -> list[str]:
     m0 = modes[0]
     for p in res.variants:
         pool = res.models[p].pool if p in res.models else "none"
-        ratios = ", ".join(fmt(mean(p, m0, d, "fc_invariance") / mean(p, m0, d, "fc_control")) for d in shifts)
+        ratios = ", ".join(
+            fmt(mean(p, m0, d, "fc_invariance") / mean(p, m0, d, "fc_control"))
+            if mean(p, m0, d, "fc_control") > 0
+            else "undefined"
+            for d in shifts
+        )
         sentences.append(
             f"- **fc ({p}, {m0} shifts).** The fc output changes by "
             f"{fmt_est(res.cell(p, m0, shifts[0], 'fc_invariance').images)} of its norm for a {shifts[0]}-pixel "
@@ -261,11 +266,24 @@ def _sentences(res: CNNEquivarianceResults) -> list[str]:
 def _pooled_verdict(res: CNNEquivarianceResults, name: str, shift_mode: str) -> str:
     """Is the pooled model's fc more invariant than the lab's CNN (the first padding mode)?"""
     lab = res.padding_modes[0]
+    control = max(res.cell(name, shift_mode, d, "fc_control").images.mean for d in res.shifts)
+    if control <= res.exact_tolerance:
+        return (
+            "Its fc output does not depend on the image at all (an unrelated image changes it by "
+            f"{fmt(control)}: the pooled features are dead or constant), so its invariance says nothing; "
+            "train it longer or with another learning rate."
+        )
     worst = max(res.cell(name, shift_mode, d, "fc_invariance").max for d in res.shifts)
+    ours_acc, lab_acc = res.test_accuracy[name], res.test_accuracy[lab]
+    cost = (
+        f" It pays in accuracy: {fmt_est(ours_acc)} against the lab's {fmt_est(lab_acc)}."
+        if ours_acc.high < lab_acc.low
+        else f" Its test accuracy, {fmt_est(ours_acc)}, is not below the lab's {fmt_est(lab_acc)}."
+    )
     if worst <= res.exact_tolerance:
         return (
             f"Global {res.models[name].pool} pooling makes fc exactly invariant here (largest error "
-            f"{fmt(worst)}, float rounding)."
+            f"{fmt(worst)}, float rounding).{cost}"
         )
     below = [
         d
@@ -289,5 +307,5 @@ def _pooled_verdict(res: CNNEquivarianceResults, name: str, shift_mode: str) -> 
         verdict = "not distinguishable from the lab's CNN with these images"
     return (
         f"With global {res.models[name].pool} pooling fc is nearly, not exactly, invariant "
-        f"(largest error {fmt(worst)}: the border rows still change): {verdict} (`{lab}`)."
+        f"(largest error {fmt(worst)}: the border rows still change): {verdict} (`{lab}`).{cost}"
     )
