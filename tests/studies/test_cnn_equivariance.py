@@ -236,3 +236,19 @@ def test_conv_sentences_follow_the_numbers(smoke_run) -> None:
     flipped = render_markdown(ce.report(res.model_copy(update={"results": results}), run), run)
     assert "the conv is NOT equivariant to float rounding" in flipped
     assert "**circular, circular shifts:** exact at no shift; from 1 pixel on" in flipped
+
+
+@pytest.mark.slow
+def test_full_size_conclusions(tmp_path) -> None:
+    """The default configuration: circular padding is exact under circular shifts, the lab's fc is
+    far from invariant, and the globally pooled fc is more invariant than the lab's at every shift."""
+    import learnability
+
+    res = learnability.run_study("cnn-equivariance", progress=False, out=tmp_path).results
+    for d in res.shifts:
+        assert res.cell("circular", "circular", d, "conv_total").max <= res.exact_tolerance
+        lab = res.cell("valid", "circular", d, "fc_invariance").images
+        assert lab.low > 0.05
+        for pooled in ("avg-pool", "max-pool"):
+            assert res.cell(pooled, "circular", d, "fc_invariance").images.high < lab.low
+            assert res.cell(pooled, "circular", d, "fc_control").images.low > 0.01

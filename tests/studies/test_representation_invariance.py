@@ -140,3 +140,17 @@ def test_augmented_representation_is_more_invariant_than_the_plain_one(tmp_path:
         assert augmented.score_images.low > 0 and augmented.t_pvalue < 1e-3, (label, augmented)
     # A quarter turn moves the plain model's logits about as far as a different image does.
     assert res.scores["none"]["90"].score < res.scores["rotation"]["90"].score_images.low
+
+
+@pytest.mark.slow
+def test_full_size_conclusions(tmp_path: Path) -> None:
+    """The default configuration: the gap's 95% CI is above 0 at every angle setting inside the
+    augmentation range, and the augmented model's pairs are closer than its controls everywhere."""
+    import learnability
+
+    res = learnability.run_study("representation-invariance", progress=False, out=tmp_path).results
+    lo, hi = res.rotation_degrees
+    for label in res.angles:
+        if label == "random" or lo <= float(label) <= hi:
+            assert res.comparison[label].gap_images.low > 0, label
+        assert res.scores["rotation"][label].t_pvalue < 1e-3, label
