@@ -275,3 +275,27 @@ def test_full_size_conclusions(tmp_path: Path) -> None:
             assert r[a].symmetry_gain[n].low > 0, (a, n, r[a].symmetry_gain[n])
     assert r["rotation"].accuracy["test_rotation"].low > r["none"].accuracy["test_rotation"].high
     assert run.results.diverged_members == 0
+
+
+def test_the_fallback_prints_a_one_line_hint(tmp_path: Path, monkeypatch, capsys) -> None:
+    """Without MNIST or Fashion-MNIST files anywhere, 'auto' runs on the digits, says so in the
+    provenance and prints how to install the Debian package."""
+    import learnability
+    from learnability.studies.images import data as image_data
+
+    monkeypatch.setattr(image_data, "SYSTEM_DATA_DIRS", (tmp_path / "nothing",))
+    run = learnability.run_study(
+        "augmentation-weights",
+        smoke=True,
+        progress=False,
+        out=tmp_path,
+        data={"data_root": str(tmp_path / "empty"), "n_train": 64, "n_test": 32},
+        augmentations=["none"],
+        test_transforms=[],
+        train={"epochs": 1, "seeds": 1},
+        symmetry_angles=[90.0],
+    )
+    assert run.results.dataset == "digits" and run.provenance["dataset"]["name"] == "digits"
+    assert "apt-get install dataset-fashion-mnist" in run.results.dataset_description
+    hints = [line for line in capsys.readouterr().err.splitlines() if "apt-get install" in line]
+    assert len(hints) == 1

@@ -175,18 +175,18 @@ class DatasetChoice:
 
 
 def resolve_dataset(
-    name: str, root: str | Path | None, *, system_dirs: Sequence[str | Path] = SYSTEM_DATA_DIRS
+    name: str, root: str | Path | None, *, system_dirs: Sequence[str | Path] | None = None
 ) -> DatasetChoice:
     """The data set to load for ``name``, the folder holding it and the reason, in words.
 
     Folders are searched in order: ``root`` (``None``: ``$LEARNABILITY_DATA`` or ``./data``), then
-    ``system_dirs`` (Debian's ``dataset-fashion-mnist`` installs in
-    ``/usr/share/datasets/fashion-mnist``). ``"auto"`` gives MNIST when both its splits are found
-    in one folder, else Fashion-MNIST, else the offline ``"digits"`` with a hint on how to get
-    real images. Explicit names are kept (loading then fails loudly if their files are absent).
+    ``system_dirs`` (``None``: :data:`~learnability.data.SYSTEM_DATA_DIRS`; Debian's
+    ``dataset-fashion-mnist`` installs in ``/usr/share/datasets/fashion-mnist``). ``"auto"`` gives
+    MNIST when both its splits are found in one folder, else Fashion-MNIST, else the offline
+    ``"digits"`` with a hint on how to get real images. Explicit names are kept (loading then fails loudly if their files are absent).
     """
     where = Path(root) if root else default_data_root()
-    roots = [where, *map(Path, system_dirs)]
+    roots = [where, *map(Path, SYSTEM_DATA_DIRS if system_dirs is None else system_dirs)]
     searched = ", ".join(str(r) for r in roots)
     if name == "digits":
         return DatasetChoice("digits", None, "chosen in the config")

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import sys
 from typing import Any
 
 from learnability.analysis import Estimate, mean_estimate
+from learnability.data import install_hint
 from learnability.studies import StudyContext, StudyResults
 from learnability.studies.images.data import ImageSplits
 
@@ -44,7 +46,10 @@ def image_mean(values: Any) -> Estimate:
 
 
 def record_dataset(splits: ImageSplits, ctx: StudyContext) -> None:
-    """Write which data set the run uses, from where and why into the run's ``provenance.json``."""
+    """Write which data set the run uses, from where and why into the run's ``provenance.json``;
+    when 'auto' fell back to the offline digits, say on stderr (one line) how to get real images."""
+    if splits.name == "digits" and "apt-get install" in splits.description:
+        print(f"note: images: the offline digits; {install_hint('fashion-mnist')}", file=sys.stderr)
     ctx.writer.provenance["dataset"] = {
         "name": splits.name,
         "root": splits.root,
