@@ -183,7 +183,8 @@ def resolve_dataset(
     ``system_dirs`` (``None``: :data:`~learnability.data.SYSTEM_DATA_DIRS`; Debian's
     ``dataset-fashion-mnist`` installs in ``/usr/share/datasets/fashion-mnist``). ``"auto"`` gives
     MNIST when both its splits are found in one folder, else Fashion-MNIST, else the offline
-    ``"digits"`` with a hint on how to get real images. Explicit names are kept (loading then fails loudly if their files are absent).
+    ``"digits"`` with a hint on how to get real images. Explicit names are kept (loading then
+    fails loudly if their files are absent).
     """
     where = Path(root) if root else default_data_root()
     roots = [where, *map(Path, SYSTEM_DATA_DIRS if system_dirs is None else system_dirs)]
