@@ -279,6 +279,26 @@ def flushing_denormals() -> Iterator[bool]:
         torch.set_flush_denormal(before)
 
 
+@contextlib.contextmanager
+def deterministic_cudnn(device: str) -> Iterator[dict[str, bool] | None]:
+    """On CUDA, cuDNN's deterministic algorithms and no autotuning for the run (restored after).
+
+    ``torch.backends.cudnn.deterministic = True`` and ``benchmark = False`` make convolutions
+    repeatable run to run (same seed, same numbers), at some speed; on the CPU nothing changes.
+    Yields the flags set (for the provenance), or None off CUDA.
+    """
+    if torch.device(device).type != "cuda":
+        yield None
+        return
+    cudnn = torch.backends.cudnn
+    before = (cudnn.deterministic, cudnn.benchmark)
+    cudnn.deterministic, cudnn.benchmark = True, False
+    try:
+        yield {"cudnn_deterministic": True, "cudnn_benchmark": False}
+    finally:
+        cudnn.deterministic, cudnn.benchmark = before
+
+
 def execute(
     study: Study,
     config: StudyConfig,
@@ -303,7 +323,7 @@ def execute(
     if study.check is not None:  # refuse before creating anything
         study.check(config)
     check_memory(study, config)
-    with flushing_denormals() as flush:
+    with flushing_denormals() as flush, deterministic_cudnn(config.device) as cudnn_flags:
         path = new_run_dir(out, study.name, config.seed, smoke=smoke)
         header = (
             f"learnability run {study.name}: resolved configuration\n"
@@ -317,6 +337,8 @@ def execute(
             shutil.rmtree(path, ignore_errors=True)
             raise
         writer.provenance["flush_denormal"] = flush
+        if cudnn_flags is not None:
+            writer.provenance["cudnn"] = cudnn_flags
         writer.provenance["smoke"] = smoke
         writer.provenance["load_average"] = {"start": load_average(), "end": None, "cores": available_cores()}
         caught: list[str] = writer.provenance.setdefault("warnings", [])

@@ -275,3 +275,31 @@ def test_image_data_validates_shapes():
     data = ImageData(torch.zeros(2, 1, 3, 3), torch.tensor([0, 1]), ("a", "b"))
     item = data.to_dataset()[1]
     assert item["image"].shape == (1, 3, 3) and int(item["label"]) == 1
+
+
+def test_find_image_root_takes_the_first_folder_holding_every_split(tmp_path):
+    from learnability.data import find_image_root, install_hint
+
+    first, second = tmp_path / "first", tmp_path / "second"
+    _write_mnist(second / "fashion-mnist", compress=True)
+    assert find_image_root("fashion-mnist", [first, second]) == second
+    _write_mnist(first / "FashionMNIST" / "raw", compress=False)
+    assert find_image_root("fashion-mnist", [first, second]) == first
+    assert find_image_root("mnist", [tmp_path / "nothing"]) is None
+    assert "apt-get install dataset-fashion-mnist" in install_hint("fashion-mnist")
+
+
+def test_decoded_idx_files_are_cached_and_a_replaced_file_is_read_again(tmp_path):
+    arrays = _write_mnist(tmp_path, compress=True, n_train=6)
+    first = load_images("mnist", tmp_path, split="train")
+    assert np.array_equal(first.images.numpy()[:, 0] * 255, arrays["train"][0])
+    again = load_images("mnist", tmp_path, split="train")
+    assert torch.equal(first.images, again.images)
+    again.images.zero_()  # callers get copies: the cache is not changed through them
+    assert torch.equal(load_images("mnist", tmp_path, split="train").images, first.images)
+    # A new file (another size) at the same path is decoded again.
+    new = np.full((7, 4, 6), 255, dtype=np.uint8)
+    write_idx(tmp_path / (IDX_NAMES["train"][0] + ".gz"), new, compress=True)
+    write_idx(tmp_path / (IDX_NAMES["train"][1] + ".gz"), np.zeros(7, dtype=np.uint8), compress=True)
+    replaced = load_images("mnist", tmp_path, split="train")
+    assert len(replaced) == 7 and float(replaced.images.min()) == 1.0

@@ -26,23 +26,49 @@ from learnability.studies.images.data import (
 # ------------------------------------------------------------------------------------------
 # Data choice
 # ------------------------------------------------------------------------------------------
-def _write_tiny_mnist(root: Path, n: int = 12) -> None:
+def _write_tiny_idx(root: Path, n: int = 12, *, splits: tuple[str, ...] = ("train", "test")) -> None:
     rng = np.random.default_rng(0)
-    for img, lab in (
-        ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-        ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
-    ):
-        write_idx(root / img, rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8))
-        write_idx(root / lab, (np.arange(n) % 10).astype(np.uint8))
+    root.mkdir(parents=True, exist_ok=True)
+    files = {
+        "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+        "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+    }
+    for split in splits:
+        img, lab = files[split]
+        # gzipped, as Debian's dataset-fashion-mnist ships them
+        write_idx(root / f"{img}.gz", rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8), compress=True)
+        write_idx(root / f"{lab}.gz", (np.arange(n) % 10).astype(np.uint8), compress=True)
 
 
-def test_auto_uses_mnist_only_when_its_files_are_present(tmp_path: Path) -> None:
-    assert resolve_dataset("auto", tmp_path)[0] == "digits"
-    _write_tiny_mnist(tmp_path)
-    name, reason = resolve_dataset("auto", tmp_path)
-    assert name == "mnist" and str(tmp_path) in reason
+def test_auto_prefers_mnist_then_fashion_mnist_then_the_digits(tmp_path: Path) -> None:
+    root, system = tmp_path / "data", tmp_path / "usr-share-datasets"
+    choice = resolve_dataset("auto", root, system_dirs=[system])
+    assert choice.name == "digits" and choice.root is None
+    assert "apt-get install dataset-fashion-mnist" in choice.reason and str(system) in choice.reason
+    # Debian's layout: <system>/fashion-mnist/*.gz; a single split is not enough.
+    _write_tiny_idx(system / "fashion-mnist", splits=("train",))
+    assert resolve_dataset("auto", root, system_dirs=[system]).name == "digits"
+    _write_tiny_idx(system / "fashion-mnist", splits=("test",))
+    choice = resolve_dataset("auto", root, system_dirs=[system])
+    assert (choice.name, choice.root) == ("fashion-mnist", system)
+    assert "no mnist files" in choice.reason
+    # MNIST wins wherever it is, the data root first.
+    _write_tiny_idx(system / "mnist")
+    assert resolve_dataset("auto", root, system_dirs=[system]).root == system
+    _write_tiny_idx(root)
+    choice = resolve_dataset("auto", root, system_dirs=[system])
+    assert (choice.name, choice.root) == ("mnist", root) and str(root) in choice.reason
+    # An explicit name is kept and found in the system folder too (IDX files at the top of a root
+    # are both MNIST and Fashion-MNIST by name, hence another root here).
+    assert resolve_dataset("fashion-mnist", tmp_path / "empty", system_dirs=[system]).root == system
+    assert resolve_dataset("digits", root, system_dirs=[system]).reason == "chosen in the config"
+
+
+def test_auto_loads_mnist_from_the_data_root(tmp_path: Path) -> None:
+    _write_tiny_idx(tmp_path)
     splits = load_image_splits(ImageDataSettings(data_root=str(tmp_path)))
     assert splits.name == "mnist" and splits.train_images.shape == (12, 1, 28, 28)
+    assert splits.info()["dataset_root"] == str(tmp_path) and str(tmp_path) in splits.description
     # The normaliser is fitted on the training images: population mean and std.
     assert math.isclose(float(splits.normalizer.mean_[0]), float(splits.train_images.mean()), rel_tol=1e-6)
 
@@ -154,7 +180,7 @@ def test_symmetry_scores_know_symmetric_templates() -> None:
 def test_smoke_run_reports_its_numbers(smoke_run) -> None:
     run = smoke_run("augmentation-weights")
     res = run.results
-    assert run.complete and res.dataset == resolve_dataset("auto", None)[0]
+    assert run.complete and res.dataset == resolve_dataset("auto", None).name
     assert res.augmentations == ["none", "rotation", "hflip"] and res.members == 6
     none, rot = res.results["none"], res.results["rotation"]
     assert rot.symmetry_gain is not None and set(rot.symmetry_gain) == set(aw.SYMMETRIES)
@@ -162,13 +188,21 @@ def test_smoke_run_reports_its_numbers(smoke_run) -> None:
     assert none.test_loss_start.mean == pytest.approx(rot.test_loss_start.mean)
     assert none.test_loss_end.mean < none.test_loss_start.mean
     assert set(none.accuracy) == {"test", "test_rotation", "test_hflip"}
-    assert none.symmetry_gain["rotation"].mean == 0.0
 
     arrays = run.load_arrays(aw.AugmentationWeightsResults.TEMPLATES)
     assert arrays["scaled"].shape == (3, 2, 10, 28, 28)
     assert arrays["scaled"].min() == 0.0 and arrays["scaled"].max() == 1.0
-    for name in ("weights", "loss_curves", "rotation_profile"):
+    for name in ("weights", "loss_curves", "rotation_profile", "augmented_samples"):
         assert (run.figures_dir / f"{name}.png").stat().st_size > 1000
+    samples = run.load_arrays(aw.AugmentationWeightsResults.SAMPLES)["samples"]
+    assert samples.shape == (3, 8, 28, 28)
+    x = load_image_splits(run.config.data).train_images[:8, 0].numpy()
+    assert np.array_equal(samples[0], x)  # 'none' leaves them as they are
+    same = (samples[2] == x).all(axis=(1, 2))
+    mirrored = (samples[2] == x[:, :, ::-1]).all(axis=(1, 2))
+    assert (same | mirrored).all()  # 'hflip' mirrors each image or leaves it
+    assert not np.allclose(samples[1], x)  # 'rotation' moves them
+    assert "bilinear with zero fill" in (run.path / "report.md").read_text()
     text = (run.path / "report.md").read_text()
     assert "figures/weights.png" in text and "What the numbers say" in text
     assert f"{rot.symmetry['rotation'].mean:.3g}" in text  # the sentence quotes the number
@@ -199,3 +233,69 @@ def test_sentences_follow_the_numbers(smoke_run) -> None:
     assert "an increase whose 95% CI excludes 0" in with_gain(Estimate(0.2, 0.1, 0.3, 2))
     assert "a decrease whose 95% CI excludes 0" in with_gain(Estimate(-0.2, -0.3, -0.1, 2))
     assert "not distinguishable from 0" in with_gain(Estimate(0.1, -0.1, 0.3, 2))
+
+
+def test_rotation_augmentation_makes_the_templates_rotationally_symmetric(tmp_path: Path) -> None:
+    """Lab 4's conclusion at a size that runs in about half a minute: against the un-augmented
+    models of the same seeds, rotation augmentation raises the templates' rotational symmetry and
+    horizontal flips their mirror symmetry (95% CIs above 0), and the rotation-trained models
+    classify rotated test images better."""
+    import learnability
+
+    run = learnability.run_study(
+        "augmentation-weights",
+        smoke=True,
+        progress=False,
+        out=tmp_path,
+        data={"n_train": 1024, "n_test": 256},
+        augmentations=["none", "rotation", "hflip"],
+        test_transforms=["rotation"],
+        train={"epochs": 3, "seeds": 3, "batch_size": 32},
+    )
+    r = run.results.results
+    assert r["rotation"].symmetry_gain["rotation"].low > 0.1, r["rotation"].symmetry_gain
+    assert r["hflip"].symmetry_gain["hflip"].low > 0.1, r["hflip"].symmetry_gain
+    # A rotation does not make the templates mirror-symmetric left-right, nor a flip rotational.
+    assert r["hflip"].symmetry_gain["rotation"].mean < r["rotation"].symmetry_gain["rotation"].low
+    assert r["rotation"].accuracy["test_rotation"].low > r["none"].accuracy["test_rotation"].high
+    assert r["none"].test_acc_end.low > 0.5  # trained: far above chance
+
+
+@pytest.mark.slow
+def test_full_size_conclusions(tmp_path: Path) -> None:
+    """The default configuration (Fashion-MNIST where installed, else the digits): every
+    augmentation raises its own symmetry score with a 95% CI above 0, and rotation-trained models
+    beat the others on rotated test images (the config docstring's Expected)."""
+    import learnability
+
+    run = learnability.run_study("augmentation-weights", progress=False, out=tmp_path)
+    r = run.results.results
+    for a in ("rotation", "hflip", "vflip"):
+        for n in aw.MATCHING[a]:
+            assert r[a].symmetry_gain[n].low > 0, (a, n, r[a].symmetry_gain[n])
+    assert r["rotation"].accuracy["test_rotation"].low > r["none"].accuracy["test_rotation"].high
+    assert run.results.diverged_members == 0
+
+
+def test_the_fallback_prints_a_one_line_hint(tmp_path: Path, monkeypatch, capsys) -> None:
+    """Without MNIST or Fashion-MNIST files anywhere, 'auto' runs on the digits, says so in the
+    provenance and prints how to install the Debian package."""
+    import learnability
+    from learnability.studies.images import data as image_data
+
+    monkeypatch.setattr(image_data, "SYSTEM_DATA_DIRS", (tmp_path / "nothing",))
+    run = learnability.run_study(
+        "augmentation-weights",
+        smoke=True,
+        progress=False,
+        out=tmp_path,
+        data={"data_root": str(tmp_path / "empty"), "n_train": 64, "n_test": 32},
+        augmentations=["none"],
+        test_transforms=[],
+        train={"epochs": 1, "seeds": 1},
+        symmetry_angles=[90.0],
+    )
+    assert run.results.dataset == "digits" and run.provenance["dataset"]["name"] == "digits"
+    assert "apt-get install dataset-fashion-mnist" in run.results.dataset_description
+    hints = [line for line in capsys.readouterr().err.splitlines() if "apt-get install" in line]
+    assert len(hints) == 1

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from learnability.data import translate
-from learnability.models import LabCNN, equivariance_error, sorted_values_error
+from learnability.models import LabCNN, PooledCNN, equivariance_error, sorted_values_error
 from learnability.studies.images.cnn_equivariance import (
     MEASURES,
     compass_shifts,
@@ -41,6 +41,35 @@ def test_circular_conv_is_exactly_equivariant_and_valid_conv_is_not_at_the_borde
     assert float(valid["conv_border"].min()) > 1e-3  # the border is not
     torch.testing.assert_close(valid["conv_total"] ** 2, valid["conv_interior"] ** 2 + valid["conv_border"] ** 2)
     assert float(valid["conv_control"].min()) > 0.1 and float(circ["sorted_control"].min()) > 1e-3
+
+
+@pytest.mark.parametrize("pool", ["avg", "max"])
+def test_global_pooling_after_a_circular_conv_makes_fc_exactly_invariant(pool: str) -> None:
+    # Known answer: a circular shift permutes the circular conv's positions; a global pool forgets
+    # positions; so fc(g x) == fc(x). With the lab's valid conv only the seam rows change.
+    x, gx, shifts = _pairs(3)
+    partner = derangement(8, generator=torch.Generator().manual_seed(0))
+    circ = PooledCNN(12, 10, padding_mode="circular", pool=pool, channels=4, seed=2).eval()
+    ours = pair_measures(circ, x, gx, shifts, partner)
+    assert float(ours["conv_total"].max()) <= _TINY  # the conv is equivariant, channel by channel
+    assert float(ours["fc_invariance"].max()) <= _TINY and float(ours["same_prediction"].min()) == 1.0
+    assert float(ours["fc_control"].min()) > 1e-3  # ... and not because fc is constant
+    valid = pair_measures(PooledCNN(12, 10, pool=pool, channels=4, seed=2).eval(), x, gx, shifts, partner)
+    assert float(valid["fc_invariance"].max()) > 1e-4 and float(valid["conv_interior"].max()) <= _TINY
+    # Without pooling the circular conv's fc is far from invariant.
+    lab = pair_measures(LabCNN(12, 10, padding_mode="circular", seed=2).eval(), x, gx, shifts, partner)
+    assert float(lab["fc_invariance"].min()) > 1e-2
+
+
+def test_pooled_cnn_shapes_and_errors() -> None:
+    model = PooledCNN(28, 10, pool="max", channels=3, seed=0)
+    out, conv, fc = model.forward_with_representations(torch.zeros(2, 1, 28, 28))
+    assert out.shape == (2, 10) and conv.shape == (2, 3, 27, 27) and fc.shape == (2, 10)
+    assert model.conv_shape == (27, 27) and model.fc1.in_features == 3
+    with pytest.raises(ValueError, match="'pool' parameter of PooledCNN"):
+        PooledCNN(28, 10, pool="median", seed=0)
+    with pytest.raises(ValueError, match="'x' parameter of PooledCNN.forward"):
+        model(torch.zeros(2, 1, 20, 20))
 
 
 def test_shift_back_error_matches_the_library_probes() -> None:
@@ -90,13 +119,20 @@ def test_zero_border_makes_shifts_within_the_margin_exact() -> None:
 def test_smoke_run_reports_its_numbers(smoke_run) -> None:
     run = smoke_run("cnn-equivariance")
     res = run.results
-    assert run.complete and res.dataset == resolve_dataset("auto", None)[0]
+    assert run.complete and res.dataset == resolve_dataset("auto", None).name
     assert res.padding_modes == ["valid", "circular"] and res.shifts == [1, 6]
+    assert res.variants == ["valid", "circular", "avg-pool", "max-pool"]
     assert res.models["valid"].fc_in == 729 and res.models["circular"].fc_in == 784
+    assert res.models["avg-pool"].pool == "avg" and res.models["max-pool"].fc_in == 8
     for d in (1, 6):
         assert set(res.results["circular"]["circular"][str(d)]) == set(MEASURES)
         assert res.cell("circular", "circular", d, "conv_total").max <= _TINY  # exact with circular padding
         assert res.cell("valid", "circular", d, "conv_interior").max <= _TINY
+    # The lab's premise: with global pooling fc is far more invariant than the lab's CNN's.
+    for pooled in ("avg-pool", "max-pool"):
+        assert res.cell(pooled, "circular", 1, "fc_invariance").images.high < (
+            res.cell("valid", "circular", 1, "fc_invariance").images.low
+        )
     # 6 pixels push the digits' content across the 4-pixel margin: a border error appears.
     valid6 = res.cell("valid", "circular", 6, "conv_border")
     assert valid6.images.mean > 1e-3 and valid6.images.values == ()  # per-image values live in the arrays
@@ -106,3 +142,113 @@ def test_smoke_run_reports_its_numbers(smoke_run) -> None:
     text = (run.path / "report.md").read_text()
     assert "What the numbers say" in text and "boundary effect" in text
     assert f"{res.cell('valid', 'circular', 6, 'conv_total').images.mean:.3g}" in text
+
+
+def test_circular_conv_is_exact_and_fc_is_not_invariant_after_training(tmp_path) -> None:
+    """The lab's conclusions on trained models (a few seconds): the circular conv is exactly
+    translation-equivariant, the lab's fc is not invariant, and global pooling after the circular
+    conv makes fc exactly invariant."""
+    import learnability
+
+    run = learnability.run_study(
+        "cnn-equivariance",
+        smoke=True,
+        progress=False,
+        out=tmp_path,
+        data={"n_train": 512, "n_test": 128},
+        train={"epochs": 3, "seeds": 2, "batch_size": 32},
+        shifts=[1, 4],
+        shift_modes=["circular"],
+        pooled_padding="circular",
+    )
+    res = run.results
+    assert res.test_accuracy["valid"].mean > 0.5  # trained: far above chance (0.1)
+    for d in (1, 4):
+        assert res.cell("circular", "circular", d, "conv_total").max <= res.exact_tolerance
+        for lab in ("valid", "circular"):
+            fc = res.cell(lab, "circular", d, "fc_invariance").images
+            assert fc.low > 0.05, (lab, d, fc)  # far from invariant
+        for pooled in ("avg-pool", "max-pool"):
+            assert res.cell(pooled, "circular", d, "fc_invariance").max <= res.exact_tolerance
+            assert res.cell(pooled, "circular", d, "same_prediction").images.mean == 1.0
+            # ... and not because fc ignores the image: an unrelated image moves it.
+            assert res.cell(pooled, "circular", d, "fc_control").images.low > 0.01
+    assert res.cell("valid", "circular", 4, "same_prediction").images.mean < 0.9
+    text = (run.path / "report.md").read_text()
+    assert "makes fc exactly invariant" in text and "This model has no pooling" in text
+
+
+def test_pooled_verdict_follows_the_numbers(smoke_run) -> None:
+    """The sentence on a pooled model flips with its numbers: exact, more, less, not distinguishable."""
+    import copy
+
+    from learnability.analysis import Estimate
+    from learnability.report import render_markdown
+    from learnability.studies.images import cnn_equivariance as ce
+
+    run = smoke_run("cnn-equivariance")
+    res = run.results
+
+    def text(images: Estimate, worst: float) -> str:
+        results = copy.deepcopy(res.results)
+        for d in res.shifts:
+            cell = results["avg-pool"]["circular"][str(d)]["fc_invariance"]
+            results["avg-pool"]["circular"][str(d)]["fc_invariance"] = cell.model_copy(
+                update={"images": images, "max": worst}
+            )
+        return render_markdown(ce.report(res.model_copy(update={"results": results}), run), run)
+
+    assert "Global avg pooling makes fc exactly invariant" in text(Estimate(0.0, 0.0, 0.0, 64), 0.0)
+    tiny = Estimate(1e-3, 5e-4, 2e-3, 64)
+    assert "more invariant than the lab's CNN at every shift" in text(tiny, 0.01)
+    huge = Estimate(50.0, 40.0, 60.0, 64)
+    assert "less invariant than the lab's CNN at shifts 1, 6" in text(huge, 80.0)
+    wide = Estimate(1.0, 0.0, 100.0, 64)
+    assert "not distinguishable from the lab's CNN" in text(wide, 80.0)
+    dead = copy.deepcopy(res.results)
+    for d in res.shifts:
+        cell = dead["avg-pool"]["circular"][str(d)]["fc_control"]
+        dead["avg-pool"]["circular"][str(d)]["fc_control"] = cell.model_copy(update={"images": Estimate.point(0.0)})
+    dead_text = render_markdown(ce.report(res.model_copy(update={"results": dead}), run), run)
+    assert "does not depend on the image at all" in dead_text
+    worse = {**res.test_accuracy, "avg-pool": Estimate(0.1, 0.09, 0.11, 2), "valid": Estimate(0.8, 0.7, 0.9, 2)}
+    assert "It pays in accuracy" in render_markdown(
+        ce.report(res.model_copy(update={"test_accuracy": worse}), run), run
+    )
+
+
+def test_conv_sentences_follow_the_numbers(smoke_run) -> None:
+    import copy
+
+    from learnability.report import render_markdown
+    from learnability.studies.images import cnn_equivariance as ce
+
+    run = smoke_run("cnn-equivariance")
+    res = run.results
+    text = render_markdown(ce.report(res, run), run)
+    assert "Away from the border the conv is equivariant for every model" in text
+    assert "the conv is equivariant to float rounding at every shift" in text  # circular padding, circular shifts
+    results = copy.deepcopy(res.results)
+    for d in res.shifts:
+        cells = results["circular"]["circular"][str(d)]
+        for name in ("conv_interior", "conv_total"):
+            cells[name] = cells[name].model_copy(update={"max": 0.5})
+    flipped = render_markdown(ce.report(res.model_copy(update={"results": results}), run), run)
+    assert "the conv is NOT equivariant to float rounding" in flipped
+    assert "**circular, circular shifts:** exact at no shift; from 1 pixel on" in flipped
+
+
+@pytest.mark.slow
+def test_full_size_conclusions(tmp_path) -> None:
+    """The default configuration: circular padding is exact under circular shifts, the lab's fc is
+    far from invariant, and the globally pooled fc is more invariant than the lab's at every shift."""
+    import learnability
+
+    res = learnability.run_study("cnn-equivariance", progress=False, out=tmp_path).results
+    for d in res.shifts:
+        assert res.cell("circular", "circular", d, "conv_total").max <= res.exact_tolerance
+        lab = res.cell("valid", "circular", d, "fc_invariance").images
+        assert lab.low > 0.05
+        for pooled in ("avg-pool", "max-pool"):
+            assert res.cell(pooled, "circular", d, "fc_invariance").images.high < lab.low
+            assert res.cell(pooled, "circular", d, "fc_control").images.low > 0.01

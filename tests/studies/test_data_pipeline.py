@@ -383,3 +383,31 @@ def test_smoke_run(smoke_run: Callable[[str], Run]) -> None:
     for name in ("bell_rates", "loader_sweep", "corrupted_batch", "arc_padding"):
         assert (run.figures_dir / f"{name}.png").stat().st_size > 0
     assert not any(p.name.startswith("lazy-") for p in run.path.iterdir())  # temp data removed
+
+
+def test_toy_dataset_is_the_tutorials() -> None:
+    from learnability.studies.data_pipeline.toy import ToyDataset, toy_example
+
+    data = ToyDataset(20, 0.1, generator=torch.Generator().manual_seed(0))
+    assert len(data) == 20 and set(data[5]) == {"x", "y"}
+    assert torch.equal(data.x, torch.linspace(-1, 1, 20)) and float(data[-1]["x"]) == 1.0
+    quiet = ToyDataset(7, 0.0, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(quiet.y, quiet.x**3)  # no noise: exactly the cubic
+    again = ToyDataset(20, 0.1, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(again.y, data.y)  # same seed, same data
+    with pytest.raises(IndexError):
+        data[20]
+    ex = toy_example(10, 0.1, 4, seed=0)
+    assert ex.iterated == 10 and ex.n_batches == 3 and ex.batch_keys == ["x", "y"] and ex.batch_shape == [4]
+
+
+def test_toy_sentence_follows_the_numbers(smoke_run) -> None:
+    from learnability.report import render_markdown
+    from learnability.studies import data_pipeline as dp
+
+    run = smoke_run("data-pipeline")
+    res = run.results
+    text = render_markdown(dp.report(res, run), run)
+    assert "First example: the tutorial's ToyDataset" in text and "close to the noise sd" in text
+    off = res.toy.model_copy(update={"residual_sd": 1.0})
+    assert "NOT close to the noise sd" in render_markdown(dp.report(res.model_copy(update={"toy": off}), run), run)

@@ -90,3 +90,34 @@ def test_step_size_bound() -> None:
     assert above.losses[-1] > 1e3 * above.losses[0]  # diverges
     assert abs(above.measured_factor - above.top_mode_factor) < 1e-3
     assert above.top_mode_factor > 1
+
+
+def test_lab_normal_equations_are_not_least_norm_with_more_weights_than_points() -> None:
+    from learnability.studies.implicit_bias.parts import lab_normal_equations
+
+    rng = np.random.default_rng(0)
+    wide = rng.standard_normal((10, 30))  # n > m: X^T X is 30 x 30 of rank 10
+    y = wide @ rng.standard_normal(30)
+    out = lab_normal_equations(wide, y, np.linalg.pinv(wide) @ y, eps=1e-6)
+    assert out["gram_rank"] == 10
+    assert out["normal_eq_dist"] > 1e-3 or not np.isfinite(out["normal_eq_dist"])
+    assert out["lab_ridge_dist"] < 1e-4  # ridge with a small eps tends to pinv(X) y
+    tall = rng.standard_normal((30, 10))  # n < m: the formula is the (unique) least-squares solution
+    y = tall @ rng.standard_normal(10)
+    out = lab_normal_equations(tall, y, np.linalg.pinv(tall) @ y, eps=1e-6)
+    assert out["gram_rank"] == 10 and out["normal_eq_dist"] < 1e-10 and out["normal_eq_residual"] < 1e-10
+
+
+def test_normal_equations_sentence_follows_the_numbers(smoke_run) -> None:
+    run = smoke_run("implicit-bias")
+    res = run.results
+    text = render_markdown(ib.report(res, run), run)
+    assert "is not the least-norm solution here" in text and "< n: singular" in text
+    assert fmt(res.under_lab_ridge_dist_max) in text
+    exact = res.model_copy(
+        update={"under_gram_rank_max": 60, "under_normal_eq_residual_min": 0.0, "under_normal_eq_dist_min": 0.0}
+    )
+    flipped = render_markdown(ib.report(exact, run), run)
+    assert "agrees with pinv(X) y to rounding" in flipped and "singular" not in flipped
+    refused = res.model_copy(update={"under_normal_eq_residual_min": float("inf")})
+    assert "np.linalg.inv refuses it" in render_markdown(ib.report(refused, run), run)

@@ -125,3 +125,29 @@ def test_same_seed_same_numbers(tmp_path: Path) -> None:
         out.append(results)
     assert out[0] == out[1]
     assert out[0].test_mse_krr.mean > 0
+
+
+def test_primal_equals_dual_where_the_inverses_exist() -> None:
+    import numpy as np
+
+    from learnability.studies.kernel_regression.config import LinearSection
+    from learnability.studies.kernel_regression.dual import primal_dual
+
+    pd_ = primal_dual(LinearSection(), np.random.default_rng(0))
+    assert pd_.wide_dual_vs_pinv < 1e-12 and pd_.wide_prediction_gap < 1e-12
+    assert pd_.tall_dual_gram_rank == 2 < pd_.tall_n  # X X^T is singular with more points than features
+    assert pd_.tall_dual_pinv_vs_primal < 1e-10
+
+
+def test_primal_dual_and_centring_sentences_follow_the_numbers(smoke_run) -> None:
+    from learnability.report import render_markdown
+    from learnability.studies import kernel_regression as kr
+
+    run = smoke_run("kernel-regression")
+    res = run.results
+    text = render_markdown(kr.report(res, run), run)
+    assert "Kernel ridge centres the targets" in text
+    assert "Primal and dual agree to rounding" in text and "singular, so (X X^T)^-1 does not exist" in text
+    off = res.primal_dual.model_copy(update={"wide_prediction_gap": 1e-3, "tall_dual_gram_rank": 100})
+    flipped = render_markdown(kr.report(res.model_copy(update={"primal_dual": off}), run), run)
+    assert "Primal and dual do NOT agree to rounding" in flipped and "does not exist there" not in flipped

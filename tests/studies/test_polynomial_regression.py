@@ -91,3 +91,89 @@ def test_ols_three_ways_agree() -> None:
     assert out.closed_vs_svd < 1e-9
     assert out.kappa_centred < out.kappa_raw / 10  # why GD runs on centred features
     assert out.raw_gd_max_error > 1e3 * out.max_abs_difference
+
+
+# ------------------------------------------------------------------------------------------
+# Lab 3's basics and Tutorial 3's exercises
+# ------------------------------------------------------------------------------------------
+def test_lab3_autograd_gives_the_closed_form_gradients() -> None:
+    from learnability.studies.polynomial_regression.exercises import autograd_check
+
+    check = autograd_check()
+    assert check.exact and check.max_abs_error == 0.0
+    assert check.grad_a == [9 * a**2 for a in check.a] and check.grad_b == [-2 * b for b in check.b]
+
+
+def test_matmul_timing_says_whether_cuda_ran() -> None:
+    import torch
+
+    from learnability.studies.polynomial_regression.exercises import matmul_timing
+
+    timing = matmul_timing(32, 2, seed=0)
+    assert timing.cpu_ms > 0 and (timing.cuda_ms is None) == (not torch.cuda.is_available())
+
+
+def test_leave_one_out_closed_form_matches_refitting() -> None:
+    from learnability.linear import fit_polynomial
+    from learnability.studies.polynomial_regression.exercises import loo_error
+
+    rng = np.random.default_rng(1)
+    x = rng.random(12)
+    t = np.sin(2 * np.pi * x) + 0.1 * rng.standard_normal(12)
+    for degree in (0, 3, 6):
+        held_out = [
+            (fit_polynomial(np.delete(x, i), np.delete(t, i), degree)(x[i : i + 1])[0] - t[i]) ** 2 for i in range(12)
+        ]
+        assert np.isclose(loo_error(x, t, degree), np.mean(held_out), rtol=1e-8)
+
+
+def test_scenario_ranking_follows_the_information_in_each_scenario() -> None:
+    """Tutorial 3's exercise: the known form (E) beats everything, more data (C) beats fewer (A),
+    more noise (B) is worse, and a narrow range (D) is worst: extrapolation."""
+    from learnability.studies.polynomial_regression.exercises import scenario_errors, summarise_scenarios
+
+    ranked = summarise_scenarios([scenario_errors(seed, 500) for seed in range(20)])
+    assert [s.name for s in ranked] == ["E", "C", "A", "B", "D"]
+    by = {s.name: s for s in ranked}
+    assert by["E"].test_mse.high < by["A"].test_mse.low and by["B"].test_mse.high < by["D"].test_mse.low
+    assert abs(by["E"].median_k - 2 * np.pi) < 0.1  # the fitted k is the truth's 2 pi
+
+
+def test_f1_f2_f3_are_linear_in_theta_not_in_x_and_torch_fits_match() -> None:
+    from learnability.studies.polynomial_regression.exercises import linear_in_theta, torch_fits
+
+    rng = np.random.default_rng(0)
+    x = rng.random(10)
+    t = np.sin(2 * np.pi * x) + 0.1 * rng.standard_normal(10)
+    lt = linear_in_theta(x, t, seed=0)
+    assert max(lt.theta_superposition_error.values()) < 1e-12
+    assert min(lt.x_superposition_error.values()) > 1e-2
+    assert lt.train_mse["f3"] < lt.train_mse["f2"] < lt.train_mse["f1"] + 1e-12  # f3 contains the truth
+    tf = torch_fits(x, t, 15)
+    assert len(tf.max_prediction_gap) == 10 and max(tf.max_prediction_gap[:6]) < 1e-10
+    assert max(tf.max_prediction_gap) < 1e-6
+
+
+def test_exercise_sentences_follow_the_numbers(smoke_run) -> None:
+    run = smoke_run("polynomial-regression")
+    res = run.results
+    text = render_markdown(pr.report(res, run), run)
+    assert "identical to the closed forms" in text and fmt(res.ols.train_mse) in text
+    assert "no CUDA device here" in text and "linear in theta, to rounding" in text
+    assert "so torch gives the same fits" in text
+    flipped = res.model_copy(
+        update={
+            "autograd": res.autograd.model_copy(update={"exact": False, "max_abs_error": 1.0}),
+            "matmul": res.matmul.model_copy(update={"cuda_ms": res.matmul.cpu_ms / 10, "cuda_device": "H200"}),
+            "linear_in_theta": res.linear_in_theta.model_copy(update={"theta_superposition_error": {"f1": 1.0}}),
+            "torch_fits": res.torch_fits.model_copy(update={"max_prediction_gap": [1.0]}),
+            "scenarios": [
+                s.model_copy(update={"test_mse": Estimate(10.0**i, 10.0**i * 0.9, 10.0**i * 1.1, 3)})
+                for i, s in enumerate(res.scenarios)
+            ],
+        }
+    )
+    text = render_markdown(pr.report(flipped, run), run)
+    assert "NOT identical to the closed forms" in text and "On the GPU (H200)" in text and "10 times faster" in text
+    assert "NOT linear in theta" in text and "the two solvers give different fits" in text
+    assert "(each 95% CI below the next)" in text

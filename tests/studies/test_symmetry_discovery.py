@@ -22,6 +22,7 @@ from learnability.models import (
 from learnability.studies import get_study
 from learnability.studies.symmetry_discovery import (
     ABLATIONS,
+    ORBIT_CONFIG,
     OrbitEnsemble,
     SymmetryDiscoveryResults,
     SymmetryPenalty,
@@ -43,8 +44,9 @@ def test_smoke_run_summary_report_and_figures(smoke_run) -> None:
     res: SymmetryDiscoveryResults = run.results
     assert res.group_order == 12 and res.hidden == 12  # smoke: 30-degree steps
     assert set(res.ablation) == set(ABLATIONS)
-    # 4 distinct (sort, commutator) pairs from sort_weights [0, 1] and the ablations, x 2 seeds.
-    assert res.n_members == 4 * 2 and res.n_diverged == 0
+    # 4 distinct (sort, commutator) pairs from sort_weights [0, 1] and the ablations, and the
+    # orbit-consistency configuration, x 2 seeds.
+    assert res.n_members == 5 * 2 and res.n_diverged == 0
     # Full-orbit data: the covariance of the whole set is isotropic, so that commutator vanishes.
     assert res.full_data_anisotropy < 1e-5
     assert res.ablation["full"].commutator_full.mean < 1e-10
@@ -63,7 +65,7 @@ def test_smoke_run_summary_report_and_figures(smoke_run) -> None:
     assert "full orbits of C_12" in report
     for name in ("gramians", "weights", "sort_weight_sweep", "sort_term_curves"):
         assert (run.figures_dir / f"{name}.png").stat().st_size > 0
-    assert len(res.configs) == 4
+    assert len(res.configs) == 5
 
 
 def test_smoke_run_members_table_has_ablations_at_zero_weight(smoke_run) -> None:
@@ -83,7 +85,7 @@ def test_logged_evaluation_loss_is_the_whole_objective(smoke_run) -> None:
     table = run.load_table(SymmetryDiscoveryResults.MEMBERS_TABLE)
     series = {
         name: run.series(name, SymmetryDiscoveryResults.MEMBERS_TAG)
-        for name in ("test_loss", "test_cross_entropy", "test_sort", "test_commutator")
+        for name in ("test_loss", "test_cross_entropy", "test_sort", "test_commutator", "test_orbit")
     }
     final = {name: df[df["step"] == df["step"].max()].set_index("member")["value"] for name, df in series.items()}
     for k, row in table.iterrows():
@@ -91,6 +93,7 @@ def test_logged_evaluation_loss_is_the_whole_objective(smoke_run) -> None:
             final["test_cross_entropy"][k]
             + row["sort_weight"] * final["test_sort"][k]
             + row["commutator_weight"] * final["test_commutator"][k]
+            + row["orbit_weight"] * final["test_orbit"][k]
         )
         assert math.isclose(final["test_loss"][k], want, rel_tol=1e-5, abs_tol=1e-6)
     assert (final["test_sort"] > 0).all()
@@ -101,8 +104,14 @@ def test_member_grid_covers_sweep_and_ablations() -> None:
         sort_weight=2.0, commutator_weight=0.5, sort_weights=[0.0, 1.0, 2.0]
     )
     grid = member_grid(cfg)
-    pairs = set(zip(grid["sort_weight"], grid["commutator_weight"], strict=True))
+    plain = grid[grid["orbit_weight"] == 0]
+    pairs = set(zip(plain["sort_weight"], plain["commutator_weight"], strict=True))
     assert pairs == {(0.0, 0.5), (1.0, 0.5), (2.0, 0.5), (2.0, 0.0), (0.0, 0.0)}
+    orbit = grid[grid["orbit_weight"] > 0]
+    assert orbit["ablation"].tolist() == [ORBIT_CONFIG] and bool(
+        orbit[["sort_weight", "commutator_weight"]].eq(0).all(axis=None)
+    )
+    assert len(member_grid(cfg.model_copy(update={"orbit_weight": 0.0}))) == len(plain)
     ab = grid.set_index("ablation").loc[list(ABLATIONS)]
     assert ab.loc["full"].tolist()[1:3] == [2.0, 0.5]
     assert ab.loc["ce_only"].tolist()[1:3] == [0.0, 0.0]
@@ -126,7 +135,9 @@ def test_batched_terms_equal_the_library_member_by_member() -> None:
 
 def test_penalty_wiring_weights_and_gradients() -> None:
     data = make_orbit_dataset(3, step_degrees=30.0, seed=0)
-    model = OrbitEnsemble(3, 12, temperature=1.0, covariance="batch", full_covariance=covariance(data.x))
+    model = OrbitEnsemble(
+        3, 12, temperature=1.0, covariance="batch", full_covariance=covariance(data.x), generator=torch.eye(2)
+    )
     params = model.init([5, 5, 5])  # three identical members, different loss weights
     x = data.x[:16].expand(3, 16, 2)
     y = data.y[:16]
@@ -135,7 +146,8 @@ def test_penalty_wiring_weights_and_gradients() -> None:
     net = model.member(params, 0)
     torch.testing.assert_close(out[0], net(data.x[:16]))
     terms = model.regularisers(params, x)
-    assert terms.shape == (3, 2)
+    assert terms.shape == (3, 3)
+    assert torch.equal(terms[:, 2], torch.zeros(3))  # R = I: W R x is W x
     w = net.fc1.weight.detach()
     torch.testing.assert_close(terms[0, 0], sort_regularizer(w @ w.T, temperature=1.0))
     torch.testing.assert_close(terms[0, 1], commutator_penalty(covariance(data.x[:16]), covariance(w)))
@@ -161,7 +173,9 @@ def test_penalty_wiring_weights_and_gradients() -> None:
 def test_zero_weights_train_exactly_as_cross_entropy_alone() -> None:
     """Through the engine: a penalty with both weights 0 leaves training bit for bit unchanged."""
     data = make_orbit_dataset(3, step_degrees=30.0, seed=0)
-    model = OrbitEnsemble(3, 12, temperature=1.0, covariance="batch", full_covariance=covariance(data.x))
+    model = OrbitEnsemble(
+        3, 12, temperature=1.0, covariance="batch", full_covariance=covariance(data.x), generator=torch.eye(2)
+    )
     zero = SymmetryPenalty(model, torch.zeros(2), torch.zeros(2))
     runs = [
         train(
@@ -183,11 +197,15 @@ def test_zero_weights_train_exactly_as_cross_entropy_alone() -> None:
 
 def test_full_covariance_mode_makes_the_commutator_vanish_on_full_orbits() -> None:
     data = make_orbit_dataset(4, step_degrees=10.0, seed=1, dtype=F64)
-    model = OrbitEnsemble(4, 36, temperature=1.0, covariance="full", full_covariance=covariance(data.x))
+    model = OrbitEnsemble(
+        4, 36, temperature=1.0, covariance="full", full_covariance=covariance(data.x), generator=torch.eye(2)
+    )
     params = [p.double() for p in model.init([0, 1])]
     x = data.x[:20].expand(2, 20, 2)
     assert float(model.regularisers(params, x)[:, 1].abs().max()) < 1e-20  # C_x = c I commutes with everything
-    batch = OrbitEnsemble(4, 36, temperature=1.0, covariance="batch", full_covariance=covariance(data.x))
+    batch = OrbitEnsemble(
+        4, 36, temperature=1.0, covariance="batch", full_covariance=covariance(data.x), generator=torch.eye(2)
+    )
     assert float(batch.regularisers(params, x)[:, 1].min()) > 1e-8
 
 
@@ -218,3 +236,63 @@ def test_step_that_does_not_divide_360_is_a_config_error(tmp_path: Path) -> None
     assert res.exit_code == EXIT_CONFIG
     assert "The 'step_degrees' parameter of symmetry-discovery must be a divisor of 360" in res.output
     assert not any(tmp_path.iterdir())
+
+
+def test_the_generator_is_estimated_from_the_orbits() -> None:
+    from learnability.studies.symmetry_discovery.parts import estimate_generator
+
+    for step in (4.0, 30.0, 45.0):
+        data = make_orbit_dataset(4, step_degrees=step, seed=1)
+        r = estimate_generator(data.x, data.y)
+        assert math.isclose(math.degrees(math.atan2(float(r[1, 0]), float(r[0, 0]))), step, abs_tol=1e-4)
+        torch.testing.assert_close(r @ r.T, torch.eye(2, dtype=r.dtype))
+
+
+def test_orbit_consistency_is_zero_exactly_for_an_orbit_layer() -> None:
+    """Known answer: rows w_k = R^k w_0 make W R x a cyclic shift of W x (the term is 0), random
+    rows do not; the batched term equals the member-by-member formula."""
+    from learnability.models import rotation_matrices
+    from learnability.studies.symmetry_discovery.parts import orbit_consistency_penalties
+
+    rot = rotation_matrices(30.0, dtype=F64)  # (12, 2, 2)
+    orbit_layer = (rot @ torch.tensor([1.5, 0.0], dtype=F64))[None]  # (1, 12, 2)
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(1, 20, 2, generator=g, dtype=F64)
+    assert float(orbit_consistency_penalties(orbit_layer, x, rot[1])) < 1e-28
+    w = torch.randn(3, 12, 2, generator=g, dtype=F64)
+    xs = torch.randn(3, 20, 2, generator=g, dtype=F64)
+    got = orbit_consistency_penalties(w, xs, rot[1])
+    for k in range(3):
+        a, b = xs[k] @ w[k].T, (xs[k] @ rot[1].T) @ w[k].T
+        want = (b.sort(dim=1).values - a.sort(dim=1).values).square().sum() / a.square().sum()
+        torch.testing.assert_close(got[k], want)
+    assert float(got.min()) > 1e-3
+    # Powers of the generator (an orbit layer is consistent under all of them, a random one is not).
+    from learnability.studies.symmetry_discovery.parts import generator_powers
+
+    powers = generator_powers(rot[1])
+    torch.testing.assert_close(powers, rot[[1, 2, 4, 8]])  # 30, 60, 120, 240 degrees: C_12
+    assert float(orbit_consistency_penalties(orbit_layer, x, powers)) < 1e-28
+    assert float(orbit_consistency_penalties(w, xs, powers).min()) > 1e-3
+
+
+def test_alternative_sentences_follow_the_numbers(smoke_run) -> None:
+    from learnability.analysis import Estimate
+    from learnability.report import render_markdown
+    from learnability.studies import symmetry_discovery as sd
+
+    run = smoke_run("symmetry-discovery")
+    res = run.results
+    assert res.orbit is not None and res.orbit.orbit_weight == run.config.orbit_weight
+    assert math.isclose(res.generator_degrees, run.config.step_degrees, abs_tol=1e-3)
+    text = render_markdown(sd.report(res, run), run)
+    assert "An alternative regulariser: orbit consistency" in text
+
+    def with_effect(key: str, est: Estimate) -> str:
+        effects = {**res.orbit_effects, key: res.orbit_effects[key].model_copy(update={"difference": est})}
+        return render_markdown(sd.report(res.model_copy(update={"orbit_effects": effects}), run), run)
+
+    key = "ce_sort:circulant_distance"
+    assert "circulant distance is lower (" in with_effect(key, Estimate(-0.5, -0.6, -0.4, 3))
+    assert "circulant distance is higher (" in with_effect(key, Estimate(0.5, 0.4, 0.6, 3))
+    assert "circulant distance is not distinguishable" in with_effect(key, Estimate(0.1, -0.4, 0.6, 3))

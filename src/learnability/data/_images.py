@@ -18,6 +18,12 @@ Supported names and the files they read (nothing is ever downloaded here):
 
 Files are looked for in ``root`` and in the sub-directories the usual tools create
 (``MNIST/raw`` for torchvision, ``cifar-10-batches-py`` for the CIFAR tarball, ...).
+:data:`SYSTEM_DATA_DIRS` are the system-wide locations worth a look besides ``root``: Debian's
+``dataset-fashion-mnist`` package installs the original gzipped IDX files in
+``/usr/share/datasets/fashion-mnist/`` (:func:`find_image_root` searches them in order).
+
+Decoded IDX files are cached per process (keyed by path, size and modification time), so a
+second study in the same process does not decompress 30 MB of gzip again.
 """
 
 from __future__ import annotations
@@ -48,9 +54,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "IMAGE_DATASETS",
+    "SYSTEM_DATA_DIRS",
     "ImageData",
     "default_data_root",
+    "find_image_root",
     "image_files_available",
+    "install_hint",
     "load_cifar_batch",
     "load_images",
     "read_idx",
@@ -64,6 +73,13 @@ _SPLITS = ("train", "test")
 # Environment variable consulted when ``root`` is None, then this folder (relative to the cwd).
 DATA_ROOT_ENV = "LEARNABILITY_DATA"
 _DEFAULT_ROOT = Path("data")
+#: System-wide folders that may hold image data sets, searched after the data root: Debian's
+#: ``dataset-*`` packages install there (``dataset-fashion-mnist`` -> ``fashion-mnist/``).
+SYSTEM_DATA_DIRS: tuple[Path, ...] = (Path("/usr/share/datasets"),)
+# Debian packages that install a data set under SYSTEM_DATA_DIRS (none ships MNIST itself).
+_DEBIAN_PACKAGES = {"fashion-mnist": "dataset-fashion-mnist"}
+# Decoded IDX files kept per process: the four files of MNIST and of Fashion-MNIST.
+_IDX_CACHE_SIZE = 8
 
 # Fraction of scikit-learn's 1,797 digits held out as the test split (about 450 images).
 DIGITS_TEST_FRACTION = 0.25
@@ -458,6 +474,36 @@ def default_data_root() -> Path:
     return Path(env) if env else _DEFAULT_ROOT
 
 
+def find_image_root(
+    name: str, roots: Sequence[str | os.PathLike[str]], *, splits: Sequence[str] = _SPLITS
+) -> Path | None:
+    """The first of ``roots`` under which :func:`load_images` finds every split of ``name``.
+
+    Args:
+        name: a data set of :data:`IMAGE_DATASETS` (``"digits"`` needs no files: the first root).
+        roots: folders in order of preference, e.g. the data root then :data:`SYSTEM_DATA_DIRS`.
+        splits: the splits that must all be present.
+
+    Returns:
+        The folder to pass as ``root``, or ``None`` when no folder holds them all.
+    """
+    for root in roots:
+        if all(image_files_available(name, root, split=s) for s in splits):
+            return Path(root)
+    return None
+
+
+def install_hint(name: str = "fashion-mnist") -> str:
+    """One line saying how to get ``name``'s files on this machine (the Debian package if any)."""
+    package = _DEBIAN_PACKAGES.get(name)
+    if package is not None:
+        return (
+            f"to use real images, install the Debian package {package} "
+            f"(apt-get install {package}; files in {SYSTEM_DATA_DIRS[0] / name})"
+        )
+    return f"to use real images, put the {name} files in the data root"
+
+
 def _required_files(name: str, split: str) -> tuple[str, ...]:
     return _IDX_FILES[split] if name in ("mnist", "fashion-mnist") else _CIFAR_FILES[split]
 
@@ -511,9 +557,26 @@ def _missing_message(name: str, root: Path, split: str) -> str:
 # --------------------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=_IDX_CACHE_SIZE)
+def _read_idx_cached(path: Path, size: int, mtime_ns: int) -> np.ndarray:
+    """:func:`read_idx`, decoded once per (path, size, mtime); read-only (callers index copies)."""
+    del size, mtime_ns  # part of the cache key only: a replaced file is read again
+    array = read_idx(path)
+    array.flags.writeable = False
+    return array
+
+
+def _read_idx_once(path: Path) -> np.ndarray:
+    try:
+        stat = path.stat()
+    except OSError as exc:
+        raise DataFileError(path, f"cannot be read ({exc.strerror or exc})") from exc
+    return _read_idx_cached(path.resolve(), stat.st_size, stat.st_mtime_ns)
+
+
 def _load_idx_pair(paths: dict[str, Path], split: str) -> tuple[np.ndarray, np.ndarray]:
     image_stem, label_stem = _IDX_FILES[split]
-    images, labels = read_idx(paths[image_stem]), read_idx(paths[label_stem])
+    images, labels = _read_idx_once(paths[image_stem]), _read_idx_once(paths[label_stem])
     if images.ndim != 3 or images.dtype != np.uint8:
         raise DataFileError(
             paths[image_stem],

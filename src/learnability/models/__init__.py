@@ -1,7 +1,7 @@
 """Hand-built models and probes for the symmetry studies (Labs 4, 4bis, 5, 6, 7; Challenge 2).
 
 - :mod:`~learnability.models.fcn` — Lab 4's shallow linear FCN and Lab 5's CNN (with a circular
-  padding variant whose conv is exactly shift-equivariant);
+  padding variant whose conv is exactly shift-equivariant) and its globally pooled variant;
 - :mod:`~learnability.models.probes` — activations by layer name (forward hooks), safe weights
   save/load, equivariance/invariance measurements;
 - :mod:`~learnability.models.hubel_wiesel` — simple/complex cells over any finite permutation group;
@@ -23,7 +23,7 @@ from learnability.models.deep_sets import (
     make_set_task,
     set_pool,
 )
-from learnability.models.fcn import PADDING_MODES, LabCNN, ShallowFCN
+from learnability.models.fcn import GLOBAL_POOLS, PADDING_MODES, LabCNN, PooledCNN, ShallowFCN
 from learnability.models.hubel_wiesel import (
     NONLINEARITIES,
     HubelWiesel,
@@ -70,6 +70,7 @@ from learnability.models.symmetry import (
 
 __all__ = [
     "ACTIVATIONS",
+    "GLOBAL_POOLS",
     "NONLINEARITIES",
     "PADDING_MODES",
     "POOLINGS",
@@ -83,6 +84,7 @@ __all__ = [
     "OrbitDataset",
     "PermutationEquivariant",
     "PermutationGroup",
+    "PooledCNN",
     "ShallowFCN",
     "SymmetryLoss",
     "angle_order",

@@ -144,6 +144,14 @@ class SweepSection(ConfigSection):
     )
 
 
+class ToySection(ConfigSection):
+    """Tutorial 3's first example: ToyDataset, y = x^3 + noise on linspace(-1, 1, n_points)."""
+
+    n_points: int = Field(20, ge=1, description="Items (Tutorial 3: ToyDataset(20, noise=.1)).")
+    noise: float = Field(0.1, ge=0, description="Noise sd on y (Tutorial 3: 0.1).")
+    batch_size: int = Field(4, ge=1, description="DataLoader batch size of the collation example.")
+
+
 class DataPipelineConfig(StudyConfig):
     """Datasets, DataLoaders and loading bottlenecks on the project's own data (Tutorial 3).
 
@@ -164,6 +172,7 @@ class DataPipelineConfig(StudyConfig):
     """
 
     probe: ProbeSettings = Field(default_factory=ProbeSettings)
+    toy: ToySection = Field(default_factory=ToySection)
     bell: BellSection = Field(default_factory=BellSection)
     images: ImageSection = Field(default_factory=ImageSection)
     corruption: CorruptionSection = Field(default_factory=CorruptionSection)

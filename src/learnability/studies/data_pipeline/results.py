@@ -124,6 +124,30 @@ class SweepBest(ResultsModel):
     end_to_end_items_per_s: float
 
 
+class ToyExample(ResultsModel):
+    """Tutorial 3's ToyDataset (``y = x^3 + noise``, dict items), its first steps measured.
+
+    Attributes:
+        n_points, noise: the data set's size and noise sd; ``len(dataset)`` is ``n_points``.
+        item_index, item: the item the tutorial looks at and its values ``{"x", "y"}``.
+        iterated: items a plain ``for`` loop over the data set visits.
+        batch_size, n_batches, batch_keys, batch_shape: the DataLoader's collated dict batches.
+        residual_sd: sd of ``y - x^3`` (close to ``noise``); max_abs_x: ``x`` spans ``[-1, 1]``.
+    """
+
+    n_points: int
+    noise: float
+    item_index: int
+    item: dict[str, float]
+    iterated: int
+    batch_size: int
+    n_batches: int
+    batch_keys: list[str]
+    batch_shape: list[int]
+    residual_sd: float
+    max_abs_x: float
+
+
 class DataPipelineResults(StudyResults):
     """What the data-pipeline study measured.
 
@@ -145,6 +169,7 @@ class DataPipelineResults(StudyResults):
     ARC_TASKS_DIR: ClassVar[str] = "arc_tasks"
 
     machine: Machine
+    toy: ToyExample | None = None  # None in summaries written before the first example was added
     n_probes: int
     probe_seconds: float
     bell: dict[str, BellMembers]

@@ -66,6 +66,7 @@ from learnability.studies.data_pipeline.results import (
     Machine,
     SweepBest,
 )
+from learnability.studies.data_pipeline.toy import toy_example
 
 __all__ = ["run"]
 
@@ -117,7 +118,9 @@ def run(cfg: DataPipelineConfig, ctx: StudyContext) -> DataPipelineResults:
     table = pd.DataFrame([{**extra, **res.row()} for extra, res in probes])
     ctx.writer.save_table(R.PROBES_TABLE, table)
     ctx.writer.save_table(R.SWEEP_TABLE, sweep)
-    return _results(cfg, data, table, sweep, fixed, corruption, arc, time.perf_counter() - t_start)
+    res = _results(cfg, data, table, sweep, fixed, corruption, arc, time.perf_counter() - t_start)
+    toy = toy_example(cfg.toy.n_points, cfg.toy.noise, cfg.toy.batch_size, seed=ctx.seed("toy"))
+    return res.model_copy(update={"toy": toy})
 
 
 def _probe(

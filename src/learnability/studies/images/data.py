@@ -1,8 +1,10 @@
 """The images of the image-symmetry family (Labs 4, 4bis and 5) and their augmentations.
 
-- :class:`ImageDataSettings` and :func:`load_image_splits`: which data set a study uses (``"auto"``
-  picks MNIST when its files are present, else the offline scikit-learn digits laid out like
-  MNIST), the train/test images in ``[0, 1]`` and a normaliser fitted on the training images.
+- :class:`ImageDataSettings`, :func:`resolve_dataset` and :func:`load_image_splits`: which data set
+  a study uses (``"auto"`` picks MNIST when its files are found, else Fashion-MNIST, else the
+  offline scikit-learn digits laid out like MNIST; the data root is searched first, then the
+  system locations such as Debian's ``/usr/share/datasets``), the train/test images in ``[0, 1]``
+  and a normaliser fitted on the training images.
 - :class:`AugmentationSettings`, :data:`AUGMENTATIONS` and :func:`make_augmentation`: the named
   augmentations of Lab 4 (random rotation, flips, translations) as batched transforms.
 - :class:`AugmentedImageSource`: the engine's ``BatchSource`` for an ensemble whose members each
@@ -25,6 +27,7 @@ from learnability._seeds import derive_seed
 from learnability._validation import ParameterError, check_in_range
 from learnability.config import ConfigSection
 from learnability.data import (
+    SYSTEM_DATA_DIRS,
     Compose,
     ImageNormalizer,
     ImageTransform,
@@ -32,7 +35,8 @@ from learnability.data import (
     RandomRotation,
     RandomTranslation,
     default_data_root,
-    image_files_available,
+    find_image_root,
+    install_hint,
     load_images,
 )
 
@@ -41,6 +45,7 @@ __all__ = [
     "AugmentationName",
     "AugmentationSettings",
     "AugmentedImageSource",
+    "DatasetChoice",
     "DatasetName",
     "ImageDataSettings",
     "ImageSplits",
@@ -61,6 +66,8 @@ _AUGMENT_STREAM = "augment"
 # MNIST centres each digit's 20x20 bounding box in a 28x28 frame (LeCun et al. 1998).
 _MNIST_BOX = 20
 _MNIST_SIZE = 28
+# What "auto" prefers, in order, before the offline digits.
+_AUTO_ORDER = ("mnist", "fashion-mnist")
 
 
 # ------------------------------------------------------------------------------------------
@@ -71,11 +78,14 @@ class ImageDataSettings(ConfigSection):
 
     dataset: DatasetName = Field(
         "auto",
-        description="'auto' uses MNIST when its four IDX files are under data_root, else the "
-        "offline scikit-learn digits; or name one explicitly.",
+        description="'auto' uses MNIST when its four IDX files are found (data_root, then "
+        "/usr/share/datasets), else Fashion-MNIST (Debian package dataset-fashion-mnist), else "
+        "the offline scikit-learn digits; or name one explicitly.",
     )
     data_root: str = Field(
-        "", description="Folder holding the MNIST/Fashion-MNIST files ('' = $LEARNABILITY_DATA or ./data)."
+        "",
+        description="Folder holding the MNIST/Fashion-MNIST files ('' = $LEARNABILITY_DATA or "
+        "./data); searched before the system locations.",
     )
     image_size: int = Field(_MNIST_SIZE, ge=4, description="Side of the square images (MNIST: 28).")
     digits_box: int = Field(
@@ -108,6 +118,7 @@ class ImageSplits:
     Attributes:
         name: the data set actually loaded (``"digits"``, ``"mnist"``, ...).
         description: one sentence for the report (what was loaded and why).
+        root: the folder its files were read from (``""`` for the bundled digits).
         train_images: ``(N, 1, H, W)`` float32 in ``[0, 1]`` (un-normalised: augmentations act on
             intensities, so their zero fill is black).
         train_labels: ``(N,)`` int64.
@@ -120,6 +131,7 @@ class ImageSplits:
 
     name: str
     description: str
+    root: str
     train_images: Tensor
     train_labels: Tensor
     test_images: Tensor
@@ -137,6 +149,7 @@ class ImageSplits:
         return {
             "dataset": self.name,
             "dataset_description": self.description,
+            "dataset_root": self.root,
             "n_train": len(self.train_labels),
             "n_test": len(self.test_labels),
             "image_shape": list(self.image_shape),
@@ -145,18 +158,56 @@ class ImageSplits:
         }
 
 
-def resolve_dataset(name: str, root: str | Path | None) -> tuple[str, str]:
-    """The data set to load for ``name`` and the reason, in words.
+@dataclass(frozen=True)
+class DatasetChoice:
+    """The data set a study loads, from where, and why (for the report and the provenance).
 
-    ``"auto"`` gives ``"mnist"`` when both MNIST splits are found under ``root`` and the offline
-    ``"digits"`` otherwise; explicit names are kept (loading then fails loudly if files are absent).
+    Attributes:
+        name: ``"mnist"``, ``"fashion-mnist"``, ``"digits"``, ...
+        root: the folder holding its files (``None`` for the bundled digits, or for an explicitly
+            named data set found nowhere: loading then fails with the message naming the files).
+        reason: one sentence: why this data set (and, for the fallback, how to get real images).
+    """
+
+    name: str
+    root: Path | None
+    reason: str
+
+
+def resolve_dataset(
+    name: str, root: str | Path | None, *, system_dirs: Sequence[str | Path] | None = None
+) -> DatasetChoice:
+    """The data set to load for ``name``, the folder holding it and the reason, in words.
+
+    Folders are searched in order: ``root`` (``None``: ``$LEARNABILITY_DATA`` or ``./data``), then
+    ``system_dirs`` (``None``: :data:`~learnability.data.SYSTEM_DATA_DIRS`; Debian's
+    ``dataset-fashion-mnist`` installs in ``/usr/share/datasets/fashion-mnist``). ``"auto"`` gives
+    MNIST when both its splits are found in one folder, else Fashion-MNIST, else the offline
+    ``"digits"`` with a hint on how to get real images. Explicit names are kept (loading then
+    fails loudly if their files are absent).
     """
     where = Path(root) if root else default_data_root()
+    roots = [where, *map(Path, SYSTEM_DATA_DIRS if system_dirs is None else system_dirs)]
+    searched = ", ".join(str(r) for r in roots)
+    if name == "digits":
+        return DatasetChoice("digits", None, "chosen in the config")
     if name != "auto":
-        return name, "chosen in the config"
-    if image_files_available("mnist", where, split="train") and image_files_available("mnist", where, split="test"):
-        return "mnist", f"dataset='auto' and the MNIST files were found under {where}"
-    return "digits", (f"dataset='auto' and no MNIST files were found under {where}, so the offline default is used")
+        found = find_image_root(name, roots)
+        return DatasetChoice(name, found or where, "chosen in the config")
+    for candidate in _AUTO_ORDER:
+        found = find_image_root(candidate, roots)
+        if found is not None:
+            before = _AUTO_ORDER[: _AUTO_ORDER.index(candidate)]
+            absent = f" (no {' or '.join(before)} files in {searched})" if before else ""
+            return DatasetChoice(
+                candidate, found, f"dataset='auto' and the {candidate} files were found in {found}{absent}"
+            )
+    return DatasetChoice(
+        "digits",
+        None,
+        f"dataset='auto' and no MNIST or Fashion-MNIST files were found in {searched}, so the "
+        f"offline default is used; {install_hint('fashion-mnist')}",
+    )
 
 
 def _layout_digits(images: Tensor, box: int, size: int) -> Tensor:
@@ -176,8 +227,8 @@ def load_image_splits(settings: ImageDataSettings) -> ImageSplits:
         MissingDataError: an explicitly named data set whose files are absent (the message says
             which files were expected where).
     """
-    root = settings.data_root or None
-    name, reason = resolve_dataset(settings.dataset, root)
+    choice = resolve_dataset(settings.dataset, settings.data_root or None)
+    name, root, reason = choice.name, choice.root, choice.reason
     size = settings.image_size
     if name == "digits":
         split = {"seed": settings.digits_split_seed}
@@ -204,6 +255,7 @@ def load_image_splits(settings: ImageDataSettings) -> ImageSplits:
     return ImageSplits(
         name=name,
         description=description,
+        root=str(root) if root is not None else "",
         train_images=x_train.contiguous(),
         train_labels=train.labels,
         test_images=x_test.contiguous(),

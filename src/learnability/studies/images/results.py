@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import sys
 from typing import Any
 
 from learnability.analysis import Estimate, mean_estimate
-from learnability.studies import StudyResults
+from learnability.data import install_hint
+from learnability.studies import StudyContext, StudyResults
+from learnability.studies.images.data import ImageSplits
 
-__all__ = ["ImageStudyResults", "image_mean"]
+__all__ = ["ImageStudyResults", "image_mean", "record_dataset"]
 
 
 class ImageStudyResults(StudyResults):
@@ -17,6 +20,7 @@ class ImageStudyResults(StudyResults):
     Attributes:
         dataset: the data set loaded (``"digits"``, ``"mnist"``, ...).
         dataset_description: one sentence for the report (what was loaded and why).
+        dataset_root: the folder its files were read from (``""``: the bundled digits).
         n_train, n_test: numbers of training and test images.
         image_shape: ``[C, H, W]``.
         normalizer_mean, normalizer_std: per-channel statistics of the training images.
@@ -24,6 +28,7 @@ class ImageStudyResults(StudyResults):
 
     dataset: str
     dataset_description: str
+    dataset_root: str = ""  # absent from summaries written before it was recorded
     n_train: int
     n_test: int
     image_shape: list[int]
@@ -38,3 +43,15 @@ def image_mean(values: Any) -> Estimate:
     ``summary.json`` too would multiply its size for nothing.
     """
     return dataclasses.replace(mean_estimate(values), values=())
+
+
+def record_dataset(splits: ImageSplits, ctx: StudyContext) -> None:
+    """Write which data set the run uses, from where and why into the run's ``provenance.json``;
+    when 'auto' fell back to the offline digits, say on stderr (one line) how to get real images."""
+    if splits.name == "digits" and "apt-get install" in splits.description:
+        print(f"note: images: the offline digits; {install_hint('fashion-mnist')}", file=sys.stderr)
+    ctx.writer.provenance["dataset"] = {
+        "name": splits.name,
+        "root": splits.root,
+        "description": splits.description,
+    }

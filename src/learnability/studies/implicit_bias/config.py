@@ -25,6 +25,9 @@ class UnderSection(ConfigSection):
     lr_fraction: float = Field(0.5, gt=0, lt=1, description="lr as a fraction of 2 / lambda_max (0.5: 1/lambda_max)")
     steps: int = Field(400, ge=1, description="GD steps (rho ~ 0.87 at m/n = 1/4: rounding level by ~250)")
     w0_scale: float = Field(1.0, gt=0, description="w0 ~ N(0, w0_scale^2 I) for the run from w0 != 0")
+    lab_eps: float = Field(
+        1e-6, gt=0, description="the lab's eps in inv(X^T X + eps I) X^T y ('makes the matrix invertible')"
+    )
 
 
 class StepSizeSection(ConfigSection):
@@ -43,7 +46,10 @@ class ImplicitBiasConfig(StudyConfig):
     Expected: over-determined: ||w_t - w*||^2 = 5e-4 after the lab's 50 steps and < 1e-28 after
               400; rate 0.913 measured vs 0.916 predicted (within 1%). Under-determined: GD from 0
               equals pinv(X) y to 2e-14; GD from w0 equals w0 + pinv(X)(y - X w0) to 3e-14 and is
-              11.8 [11.1, 12.5] from pinv(X) y (its null-space part). Step bound 2 / lambda_max ~1.6;
+              11.8 [11.1, 12.5] from pinv(X) y (its null-space part). The lab's inv(X^T X) X^T y: X^T X
+              (200 x 200) has rank 50, inv returns noise, w misses y by >= 16.6 ||y|| and lies >= 263
+              ||pinv(X) y|| from pinv(X) y; with the lab's eps = 1e-6 it is within 1.6e-6 (relative) of
+              pinv(X) y (ridge -> least norm as eps -> 0). Step bound 2 / lambda_max ~1.6;
               at 1.02x the bound the error grows by 1.0400 per step, as predicted.
     """
 

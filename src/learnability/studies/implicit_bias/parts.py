@@ -12,6 +12,7 @@ needs from it; nothing here logs or writes.
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass
 
@@ -131,6 +132,11 @@ class UnderExperiment:
         dist_*: final distances; null_component_*: norms of null-space parts (``w0``, what GD
             moved of it, the limit from 0); norm_*: norms of the limits; pythagoras_gap:
             ``| ||w_GD(w0)||^2 - ||pinv(X) y||^2 - ||P_null w0||^2 |``; residual_*: ``||X w - y||``.
+        gram_rank: rank of ``X^T X`` (``n x n``; at most ``m < n``: singular).
+        normal_eq_residual: ``||X w - y|| / ||y||`` for the lab's formula without eps,
+            ``w = inv(X^T X) X^T y`` (``inf`` when ``inv`` refuses the singular matrix).
+        normal_eq_dist: ``||w - pinv(X) y|| / ||pinv(X) y||`` for that ``w`` (``inf`` likewise).
+        lab_ridge_dist: the same distance for the lab's ``inv(X^T X + eps I) X^T y``.
     """
 
     X: np.ndarray
@@ -158,6 +164,10 @@ class UnderExperiment:
     pythagoras_gap: float
     residual_zero: float
     residual_w0: float
+    gram_rank: int
+    normal_eq_residual: float
+    normal_eq_dist: float
+    lab_ridge_dist: float
 
 
 # The per-problem numbers of UnderExperiment (one column each of the "under_seeds" table).
@@ -174,10 +184,42 @@ UNDER_NUMBERS = (
     "pythagoras_gap",
     "residual_zero",
     "residual_w0",
+    "gram_rank",
+    "normal_eq_residual",
+    "normal_eq_dist",
+    "lab_ridge_dist",
     "rho",
     "measured_rate",
     "lr",
 )
+
+
+def lab_normal_equations(X: np.ndarray, y: np.ndarray, w_pinv: np.ndarray, eps: float) -> dict[str, float]:
+    """Lab 8's ``inv(X^T X) X^T y`` (and its ``+ eps I`` version) against ``pinv(X) y`` when ``n > m``.
+
+    ``X^T X`` is ``n x n`` of rank at most ``m < n``: singular, so the plain formula is not the
+    least-norm solution (``inv`` fails, or returns rounding noise amplified by ~1/eps_machine);
+    adding ``eps I`` gives ridge regression, which tends to ``pinv(X) y`` as ``eps -> 0``.
+
+    Returns:
+        ``gram_rank``, ``normal_eq_residual`` (``||X w - y|| / ||y||``), ``normal_eq_dist`` and
+        ``lab_ridge_dist`` (``||w - pinv(X) y|| / ||pinv(X) y||``); ``inf`` where ``inv`` refuses.
+    """
+    gram = X.T @ X  # (n, n)
+    scale = float(np.linalg.norm(w_pinv))
+    try:
+        w = np.linalg.inv(gram) @ (X.T @ y)
+        residual = float(np.linalg.norm(X @ w - y) / np.linalg.norm(y))
+        dist = float(np.linalg.norm(w - w_pinv) / scale)
+    except np.linalg.LinAlgError:
+        residual = dist = math.inf
+    w_eps = np.linalg.inv(gram + eps * np.eye(gram.shape[0])) @ (X.T @ y)
+    return {
+        "gram_rank": int(np.linalg.matrix_rank(gram)),
+        "normal_eq_residual": residual if math.isfinite(residual) else math.inf,
+        "normal_eq_dist": dist if math.isfinite(dist) else math.inf,
+        "lab_ridge_dist": float(np.linalg.norm(w_eps - w_pinv) / scale),
+    }
 
 
 def underdetermined_experiment(cfg: UnderSection, seed: int) -> UnderExperiment:
@@ -227,6 +269,7 @@ def underdetermined_experiment(cfg: UnderSection, seed: int) -> UnderExperiment:
         ),
         residual_zero=float(np.linalg.norm(X @ from_zero.w - y)),
         residual_w0=float(np.linalg.norm(X @ from_w0.w - y)),
+        **lab_normal_equations(X, y, w_pinv, cfg.lab_eps),
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from learnability.report import Chart, Figure, Heading, Line, Panel, Report, Table, Text, fmt, fmt_est
@@ -59,6 +61,33 @@ def overdetermined(res: ImplicitBiasResults, cfg: ImplicitBiasConfig, rep: Repor
     )
 
 
+def _normal_equations_text(res: ImplicitBiasResults, cfg: ImplicitBiasConfig) -> str:
+    """Lab 8's inv(X^T X) X^T y with more weights than points, from the measured numbers."""
+    u = cfg.under
+    rank = res.under_gram_rank_max
+    singular = rank is not None and rank < u.n
+    residual, dist = res.under_normal_eq_residual_min, res.under_normal_eq_dist_min
+    plain = (
+        "np.linalg.inv refuses it"
+        if residual is not None and not math.isfinite(residual)
+        else f"np.linalg.inv still returns a matrix (rounding noise), and the resulting w misses the data by "
+        f"at least {fmt(residual)} of ||y|| and lies at least {fmt(dist)} x ||pinv(X) y|| from pinv(X) y"
+    )
+    if singular and (residual is None or not math.isfinite(residual) or residual > EQUAL_TOL or dist > EQUAL_TOL):
+        verdict = "so the lab's (X^T X)^-1 X^T y is not the least-norm solution here"
+    else:
+        verdict = "yet its w agrees with pinv(X) y to rounding on these problems"
+    ridge = res.under_lab_ridge_dist_max
+    return (
+        f"**The lab's formula.** Lab 8 writes the least-norm solution as (X^T X)^-1 X^T y. With n = {u.n} "
+        f"weights and m = {u.m} points, X^T X is {u.n} x {u.n} of rank {rank}"
+        + (" < n: singular" if singular else "")
+        + f"; {plain}, {verdict}. The lab's inv(X^T X + eps I) X^T y with eps = {fmt(u.lab_eps)} is ridge "
+        f"regression, which tends to pinv(X) y as eps -> 0: here it is within {fmt(ridge)} x ||pinv(X) y|| of it. "
+        "This study computes the least-norm solution with the pseudo-inverse (SVD), which needs no eps."
+    )
+
+
 def underdetermined(res: ImplicitBiasResults, cfg: ImplicitBiasConfig, rep: Report) -> None:
     """Which interpolant GD finds from 0 and from w0, and the null-space bookkeeping behind it."""
     u = cfg.under
@@ -86,6 +115,8 @@ def underdetermined(res: ImplicitBiasResults, cfg: ImplicitBiasConfig, rep: Repo
             f"{fmt(res.under_null_component_zero_max)}."
         )
     )
+    if res.under_gram_rank_max is not None:
+        rep.add(Text(_normal_equations_text(res, cfg)))
     rep.add(
         Table(
             ["quantity", "value"],

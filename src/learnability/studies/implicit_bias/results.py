@@ -41,7 +41,10 @@ class ImplicitBiasResults(StudyResults):
         under_*: the under-determined problems: rates, the largest distances of GD's limits to
             ``pinv(X) y`` (from 0) and to the projection formula (from ``w0``), the distance of
             the limit from ``w0`` to ``pinv(X) y``, null-space components, norms, the Pythagoras
-            gap and the largest residual.
+            gap and the largest residual; the lab's normal equations: the largest rank of
+            ``X^T X`` (singular: below n), the smallest relative residual and distance to
+            ``pinv(X) y`` of ``inv(X^T X) X^T y`` (inf where inv refuses) and the largest relative
+            distance of the lab's ``inv(X^T X + eps I) X^T y``.
         step_size: one entry per step-size fraction; step_bound_first, lambda_max_first: the
             first over-determined problem's bound and top eigenvalue (the step-size runs use it).
     """
@@ -73,6 +76,11 @@ class ImplicitBiasResults(StudyResults):
     under_norm_gd_w0: Estimate
     under_pythagoras_gap_max: float
     under_residual_max: float
+    # None in summaries written before they were measured
+    under_gram_rank_max: int | None = None
+    under_normal_eq_residual_min: float | None = None
+    under_normal_eq_dist_min: float | None = None
+    under_lab_ridge_dist_max: float | None = None
     step_size: list[StepSize]
     step_bound_first: float
     lambda_max_first: float

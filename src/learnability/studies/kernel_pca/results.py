@@ -112,3 +112,7 @@ class KernelPCAResults(StudyResults):
     smallest_gamma: SmallestGamma
     largest_gamma: LargestGamma
     fisher_gain_over_pca: float
+    # Nested CV (None in summaries written before it was measured): gamma chosen inside each outer
+    # training fold, kernel PCA fitted on it, the outer test fold projected with transform.
+    nested_cv: Estimate | None = None
+    nested_gammas: list[float] | None = None

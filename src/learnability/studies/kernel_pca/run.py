@@ -38,6 +38,7 @@ from learnability.analysis import mean_estimate
 from learnability.kernels import KernelPCA, rbf_kernel
 from learnability.studies import StudyContext
 from learnability.studies.kernel_pca.config import KernelPCAConfig
+from learnability.studies.kernel_pca.nested import nested_cv
 from learnability.studies.kernel_pca.results import (
     BestGamma,
     KernelPCAResults,
@@ -171,6 +172,14 @@ def run(cfg: KernelPCAConfig, ctx: StudyContext) -> KernelPCAResults:
     # The gammas as accurate as the best, and the first gamma above them that is not.
     top = table["cv_accuracy"] >= best["cv_accuracy"] - cfg.accuracy_tie
     above = table[(table["gamma"] > table.loc[top, "gamma"].max()) & ~top]
+    nested = nested_cv(
+        data.X,
+        data.labels,
+        table["gamma"].to_numpy(),
+        folds=cfg.cv_folds,
+        repeats=cfg.nested_repeats,
+        seed=ctx.seed("nested-cv"),
+    )
     return KernelPCAResults(
         n_samples=cfg.n_samples,
         neighbour_spacing=data.spacing,
@@ -192,4 +201,6 @@ def run(cfg: KernelPCAConfig, ctx: StudyContext) -> KernelPCAResults:
         smallest_gamma=_point(table.iloc[0], SmallestGamma),
         largest_gamma=_point(table.iloc[-1], LargestGamma),
         fisher_gain_over_pca=float(best["fisher_ratio"] / pca_sep.fisher_ratio),
+        nested_cv=nested.accuracy,
+        nested_gammas=nested.gammas,
     )

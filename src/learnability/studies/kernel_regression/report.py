@@ -28,6 +28,9 @@ __all__ = ["report"]
 NEGLIGIBLE_SHRINK = 0.01
 # Eigenvalues are drawn on a log axis; |eig| below this (rounding) is drawn at it.
 EIGENVALUE_FLOOR = 1e-18
+# Relative gaps below this are float64 rounding of well-conditioned solves (eps ~ 2e-16 times
+# condition numbers of ~1e2..1e4 here).
+EXACT_REL = 1e-10
 
 
 def report(res: KernelRegressionResults, run: Run) -> Report:
@@ -43,6 +46,7 @@ def report(res: KernelRegressionResults, run: Run) -> Report:
     )
     _exercise_1(rep, res, run)
     _exercise_2(rep, res, run)
+    _primal_dual(rep, res)
     return rep
 
 
@@ -222,12 +226,54 @@ def _cv_text(res: KernelRegressionResults, per: PeriodicSection) -> str:
     )
 
 
+def _centring_text(run: Run) -> str:
+    """Kernel ridge fits centred targets: say so, with the first seed's training mean."""
+    p = run.load_arrays(KernelRegressionResults.PERIODIC_FIRST)
+    mean = float(np.mean(p["y"][p["train"]]))
+    return (
+        "**Kernel ridge centres the targets.** Every kernel ridge fit here (CV and final) subtracts the "
+        f"training targets' mean (first seed: {fmt(mean)}) before fitting and adds it back to the predictions. "
+        "Kernel ridge (the library's KernelRidge, like scikit-learn's) has no intercept: without centring, "
+        "the Gaussian-kernel fit would be pulled towards 0 wherever the data are sparse, and alpha would "
+        "shrink the whole curve towards 0 rather than towards the mean."
+    )
+
+
+def _primal_dual(rep: Report, res: KernelRegressionResults) -> None:
+    """Lab 2's primal = dual identity, measured (absent from older runs)."""
+    pd_ = res.primal_dual
+    if pd_ is None:
+        return
+    exact = max(pd_.wide_dual_vs_pinv, pd_.wide_prediction_gap, pd_.tall_dual_pinv_vs_primal) < EXACT_REL
+    singular = pd_.tall_dual_gram_rank < pd_.tall_n
+    rep.add(
+        Heading("Primal = dual (Lab 2's recap)"),
+        Text(
+            "Lab 2 recalls w = (X^T X)^-1 X^T y = X^T (X X^T)^-1 y, and f(z) = z^T w = k(z, X) K^-1 y with the "
+            f"linear kernel K = X X^T. With more features than points (N = {pd_.wide_n}, P = {pd_.wide_p}), "
+            f"X X^T is invertible: X^T (X X^T)^-1 y differs from pinv(X) y by {fmt(pd_.wide_dual_vs_pinv)} "
+            f"(relative) and the dual predictions k(z, X) K^-1 y from the primal z^T w by "
+            f"{fmt(pd_.wide_prediction_gap)}. On exercise 1's design [x, 1] (N = {pd_.tall_n}, P = {pd_.tall_p}) "
+            f"X X^T is {pd_.tall_n} x {pd_.tall_n} of rank {pd_.tall_dual_gram_rank}"
+            + (": singular, so (X X^T)^-1 does not exist there" if singular else "")
+            + f"; with the pseudo-inverse, X^T (X X^T)^+ y differs from (X^T X)^-1 X^T y by "
+            f"{fmt(pd_.tall_dual_pinv_vs_primal)}. "
+            + (
+                "Primal and dual agree to rounding: the identity holds wherever its inverses exist."
+                if exact
+                else "Primal and dual do NOT agree to rounding here."
+            )
+        ),
+    )
+
+
 def _exercise_2(rep: Report, res: KernelRegressionResults, run: Run) -> None:
     per: PeriodicSection = run.config.periodic
     rep.add(
         Heading("Exercise 2: kernel ridge regression on periodic data"),
         Text(_gram_text(res, per)),
         Text(_cv_text(res, per)),
+        Text(_centring_text(run)),
     )
     rows = [
         ["kernel ridge (sigma, alpha by CV)", fmt_est(res.cv_mse), fmt_est(res.test_mse_krr)],

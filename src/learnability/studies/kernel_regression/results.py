@@ -5,9 +5,31 @@ from __future__ import annotations
 from typing import ClassVar
 
 from learnability.analysis import Estimate
-from learnability.studies import StudyResults
+from learnability.studies import ResultsModel, StudyResults
 
-__all__ = ["KernelRegressionResults"]
+__all__ = ["KernelRegressionResults", "PrimalDual"]
+
+
+class PrimalDual(ResultsModel):
+    """Lab 2's primal = dual identity, measured (relative gaps).
+
+    Attributes:
+        wide_n, wide_p: the wide problem (``P > N``: ``X X^T`` invertible).
+        wide_dual_vs_pinv: ``X^T (X X^T)^-1 y`` against ``pinv(X) y``.
+        wide_prediction_gap: ``k(z, X) K^-1 y`` (linear kernel) against ``z^T pinv(X) y``.
+        tall_n, tall_p: exercise 1's design ``[x, 1]`` (``N > P``).
+        tall_dual_gram_rank: rank of its ``X X^T`` (``N x N``; ``P < N``: singular).
+        tall_dual_pinv_vs_primal: ``X^T (X X^T)^+ y`` against ``(X^T X)^-1 X^T y``.
+    """
+
+    wide_n: int
+    wide_p: int
+    wide_dual_vs_pinv: float
+    wide_prediction_gap: float
+    tall_n: int
+    tall_p: int
+    tall_dual_gram_rank: int
+    tall_dual_pinv_vs_primal: float
 
 
 class KernelRegressionResults(StudyResults):
@@ -72,3 +94,4 @@ class KernelRegressionResults(StudyResults):
     test_mse_krr_lab_sigma: Estimate
     test_mse_linear: Estimate
     cv_mse: Estimate
+    primal_dual: PrimalDual | None = None  # None in summaries written before it was measured

@@ -17,6 +17,7 @@ from learnability.analysis import mean_estimate
 from learnability.kernels import rbf_kernel
 from learnability.studies import StudyContext
 from learnability.studies.kernel_regression.config import KernelRegressionConfig, PeriodicSection
+from learnability.studies.kernel_regression.dual import primal_dual
 from learnability.studies.kernel_regression.linear import (
     FITS,
     fit_line,
@@ -166,4 +167,5 @@ def run(cfg: KernelRegressionConfig, ctx: StudyContext) -> KernelRegressionResul
     K, eig = gram_matrix(cfg.periodic)
     per_table, first = exercise_2(cfg, ctx)
     save_first_seed(cfg.periodic, first, K, eig, ctx)
-    return summarise(cfg, lin_table, per_table, eig)
+    dual = primal_dual(cfg.linear, np.random.default_rng(ctx.seed("primal-dual")))
+    return summarise(cfg, lin_table, per_table, eig).model_copy(update={"primal_dual": dual})

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from learnability._words import plural
 from learnability.analysis import Estimate
 from learnability.report import Bar, Chart, Figure, Heading, Heatmap, Line, Panel, Report, Table, Text, fmt, fmt_est
 from learnability.runs import Run
@@ -48,6 +49,8 @@ def report(res: PolynomialRegressionResults, run: Run) -> Report:
     landscapes(res, cfg, run, rep)
     selection(res, cfg, rep)
     ols_three_ways(res, cfg, rep)
+    lab3_basics(res, rep)
+    tutorial_exercises(res, cfg, rep)
     return rep
 
 
@@ -434,6 +437,109 @@ def ols_three_ways(res: PolynomialRegressionResults, cfg: PolynomialRegressionCo
             f"still {fmt(ols.raw_gd_max_error)} away from the solution. With centring, the largest difference "
             f"between any two of the three weight vectors is {fmt(ols.max_abs_difference)} — "
             + ("the three methods agree." if agree else "they do NOT agree.")
+            + f" The closed-form fit's training MSE is {fmt(ols.train_mse)} (the noise variance is 1, and a "
+            f"least-squares fit with P + 1 = {c.p + 1} parameters leaves about (N - P - 1) / N = "
+            f"{fmt((c.n - c.p - 1) / c.n)} of it in the residuals); fitted bias {fmt(ols.bias)}."
         ),
         Table(["pair", "max |w_a - w_b|"], [[k, fmt(v)] for k, v in ols.pairwise.items()]),
+    )
+
+
+def lab3_basics(res: PolynomialRegressionResults, rep: Report) -> None:
+    """Lab 3's autograd check and CPU vs GPU matmul timing (absent from older runs)."""
+    ag, mm = res.autograd, res.matmul
+    if ag is None or mm is None:
+        return
+    verdict = (
+        "identical to the closed forms, as the lab's `==` checks expect"
+        if ag.exact
+        else f"NOT identical to the closed forms (largest difference {fmt(ag.max_abs_error)})"
+    )
+    if mm.cuda_ms is None:
+        gpu = "There is no CUDA device here, so the GPU half of the lab's comparison was not run."
+    else:
+        gpu = (
+            f"On the GPU ({mm.cuda_device}) it takes {fmt(mm.cuda_ms)} ms (synchronised), "
+            f"{fmt(mm.cpu_ms / mm.cuda_ms)} times "
+            + ("faster." if mm.cuda_ms < mm.cpu_ms else "the CPU's time: no faster at this size.")
+        )
+    rep.add(
+        Heading("PyTorch basics (Lab 3)"),
+        Text(
+            f"**Autograd.** Q = 3 a^3 - b^2 with a = {ag.a}, b = {ag.b}; after "
+            f"Q.sum().backward(), a.grad = {ag.grad_a} and b.grad = {ag.grad_b} against 9 a^2 = {ag.expected_a} and "
+            f"-2 b = {ag.expected_b}: {verdict}.\n\n"
+            f"**CPU vs GPU.** A {mm.size} x {mm.size} float32 matmul takes {fmt(mm.cpu_ms)} ms on the CPU "
+            f"({plural(mm.cpu_threads, 'thread')}, mean of {mm.repeats} after a warm-up). {gpu} Timings depend on "
+            "the machine and its load; they are the only numbers of this study that do."
+        ),
+    )
+
+
+def tutorial_exercises(res: PolynomialRegressionResults, cfg: PolynomialRegressionConfig, rep: Report) -> None:
+    """Tutorial 3's ranking of scenarios A-E, f1/f2/f3 and the fits in torch (absent from older runs)."""
+    if res.scenarios is None or res.linear_in_theta is None or res.torch_fits is None:
+        return
+    rows = [
+        [
+            s.name,
+            s.n_train,
+            fmt(s.noise_sd),
+            f"[0, {fmt(s.x_max)}]",
+            "sin(k x), k fitted" if s.known_form else "polynomial, degree by leave-one-out",
+            fmt(s.median_k) if s.median_k is not None else fmt(s.median_degree),
+            fmt_est(s.test_mse),
+        ]
+        for s in res.scenarios
+    ]
+    ranking = " > ".join(s.name for s in res.scenarios)
+    first, last = res.scenarios[0], res.scenarios[-1]
+    separated = all(a.test_mse.high < b.test_mse.low for a, b in zip(res.scenarios, res.scenarios[1:], strict=False))
+    rep.add(
+        Heading("Tutorial 3's exercises"),
+        Text(
+            f"**Which scenario predicts best?** Each scenario is drawn {cfg.exercises.scenario_seeds} times; its best "
+            "fit (a polynomial whose degree is chosen by leave-one-out on the scenario's own points, or sin(k x) "
+            "with k fitted when the form is known) is scored on fresh x ~ U[0, 1] against sin(2 pi x). "
+            f"Measured ranking, best first: {ranking}"
+            + (" (each 95% CI below the next)." if separated else " (some neighbours' 95% CIs overlap).")
+            + f" Best: {first.name}, test MSE {fmt_est(first.test_mse)}; worst: {last.name}, {fmt_est(last.test_mse)}."
+        ),
+        Table(
+            ["scenario", "points", "noise sd", "x range", "fit", "median degree / k", "test MSE"],
+            rows,
+            caption="Geometric mean [95% CI] over draws, best first.",
+        ),
+    )
+    lt = res.linear_in_theta
+    theta_err, x_err = max(lt.theta_superposition_error.values()), min(lt.x_superposition_error.values())
+    linear = theta_err < AGREE_TOL
+    rep.add(
+        Text(
+            "**Linear in theta, not in x.** f1 = a x + b, f2 = a x^2 + b x + c, f3 = a sin(2 pi x) + b x + c: "
+            "f(x; alpha theta1 + beta theta2) - alpha f(x; theta1) - beta f(x; theta2) is at most "
+            f"{fmt(theta_err)} over random thetas ("
+            + ("linear in theta, to rounding" if linear else "NOT linear in theta")
+            + "), while the same superposition in x misses by at least "
+            f"{fmt(x_err)} (none is linear in x: f1's intercept, f2's square, f3's sine). Least squares therefore "
+            "fits each through its design matrix: training MSE on the first data set "
+            + ", ".join(f"{k} {fmt(v)}" for k, v in lt.train_mse.items())
+            + "."
+        )
+    )
+    tf = res.torch_fits
+    worst = max(tf.max_prediction_gap)
+    at = int(np.argmax(tf.max_prediction_gap))
+    noise = cfg.sweep.noise_sd
+    rep.add(
+        Text(
+            f"**Fits in torch.** torch.linalg.lstsq on the monomial design (float64), degrees 0 to "
+            f"{len(tf.max_prediction_gap) - 1}, predicts within {fmt(worst)} of the study's stable solver on [0, 1] "
+            f"(largest at degree {at}, whose design has condition number {fmt(tf.condition_number[at])}): "
+            + (
+                f"far below the noise sd {fmt(noise)}, so torch gives the same fits."
+                if worst < FAR_BELOW_NOISE * noise
+                else f"NOT far below the noise sd {fmt(noise)}: the two solvers give different fits."
+            )
+        )
     )

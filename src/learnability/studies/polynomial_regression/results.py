@@ -12,7 +12,17 @@ from typing import ClassVar
 from learnability.analysis import Estimate
 from learnability.studies import ResultsModel, StudyResults
 
-__all__ = ["Decay", "MoreData", "OLSThreeWays", "PolynomialRegressionResults"]
+__all__ = [
+    "AutogradCheck",
+    "Decay",
+    "LinearInTheta",
+    "MatmulTiming",
+    "MoreData",
+    "OLSThreeWays",
+    "PolynomialRegressionResults",
+    "Scenario",
+    "TorchFits",
+]
 
 
 class MoreData(ResultsModel):
@@ -59,6 +69,67 @@ class OLSThreeWays(ResultsModel):
     bias: float
 
 
+class AutogradCheck(ResultsModel):
+    """Lab 3: autograd's gradients of ``Q = 3 a^3 - b^2`` against ``9 a^2`` and ``-2 b``."""
+
+    a: list[float]
+    b: list[float]
+    grad_a: list[float]
+    grad_b: list[float]
+    expected_a: list[float]
+    expected_b: list[float]
+    max_abs_error: float
+    exact: bool
+
+
+class MatmulTiming(ResultsModel):
+    """Lab 3: milliseconds per ``size x size`` float32 matmul; ``cuda_ms`` None without CUDA."""
+
+    size: int
+    repeats: int
+    cpu_threads: int
+    cpu_ms: float
+    cuda_ms: float | None
+    cuda_device: str | None
+
+
+class Scenario(ResultsModel):
+    """Tutorial 3's ranking exercise: one scenario and its best fit's test MSE on ``[0, 1]``.
+
+    Attributes:
+        n_train, noise_sd, x_max: the scenario's points, noise and range ``[0, x_max]``.
+        known_form: the form ``sin(k x)`` is known (E): ``k`` is fitted, else a polynomial whose
+            degree is chosen by leave-one-out on the scenario's points.
+        test_mse: geometric mean over draws (95% CI) of the MSE against ``sin(2 pi x)``.
+        median_degree, median_k: medians over draws of the chosen degree / fitted ``k``.
+    """
+
+    name: str
+    n_train: int
+    noise_sd: float
+    x_max: float
+    known_form: bool
+    test_mse: Estimate
+    median_degree: float | None
+    median_k: float | None
+
+
+class LinearInTheta(ResultsModel):
+    """Tutorial 3's f1, f2, f3: largest superposition errors in ``theta`` and in ``x``; fits' MSE."""
+
+    theta_superposition_error: dict[str, float]
+    x_superposition_error: dict[str, float]
+    train_mse: dict[str, float]
+
+
+class TorchFits(ResultsModel):
+    """The tutorial's fits in torch against the stable solver: per degree, the largest prediction
+    gap on ``[0, 1]`` and the monomial design's condition number."""
+
+    max_prediction_gap: list[float]
+    condition_number: list[float]
+
+
 class PolynomialRegressionResults(StudyResults):
     """The summary of a polynomial-regression run.
 
@@ -76,6 +147,9 @@ class PolynomialRegressionResults(StudyResults):
         selection_*: per split the chosen degree and lambda; validation and test MSE of the
             chosen models and their paired ratio.
         ols: OLS three ways.
+        autograd, matmul: Lab 3's autograd check and matmul timing; scenarios: Tutorial 3's
+            ranking exercise, best first; linear_in_theta, torch_fits: Tutorial 3's f1/f2/f3 and
+            its fits in torch (None in summaries written before they were measured).
     """
 
     DEGREE_SWEEP_TABLE: ClassVar[str] = "degree_sweep"  # one row per (seed, degree)
@@ -85,6 +159,7 @@ class PolynomialRegressionResults(StudyResults):
     SELECTION_TABLE: ClassVar[str] = "selection"  # one row per split
     FIRST_SEED: ClassVar[str] = "first_seed"  # first data set, grid and fits on it
     LANDSCAPE_MAPS: ClassVar[str] = "landscape_maps"  # a, b grids and the MSE, L1, L_pmax maps
+    SCENARIOS_TABLE: ClassVar[str] = "scenarios"  # one row per (draw, scenario): test MSE, degree, k
 
     noise_variance: float
     n_train: int
@@ -111,3 +186,8 @@ class PolynomialRegressionResults(StudyResults):
     selection_test_mse: Estimate
     selection_test_over_val: Estimate
     ols: OLSThreeWays
+    autograd: AutogradCheck | None = None
+    matmul: MatmulTiming | None = None
+    scenarios: list[Scenario] | None = None
+    linear_in_theta: LinearInTheta | None = None
+    torch_fits: TorchFits | None = None

@@ -22,6 +22,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -43,6 +44,14 @@ from learnability.studies.polynomial_regression.config import (
     PolynomialRegressionConfig,
     RegularisationSection,
     SweepSection,
+)
+from learnability.studies.polynomial_regression.exercises import (
+    autograd_check,
+    linear_in_theta,
+    matmul_timing,
+    scenario_errors,
+    summarise_scenarios,
+    torch_fits,
 )
 from learnability.studies.polynomial_regression.parts import (
     geometric_mean,
@@ -374,4 +383,20 @@ def run(cfg: PolynomialRegressionConfig, ctx: StudyContext) -> PolynomialRegress
     chosen = select_models(cfg, degrees, ctx)
     ols = ols_three_ways_experiment(cfg.ols, ctx.seed("ols"))
     ctx.progress.update(1)
-    return summarise(cfg, fits, land, chosen, ols, degrees)
+    res = summarise(cfg, fits, land, chosen, ols, degrees)
+    return res.model_copy(update=exercises(cfg, fits.first, ctx))
+
+
+def exercises(cfg: PolynomialRegressionConfig, first: DataSet, ctx: StudyContext) -> dict[str, Any]:
+    """Lab 3's autograd check and matmul timing, Tutorial 3's scenarios, f1/f2/f3 and torch fits."""
+    ex = cfg.exercises
+    draws = [scenario_errors(ctx.seed("scenarios", s), ex.scenario_test) for s in range(ex.scenario_seeds)]
+    rows = [{"draw": i, "scenario": k, **v} for i, d in enumerate(draws) for k, v in d.items()]
+    ctx.writer.save_table(PolynomialRegressionResults.SCENARIOS_TABLE, pd.DataFrame(rows))
+    return {
+        "autograd": autograd_check(),
+        "matmul": matmul_timing(ex.matmul_size, ex.matmul_repeats, seed=ctx.seed("matmul")),
+        "scenarios": summarise_scenarios(draws),
+        "linear_in_theta": linear_in_theta(first.x_train, first.t_train, seed=ctx.seed("linear-in-theta")),
+        "torch_fits": torch_fits(first.x_train, first.t_train, cfg.sweep.max_degree),
+    }

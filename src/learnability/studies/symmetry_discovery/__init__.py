@@ -23,12 +23,15 @@ from learnability.studies.symmetry_discovery.measures import (
 from learnability.studies.symmetry_discovery.parts import (
     ABLATION_LABELS,
     ABLATIONS,
+    ORBIT_CONFIG,
     OrbitEnsemble,
     SymmetryPenalty,
     batch_covariance,
     commutator_penalties,
+    estimate_generator,
     gramian_sort_penalty,
     member_grid,
+    orbit_consistency_penalties,
 )
 from learnability.studies.symmetry_discovery.report import report
 from learnability.studies.symmetry_discovery.results import (
@@ -43,6 +46,7 @@ from learnability.studies.symmetry_discovery.run import run
 __all__ = [
     "ABLATIONS",
     "ABLATION_LABELS",
+    "ORBIT_CONFIG",
     "ConfigSummary",
     "Effect",
     "IdealOrbit",
@@ -55,10 +59,12 @@ __all__ = [
     "batch_covariance",
     "commutator_penalties",
     "covariance_anisotropy",
+    "estimate_generator",
     "gramian_sort_penalty",
     "ideal_orbit_classifier",
     "member_grid",
     "off_grid_test",
+    "orbit_consistency_penalties",
     "representation_invariance",
     "weight_geometry",
 ]

@@ -49,6 +49,11 @@ class SymmetryDiscoveryConfig(StudyConfig):
               (sorted-values error 0.005 vs 0.16); the commutator term changes nothing measurable
               (paired difference 0.003 [-0.009, 0.015]); the hidden layer with its unconstrained
               biases is not invariant (0.2) and every variant classifies perfectly (accuracy 1).
+              The alternative, orbit consistency (weight 1, generator estimated at 4.000 degrees; 27
+              members, 239 s wall at load 3-5 with tests running beside it): W x's sorted-values
+              error 0.052 against 0.16 with CE only and 0.006 with CE + sort, circulant distance
+              0.69 (CE only 0.79, CE + sort 0.008): it makes W x permute under rotations without
+              making the Gramian circulant; accuracy 1.
     """
 
     step_degrees: float = Field(
@@ -70,6 +75,13 @@ class SymmetryDiscoveryConfig(StudyConfig):
     )
     sort_weight: float = Field(1.0, gt=0, description="Weight of the soft-sort term in the full loss.")
     commutator_weight: float = Field(1.0, gt=0, description="Weight of the commutator term in the full loss.")
+    orbit_weight: float = Field(
+        1.0,
+        ge=0,
+        description="Weight of the orbit-consistency term (the alternative regulariser: the first layer "
+        "responds to R x, R the generator estimated from the data, with a permutation of its response to x) "
+        "in the extra 'ce_orbit' configuration; 0 leaves it out.",
+    )
     sort_weights: list[float] = Field(
         default_factory=lambda: [0.0, 0.1, 0.3, 1.0, 3.0, 10.0],
         min_length=1,

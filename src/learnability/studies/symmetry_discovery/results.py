@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import computed_field
+from pydantic import Field, computed_field
 
 from learnability.analysis import Estimate
 from learnability.studies import ResultsModel, StudyResults
@@ -47,6 +47,7 @@ class ConfigSummary(ResultsModel):
 
     sort_weight: float
     commutator_weight: float
+    orbit_weight: float = 0.0  # absent from summaries written before the orbit-consistency term
     ablation: str
     circulant_distance: Estimate
     angle_gap_ratio: Estimate
@@ -179,3 +180,9 @@ class SymmetryDiscoveryResults(StudyResults):
     sort_weight_sweep: list[SweepPoint]
     ideal_orbit: IdealOrbit | None
     configs: dict[str, ConfigSummary]
+    # The alternative regulariser (None / {} in summaries written before it, or orbit_weight = 0):
+    # the estimated generator's angle, the CE + orbit-consistency configuration and its paired
+    # effects, keyed "ce_sort:<measure>" (orbit minus sort) and "ce_only:<measure>".
+    generator_degrees: float | None = None
+    orbit: ConfigSummary | None = None
+    orbit_effects: dict[str, Effect] = Field(default_factory=dict)

@@ -63,10 +63,12 @@ from learnability.studies.symmetry_discovery.measures import (
 )
 from learnability.studies.symmetry_discovery.parts import (
     ABLATIONS,
+    ORBIT_CONFIG,
     OrbitEnsemble,
     SymmetryPenalty,
     batch_covariance,
     commutator_penalties,
+    estimate_generator,
     member_grid,
 )
 from learnability.studies.symmetry_discovery.results import (
@@ -104,7 +106,12 @@ def make_data(cfg: SymmetryDiscoveryConfig, ctx: StudyContext) -> OrbitData:
     x_test, y_test = off_grid_test(data.base, cfg.n_test_per_orbit, torch.Generator().manual_seed(ctx.seed("test")))
     full_cov = covariance(x)
     model = OrbitEnsemble(
-        cfg.n_orbits, cfg.hidden or m, temperature=cfg.temperature, covariance=cfg.covariance, full_covariance=full_cov
+        cfg.n_orbits,
+        cfg.hidden or m,
+        temperature=cfg.temperature,
+        covariance=cfg.covariance,
+        full_covariance=full_cov,
+        generator=estimate_generator(data.x, data.y).to(x.dtype),
     )
     return OrbitData(x, y, x_test.to(ctx.device), y_test.to(ctx.device), data.x, full_cov, m, model)
 
@@ -113,18 +120,17 @@ def fit(
     cfg: SymmetryDiscoveryConfig,
     ctx: StudyContext,
     data: OrbitData,
-    weights: tuple[Sequence[float], Sequence[float]],
+    weights: tuple[Sequence[float], Sequence[float], Sequence[float]],
     seeds: Sequence[int],
     lrs: Sequence[float],
     tag: str,
 ) -> TrainResult:
-    """Train one ensemble: member ``k`` with sort and commutator weights ``weights[0][k]``,
-    ``weights[1][k]``, initialisation and data order from ``seeds[k]``, rate ``lrs[k]``."""
+    """Train one ensemble: member ``k`` with sort, commutator and orbit weights ``weights[0][k]``,
+    ``weights[1][k]``, ``weights[2][k]``, initialisation and data order from ``seeds[k]``, rate
+    ``lrs[k]``."""
     tc = cfg.train
     params = data.model.init(seeds, device=ctx.device)
-    penalty = SymmetryPenalty(
-        data.model, torch.tensor(weights[0], device=ctx.device), torch.tensor(weights[1], device=ctx.device)
-    )
+    penalty = SymmetryPenalty(data.model, *(torch.tensor(w, device=ctx.device) for w in weights))
     return train(
         data.model,
         params,
@@ -167,12 +173,16 @@ def tune_and_train(
 
     def sweep_fn(lrs: np.ndarray, round_: int) -> TrainResult:
         k = len(lrs)
-        weights = ([cfg.sort_weight] * k, [cfg.commutator_weight] * k)
+        weights = ([cfg.sort_weight] * k, [cfg.commutator_weight] * k, [0.0] * k)
         tag = round_tag(SymmetryDiscoveryResults.SWEEP_TAG, round_)
         return fit(cfg, ctx, data, weights, [sweep_seed] * k, lrs, tag)
 
     def final_fn(lr: float) -> TrainResult:
-        weights = (members["sort_weight"].tolist(), members["commutator_weight"].tolist())
+        weights = (
+            members["sort_weight"].tolist(),
+            members["commutator_weight"].tolist(),
+            members["orbit_weight"].tolist(),
+        )
         seeds = members["seed"].tolist()
         return fit(cfg, ctx, data, weights, seeds, [lr] * len(members), SymmetryDiscoveryResults.MEMBERS_TAG)
 
@@ -312,6 +322,7 @@ def per_config(table: pd.DataFrame) -> dict[str, ConfigSummary]:
         out[cname] = ConfigSummary(
             sort_weight=float(first["sort_weight"]),
             commutator_weight=float(first["commutator_weight"]),
+            orbit_weight=float(first["orbit_weight"]),
             ablation=first["ablation"],
             **_estimates(sub, ConfigSummary.MEASURES),
         )
@@ -371,4 +382,26 @@ def run(cfg: SymmetryDiscoveryConfig, ctx: StudyContext) -> SymmetryDiscoveryRes
         ],
         ideal_orbit=ideal_orbit(cfg, data, table, res, probe),
         configs=configs,
+        generator_degrees=generator_degrees(data.model.generator),
+        **alternative(ok, configs),
     )
+
+
+def generator_degrees(generator: Tensor) -> float:
+    """The angle, in degrees, of the estimated generator (a 2-D rotation)."""
+    return float(torch.rad2deg(torch.atan2(generator[1, 0], generator[0, 0])))
+
+
+def alternative(ok: pd.DataFrame, configs: dict[str, ConfigSummary]) -> dict[str, object]:
+    """The orbit-consistency configuration and its paired effects against CE + sort and CE only."""
+    orbit = next((c for c in configs.values() if c.ablation == ORBIT_CONFIG), None)
+    if orbit is None:
+        return {}
+    return {
+        "orbit": orbit,
+        "orbit_effects": {
+            f"{ref}:{key}": paired_effect(ok, ORBIT_CONFIG, ref, key)
+            for ref in ("ce_sort", "ce_only")
+            for key in Effect.MEASURES
+        },
+    }

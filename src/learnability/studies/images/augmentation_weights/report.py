@@ -60,7 +60,8 @@ def report(res: AugmentationWeightsResults, run: Run) -> Report:
         Text(
             f"**Data:** {res.dataset_description}. Images are normalised with the training set's "
             f"mean {fmt(res.normalizer_mean[0])} and std {fmt(res.normalizer_std[0])} after "
-            f"augmentation (so the fill of rotations and shifts is black).\n\n"
+            f"augmentation (so the fill of rotations and shifts is black). Rotations are "
+            f"{AugmentationWeightsResults.ROTATION_INTERPOLATION}.\n\n"
             f"**Model and training:** a shallow linear FCN ({height}x{width} "
             f"= {height * width} inputs -> {arrays['weights'].shape[2]} "
             f"log-softmax outputs), fixed-learning-rate SGD without momentum (rate {fmt(res.lr)}, "
@@ -72,12 +73,38 @@ def report(res: AugmentationWeightsResults, run: Run) -> Report:
             f"the {res.seeds} seeds."
         ),
     )
+    _samples_figure(rep, res, run)
     _weights_figure(rep, res, arrays)
     _training(rep, res, cfg, run)
     _symmetry(rep, res, cfg, arrays)
     if "none" in augs:
         rep.add(Heading("What the numbers say"), Text("\n".join(_sentences(res))))
     return rep
+
+
+def _samples_figure(rep: Report, res: AugmentationWeightsResults, run: Run) -> None:
+    """The first training images under each augmentation (absent from runs made before it)."""
+    if not run.has_artifact(f"{AugmentationWeightsResults.SAMPLES}.npz"):
+        return
+    samples = run.load_arrays(AugmentationWeightsResults.SAMPLES)["samples"]  # (A, n, H, W)
+    panels = [
+        Panel([Heatmap(_mosaic(samples[i]), cmap="gray", vmin=0.0, vmax=1.0, colorbar=False)], title=a, image=True)
+        for i, a in enumerate(res.augmentations)
+    ]
+    rep.add(
+        Heading("Augmented training images"),
+        Figure(
+            Chart(
+                "augmented_samples",
+                panels,
+                ncols=1,
+                panel_size=(10.0, 1.35),
+                title=f"The first {samples.shape[1]} training images as each augmentation draws them",
+                caption="One row per augmentation, intensities in [0, 1] before normalisation; rotations "
+                f"are {AugmentationWeightsResults.ROTATION_INTERPOLATION}.",
+            )
+        ),
+    )
 
 
 def _weights_figure(rep: Report, res: AugmentationWeightsResults, arrays: dict[str, np.ndarray]) -> None:

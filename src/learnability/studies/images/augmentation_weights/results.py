@@ -50,6 +50,13 @@ class AugmentationWeightsResults(ImageStudyResults):
     MEMBERS_TABLE: ClassVar[str] = "members"  # member -> augmentation, seed index, seeds
     # weights, scaled (A, S, C, H, W); scores (A, S, n_symmetries, C); rotation_profile (A, S, n_angles); angles
     TEMPLATES: ClassVar[str] = "templates"
+    # samples (A, n, H, W): the same first training images under each augmentation, in [0, 1]
+    SAMPLES: ClassVar[str] = "augmented_samples"
+    #: How rotations resample (torchvision's RandomRotation defaults to nearest neighbour).
+    ROTATION_INTERPOLATION: ClassVar[str] = (
+        "bilinear with zero fill (exact for multiples of 90 degrees); torchvision's RandomRotation "
+        "defaults to nearest-neighbour"
+    )
 
     augmentations: list[str]
     seeds: int

@@ -31,6 +31,7 @@ from learnability.studies.images.augmentation_weights.config import NAME, Augmen
 from learnability.studies.images.augmentation_weights.results import AugmentationResult, AugmentationWeightsResults
 from learnability.studies.images.augmentation_weights.symmetry import SYMMETRIES, template_symmetry
 from learnability.studies.images.data import ImageSplits, load_image_splits, make_augmentation
+from learnability.studies.images.results import record_dataset
 from learnability.studies.images.training import train_image_ensemble, weights_file
 
 __all__ = ["run"]
@@ -95,6 +96,22 @@ def make_test_sets(cfg: AugmentationWeightsConfig, splits: ImageSplits, ctx: Stu
         k: EvalSet(splits.normalizer.transform(v).to(ctx.device), y, metrics={"accuracy": accuracy})
         for k, v in out.items()
     }
+
+
+# Training images drawn per augmentation in the report's figure of augmented samples.
+SHOWN_SAMPLES = 8
+
+
+def augmented_samples(cfg: AugmentationWeightsConfig, splits: ImageSplits, ctx: StudyContext) -> None:
+    """The first training images as each augmentation draws them (Lab 4: "visualise the augmented
+    set"); saved as the samples array ``(A, n, H, W)`` in ``[0, 1]``, before normalisation."""
+    x = splits.train_images[:SHOWN_SAMPLES]
+    rows = []
+    for a in cfg.augmentations:
+        aug = make_augmentation(a, cfg.augment)
+        g = torch.Generator().manual_seed(ctx.seed("samples", a))
+        rows.append((x if aug is None else aug(x, generator=g))[:, 0].numpy())
+    ctx.writer.save_arrays(R.SAMPLES, samples=np.stack(rows))
 
 
 def templates(
@@ -187,9 +204,9 @@ def summarise(
         out[a] = AugmentationResult(
             test_loss_start=mean_estimate(evals["test_loss"].values[0][ids]),
             test_loss_end=mean_estimate(evals["test_loss"].final[ids]),
-            test_acc_start=mean_estimate(evals["test_accuracy"].values[0][ids]),
-            test_acc_end=mean_estimate(evals["test_accuracy"].final[ids]),
-            accuracy={name: mean_estimate(evals[f"{name}_accuracy"].final[ids]) for name in test_names},
+            test_acc_start=mean_estimate(evals["test_accuracy"].values[0][ids], kind="unit"),
+            test_acc_end=mean_estimate(evals["test_accuracy"].final[ids], kind="unit"),
+            accuracy={name: mean_estimate(evals[f"{name}_accuracy"].final[ids], kind="unit") for name in test_names},
             symmetry={n: mean_estimate(class_mean[i, :, j]) for j, n in enumerate(SYMMETRIES)},
             symmetry_gain=gain,
         )
@@ -199,9 +216,11 @@ def summarise(
 def run(cfg: AugmentationWeightsConfig, ctx: StudyContext) -> AugmentationWeightsResults:
     """Train every (augmentation, seed) member in one ensemble, then measure its templates."""
     splits = load_image_splits(cfg.data)
+    record_dataset(splits, ctx)
     c, h, w = splits.image_shape
     n_classes = len(splits.classes)
     members = plan_members(cfg, ctx)
+    augmented_samples(cfg, splits, ctx)
     eval_sets = make_test_sets(cfg, splits, ctx)
     trained = train_image_ensemble(
         lambda: ShallowFCN(c * h * w, n_classes, seed=0),

@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 
 from learnability.data import translate
-from learnability.models import LabCNN, get_activations
+from learnability.models import LabCNN, PooledCNN, get_activations
 
 __all__ = [
     "EXACT_TOL",
@@ -85,7 +85,7 @@ def _rel(num_: Tensor, den: Tensor) -> Tensor:
 
 
 def conv_equivariance(conv_x: Tensor, conv_gx: Tensor, shifts: Tensor, mask: Tensor) -> dict[str, Tensor]:
-    """Shift-back errors of conv maps ``(N, 1, H', W')``, each ``(N,)``, relative to ``||conv(x)||``.
+    """Shift-back errors of conv maps ``(N, C, H', W')``, each ``(N,)``, relative to ``||conv(x)||``.
 
     ``total``: ``||roll(conv(g x), -s) - conv(x)||``; ``interior``/``border``: the same norm on
     the positions inside/outside ``mask`` (``total^2 = interior^2 + border^2``); ``sorted``:
@@ -94,7 +94,7 @@ def conv_equivariance(conv_x: Tensor, conv_gx: Tensor, shifts: Tensor, mask: Ten
     n = conv_x.shape[0]
     back = translate(conv_gx, -shifts, mode="circular")
     diff = (back - conv_x).reshape(n, -1)
-    m = mask.reshape(n, -1)
+    m = mask.expand_as(conv_x).reshape(n, -1)  # one mask for every channel
     den = conv_x.reshape(n, -1).norm(dim=1)
     sorted_diff = conv_gx.reshape(n, -1).sort(dim=1).values - conv_x.reshape(n, -1).sort(dim=1).values
     return {
@@ -105,11 +105,14 @@ def conv_equivariance(conv_x: Tensor, conv_gx: Tensor, shifts: Tensor, mask: Ten
     }
 
 
-def pair_measures(model: LabCNN, xn: Tensor, gxn: Tensor, shifts: Tensor, partner: Tensor) -> dict[str, Tensor]:
+def pair_measures(
+    model: LabCNN | PooledCNN, xn: Tensor, gxn: Tensor, shifts: Tensor, partner: Tensor
+) -> dict[str, Tensor]:
     """Every per-image measure of :data:`MEASURES` for normalised pairs ``(xn, gxn)``.
 
     Args:
-        model: a trained :class:`~learnability.models.LabCNN` (any padding mode).
+        model: a trained :class:`~learnability.models.LabCNN` or
+            :class:`~learnability.models.PooledCNN` (any padding mode).
         xn, gxn: ``(N, 1, H, W)`` normalised images and their translations by ``shifts``.
         shifts: ``(N, 2)`` integer ``(dy, dx)``.
         partner: ``(N,)`` index of the unrelated image paired with each image (control).
@@ -119,7 +122,7 @@ def pair_measures(model: LabCNN, xn: Tensor, gxn: Tensor, shifts: Tensor, partne
     """
     acts = get_activations(model, torch.cat([xn, gxn]), ["conv1", "fc1"])
     n = xn.shape[0]
-    conv_x, conv_gx = acts["conv1"][:n].double(), acts["conv1"][n:].double()  # (N, 1, H', W')
+    conv_x, conv_gx = acts["conv1"][:n].double(), acts["conv1"][n:].double()  # (N, C, H', W')
     fc_x, fc_gx = acts["fc1"][:n].double(), acts["fc1"][n:].double()  # (N, C)
     mask = interior_mask(shifts, model.image_size, model.conv_shape, model.kernel_size)
     eq = conv_equivariance(conv_x, conv_gx, shifts, mask)
@@ -139,8 +142,10 @@ def pair_measures(model: LabCNN, xn: Tensor, gxn: Tensor, shifts: Tensor, partne
     }
 
 
-def example_maps(model: LabCNN, xn: Tensor, gxn: Tensor, shifts: Tensor, mode: str) -> dict[str, np.ndarray]:
-    """Pictures of the first pair for the report: images, conv maps, shifted-back map, difference."""
+def example_maps(
+    model: LabCNN | PooledCNN, xn: Tensor, gxn: Tensor, shifts: Tensor, mode: str
+) -> dict[str, np.ndarray]:
+    """Pictures of the first pair for the report: images, conv maps (channel 0), shifted back, difference."""
     acts = get_activations(model, torch.cat([xn[:1], gxn[:1]]), "conv1")
     back = translate(acts[1:], -shifts[:1], mode="circular")
     gx_back = translate(gxn[:1], -shifts[:1], mode="circular")

@@ -29,13 +29,15 @@ SEED_MEASURES = ("conv_total", "conv_sorted", "fc_invariance", "same_prediction"
 def report(res: CNNEquivarianceResults, run: Run) -> Report:
     """The report, from the typed results and the run folder alone."""
     paddings, modes, shifts = res.padding_modes, res.shift_modes, res.shifts
+    variants = res.variants
+    pooled = [v for v in variants if v not in paddings]
     big, first_mode = shifts[-1], modes[0]
     headline = {"data": res.dataset}
     for p in paddings:
         headline[f"conv shift-back error, {p}, {first_mode} shift {big}"] = fmt_est(
             res.cell(p, first_mode, big, "conv_total").images
         )
-    for p in paddings:
+    for p in variants:
         headline[f"fc invariance error, {p}, shift {shifts[0]}"] = fmt_est(
             res.cell(p, first_mode, shifts[0], "fc_invariance").images
         )
@@ -43,15 +45,25 @@ def report(res: CNNEquivarianceResults, run: Run) -> Report:
     arch = "; ".join(
         f"`{p}`: conv output {m.conv_shape[0]}x{m.conv_shape[1]}, fc {m.fc_in} -> {m.fc_out}"
         for p, m in res.models.items()
+        if p in paddings
     )
-    acc = ", ".join(f"{p} {fmt_est(res.test_accuracy[p])}" for p in paddings)
+    acc = ", ".join(f"{p} {fmt_est(res.test_accuracy[p])}" for p in variants)
+    pooled_text = ""
+    if pooled:
+        m = res.models[pooled[0]]
+        pooled_text = (
+            f' Beside it, the lab\'s premise "a CNN with pooling": the same conv with padding '
+            f"`{m.padding}` and {plural(m.channels, 'channel')}, ReLU, a global "
+            f"{' or '.join(res.models[v].pool for v in pooled)} pool over all positions of each "
+            f"channel, fc {m.fc_in} -> {m.fc_out} ({', '.join(f'`{v}`' for v in pooled)})."
+        )
     rep.add(
         Heading("Setup"),
         Text(
             f"**Data:** {res.dataset_description}.\n\n"
             f"**Models:** the lab's CNN (conv 1 -> 1 channel, kernel {res.kernel_size}, ReLU, fc, "
-            f"log-softmax) with padding {', '.join(f'`{p}`' for p in paddings)} ({arch}); trained "
-            f"without augmentation, {res.seeds} seeds each. Test accuracy: {acc}.\n\n"
+            f"log-softmax) with padding {', '.join(f'`{p}`' for p in paddings)} ({arch}).{pooled_text} "
+            f"All trained without augmentation, {res.seeds} seeds each. Test accuracy: {acc}.\n\n"
             f"**Pairs:** {res.n_pairs} test images, each with its translation by one of the eight "
             f"compass directions times the shift magnitude ({', '.join(map(str, shifts))} pixels), "
             f"{' and '.join(modes)} (circular = wrap around; zeros = content shifted out is lost). "
@@ -101,14 +113,14 @@ def _tables(rep: Report, res: CNNEquivarianceResults) -> None:
         rows = [
             [d, p] + [fmt_est(res.cell(p, shift_mode, d, k).images) for k in TABLE_MEASURES]
             for d in res.shifts
-            for p in res.padding_modes
+            for p in res.variants
         ]
         rep.add(
             Heading(f"{shift_mode.capitalize()} shifts"),
             Table(
                 [
                     "shift",
-                    "padding",
+                    "model",
                     "conv shift-back",
                     "interior",
                     "border",
@@ -126,11 +138,11 @@ def _tables(rep: Report, res: CNNEquivarianceResults) -> None:
             rows = [
                 [d, p] + [fmt_est(res.cell(p, shift_mode, d, k).seeds) for k in SEED_MEASURES]
                 for d in res.shifts
-                for p in res.padding_modes
+                for p in res.variants
             ]
             rep.add(
                 Table(
-                    ["shift", "padding", "conv shift-back", "sorted values", "fc invariance", "same class"],
+                    ["shift", "model", "conv shift-back", "sorted values", "fc invariance", "same class"],
                     rows,
                     caption=f"The same, 95% CI over the {res.seeds} seeds.",
                 )
@@ -143,7 +155,7 @@ def _curves(rep: Report, res: CNNEquivarianceResults) -> None:
 
     def lines(measure: str) -> list[Line]:
         out = []
-        for p in res.padding_modes:
+        for p in res.variants:
             for j, shift_mode in enumerate(modes):
                 ests = [res.cell(p, shift_mode, d, measure).images for d in shifts]
                 out.append(
@@ -159,7 +171,7 @@ def _curves(rep: Report, res: CNNEquivarianceResults) -> None:
         return out
 
     fc_lines = lines("fc_invariance")
-    for p in res.padding_modes:
+    for p in res.variants:
         means = [res.cell(p, modes[0], d, "fc_control").images.mean for d in shifts]
         fc_lines.append(Line(shifts, means, label=f"{p}: control", color="#777777", dash=True))
 
@@ -189,11 +201,18 @@ def _sentences(res: CNNEquivarianceResults) -> list[str]:
         return res.cell(p, shift_mode, d, measure).images.mean
 
     sentences = []
-    interior = max(worst(p, m, "conv_interior") for p in paddings for m in modes)
+    interior = max(worst(p, m, "conv_interior") for p in res.variants for m in modes)
     sentences.append(
-        f"- **Architecture.** Away from the border the conv is equivariant for every model and shift: "
-        f"the largest interior error over all images, seeds and shifts is {fmt(interior)} "
-        + ("(float rounding)." if interior <= tol else f"(above the {fmt(tol)} rounding tolerance).")
+        (
+            "- **Architecture.** Away from the border the conv is equivariant for every model and shift: "
+            f"the largest interior error over all images, seeds and shifts is {fmt(interior)} (float rounding)."
+        )
+        if interior <= tol
+        else (
+            "- **Architecture.** Away from the border the conv is NOT equivariant to float rounding: the "
+            f"largest interior error over all images, seeds and shifts is {fmt(interior)}, above the "
+            f"{fmt(tol)} rounding tolerance."
+        )
     )
     for shift_mode in modes:
         for p in paddings:
@@ -205,12 +224,12 @@ def _sentences(res: CNNEquivarianceResults) -> list[str]:
                 )
             else:
                 first_bad = next(d for d in shifts if d not in exact)
+                exact_words = f"exact for shifts {', '.join(map(str, exact))}" if exact else "exact at no shift"
                 sentences.append(
-                    f"- **{p}, {shift_mode} shifts:** exact for shifts "
-                    f"{', '.join(map(str, exact)) or 'none'}; from {first_bad} pixels on the shift-back "
-                    f"error is non-zero, reaching {fmt(mean(p, shift_mode, big, 'conv_total'))} at {big} pixels, "
-                    f"of which the border part is {fmt(mean(p, shift_mode, big, 'conv_border'))} (largest "
-                    f"interior error {fmt(worst(p, shift_mode, 'conv_interior'))}): a boundary effect."
+                    f"- **{p}, {shift_mode} shifts:** {exact_words}; from {plural(first_bad, 'pixel')} on the "
+                    f"shift-back error is non-zero, reaching {fmt(mean(p, shift_mode, big, 'conv_total'))} at "
+                    f"{big} pixels, of which the border part is {fmt(mean(p, shift_mode, big, 'conv_border'))} "
+                    f"(largest interior error {fmt(worst(p, shift_mode, 'conv_interior'))}): a boundary effect."
                 )
         for p in paddings:
             sentences.append(
@@ -219,8 +238,14 @@ def _sentences(res: CNNEquivarianceResults) -> list[str]:
                 f"{fmt(mean(p, shift_mode, big, 'sorted_control'))} for unrelated images."
             )
     m0 = modes[0]
-    for p in paddings:
-        ratios = ", ".join(fmt(mean(p, m0, d, "fc_invariance") / mean(p, m0, d, "fc_control")) for d in shifts)
+    for p in res.variants:
+        pool = res.models[p].pool if p in res.models else "none"
+        ratios = ", ".join(
+            fmt(mean(p, m0, d, "fc_invariance") / mean(p, m0, d, "fc_control"))
+            if mean(p, m0, d, "fc_control") > 0
+            else "undefined"
+            for d in shifts
+        )
         sentences.append(
             f"- **fc ({p}, {m0} shifts).** The fc output changes by "
             f"{fmt_est(res.cell(p, m0, shifts[0], 'fc_invariance').images)} of its norm for a {shifts[0]}-pixel "
@@ -228,7 +253,59 @@ def _sentences(res: CNNEquivarianceResults) -> list[str]:
             f"{fmt_est(res.cell(p, m0, big, 'fc_control').images)} for an unrelated image (ratio to the control "
             f"at shifts {', '.join(map(str, shifts))}: {ratios}); the predicted class is unchanged for "
             f"{fmt(mean(p, m0, shifts[0], 'same_prediction'))} and "
-            f"{fmt(mean(p, m0, big, 'same_prediction'))} of the images. This model has no "
-            f"pooling, so nothing in it makes fc invariant: the numbers measure how far it is."
+            f"{fmt(mean(p, m0, big, 'same_prediction'))} of the images. "
+            + (
+                "This model has no pooling, so nothing in it makes fc invariant: the numbers measure how far it is."
+                if pool == "none"
+                else _pooled_verdict(res, p, m0)
+            )
         )
     return sentences
+
+
+def _pooled_verdict(res: CNNEquivarianceResults, name: str, shift_mode: str) -> str:
+    """Is the pooled model's fc more invariant than the lab's CNN (the first padding mode)?"""
+    lab = res.padding_modes[0]
+    control = max(res.cell(name, shift_mode, d, "fc_control").images.mean for d in res.shifts)
+    if control <= res.exact_tolerance:
+        return (
+            "Its fc output does not depend on the image at all (an unrelated image changes it by "
+            f"{fmt(control)}: the pooled features are dead or constant), so its invariance says nothing; "
+            "train it longer or with another learning rate."
+        )
+    worst = max(res.cell(name, shift_mode, d, "fc_invariance").max for d in res.shifts)
+    ours_acc, lab_acc = res.test_accuracy[name], res.test_accuracy[lab]
+    cost = (
+        f" It pays in accuracy: {fmt_est(ours_acc)} against the lab's {fmt_est(lab_acc)}."
+        if ours_acc.high < lab_acc.low
+        else f" Its test accuracy, {fmt_est(ours_acc)}, is not below the lab's {fmt_est(lab_acc)}."
+    )
+    if worst <= res.exact_tolerance:
+        return (
+            f"Global {res.models[name].pool} pooling makes fc exactly invariant here (largest error "
+            f"{fmt(worst)}, float rounding).{cost}"
+        )
+    below = [
+        d
+        for d in res.shifts
+        if res.cell(name, shift_mode, d, "fc_invariance").images.high
+        < res.cell(lab, shift_mode, d, "fc_invariance").images.low
+    ]
+    above = [
+        d
+        for d in res.shifts
+        if res.cell(name, shift_mode, d, "fc_invariance").images.low
+        > res.cell(lab, shift_mode, d, "fc_invariance").images.high
+    ]
+    if len(below) == len(res.shifts):
+        verdict = "more invariant than the lab's CNN at every shift (95% CIs disjoint)"
+    elif below:
+        verdict = f"more invariant than the lab's CNN at shifts {', '.join(map(str, below))} only (95% CIs disjoint)"
+    elif above:
+        verdict = f"less invariant than the lab's CNN at shifts {', '.join(map(str, above))} (95% CIs disjoint)"
+    else:
+        verdict = "not distinguishable from the lab's CNN with these images"
+    return (
+        f"With global {res.models[name].pool} pooling fc is nearly, not exactly, invariant "
+        f"(largest error {fmt(worst)}: the border rows still change): {verdict} (`{lab}`).{cost}"
+    )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from pydantic import Field
+
 from learnability.analysis import Estimate
 from learnability.studies import ResultsModel
 from learnability.studies.images.results import ImageStudyResults
@@ -28,11 +30,14 @@ class MeasureCell(ResultsModel):
 
 
 class ModelShape(ResultsModel):
-    """The shapes of one CNN variant: conv output ``(H', W')`` and the fc layer."""
+    """The shapes of one CNN variant: conv output ``(H', W')``, the fc layer, padding and pooling."""
 
     conv_shape: tuple[int, int]
     fc_in: int
     fc_out: int
+    padding: str = ""  # "" in summaries written before the pooled variants
+    pool: str = "none"  # "none" (the lab's CNN), "avg" or "max" (global pooling before fc)
+    channels: int = 1
 
 
 class CNNEquivarianceResults(ImageStudyResults):
@@ -40,21 +45,26 @@ class CNNEquivarianceResults(ImageStudyResults):
 
     Attributes:
         padding_modes, shift_modes, shifts: the grid (shifts sorted).
-        seeds: models per padding; ``n_pairs``: test images paired.
+        model_names: every model measured: the padding modes of the lab's CNN, then the globally
+            pooled variants (``"avg-pool"``, ``"max-pool"``).
+        seeds: seeds per model; ``n_pairs``: test images paired.
         kernel_size: the conv kernel's side.
-        models: per padding, its shapes.
-        test_accuracy: per padding, test accuracy over seeds.
+        models: per model, its shapes.
+        test_accuracy: per model, test accuracy over seeds.
         exact_tolerance: relative error below which the report calls equivariance exact.
-        results: ``padding -> shift mode -> str(shift) -> measure -> MeasureCell``; read it with
+        results: ``model -> shift mode -> str(shift) -> measure -> MeasureCell``; read it with
             :meth:`cell`.
     """
 
-    # values (paddings, shift modes, shifts, seeds, measures, images); shifts
+    # values (models, shift modes, shifts, seeds, measures, images); shifts
     MEASURES_ARRAYS: ClassVar[str] = "measures"
-    MEASURES_TABLE: ClassVar[str] = "measures"  # one row per (padding, shift mode, shift, measure)
+    MEASURES_TABLE: ClassVar[str] = "measures"  # one row per (model, shift mode, shift, measure)
     EXAMPLE: ClassVar[str] = "example"  # the first pair's images and conv maps
 
     padding_modes: list[str]
+    model_names: list[str] = Field(
+        default_factory=list
+    )  # [] in summaries written before the pooled variants: the padding modes
     shift_modes: list[str]
     shifts: list[int]
     seeds: int
@@ -64,6 +74,11 @@ class CNNEquivarianceResults(ImageStudyResults):
     test_accuracy: dict[str, Estimate]
     exact_tolerance: float
     results: dict[str, dict[str, dict[str, dict[str, MeasureCell]]]]
+
+    @property
+    def variants(self) -> list[str]:
+        """The models measured, in order (the padding modes for older summaries)."""
+        return self.model_names or self.padding_modes
 
     def cell(self, padding: str, shift_mode: str, shift: int, measure: str) -> MeasureCell:
         """The results of ``measure`` for ``padding``, ``shift_mode`` and ``shift`` pixels."""

@@ -11,6 +11,10 @@ Pairs are translated either circularly (``torch.roll``: the group action) or wit
 and circular shifts the conv is exactly equivariant (the errors are float rounding); with the
 lab's valid conv the error lives at the border only, so comparing the two separates the boundary
 effects from the architecture.
+
+The lab's premise — "a CNN with pooling" makes fc invariant — is tested beside them: the same conv
+(``pooled_padding``, ``pooled_channels`` channels) followed by a global average or max pool over
+positions and ``fc1`` (C -> 10), trained with the same seeds and measured with the same statistics.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from learnability._validation import ParameterError
 from learnability.analysis import Estimate, mean_estimate
 from learnability.data import translate
 from learnability.engine import EvalSet, accuracy
-from learnability.models import LabCNN
+from learnability.models import LabCNN, PooledCNN
 from learnability.studies import StudyContext
 from learnability.studies.images.cnn_equivariance.config import NAME, CNNEquivarianceConfig
 from learnability.studies.images.cnn_equivariance.measures import (
@@ -35,33 +39,49 @@ from learnability.studies.images.cnn_equivariance.measures import (
 )
 from learnability.studies.images.cnn_equivariance.results import CNNEquivarianceResults, MeasureCell, ModelShape
 from learnability.studies.images.data import ImageSplits, load_image_splits
-from learnability.studies.images.results import image_mean
+from learnability.studies.images.results import image_mean, record_dataset
 from learnability.studies.images.training import derangement, train_image_ensemble
 
 __all__ = ["run"]
 
 R = CNNEquivarianceResults
+Model = LabCNN | PooledCNN
+
+
+def make_model(cfg: CNNEquivarianceConfig, name: str, image_size: tuple[int, int], n_classes: int) -> Model:
+    """The model called ``name`` in :meth:`CNNEquivarianceConfig.model_names` (weights from seed 0)."""
+    if name.endswith("-pool"):
+        return PooledCNN(
+            image_size,
+            n_classes,
+            kernel_size=cfg.kernel_size,
+            padding_mode=cfg.pooled_padding,
+            pool=name.removesuffix("-pool"),
+            channels=cfg.pooled_channels,
+            seed=0,
+        )
+    return LabCNN(image_size, n_classes, kernel_size=cfg.kernel_size, padding_mode=name, seed=0)
 
 
 def train_models(
     cfg: CNNEquivarianceConfig, splits: ImageSplits, ctx: StudyContext
-) -> tuple[dict[str, list[LabCNN]], dict[str, Estimate]]:
-    """One ensemble per padding mode (the same seeds for every mode), without augmentation.
+) -> tuple[dict[str, list[Model]], dict[str, Estimate]]:
+    """One ensemble per model (the same seeds for every model), without augmentation.
 
     Returns:
-        The trained models per padding mode (one per seed) and their test accuracy over seeds.
+        The trained models by name (one per seed) and their test accuracy over seeds.
     """
     _, h, w = splits.image_shape
     n_classes, n_seeds = len(splits.classes), cfg.train.seeds
     init_seeds, data_seeds = ctx.seeds(n_seeds, "init"), ctx.seeds(n_seeds, "data")
     xt = splits.normalizer.transform(splits.test_images).to(ctx.device)
     yt = splits.test_labels.to(ctx.device)
-    models: dict[str, list[LabCNN]] = {}
+    models: dict[str, list[Model]] = {}
     accs: dict[str, Estimate] = {}
-    for mode in cfg.padding_modes:
+    for mode in cfg.model_names():
 
-        def factory(mode: str = mode) -> LabCNN:
-            return LabCNN((h, w), n_classes, kernel_size=cfg.kernel_size, padding_mode=mode, seed=0)
+        def factory(mode: str = mode) -> Model:
+            return make_model(cfg, mode, (h, w), n_classes)
 
         ensemble, _, result = train_image_ensemble(
             factory,
@@ -75,30 +95,31 @@ def train_models(
             tag=f"train/{mode}",
         )
         models[mode] = [ensemble.member(result.params, k).cpu().eval() for k in range(n_seeds)]
-        accs[mode] = mean_estimate(result.evals["test_accuracy"].final)
+        accs[mode] = mean_estimate(result.evals["test_accuracy"].final, kind="unit")
     return models, accs
 
 
 def measure_pairs(
-    cfg: CNNEquivarianceConfig, splits: ImageSplits, models: dict[str, list[LabCNN]], n: int, ctx: StudyContext
+    cfg: CNNEquivarianceConfig, splits: ImageSplits, models: dict[str, list[Model]], n: int, ctx: StudyContext
 ) -> np.ndarray:
     """Every measure of every image, model, shift and shift mode; saved with the example maps.
 
     Returns:
-        ``values[padding, shift mode, shift, seed, measure, image]``.
+        ``values[model, shift mode, shift, seed, measure, image]``.
     """
     x = splits.test_images[:n]
     xn = splits.normalizer.transform(x)
     partner = derangement(n, generator=torch.Generator().manual_seed(ctx.seed("control")))
     n_seeds = cfg.train.seeds
-    values = np.zeros((len(cfg.padding_modes), len(cfg.shift_modes), len(cfg.shifts), n_seeds, len(MEASURES), n))
+    names = cfg.model_names()
+    values = np.zeros((len(names), len(cfg.shift_modes), len(cfg.shifts), n_seeds, len(MEASURES), n))
     example: dict[str, np.ndarray] = {}
     for d_i, d in enumerate(cfg.shifts):
         # The same shifts for every model and shift mode: the comparisons are paired.
         shifts = compass_shifts(n, d, generator=torch.Generator().manual_seed(ctx.seed("shifts", d)))
         for m_i, shift_mode in enumerate(cfg.shift_modes):
             gxn = splits.normalizer.transform(translate(x, shifts, mode=shift_mode))
-            for p_i, mode in enumerate(cfg.padding_modes):
+            for p_i, mode in enumerate(names):
                 for s, model in enumerate(models[mode]):
                     res = pair_measures(model, xn, gxn, shifts, partner)
                     values[p_i, m_i, d_i, s] = np.stack([res[k].numpy() for k in MEASURES])
@@ -116,7 +137,7 @@ def summarise(
     n_seeds = values.shape[3]
     results: dict[str, dict[str, dict[str, dict[str, MeasureCell]]]] = {}
     rows = []
-    for p_i, mode in enumerate(cfg.padding_modes):
+    for p_i, mode in enumerate(cfg.model_names()):
         results[mode] = {}
         for m_i, shift_mode in enumerate(cfg.shift_modes):
             results[mode][shift_mode] = {}
@@ -129,7 +150,7 @@ def summarise(
                         seeds=mean_estimate(v.mean(axis=1)) if n_seeds > 1 else None,
                         max=float(v.max()),
                     )
-                    row = {"padding": mode, "shift_mode": shift_mode, "shift": d, "measure": name}
+                    row = {"model": mode, "shift_mode": shift_mode, "shift": d, "measure": name}
                     rows.append(row | {"mean": float(v.mean()), "max": float(v.max())})
                 results[mode][shift_mode][str(d)] = cell
     ctx.writer.save_table(R.MEASURES_TABLE, pd.DataFrame(rows))
@@ -139,6 +160,7 @@ def summarise(
 def run(cfg: CNNEquivarianceConfig, ctx: StudyContext) -> CNNEquivarianceResults:
     """Train each padding variant, then measure equivariance and invariance on translated pairs."""
     splits = load_image_splits(cfg.data)
+    record_dataset(splits, ctx)
     _, h, w = splits.image_shape
     if h < cfg.kernel_size or w < cfg.kernel_size:
         raise ParameterError("kernel_size", NAME, f"an int no larger than the images ({h}x{w})", cfg.kernel_size)
@@ -146,12 +168,20 @@ def run(cfg: CNNEquivarianceConfig, ctx: StudyContext) -> CNNEquivarianceResults
     n = min(cfg.n_pairs or len(splits.test_labels), len(splits.test_labels))
     values = measure_pairs(cfg, splits, models, n, ctx)
     shapes = {
-        mode: ModelShape(conv_shape=m[0].conv_shape, fc_in=int(m[0].fc1.in_features), fc_out=int(m[0].fc1.out_features))
+        mode: ModelShape(
+            conv_shape=m[0].conv_shape,
+            fc_in=int(m[0].fc1.in_features),
+            fc_out=int(m[0].fc1.out_features),
+            padding=m[0].padding_mode,
+            pool=getattr(m[0], "pool", "none"),
+            channels=int(m[0].conv1.out_channels),
+        )
         for mode, m in models.items()
     }
     return CNNEquivarianceResults(
         **splits.info(),
         padding_modes=list(cfg.padding_modes),
+        model_names=cfg.model_names(),
         shift_modes=list(cfg.shift_modes),
         shifts=list(cfg.shifts),
         seeds=cfg.train.seeds,

@@ -51,7 +51,7 @@ def report(res: RepresentationInvarianceResults, run: Run) -> Report:
     )
     acc = res.test_accuracy
     acc_text = (
-        f" Test accuracy on upright digits: {fmt_est(acc['rotation'])} (rotation-augmented), "
+        f" Test accuracy on upright test images: {fmt_est(acc['rotation'])} (rotation-augmented), "
         f"{fmt_est(acc['none'])} (not augmented)."
         if acc
         else ""

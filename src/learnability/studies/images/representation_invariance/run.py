@@ -44,6 +44,7 @@ from learnability.studies.images.representation_invariance.results import (
     ScoreEntry,
 )
 from learnability.studies.images.representation_invariance.weights import Models, load_from_run, train_and_reload
+from learnability.studies.images.results import record_dataset
 
 __all__ = ["run"]
 
@@ -208,6 +209,7 @@ def notebook(
 def run(cfg: RepresentationInvarianceConfig, ctx: StudyContext) -> RepresentationInvarianceResults:
     """Get the two models, measure pair and control distances at every angle, score and compare."""
     splits = load_image_splits(cfg.data)
+    record_dataset(splits, ctx)
     c, h, w = splits.image_shape
     # Refuse an unknown layer before any training (the message lists the model's layers).
     check_choice(cfg.layer, "layer", NAME, layer_names(ShallowFCN(c * h * w, len(splits.classes), seed=0)))

@@ -92,7 +92,7 @@ def train_and_reload(cfg: RepresentationInvarianceConfig, splits: ImageSplits, c
             worst = max(worst, float((fresh(xt_cpu) - trained(xt_cpu)).abs().max()))
         models[v].append(fresh)
     final = result.evals["test_accuracy"].final
-    accs = {v: mean_estimate([final[k] for k, (u, _) in enumerate(members) if u == v]) for v in VARIANTS}
+    accs = {v: mean_estimate([final[k] for k, (u, _) in enumerate(members) if u == v], kind="unit") for v in VARIANTS}
     return Models(models, "trained in this run, saved and reloaded", worst, accs)
 
 
