@@ -532,7 +532,7 @@ def report(results: TeacherStudentResults, run: Run) -> Report:
     for name, st in students.items():
         rep.add(Figure(sweep_chart(run, name, st, results, tolerance)))
     rep.add(Heading("Generalisation"))
-    ols = _est(b.linear_test_rel_mse_est) if b.linear_test_rel_mse_est else fmt(b.linear.test_rel_mse)
+    ols = _est(b.linear.test_rel_mse_est) if b.linear.test_rel_mse_est else fmt(b.linear.test_rel_mse)
     rep.add(
         Text(
             f"Baselines on each teacher's test set, averaged over teachers: the training mean has "

@@ -105,12 +105,14 @@ class TargetFacts(ResultsModel):
 
 
 class Baseline(ResultsModel):
-    """A baseline predictor scored on the test set (``value``: the mean predictor's constant)."""
+    """A baseline predictor scored on the test set (``value``: the mean predictor's constant;
+    ``test_rel_mse_est``: over the evaluation teachers, in the summary's top level only)."""
 
     test_mse: float
     test_rel_mse: float
     train_rel_mse: float
     value: float | None = None
+    test_rel_mse_est: Estimate | None = None
 
 
 class Baselines(ResultsModel):
@@ -120,7 +122,6 @@ class Baselines(ResultsModel):
 
     mean: Baseline
     linear: Baseline
-    linear_test_rel_mse_est: Estimate | None = None
 
 
 class Moments(ResultsModel):

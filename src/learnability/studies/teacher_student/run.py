@@ -247,6 +247,7 @@ def make_task(cfg: TeacherStudentConfig, ctx: StudyContext) -> tuple[Task, dict[
             test_rel_mse=float(np.mean([b.test_rel_mse for b in bs])),
             train_rel_mse=float(np.mean([b.train_rel_mse for b in bs])),
             value=float(np.mean([b.value for b in bs])) if kind == "mean" else None,
+            test_rel_mse_est=seed_estimate([b.test_rel_mse for b in bs]),
         )
 
     facts = {
@@ -262,7 +263,6 @@ def make_task(cfg: TeacherStudentConfig, ctx: StudyContext) -> tuple[Task, dict[
         "baselines": Baselines(
             mean=mean_baseline("mean"),
             linear=mean_baseline("linear"),
-            linear_test_rel_mse_est=seed_estimate([t.baselines.linear.test_rel_mse for t in teachers]),
         ),
         "teachers": teachers,
         "tuning_teacher": tuning.facts,
