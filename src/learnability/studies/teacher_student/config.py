@@ -179,6 +179,10 @@ class TeacherStudentConfig(StudyConfig):
               with the parameter-count sweep in the report (run the sweep first):
               learnability run teacher-student --set parameter_count=sweeps/parameter-count
     Runtime:  NOT measured end to end: the shared 2-core CPU ran at load 3-9 while this was written.
+              A full default run through the CLI at load ~5 (2026-12-04, stopped for time) spent
+              1 min 16 s on S_u's sweep and 28 min on S_u's 15 runs (31k steps at 18.5 steps/s;
+              the per-run teacher labels dominate so small a student): on a quiet machine expect
+              the whole default well above the estimate below, probably above 25 min.
               Estimated ~20 min on the quiet 2-core CPU from measured costs: S_o is the dominant cost
               (sweep 8 x 12k model-steps ~2 min at the 744 model-steps/s the single-teacher study
               measured quietly with K = 8; runs 15 x 36k = 540k model-steps at ~1,000/s for K = 15
