@@ -146,3 +146,9 @@ def test_warnings_raised_during_a_run_are_recorded(tmp_path: Path, toy_study, mo
     prov = json.loads((path / "provenance.json").read_text())
     assert any("training eagerly" in w and w.startswith("RuntimeWarning") for w in prov["warnings"])
     assert "a line on stderr" in (path / "stderr.txt").read_text()
+
+
+def test_every_numpy_study_declares_it_computes_on_the_cpu() -> None:
+    """The studies that compute with NumPy/scikit-learn refuse a GPU instead of ignoring it."""
+    for name in ("kernel-features", "kernel-regression", "kernel-pca", "implicit-bias", "polynomial-regression"):
+        assert get_study(name).devices == ("cpu",), name

@@ -55,5 +55,6 @@ register(
         report,
         results=ImplicitBiasResults,
         smoke=SMOKE,
+        devices=("cpu",),  # NumPy/scikit-learn: a GPU is refused, not silently ignored
     )
 )

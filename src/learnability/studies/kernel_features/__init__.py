@@ -40,5 +40,6 @@ register(
         report,
         results=KernelFeaturesResults,
         smoke=SMOKE,
+        devices=("cpu",),  # NumPy/scikit-learn: a GPU is refused, not silently ignored
     )
 )

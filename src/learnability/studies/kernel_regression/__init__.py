@@ -48,5 +48,6 @@ register(
         report,
         results=KernelRegressionResults,
         smoke=SMOKE,
+        devices=("cpu",),  # NumPy/scikit-learn: a GPU is refused, not silently ignored
     )
 )

@@ -59,5 +59,6 @@ register(
         report,
         results=PolynomialRegressionResults,
         smoke=SMOKE,
+        devices=("cpu",),  # NumPy/scikit-learn: a GPU is refused, not silently ignored
     )
 )
