@@ -534,3 +534,16 @@ def test_same_seed_gives_the_same_summary(smoke_run, tmp_path: Path) -> None:
         s.pop("timing")
         s.pop("wall_seconds", None)
     assert first == again
+
+
+def test_an_absurd_training_set_is_refused_before_any_work(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from learnability.cli import app
+
+    out = tmp_path / "o"
+    res = CliRunner().invoke(
+        app, ["run", "bell-hierarchy", "--smoke", "--set", "data.n_train=1000000000", "--out", str(out)]
+    )
+    assert res.exit_code == 2 and "'data.n_train'" in res.output and "fit in memory" in res.output
+    assert not out.exists() or not any(out.iterdir())

@@ -16,6 +16,7 @@ from learnability.studies.bell_hierarchy.config import (
     BellData,
     BellModel,
     BellTrain,
+    memory_bytes,
 )
 from learnability.studies.bell_hierarchy.parts import (
     BellDataSets,
@@ -85,5 +86,6 @@ STUDY = register(
         report,
         results=BellResults,
         smoke=SMOKE,
+        memory_bytes=memory_bytes,
     )
 )

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from learnability.config import ConfigSection, StudyConfig
+from learnability.studies._base import MemoryEstimate
 
 __all__ = [
     "READING_HIDDEN",
@@ -212,6 +213,15 @@ class BellConfig(StudyConfig):
                 f"{t.batch_size!r} instead."
             )
         return self
+
+
+def memory_bytes(cfg: BellConfig) -> MemoryEstimate:
+    """Peak host memory of a run, dominated by the data: float32 inputs (6) and one target per
+    polynomial (B6, the control, every scramble) for the training and test points; names the set
+    that dominates (``data.n_train=1e9`` is refused before any work)."""
+    per_point = 4 * (6 + 2 + cfg.data.n_scrambles)  # float32 inputs + targets
+    train, test = per_point * cfg.data.n_train, per_point * cfg.data.n_test
+    return MemoryEstimate(train + test, "data.n_train" if train >= test else "data.n_test")
 
 
 # The CI size: 2,000 training points, 2 epochs, 3 scrambles, 3 rates halved once, 3 seeds,
