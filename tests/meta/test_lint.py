@@ -1,4 +1,4 @@
-"""The code base passes the linter configured in pyproject.toml ([tool.ruff])."""
+"""The code base passes the linter and the formatter configured in pyproject.toml ([tool.ruff])."""
 
 from __future__ import annotations
 
@@ -10,16 +10,27 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+PATHS = ["src", "tests", "benchmarks", "examples", "scripts"]
 
 
-def test_ruff_passes() -> None:
+def _ruff(*args: str) -> subprocess.CompletedProcess:
     if shutil.which("ruff") is None:
         pytest.skip("ruff is not installed (pip install -e '.[dev]' installs it)")
-    res = subprocess.run(
-        [sys.executable, "-m", "ruff", "check", "--no-cache", "src", "tests", "benchmarks", "examples"],
+    return subprocess.run(
+        [sys.executable, "-m", "ruff", *args, "--no-cache", *PATHS],
         cwd=ROOT,
         capture_output=True,
         text=True,
         check=False,
     )
+
+
+def test_ruff_check_passes() -> None:
+    res = _ruff("check")
+    assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_ruff_format_is_applied() -> None:
+    """One formatter for the whole code base: `ruff format` leaves every file unchanged."""
+    res = _ruff("format", "--check")
     assert res.returncode == 0, res.stdout + res.stderr
