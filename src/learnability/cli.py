@@ -12,7 +12,7 @@ Settings apply in this order, later ones winning: the study's defaults < --confi
 learnability report RUN_DIR | --index RUNS_DIR
 learnability export RUN_DIR [--to csv|parquet|tensorboard] [--out PATH]
 learnability sweep FILE.toml [--backend local|ray] [--workers N] [--threads N] [--out DIR] [--fail-fast]
-learnability bench [--quick]
+learnability bench [--quick] [--device cpu|cuda|cuda:N]
 learnability data-bench [--dataset bell|digits|cifar10|corrupted|arc] [--sweep] ...
 """
 
@@ -389,11 +389,16 @@ def bench_cmd(
     members: Annotated[int, typer.Option(help="K, members trained at once.")] = 32,
     no_compile: Annotated[bool, typer.Option("--no-compile", help="Skip the compiled engine.")] = False,
     json_out: Annotated[Path | None, typer.Option("--json", help="Also write results here.")] = None,
+    device: Annotated[str, typer.Option(help="cpu, cuda or cuda:N (where this machine has it).")] = "cpu",
 ) -> None:
     """Model-steps/s of the engine vs the naive loop (W_A, W_B) and the machine's peak."""
-    from learnability.bench import run_bench
+    from learnability.bench import check_device, run_bench
 
-    res = run_bench(quick=quick, members=members, compile_=not no_compile, echo=typer.echo)
+    try:
+        check_device(device)
+    except ValueError as exc:
+        _fail(str(exc))
+    res = run_bench(quick=quick, members=members, compile_=not no_compile, echo=typer.echo, device=device)
     if json_out is not None:
         json_out.write_text(json.dumps(res, indent=2))
 

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from learnability._validation import ParameterError
 from learnability.engine import (
     Adam,
     FixedSource,
@@ -41,7 +42,14 @@ from learnability.engine import (
     train,
 )
 
-__all__ = ["BenchResult", "flops_per_model_step", "measure_peak_gflops", "run_bench", "stability_problems"]
+__all__ = [
+    "BenchResult",
+    "check_device",
+    "flops_per_model_step",
+    "measure_peak_gflops",
+    "run_bench",
+    "stability_problems",
+]
 
 W_B = MLPSpec(d_in=6, hidden=(50,) * 9, residual=True)
 W_B_BATCH, W_B_N = 20, 100_000
@@ -54,6 +62,7 @@ PEAK_SIZE = 4096
 MAX_SPREAD = 1.5
 # Repeats of every figure (median reported): quick, full.
 REPEATS_QUICK, REPEATS_FULL = 3, 2
+CPU = torch.device("cpu")
 
 
 @dataclass(frozen=True)
@@ -75,16 +84,50 @@ def flops_per_model_step(spec: MLPSpec, batch: int) -> float:
     return 6.0 * batch * sum(d[i] * d[i + 1] for i in range(len(d) - 1))
 
 
-def measure_peak_gflops(size: int = PEAK_SIZE, repeats: int = 5) -> float:
-    """GFLOP/s of a large float32 matrix product with the current thread count."""
-    g = torch.Generator().manual_seed(0)
-    a = torch.randn(size, size, generator=g)
-    b = torch.randn(size, size, generator=g)
-    a @ b  # warm-up
-    t0 = time.perf_counter()
-    for _ in range(repeats):
-        a @ b
-    return repeats * 2.0 * size**3 / (time.perf_counter() - t0) / 1e9
+def check_device(device: str | torch.device) -> torch.device:
+    """The benchmark's device, or a :class:`ParameterError` naming what this machine offers."""
+    offered = ["cpu"]
+    if torch.cuda.is_available():
+        offered += ["cuda"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    if str(device) not in offered:
+        raise ParameterError(
+            "device", "learnability bench", "one of {" + ", ".join(offered) + "} on this machine", str(device)
+        )
+    return torch.device(device)
+
+
+def _sync(device: torch.device) -> None:
+    """Wait for the device's queued work (CUDA runs asynchronously: a clock read alone times the
+    launch, not the work)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def measure_peak_gflops(
+    size: int = PEAK_SIZE, repeats: int = 5, *, device: str | torch.device = "cpu", tf32: bool = False
+) -> float:
+    """GFLOP/s of a large float32 matrix product (on CPU: with the current thread count).
+
+    ``tf32=True`` lets a CUDA GPU's tensor cores round the inputs to TF32 (what
+    ``torch.backends.cuda.matmul.allow_tf32`` does); the default is exact float32, the engine's
+    arithmetic unless a user opts in.
+    """
+    dev = torch.device(device)
+    g = torch.Generator(device=dev).manual_seed(0)
+    a = torch.randn(size, size, generator=g, device=dev)
+    b = torch.randn(size, size, generator=g, device=dev)
+    previous = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    try:
+        a @ b  # warm-up
+        _sync(dev)
+        t0 = time.perf_counter()
+        for _ in range(repeats):
+            a @ b
+        _sync(dev)
+        return repeats * 2.0 * size**3 / (time.perf_counter() - t0) / 1e9
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = previous
 
 
 def _uniform02(d: int) -> Callable[[torch.Generator, int], torch.Tensor]:
@@ -94,9 +137,9 @@ def _uniform02(d: int) -> Callable[[torch.Generator, int], torch.Tensor]:
     return sample
 
 
-def _teacher() -> Callable[[torch.Tensor], torch.Tensor]:
+def _teacher(device: torch.device = CPU) -> Callable[[torch.Tensor], torch.Tensor]:
     tm = StackedMLP(W_A_TEACHER)
-    tp = tm.init([0], scheme="normal")
+    tp = [p.to(device) for p in tm.init([0], scheme="normal")]
 
     def label(x: torch.Tensor) -> torch.Tensor:
         return tm.forward(tp, x.unsqueeze(0))[0]
@@ -104,12 +147,14 @@ def _teacher() -> Callable[[torch.Tensor], torch.Tensor]:
     return label
 
 
-def _naive_b(steps: int) -> float:
+def _naive_b(steps: int, device: torch.device = CPU) -> float:
+    """The course's loop on W_B: a ``DataLoader`` over a CPU data set, each batch copied to the
+    device (what a notebook does), ``nn.Module`` + ``torch.optim.Adam``."""
     g = torch.Generator().manual_seed(0)
     x = torch.rand(W_B_N, 6, generator=g) * 2
     y = x.sum(1, keepdim=True)
     model = StackedMLP(W_B)
-    net = member_module(W_B, model.layers(model.init([0]), 0))
+    net = member_module(W_B, model.layers(model.init([0]), 0)).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=LR)
     loader = torch.utils.data.DataLoader(
         torch.utils.data.TensorDataset(x, y), batch_size=W_B_BATCH, shuffle=True, generator=g
@@ -119,46 +164,51 @@ def _naive_b(steps: int) -> float:
     warm = min(20, steps // 5)
     for s in range(steps + warm):
         if s == warm:
+            _sync(device)
             t0 = time.perf_counter()
         try:
             xb, yb = next(it)
         except StopIteration:
             it = iter(loader)
             xb, yb = next(it)
+        xb, yb = xb.to(device), yb.to(device)
         loss = nn.functional.mse_loss(net(xb), yb)
         opt.zero_grad()
         loss.backward()
         opt.step()
+    _sync(device)
     return steps / (time.perf_counter() - t0)
 
 
-def _naive_a(steps: int) -> float:
-    g = torch.Generator().manual_seed(0)
-    label = _teacher()
+def _naive_a(steps: int, device: torch.device = CPU) -> float:
+    g = torch.Generator(device=device).manual_seed(0)
+    label = _teacher(device)
     model = StackedMLP(W_A)
-    net = member_module(W_A, model.layers(model.init([0]), 0))
+    net = member_module(W_A, model.layers(model.init([0]), 0)).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=LR)
     t0 = 0.0
     warm = min(5, steps // 5)
     for s in range(steps + warm):
         if s == warm:
+            _sync(device)
             t0 = time.perf_counter()
-        xb = torch.rand(W_A_BATCH, 100, generator=g) * 2
+        xb = torch.rand(W_A_BATCH, 100, generator=g, device=device) * 2
         with torch.no_grad():
             yb = label(xb)
         loss = nn.functional.mse_loss(net(xb), yb)
         opt.zero_grad()
         loss.backward()
         opt.step()
+    _sync(device)
     return steps / (time.perf_counter() - t0)
 
 
-def _engine_setup(workload: str) -> tuple[StackedMLP, FixedSource | OnlineSource]:
+def _engine_setup(workload: str, device: torch.device = CPU) -> tuple[StackedMLP, FixedSource | OnlineSource]:
     if workload == "W_B":
         g = torch.Generator().manual_seed(0)
         x = torch.rand(W_B_N, 6, generator=g) * 2
         return StackedMLP(W_B), FixedSource(x, x.sum(1, keepdim=True), batch_size=W_B_BATCH)
-    return StackedMLP(W_A), OnlineSource(_uniform02(100), _teacher(), batch_size=W_A_BATCH)
+    return StackedMLP(W_A), OnlineSource(_uniform02(100), _teacher(device), batch_size=W_A_BATCH)
 
 
 def _engine(workload: str, members: int, steps: int, compile_: bool, processes: int = 1) -> float:
@@ -169,16 +219,18 @@ def _engine(workload: str, members: int, steps: int, compile_: bool, processes: 
     return rate
 
 
-def _engine_timed(workload: str, members: int, steps: int, compile_: bool, processes: int) -> tuple[float, float]:
+def _engine_timed(
+    workload: str, members: int, steps: int, compile_: bool, processes: int, device: torch.device = CPU
+) -> tuple[float, float]:
     seeds = list(range(members))
-    model, data = _engine_setup(workload)
+    model, data = _engine_setup(workload, device)
     short = max(1, steps // 5)
     walls = []
     for n in (min(20, steps), short, steps):  # the first call compiles (cached), the others are timed
         spec = TrainSpec(max_steps=n, compile=compile_, block=min(100, n), processes=processes)
         res = train(
             model,
-            model.init(seeds),
+            [p.to(device) for p in model.init(seeds)],
             loss=mse,
             optimizer=Adam(),
             lr=np.full(members, LR),
@@ -191,13 +243,13 @@ def _engine_timed(workload: str, members: int, steps: int, compile_: bool, proce
     return members / per_step, max(0.0, walls[1] - short * per_step)
 
 
-def _vmap(workload: str, members: int, steps: int) -> float:
+def _vmap(workload: str, members: int, steps: int, device: torch.device = CPU) -> float:
     """The ``torch.func`` ensemble: ``stack_module_state`` + ``vmap(grad(functional_call))`` +
     the stacked Adam update, eager, with the engine's data sources."""
     spec = W_B if workload == "W_B" else W_A
-    model, data = _engine_setup(workload)
+    model, data = _engine_setup(workload, device)
     seeds = list(range(members))
-    params0 = model.init(seeds)
+    params0 = [p.to(device) for p in model.init(seeds)]
     nets = [member_module(spec, model.layers(params0, k)) for k in range(members)]
     stacked, _ = torch.func.stack_module_state(nets)
     names = list(stacked)
@@ -211,17 +263,19 @@ def _vmap(workload: str, members: int, steps: int) -> float:
     grad_fn = torch.func.vmap(torch.func.grad(loss_one))
     opt = Adam()
     state = opt.init(params)
-    lr = torch.full((members,), LR, dtype=torch.float64)
-    active = torch.ones(members, dtype=torch.bool)
-    data.start(seeds, torch.device("cpu"))
+    lr = torch.full((members,), LR, dtype=torch.float64, device=device)
+    active = torch.ones(members, dtype=torch.bool, device=device)
+    data.start(seeds, device)
     warm = min(5, steps // 5)
     t0 = 0.0
     for s in range(steps + warm):
         if s == warm:
+            _sync(device)
             t0 = time.perf_counter()
         x, y = data.next()
         grads = grad_fn(tuple(params), x, y)
         opt.update_(params, list(grads), state, lr, active)
+    _sync(device)
     return steps * members / (time.perf_counter() - t0)
 
 
@@ -273,6 +327,7 @@ def run_bench(
     repeats: int | None = None,
     processes: int | None = None,
     extra: dict[tuple[str, str], Callable[[int, int], float]] | None = None,
+    device: str | torch.device = "cpu",
 ) -> dict[str, object]:
     """Measure the engine against the naive loop and ``torch.func`` on W_B and W_A; print and return.
 
@@ -294,26 +349,40 @@ def run_bench(
             than 2 leaves the layout out).
         extra: ``(workload, method) -> measure(members, steps) -> model-steps/s``; counted as an
             alternative to the engine.
+        device: ``cpu`` or a CUDA device. On CUDA every method trains on the GPU (the naive loop
+            copies each batch from its CPU ``DataLoader``, as a notebook does), the process layout
+            is left out, and the peak is measured both in exact float32 and with TF32 tensor cores.
 
     Returns:
-        ``threads``, ``peak_gflops``, ``members``, ``processes``, ``results`` (one dict per figure,
+        ``device``, ``threads``, ``peak_gflops`` (float32), ``peak_tf32_gflops`` (CUDA only, else
+        None), ``members``, ``processes``, ``results`` (one dict per figure,
         with its ``spread``: fastest / slowest repeat), ``startup_s`` (process layout, per call),
         ``reliable`` and ``problems`` (see :func:`stability_problems`). When not reliable, no
         ratio is printed.
     """
     repeats = repeats if repeats is not None else (REPEATS_QUICK if quick else REPEATS_FULL)
+    dev = check_device(device)
+    cuda = dev.type == "cuda"
     loads = [_load_average()]
     threads = torch.get_num_threads()
-    processes = min(_cores() if processes is None else processes, members)
-    steps_b, steps_a = (100, 10) if quick else (2000, 60)
-    naive_steps_b, naive_steps_a = (100, 10) if quick else (1500, 60)
-    vmap_steps_b, vmap_steps_a = (20, 5) if quick else (300, 30)
+    # Worker processes shard members over CPU cores; a GPU trains them all in one process.
+    processes = 1 if cuda else min(_cores() if processes is None else processes, members)
+    # A GPU step of W_A takes about a millisecond where a CPU's takes ~0.1 s: more steps to time.
+    steps_b, steps_a = (100, 10) if quick else ((2000, 600) if cuda else (2000, 60))
+    naive_steps_b, naive_steps_a = (100, 10) if quick else ((1500, 600) if cuda else (1500, 60))
+    vmap_steps_b, vmap_steps_a = (20, 5) if quick else ((300, 300) if cuda else (300, 30))
+    where = torch.cuda.get_device_name(dev) if cuda else f"{threads} threads"
     echo(
-        f"learnability bench — torch {torch.__version__}, {threads} threads, K={members}, "
+        f"learnability bench — torch {torch.__version__}, {dev.type}: {where}, K={members}, "
         f"process layout: {processes} x 1 thread{' (quick: figures are indicative only)' if quick else ''}"
     )
-    peak = measure_peak_gflops(1024 if quick else PEAK_SIZE)
-    echo(f"peak fp32 matmul: {peak:.1f} GFLOP/s")
+    peak_size = 1024 if quick else (8192 if cuda else PEAK_SIZE)
+    peak = measure_peak_gflops(peak_size, device=dev)
+    peak_tf32 = measure_peak_gflops(peak_size, device=dev, tf32=True) if cuda else None
+    echo(
+        f"peak fp32 matmul: {peak:,.1f} GFLOP/s"
+        + (f"; with TF32 tensor cores: {peak_tf32:,.1f} GFLOP/s (the engine computes in exact fp32)" if cuda else "")
+    )
     results: list[BenchResult] = []
     modes = [("eager", False)] + ([("compiled", True)] if compile_ else [])
     layouts = [1] + ([processes] if processes >= 2 else [])
@@ -333,8 +402,8 @@ def run_bench(
         ("W_A", W_A, W_A_BATCH, _naive_a, naive_steps_a, vmap_steps_a, steps_a),
     ):
         fl = flops_per_model_step(spec, batch)
-        figure(wl, "naive", 1, fl, lambda naive=naive, n=n_naive: naive(n))
-        figure(wl, "vmap", members, fl, lambda wl=wl, n=n_vmap: _vmap(wl, members, n))
+        figure(wl, "naive", 1, fl, lambda naive=naive, n=n_naive: naive(n, dev))
+        figure(wl, "vmap", members, fl, lambda wl=wl, n=n_vmap: _vmap(wl, members, n, dev))
         for (ewl, method), fn in (extra or {}).items():
             if ewl == wl:
                 figure(wl, method, members, fl, lambda fn=fn, n=n_eng: fn(members, n))
@@ -345,7 +414,7 @@ def run_bench(
                 def measure(
                     wl: str = wl, n: int = n_eng, comp: bool = comp, procs: int = procs, method: str = method
                 ) -> float:
-                    rate, fixed = _engine_timed(wl, members, n, comp, procs)
+                    rate, fixed = _engine_timed(wl, members, n, comp, procs, dev)
                     if procs > 1:
                         startup[f"{wl} {method}"] = fixed
                     return rate
@@ -377,8 +446,10 @@ def run_bench(
             "`uptime` shows the load)."
         )
     return {
+        "device": str(dev),
         "threads": threads,
         "peak_gflops": peak,
+        "peak_tf32_gflops": peak_tf32,
         "members": members,
         "processes": processes,
         "results": [r.to_dict() for r in results],
