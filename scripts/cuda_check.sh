@@ -29,5 +29,5 @@ timeout 60 "$py" -m learnability bench --device cuda --members 1024 --no-compile
   --json "$out/bench_cuda_k1024.json" 2>&1 | tee "$out/bench_cuda_k1024.txt"
 
 step "every study on CUDA (smoke)"
-timeout 200 "$py" -m pytest -q -p no:cacheprovider -n 6 tests/studies/test_cuda_studies.py 2>&1 | tee "$out/studies_cuda.txt"
+timeout 200 "$py" -m pytest -q -p no:cacheprovider -p no:benchmark -n 6 tests/studies/test_cuda_studies.py 2>&1 | tee "$out/studies_cuda.txt"
 step done

@@ -15,9 +15,10 @@ at that step; the others continue unaffected.
 
 from __future__ import annotations
 
+import contextlib
 import time
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -359,6 +360,17 @@ def _evaluate(
     return out
 
 
+@contextlib.contextmanager
+def _compiling() -> Iterator[None]:
+    """Around a step that may compile: Inductor warns on TF32-capable GPUs that float32 products
+    could use TF32. The engine computes in exact float32 on purpose (member k must follow the
+    reference module), so the hint is not a problem of the run and must not fail the compile
+    where warnings are errors."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="TensorFloat32 tensor cores", category=UserWarning)
+        yield
+
+
 def _on(factor: float | Tensor, device: torch.device) -> float | Tensor:
     """A schedule's factor where the rates live: a float as it is, a per-member tensor moved."""
     return factor.to(device) if isinstance(factor, Tensor) else factor
@@ -532,7 +544,8 @@ def _train_here(
             lr_now = lr_t if spec.schedule is None else lr_t * _on(spec.schedule(done + i, spec.max_steps), device)
             with torch.no_grad():
                 try:
-                    block[i], active = step_fn(params, state, x, y, lr_now, active, ceiling)
+                    with _compiling() if done + i == 0 else contextlib.nullcontext():
+                        block[i], active = step_fn(params, state, x, y, lr_now, active, ceiling)
                 except Exception as exc:
                     if step_fn is eager_fn or done + i > 0:
                         raise

@@ -239,7 +239,8 @@ class _MemberMLP(nn.Module):
         self.spec = spec
         self.linears = nn.ModuleList()
         for w, b in layers:
-            lin = nn.Linear(w.shape[1], w.shape[0])
+            # On the member's device and dtype: a GPU-trained member stays on the GPU.
+            lin = nn.Linear(w.shape[1], w.shape[0], device=w.device, dtype=w.dtype)
             with torch.no_grad():
                 lin.weight.copy_(w)
                 lin.bias.copy_(b)
