@@ -80,8 +80,7 @@ class BenchResult:
 
 def flops_per_model_step(spec: MLPSpec, batch: int) -> float:
     """Forward + backward multiply-adds of the weight matrices: 3 x 2 x B x sum(in x out)."""
-    d = spec.dims
-    return 6.0 * batch * sum(d[i] * d[i + 1] for i in range(len(d) - 1))
+    return spec.flops_per_step(batch)
 
 
 def check_device(device: str | torch.device) -> torch.device:

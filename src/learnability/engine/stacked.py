@@ -78,6 +78,13 @@ class MLPSpec:
         last = self.n_layers - 1
         return tuple(self.residual and l != last and d[l] == d[l + 1] for l in range(self.n_layers))
 
+    def flops_per_step(self, batch: int) -> float:
+        """Forward + backward multiply-add FLOPs of the weight matrices for one member's step on a
+        batch of ``batch`` inputs: ``3 x 2 x batch x sum(in x out)`` (what decides the process
+        layout, :func:`~learnability.engine.pick_processes`)."""
+        d = self.dims
+        return 6.0 * batch * sum(d[i] * d[i + 1] for i in range(self.n_layers))
+
     @property
     def n_params(self) -> int:
         """Learnable parameters of one member (weights and biases)."""
