@@ -157,7 +157,9 @@ def run_cmd(
         str | None, typer.Option(help="cpu, cuda, cuda:N or mps (where available).", metavar="DEVICE")
     ] = None,
     no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar.")] = False,
-    threads: Annotated[int | None, typer.Option(help="torch intra-op threads.")] = None,
+    threads: Annotated[
+        int | None, typer.Option(help="torch intra-op threads (default: the cores other processes leave idle).")
+    ] = None,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress, no headline: only the run folder.")
     ] = False,
@@ -181,7 +183,11 @@ def run_cmd(
                 f"The 'threads' parameter of learnability run must be an int in the range [1, inf). "
                 f"Got {threads} instead."
             )
-        torch.set_num_threads(threads)
+    else:  # the cores other processes leave (see auto_threads); the numbers do not depend on it
+        from learnability._threads import auto_threads
+
+        threads = auto_threads()
+    torch.set_num_threads(threads)
     from learnability._validation import ParameterError
     from learnability.runner import is_data_error
 

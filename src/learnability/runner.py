@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from learnability._progress import Progress
+from learnability._threads import auto_threads
 from learnability._validation import ParameterError, check_in_range, parameter_message
 from learnability.config import (
     ConfigError,
@@ -530,8 +531,7 @@ def run_study(
         check_in_range(threads, "threads", "run_study", low=1, kind=int)
     cfg = resolve_config(study, smoke=smoke, config_file=file, overrides=layers)
     before = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(threads)
+    torch.set_num_threads(threads if threads is not None else auto_threads())
     try:
         path = execute(
             study,
