@@ -226,12 +226,6 @@ class TeacherStudentConfig(StudyConfig):
         "Default False follows the spec.",
     )
     compile: bool = Field(True, description="Fuse each training step with torch.compile.")
-    processes: int | Literal["auto"] = Field(
-        "auto",
-        description="Worker processes per ensemble: 'auto' shards small students (S_u, S_e) over "
-        "single-thread processes, one per core, and trains large ones (S_o) threaded; 1 keeps "
-        "every ensemble in this process. The numbers are the same either way.",
-    )
     n_quantiles: int = Field(100, ge=2, description="Quantiles in the QQ plots.")
     sweep: SweepSettings = Field(default_factory=SweepSettings)
     train: TrainSettings = Field(default_factory=TrainSettings)
@@ -257,13 +251,6 @@ class TeacherStudentConfig(StudyConfig):
                 )
             )
         return self
-
-    @field_validator("processes", mode="before")
-    @classmethod
-    def _processes(cls, v: Any) -> Any:
-        if v == "auto" or (isinstance(v, int) and not isinstance(v, bool) and v >= 1):
-            return v
-        raise ValueError(parameter_message("processes", STUDY_NAME, "'auto' or an int >= 1", v))
 
     @field_validator("parameter_count")
     @classmethod

@@ -37,7 +37,6 @@ from learnability.engine import (
     horizon_improvement,
     make_optimizer,
     mse,
-    pick_processes,
     round_tag,
     train,
     tune_then_train,
@@ -290,12 +289,6 @@ def tune_student(task: Task, name: str, model: StackedMLP) -> TunedResult:
     sw, tr = cfg.sweep, cfg.train
     init_seed, data_seed = ctx.seed(name, "sweep", "init"), ctx.seed(name, "sweep", "data")
     groups = task.groups()
-    flops = model.spec.flops_per_step(tr.batch_size)
-
-    def layout(members: int) -> int:
-        # Small students train fastest sharded over single-thread processes, large ones threaded;
-        # every member's numbers are the same either way (the engine's equivalence tests).
-        return pick_processes(flops, members, device=cfg.device) if cfg.processes == "auto" else cfg.processes
 
     def sweep_fn(lrs: np.ndarray, round_: int) -> TrainResult:
         k = len(lrs)
@@ -312,7 +305,6 @@ def tune_student(task: Task, name: str, model: StackedMLP) -> TunedResult:
                 block=ENGINE_BLOCK,
                 stationarity=task.stationarity(),
                 compile=cfg.compile,
-                processes=layout(k),
             ),
             sink=ctx.writer,
             tag=round_tag(R.SWEEP_TAG.format(name), round_),
@@ -335,7 +327,6 @@ def tune_student(task: Task, name: str, model: StackedMLP) -> TunedResult:
                 block=ENGINE_BLOCK,
                 stationarity=task.stationarity(),
                 compile=cfg.compile,
-                processes=layout(n),
             ),
             eval_sets={"test": task.test_sets(groups)},
             sink=ctx.writer,
