@@ -482,7 +482,10 @@ def resume_run(
     pid = _still_running(run.provenance)
     if pid is not None:
         raise ResumeError(f"{path} is still being run by process {pid}; resume it once that process has ended")
-    study = get_study(run.study)
+    try:
+        study = get_study(run.study)
+    except ValueError:
+        raise ResumeError(f"{path} is a run of study {run.study!r}, which is not installed here") from None
     config = resolve_config(study, config_file=path / CONFIG_FILE)
     if study.check is not None:
         study.check(config)

@@ -55,6 +55,7 @@ __all__ = [
     "ResumeError",
     "active_store",
     "checkpointing",
+    "has_checkpoint",
     "load_checkpoint",
     "load_source_state",
     "source_state",
@@ -365,6 +366,7 @@ class CheckpointStore:
         offset = self.journal.mark() if self.journal is not None else 0
         entry = {
             "call": index,
+            "tag": fingerprint.get("tag"),
             "part": part,
             "step": int(payload.get("steps", payload.get("done", 0))),
             "file": path.name,
@@ -421,6 +423,11 @@ class CallCheckpoints:
         if self.store.target is not None:
             return
         self.store._save(self.index, part, payload, self.fingerprint)
+
+
+def has_checkpoint(run_dir: str | Path) -> bool:
+    """Whether a run folder holds a checkpoint to resume from."""
+    return (Path(run_dir) / CHECKPOINTS_DIR / INDEX_FILE).is_file()
 
 
 def env_interval(default: float = DEFAULT_INTERVAL_S) -> float:
