@@ -350,6 +350,7 @@ def execute(
             writer.provenance["cudnn"] = cudnn_flags
         writer.provenance["smoke"] = smoke
         writer.provenance["load_average"] = {"start": load_average(), "end": None, "cores": available_cores()}
+        writer._write_provenance()  # with the settings above, should the run be killed
         store = CheckpointStore(path, checkpoint_key(writer.provenance["git"], path), writer, interval_s=env_interval())
         store.clock = writer.elapsed
         _run_in(study, config, writer, store, progress=progress, verbose=verbose, stderr_mode="w")
@@ -398,7 +399,7 @@ def _run_in(
                 )
             summary = study.summary_of(output)
             bar.close()
-            writer.provenance["load_average"]["end"] = load_average()
+            writer.provenance.setdefault("load_average", {})["end"] = load_average()
             writer.provenance["checkpoints"] = {
                 "written": store.saved,
                 "seconds": round(store.seconds, 3),
