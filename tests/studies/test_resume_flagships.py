@@ -21,7 +21,9 @@ from learnability.runner import execute, resolve_config, resume_run
 from learnability.runs import RunWriter, read_run
 from learnability.studies import get_study, list_studies
 
-TIMING = ("wall_seconds", "seconds", "timing")
+# Timings and what is decided from them (a benchmark study measures speed): not numbers a resume
+# must reproduce.
+TIMING = ("wall_seconds", "seconds", "timing", "_ms", "_per_s", "slowdown", "bottleneck")
 
 
 def numbers(path: Path) -> dict:
