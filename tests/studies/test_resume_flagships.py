@@ -136,6 +136,8 @@ def _cut_mid_run(name: str, reference, monkeypatch: pytest.MonkeyPatch) -> list[
 
 
 DEFAULT_SUITE = {"deep-sets", "kernel-regression"}
+# A benchmark whose findings are measured speeds (loader vs compute): they differ run to run.
+MEASURES_SPEED = {"data-pipeline"}
 
 
 @pytest.mark.parametrize(
@@ -166,6 +168,9 @@ def test_every_study_cut_mid_run_resumes_to_the_same_numbers(name, smoke_run, tm
     monkeypatch.setattr(runner, "rebuild_report", lambda path: Path(path) / "report.md")
     (folder,) = tmp_path.iterdir()
     resume_run(folder, progress=False)
+    if name in MEASURES_SPEED:  # its numbers are speeds: the same summary, other values
+        assert read_run(folder).complete and numbers(folder).keys() == numbers(reference.path).keys()
+        return
     assert numbers(folder) == numbers(reference.path)
     assert records(folder) == records(reference.path)
 
