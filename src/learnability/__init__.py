@@ -8,12 +8,13 @@ Python API (mirrors the CLI)::
     run.metrics      # pandas DataFrame (long format: series, tag, step, member, value)
     run.summary      # dict, the final numbers
     run = learnability.load_run("runs/teacher-student-...")      # any run folder, even incomplete
+    run = learnability.resume("runs/teacher-student-...")        # continue a killed run
     table = learnability.load_runs("runs")                        # one row per run below a folder
     table = learnability.load_sweep("sweeps/widths")              # one row per run of a sweep
 """
 
 from learnability._version import __version__
-from learnability.runner import load_run, rebuild_report, run_study
+from learnability.runner import load_run, rebuild_report, resume, run_study
 from learnability.runs import Run, load_runs
 from learnability.studies import get_study, list_studies
 
@@ -34,5 +35,6 @@ __all__ = [
     "load_runs",
     "load_sweep",
     "rebuild_report",
+    "resume",
     "run_study",
 ]

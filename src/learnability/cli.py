@@ -215,6 +215,52 @@ def run_cmd(
     typer.echo(str(path))
 
 
+@app.command("resume", cls=_Command)
+def resume_cmd(
+    run_dir: Annotated[Path, typer.Argument(help="The run folder of a killed, interrupted or failed run.")],
+    no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar.")] = False,
+    threads: Annotated[
+        int | None, typer.Option(help="torch intra-op threads (default: the run's own, for identical numbers).")
+    ] = None,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress, no headline: only the run folder.")
+    ] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also log each phase's start and end.")] = False,
+) -> None:
+    """Continue a killed, interrupted or failed run from its last checkpoint, in the same folder.
+
+    Training that completed is not redone, the interrupted training continues where its last
+    checkpoint left it, and the run ends with the same numbers as a run never interrupted (same
+    machine, same threads). A complete run is not run again: its report is rebuilt.
+    """
+    from learnability._validation import ParameterError
+    from learnability.config import ConfigError
+    from learnability.runner import ResumeError, resume_run
+    from learnability.runs import CorruptRunError
+
+    if threads is not None and threads < 1:
+        _fail(
+            "The 'threads' parameter of learnability resume must be an int in the range [1, inf). "
+            f"Got {threads} instead."
+        )
+    previous = signal.signal(signal.SIGTERM, _sigterm_to_interrupt)
+    try:
+        path = resume_run(run_dir, progress=not (no_progress or quiet), verbose=verbose, threads=threads, argv=sys.argv)
+    except (FileNotFoundError, CorruptRunError, ResumeError, ParameterError, ConfigError) as exc:
+        _fail([str(exc), *getattr(exc, "__notes__", [])])
+    except KeyboardInterrupt:
+        typer.echo(f"interrupted: continue with learnability resume {run_dir}", err=True)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if not quiet:
+        from learnability.runner import run_epilogue
+
+        for line in run_epilogue(_relative(path)):
+            typer.echo(line)
+    typer.echo(str(path))
+
+
 def _relative(path: Path) -> Path:
     """``path`` relative to the working directory where it lies below it, else as given."""
     try:

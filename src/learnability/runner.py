@@ -7,10 +7,12 @@ run produce the same folder.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import os
 import shutil
+import socket
 import sys
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
@@ -23,6 +25,7 @@ import torch
 from learnability._progress import Progress
 from learnability._threads import auto_threads
 from learnability._validation import ParameterError, check_in_range, parameter_message
+from learnability._version import __version__
 from learnability.config import (
     ConfigError,
     StudyConfig,
@@ -31,28 +34,34 @@ from learnability.config import (
     config_to_toml,
     parse_assignments,
 )
+from learnability.engine.checkpoints import CHECKPOINTS_DIR, CheckpointStore, ResumeError, checkpointing, env_interval
 from learnability.report.curves import incomplete_report
 from learnability.report.document import fmt
 from learnability.report.html import HEADLINE_FILE, REPORT_HTML
 from learnability.report.write import write_report
 from learnability.runs import (
     ARTIFACTS_DIR,
+    CONFIG_FILE,
     METRICS_FILE,
     CorruptRunError,
     Run,
     RunWriter,
+    _git_commit,
     new_run_dir,
     read_run,
 )
 from learnability.studies import MemoryEstimate, Study, StudyContext, get_study
 
 __all__ = [
+    "ResumeError",
     "available_memory",
     "check_memory",
     "execute",
     "load_run",
     "rebuild_report",
     "resolve_config",
+    "resume",
+    "resume_run",
     "run_study",
 ]
 
@@ -342,37 +351,176 @@ def execute(
             writer.provenance["cudnn"] = cudnn_flags
         writer.provenance["smoke"] = smoke
         writer.provenance["load_average"] = {"start": load_average(), "end": None, "cores": available_cores()}
-        caught: list[str] = writer.provenance.setdefault("warnings", [])
-        with _recording_warnings(caught), _teeing_stderr(path / STDERR_FILE):
-            bar = Progress(enabled=progress, desc=study.name, verbose=verbose)
-            if study.plan is not None:
-                bar.plan(study.plan(config))
-            ctx = StudyContext(writer=writer, progress=bar, device=torch.device(config.device), root_seed=config.seed)
-            try:
-                summary = study.summary_of(study.run(config, ctx))
-                bar.close()
-                writer.provenance["load_average"]["end"] = load_average()
-                writer.finish(summary)
-            except BaseException as exc:
-                if is_data_error(exc) and _nothing_recorded(path):
-                    # The data files are missing or corrupt and the run recorded nothing: the
-                    # message names the files; a folder would only hide the next attempt.
-                    writer.fail(exc)
-                    bar.close()
-                    shutil.rmtree(path, ignore_errors=True)
-                    raise
-                exc.add_note(f"run folder: {path}")
-                # The status first: a second Ctrl-C (or a full disk) during the rest of the
-                # cleanup stops the cleanup, never leaves the run "running", and the original
-                # error is the one raised.
-                with contextlib.suppress(Exception, KeyboardInterrupt):
-                    writer.fail(exc)
-                    bar.close()
-                    with contextlib.suppress(Exception):
-                        rebuild_report(path)
-                raise
+        writer._write_provenance()  # with the settings above, should the run be killed
+        store = CheckpointStore(path, checkpoint_key(writer.provenance["git"], path), writer, interval_s=env_interval())
+        store.clock = writer.elapsed
+        _run_in(study, config, writer, store, progress=progress, verbose=verbose, stderr_mode="w")
     rebuild_report(path)
     return path
+
+
+def checkpoint_key(git: Mapping[str, Any], path: Path) -> dict[str, Any]:
+    """What a run's checkpoints must match to be reused: the digest of its ``config.toml`` and
+    the code version (package version, git commit, whether the tree had edits and their digest)."""
+    text = (Path(path) / CONFIG_FILE).read_bytes()
+    return {
+        "config_sha256": hashlib.sha256(text).hexdigest()[:16],
+        "version": __version__,
+        "git_commit": git.get("commit"),
+        "git_dirty": git.get("dirty"),
+        "git_diff_sha256": git.get("diff_sha256"),
+    }
+
+
+def _run_in(
+    study: Study,
+    config: StudyConfig,
+    writer: RunWriter,
+    store: CheckpointStore,
+    *,
+    progress: bool,
+    verbose: bool,
+    stderr_mode: str,
+) -> None:
+    """Run the study into ``writer``'s folder, checkpointing into ``store``; finish or fail it."""
+    path = writer.path
+    caught: list[str] = writer.provenance.setdefault("warnings", [])
+    with _recording_warnings(caught), _teeing_stderr(path / STDERR_FILE, mode=stderr_mode):
+        bar = Progress(enabled=progress, desc=study.name, verbose=verbose)
+        if study.plan is not None:
+            bar.plan(study.plan(config))
+        ctx = StudyContext(writer=writer, progress=bar, device=torch.device(config.device), root_seed=config.seed)
+        try:
+            with checkpointing(store):
+                output = study.run(config, ctx)
+            if store.replaying:
+                raise ResumeError(
+                    f"the run ended without reaching its last checkpoint (call {store.target['call']}); "
+                    "it is not deterministic, so it cannot be resumed"  # type: ignore[index]
+                )
+            summary = study.summary_of(output)
+            bar.close()
+            writer.provenance.setdefault("load_average", {})["end"] = load_average()
+            writer.provenance["checkpoints"] = {
+                "written": store.saved,
+                "seconds": round(store.seconds, 3),
+                "train_calls": store.calls,
+            }
+            writer.finish(summary)
+            # A complete run needs no checkpoint: its numbers are in summary.json.
+            shutil.rmtree(path / CHECKPOINTS_DIR, ignore_errors=True)
+        except BaseException as exc:
+            if is_data_error(exc) and _nothing_recorded(path):
+                # The data files are missing or corrupt and the run recorded nothing: the
+                # message names the files; a folder would only hide the next attempt.
+                writer.fail(exc)
+                bar.close()
+                shutil.rmtree(path, ignore_errors=True)
+                raise
+            exc.add_note(f"run folder: {path}")
+            if not isinstance(exc, ResumeError):
+                exc.add_note(f"continue it with: learnability resume {path}")
+            # The status first: a second Ctrl-C (or a full disk) during the rest of the
+            # cleanup stops the cleanup, never leaves the run "running", and the original
+            # error is the one raised.
+            with contextlib.suppress(Exception, KeyboardInterrupt):
+                writer.muted = False
+                writer.fail(exc)
+                bar.close()
+                with contextlib.suppress(Exception):
+                    rebuild_report(path)
+            raise
+
+
+def _still_running(provenance: Mapping[str, Any]) -> int | None:
+    """The pid of the process still running this run on this machine, else None."""
+    if provenance.get("status") != "running":
+        return None
+    latest = (provenance.get("resumes") or [provenance])[-1]
+    pid, host = latest.get("pid"), latest.get("hostname")
+    if not isinstance(pid, int) or host != socket.gethostname() or pid == os.getpid():
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        return pid
+    return pid
+
+
+def resume_run(
+    path: str | Path,
+    *,
+    progress: bool = True,
+    verbose: bool = False,
+    threads: int | None = None,
+    argv: Sequence[str] | None = None,
+) -> Path:
+    """Continue a killed, interrupted or failed run from its last checkpoint, in its own folder.
+
+    The study runs again from the top: training calls that completed return their saved
+    results, the interrupted one continues from its last mid-call checkpoint, and the records of
+    ``metrics.jsonl`` written after that checkpoint are dropped (the run writes them again), so no
+    record appears twice. With the same machine and thread count the run ends with the same
+    ``summary.json`` numbers as one never interrupted. A complete run is not run again: its
+    report is rebuilt.
+
+    Args:
+        path: the run folder.
+        threads: torch intra-op threads (default: the run's own, from its provenance, since the
+            numbers are bit-identical only for the same thread count).
+
+    Raises:
+        FileNotFoundError: if ``path`` holds no run.
+        ResumeError: when the checkpoints were written by another config or code version, or the
+            run is still running.
+    """
+    path = Path(path)
+    run = read_run(path)
+    if run.complete:
+        rebuild_report(path)
+        return path
+    pid = _still_running(run.provenance)
+    if pid is not None:
+        raise ResumeError(f"{path} is still being run by process {pid}; resume it once that process has ended")
+    try:
+        study = get_study(run.study)
+    except ValueError:
+        raise ResumeError(f"{path} is a run of study {run.study!r}, which is not installed here") from None
+    config = resolve_config(study, config_file=path / CONFIG_FILE)
+    if study.check is not None:
+        study.check(config)
+    store = CheckpointStore(path, checkpoint_key(_git_commit(), path), None, resume=True, interval_s=env_interval())
+    for tmp in (path / CHECKPOINTS_DIR).glob(".*.tmp"):  # a checkpoint cut by the kill
+        tmp.unlink(missing_ok=True)
+    recorded = run.provenance.get("threads")
+    want = threads if threads is not None else recorded if isinstance(recorded, int) and recorded > 0 else None
+    before = torch.get_num_threads()
+    if want is not None:
+        torch.set_num_threads(want)
+    try:
+        with flushing_denormals(), deterministic_cudnn(config.device):
+            writer = RunWriter.reopen(
+                path, study=study.name, config=config, offset=store.offset, elapsed=store.elapsed, argv=argv
+            )
+            store.journal = writer
+            writer.muted = store.replaying
+            store.clock = writer.elapsed
+            _run_in(study, config, writer, store, progress=progress, verbose=verbose, stderr_mode="a")
+    finally:
+        torch.set_num_threads(before)
+    rebuild_report(path)
+    return path
+
+
+def resume(path: str | Path, *, progress: bool = True, threads: int | None = None) -> Run:
+    """Continue a killed, interrupted or failed run (see :func:`resume_run`); return it loaded.
+
+    Example:
+        >>> run = learnability.resume("runs/teacher-student-20261204-101500-s0")  # doctest: +SKIP
+    """
+    return load_run(resume_run(path, progress=progress, threads=threads, argv=["<python>", "resume", str(path)]))
 
 
 def available_cores() -> int:
@@ -478,10 +626,10 @@ class _Tee(io.TextIOBase):
 
 
 @contextlib.contextmanager
-def _teeing_stderr(path: Path) -> Iterator[None]:
+def _teeing_stderr(path: Path, mode: str = "w") -> Iterator[None]:
     """Copy what Python code writes to ``sys.stderr`` during the block into ``path``."""
     previous = sys.stderr
-    with open(path, "w", encoding="utf-8") as f:
+    with open(path, mode, encoding="utf-8") as f:
         sys.stderr = _Tee(previous, f)
         try:
             yield

@@ -295,8 +295,78 @@ class RunWriter:
         write_atomic(self.path / CONFIG_FILE, config_toml)
         self._t0 = time.perf_counter()
         self._metrics = open(self.path / METRICS_FILE, "a", encoding="utf-8")  # noqa: SIM115
+        #: While True (a resumed run replaying what it had done), records are not written: the
+        #: file already holds them.
+        self.muted = False
         self.provenance: dict[str, Any] = self._provenance(argv)
         self._write_provenance()
+
+    @classmethod
+    def reopen(
+        cls, path: str | Path, *, study: str, config: Any, offset: int, elapsed: float, argv: Sequence[str] | None
+    ) -> RunWriter:
+        """The writer of an existing, unfinished run folder, to resume it.
+
+        ``metrics.jsonl`` is cut back to ``offset`` bytes (its length at the checkpoint the run
+        resumes from: later records would be written again), the clock continues from
+        ``elapsed`` seconds, and ``provenance.json`` records the resume under ``resumes``.
+        """
+        self = cls.__new__(cls)
+        self.path = Path(path)
+        self.study, self.config = study, config
+        prov_file = self.path / PROVENANCE_FILE
+        try:
+            provenance = json.loads(prov_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            provenance = None
+        if not isinstance(provenance, dict):
+            provenance = self._provenance(argv)
+        metrics = self.path / METRICS_FILE
+        if metrics.exists() and metrics.stat().st_size > offset:
+            with open(metrics, "r+b") as f:
+                f.truncate(offset)
+                f.flush()
+                os.fsync(f.fileno())
+        (self.path / ARTIFACTS_DIR).mkdir(exist_ok=True)
+        (self.path / FIGURES_DIR).mkdir(exist_ok=True)
+        for stale in (SUMMARY_FILE, METRICS_PARQUET):  # an incomplete run's consolidation is redone
+            with contextlib.suppress(OSError):
+                (self.path / stale).unlink()
+        self._t0 = time.perf_counter() - elapsed
+        self._metrics = open(metrics, "a", encoding="utf-8")  # noqa: SIM115
+        self.muted = False
+        previous = {k: provenance.get(k) for k in ("status", "finished", "wall_seconds")}
+        current = self._provenance(argv)
+        provenance.setdefault("resumes", []).append(
+            {
+                "at": _now(),
+                "previous_status": previous["status"],
+                "previous_finished": previous["finished"],
+                "from_seconds": round(elapsed, 2),
+                "metrics_bytes_kept": offset,
+                "command": current["command"],
+                "pid": current["pid"],
+                "hostname": current["hostname"],
+                "threads": current["threads"],
+                "git": current["git"],
+                "version": current["version"],
+            }
+        )
+        provenance.update(status="running", finished=None, wall_seconds=None)
+        provenance.pop("error", None)
+        self.provenance = provenance
+        self._write_provenance()
+        return self
+
+    def elapsed(self) -> float:
+        """Seconds since the run started (a resumed run counts from its checkpoint's time)."""
+        return time.perf_counter() - self._t0
+
+    def mark(self) -> int:
+        """Flush the records written so far to disk (fsync); the file's length in bytes."""
+        self._metrics.flush()
+        os.fsync(self._metrics.fileno())
+        return self._metrics.tell()
 
     # ----------------------------------------------------------------- provenance
 
@@ -348,6 +418,8 @@ class RunWriter:
         ``value`` may be a scalar or a per-member sequence (one entry per ensemble member);
         other fields of the same length are spread over members when the metrics are read.
         """
+        if self.muted:
+            return
         record: dict[str, Any] = {"series": series, "t": round(time.perf_counter() - self._t0, 3)}
         if tag is not None:
             record["tag"] = tag
@@ -371,6 +443,8 @@ class RunWriter:
         **fields: Any,
     ) -> None:
         """Append one record per step; ``values`` has shape (n_steps, K)."""
+        if self.muted:
+            return
         values = np.asarray(values)
         lines = []
         t = round(time.perf_counter() - self._t0, 3)

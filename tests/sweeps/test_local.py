@@ -140,8 +140,11 @@ def test_killing_the_sweep_loses_no_finished_run(write_sweep, tmp_path) -> None:
     run_sweep(path, out=out, workers=1, progress=False)
     assert _counts(sweep) == (3 - len(finished), 0, len(finished))
     assert {name: (runs / name / "provenance.json").read_text() for name in finished} == finished
-    assert attempts_of(sweep) == {run_id: 1 for run_id in in_flight}  # killed attempts, kept
-    for run_id in in_flight:  # as a run folder that stopped while running
+    # A killed attempt with a checkpoint is resumed in its folder; one killed before its first
+    # checkpoint is kept aside, as a run folder that stopped while running.
+    resumed = {r for r in in_flight if load_run(runs / r).provenance.get("resumes")}
+    assert attempts_of(sweep) == {run_id: 1 for run_id in in_flight - resumed}
+    for run_id in in_flight - resumed:
         assert load_run(sweep / "attempts" / f"{run_id}-1").status == "incomplete"
     df = load_sweep(sweep)
     assert (df["status"] == "complete").all() and df["seed"].tolist() == [0, 1, 2]

@@ -28,6 +28,13 @@ from torch import Tensor
 
 from learnability._progress import NULL_PROGRESS, Progress
 from learnability._validation import ParameterError, check_in_range
+from learnability.engine.checkpoints import (
+    CallCheckpoints,
+    active_store,
+    fingerprint_hash,
+    load_source_state,
+    source_state,
+)
 from learnability.engine.losses import LossFn
 from learnability.engine.optim import Optimizer, OptState
 from learnability.engine.processes import (
@@ -473,15 +480,116 @@ def train(
     if torch.any(lr_t < 0) or not torch.all(torch.isfinite(lr_t)):
         raise ParameterError("lr", "train", "finite non-negative rates", lr_t.tolist())
 
+    # Inside a run, the call is checkpointed; on a resume, a call that completed before returns
+    # its saved result (see learnability.engine.checkpoints).
+    store = active_store()
+    call = None
+    if store is not None:
+        call = store.begin(_fingerprint(params, lr_t, seeds, spec, tag))
+        memo = call.completed()
+        if memo is not None:
+            return _replayed(memo, params, optimizer, spec, progress)
+
     if spec.processes > 1 and device.type == "cpu" and fork_available() and K > 1:
-        return _train_sharded(
+        # The workers' states stay in the workers: such a call is checkpointed when it completes.
+        res = _train_sharded(
             model, params, loss=loss, optimizer=optimizer, lr_t=lr_t, data=data, seeds=seeds, spec=spec,
             eval_sets=eval_sets, sink=sink, tag=tag, progress=progress, penalty=penalty,
         )  # fmt: skip
+        if call is not None:
+            call.save(_result_payload(res, None), part=False)
+        return res
     return _train_here(
         model, params, loss=loss, optimizer=optimizer, lr_t=lr_t, data=data, seeds=seeds, spec=spec,
-        eval_sets=eval_sets, sink=sink, tag=tag, progress=progress, penalty=penalty,
+        eval_sets=eval_sets, sink=sink, tag=tag, progress=progress, penalty=penalty, call=call,
     )  # fmt: skip
+
+
+def _fingerprint(
+    params: list[Tensor], lr_t: Tensor, seeds: Sequence[int], spec: TrainSpec, tag: str | None
+) -> dict[str, object]:
+    """What identifies a call of :func:`train` within a run, checked when a checkpoint is reused:
+    its tag, shapes, rates, seeds, step cap and a checksum of the initial parameters."""
+    with torch.no_grad():
+        checksum = float(sum(float(p.detach().double().sum()) for p in params))
+    return {
+        "tag": tag,
+        "shapes": [list(p.shape) for p in params],
+        "max_steps": spec.max_steps,
+        "lr": fingerprint_hash(lr_t.cpu().numpy().tolist()),
+        "seeds": fingerprint_hash([int(s) for s in seeds]),
+        "params": repr(checksum),
+    }
+
+
+def _state_payload(state: OptState) -> dict[str, object]:
+    return {"buffers": {k: list(v) for k, v in state.buffers.items()}, "step": state.step}
+
+
+def _load_state(state: OptState, saved: Mapping[str, object]) -> None:
+    """Copy a saved optimizer state into ``state`` in place (a study may hold a reference to it)."""
+    with torch.no_grad():
+        buffers = saved["buffers"]
+        assert isinstance(buffers, dict)
+        for name, tensors in buffers.items():
+            for b, v in zip(state.buffers[name], tensors, strict=True):
+                b.copy_(v)
+        step = saved["step"]
+        assert isinstance(step, Tensor)
+        state.step.copy_(step)
+
+
+def _copy_params(params: list[Tensor], saved: Sequence[Tensor]) -> None:
+    with torch.no_grad():
+        for p, v in zip(params, saved, strict=True):
+            p.copy_(v)
+
+
+def _result_payload(res: TrainResult, state: OptState | None) -> dict[str, object]:
+    """A completed call's result, as a checkpoint holds it."""
+    return {
+        "params": list(res.params),
+        "opt_state": None if state is None else _state_payload(state),
+        "lr": res.lr,
+        "seeds": res.seeds,
+        "steps": res.steps,
+        "train_loss": res.train_loss,
+        "evals": {name: {"steps": h.steps, "values": h.values} for name, h in res.evals.items()},
+        "diverged_step": res.diverged_step,
+        "converged_step": res.converged_step,
+        "wall_seconds": res.wall_seconds,
+    }
+
+
+def _replayed(
+    memo: Mapping[str, object], params: list[Tensor], optimizer: Optimizer, spec: TrainSpec, progress: Progress
+) -> TrainResult:
+    """The result of a call that completed before the run was resumed, without training: the
+    parameters (in place) and the optimizer state are those the call ended with."""
+    saved_params = memo["params"]
+    assert isinstance(saved_params, list)
+    _copy_params(params, saved_params)
+    state = optimizer.init(params)
+    if memo.get("opt_state") is not None:
+        _load_state(state, memo["opt_state"])  # type: ignore[arg-type]
+    steps = int(memo["steps"])  # type: ignore[arg-type]
+    progress.add_total(spec.max_steps)
+    progress.update(steps)
+    if steps < spec.max_steps:
+        progress.skip(spec.max_steps - steps)
+    evals = memo["evals"]
+    assert isinstance(evals, dict)
+    return TrainResult(
+        params=params,
+        lr=np.asarray(memo["lr"]),
+        seeds=np.asarray(memo["seeds"]),
+        steps=steps,
+        train_loss=np.asarray(memo["train_loss"]),
+        evals={name: EvalHistory(np.asarray(h["steps"]), np.asarray(h["values"])) for name, h in evals.items()},
+        diverged_step=np.asarray(memo["diverged_step"], dtype=np.int64),
+        converged_step=np.asarray(memo["converged_step"], dtype=np.int64),
+        wall_seconds=float(memo["wall_seconds"]),  # type: ignore[arg-type]
+    )
 
 
 def _train_here(
@@ -500,8 +608,10 @@ def _train_here(
     progress: Progress,
     penalty: Penalty | None,
     board: Callable[[int, bool], bool] | None = None,
+    call: CallCheckpoints | None = None,
 ) -> TrainResult:
-    """:func:`train` in this process. ``board(done, finished)``: a worker's shared stop decision."""
+    """:func:`train` in this process. ``board(done, finished)``: a worker's shared stop decision.
+    ``call``: where the call checkpoints (every block when due) and from where it resumes."""
     K = int(params[0].shape[0])
     device = params[0].device
     state = optimizer.init(params)
@@ -530,10 +640,55 @@ def _train_here(
 
     progress.add_total(spec.max_steps)
     t0 = time.perf_counter()
-    run_eval(0)
     history: list[np.ndarray] = []
     pending: list[np.ndarray] = []  # training losses not yet sent to the sink
     done = 0
+    elapsed_before = 0.0  # training time before a resume
+    # A source whose position cannot be captured is checkpointed only when the call completes.
+    can_snapshot = True
+    snap = call.partial() if call is not None else None
+    if snap is None:
+        run_eval(0)
+    else:  # resume inside this call: everything as it was at the checkpoint
+        _copy_params(params, snap["params"])
+        _load_state(state, snap["opt_state"])
+        active = snap["active"].to(device)
+        ceiling = snap["ceiling"].to(device=device, dtype=params[0].dtype)
+        ceiling_np = np.asarray(snap["ceiling_np"], dtype=np.float64)
+        diverged_step = np.asarray(snap["diverged_step"], dtype=np.int64).copy()
+        if detector is not None:
+            detector.load_state_dict(snap["detector"])
+        load_source_state(data, snap["source"], device)
+        history = [np.asarray(snap["history"])]
+        pending = [np.asarray(snap["pending"])] if len(snap["pending"]) else []
+        eval_steps = [int(s) for s in snap["eval_steps"]]
+        eval_values.update({name: list(np.asarray(v)) for name, v in snap["eval_values"].items()})
+        done = int(snap["done"])
+        elapsed_before = float(snap["elapsed"])
+        if snap["eager"]:
+            step_fn = eager_fn
+        progress.update(done)
+
+    def snapshot(source: dict[str, object]) -> dict[str, object]:
+        """The call's whole state between two blocks (``source``: the data source's position)."""
+        return {
+            "done": done,
+            "params": list(params),
+            "opt_state": _state_payload(state),
+            "active": active,
+            "ceiling": ceiling,
+            "ceiling_np": ceiling_np,
+            "diverged_step": diverged_step,
+            "detector": None if detector is None else detector.state_dict(),
+            "source": source,
+            "history": np.concatenate(history) if history else np.empty((0, K), dtype=np.float32),
+            "pending": np.concatenate(pending) if pending else np.empty((0, K), dtype=np.float32),
+            "eval_steps": list(eval_steps),
+            "eval_values": {name: np.stack(v) for name, v in eval_values.items()},
+            "eager": step_fn is eager_fn and spec.compile,
+            "elapsed": elapsed_before + time.perf_counter() - t0,
+        }
+
     while done < spec.max_steps:
         n = min(spec.block, spec.max_steps - done)
         if spec.eval_every:
@@ -581,17 +736,24 @@ def _train_here(
         if finished:
             progress.skip(spec.max_steps - done)
             break
+        if call is not None and can_snapshot and done < spec.max_steps and call.due():
+            try:
+                source = source_state(data)
+            except Exception:  # noqa: BLE001 - a source with state we cannot capture
+                can_snapshot = False
+            else:
+                call.save(snapshot(source), part=True)
     if sink is not None:
         _flush_train_loss(sink, pending, done, spec.log_every, tag, final=True)
     if not eval_steps or eval_steps[-1] != done:  # an early stop right after an evaluation: not twice
         run_eval(done)
-    wall = time.perf_counter() - t0
+    wall = elapsed_before + time.perf_counter() - t0
 
     evals = {name: EvalHistory(np.asarray(eval_steps), np.stack(v)) for name, v in eval_values.items()}
     train_loss = np.concatenate(history) if history else np.empty((0, K))
     converged = detector.converged_step.copy() if detector else np.full(K, -1, dtype=np.int64)
     converged[diverged_step >= 0] = -1
-    return TrainResult(
+    result = TrainResult(
         params=params,
         lr=lr_t.cpu().numpy(),
         seeds=np.asarray(seeds),
@@ -602,6 +764,9 @@ def _train_here(
         converged_step=converged,
         wall_seconds=wall,
     )
+    if call is not None:
+        call.save(_result_payload(result, state), part=False)
+    return result
 
 
 def _train_sharded(

@@ -105,6 +105,30 @@ class StationarityDetector:
             self._steps_seen += W
             self._close_window(block)
 
+    def state_dict(self) -> dict[str, object]:
+        """Everything :meth:`update` has accumulated (for a checkpoint): arrays and counts."""
+        K = self.K
+        return {
+            "pending": self._pending.copy(),
+            "steps_seen": self._steps_seen,
+            "prev_mean": None if self._prev_mean is None else self._prev_mean.copy(),
+            "streak": self._streak.copy(),
+            "streak_start": self._streak_start.copy(),
+            "converged_step": self.converged_step.copy(),
+            "window_means": np.stack(self.window_means) if self.window_means else np.empty((0, K)),
+        }
+
+    def load_state_dict(self, state: dict[str, object]) -> None:
+        """Continue from a :meth:`state_dict` (of a detector with the same settings and K)."""
+        self._pending = np.asarray(state["pending"], dtype=np.float64).reshape(-1, self.K)
+        self._steps_seen = int(state["steps_seen"])  # type: ignore[arg-type]
+        prev = state["prev_mean"]
+        self._prev_mean = None if prev is None else np.asarray(prev, dtype=np.float64)
+        self._streak = np.asarray(state["streak"]).astype(int)
+        self._streak_start = np.asarray(state["streak_start"], dtype=np.int64)
+        self.converged_step = np.asarray(state["converged_step"], dtype=np.int64).copy()
+        self.window_means = list(np.asarray(state["window_means"], dtype=np.float64).reshape(-1, self.K))
+
     def _close_window(self, block: np.ndarray) -> None:
         with np.errstate(invalid="ignore"):
             finite = np.where(np.isfinite(block), block, np.nan)

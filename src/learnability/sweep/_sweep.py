@@ -4,13 +4,17 @@ Resume rules. A run is identified by its run id (a digest of its resolved config
 folder is ``runs/RUN_ID``. Running a sweep again into the same sweep folder:
 
 * skips every run whose folder is complete;
-* moves the folder of a failed, interrupted or killed run to ``attempts/RUN_ID-K`` (its
-  traceback and partial metrics stay there) and runs it again into a fresh folder;
+* resumes a failed, interrupted or killed run that holds a checkpoint from that checkpoint, in
+  its own folder (see ``learnability resume``);
+* moves the folder of a failed, interrupted or killed run without a usable checkpoint to
+  ``attempts/RUN_ID-K`` (its traceback and partial metrics stay there) and runs it again into a
+  fresh folder;
 * runs every run that has no folder yet (new axis values, or a changed base config: a
   different config is a different run id).
 
 Runs finish into ``runs/`` with one rename and ``results.parquet`` is rewritten as they finish,
-so killing the sweep loses no finished run; the run that was in flight is retried next time.
+so killing the sweep loses no finished run; the run that was in flight continues from its last
+checkpoint next time.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from learnability._validation import check_choice, check_in_range
+from learnability.engine.checkpoints import has_checkpoint
 from learnability.runs import write_atomic
 from learnability.sweep._aggregate import report_sweep
 from learnability.sweep._backends import (
@@ -271,7 +276,7 @@ def _run_locked(
         if status == "complete":
             continue
         folder = sweep_dir / RUNS_DIR / run.run_id
-        if folder.exists():
+        if folder.exists() and not has_checkpoint(folder):  # with a checkpoint: resumed by the worker
             move_aside(folder, sweep_dir, run.run_id)
             table.refresh(run.run_id, recount=True)
         todo.append(run)

@@ -110,17 +110,35 @@ def run_one(task: RunTask) -> dict[str, Any]:
         (``"TypeName: message"`` or None), ``path`` (relative to the sweep folder, None when
         no run folder was made), ``pid``, ``hostname``, ``threads``, ``seconds``.
     """
-    from learnability.runner import execute, resolve_config
+    from learnability.engine.checkpoints import ResumeError, has_checkpoint
+    from learnability.runner import execute, resolve_config, resume_run
     from learnability.studies import get_study
 
     t0 = time.perf_counter()
     sweep_dir = Path(task.sweep_dir)
     staging = sweep_dir / STAGING_DIR / task.run_id
-    if staging.exists():  # left by an attempt whose worker was killed: keep its run folder
-        for inner in sorted(p for p in staging.iterdir() if p.is_dir()):
-            move_aside(inner, sweep_dir, task.run_id)
-        shutil.rmtree(staging)
-    staging.mkdir(parents=True)
+    # An unfinished attempt with a checkpoint is resumed: left in staging by a killed worker, or
+    # in runs/ by an interrupted or failed run. Other unfinished attempts are moved aside.
+    leftovers = sorted(p for p in staging.iterdir() if p.is_dir()) if staging.exists() else []
+    published = sweep_dir / RUNS_DIR / task.run_id
+    if published.is_dir() and has_checkpoint(published):
+        leftovers.append(published)
+    resumable = None
+    for folder in leftovers:
+        if resumable is None and has_checkpoint(folder):
+            resumable = folder
+        else:
+            move_aside(folder, sweep_dir, task.run_id)
+    if resumable is not None and resumable.parent != staging:
+        staging.mkdir(parents=True, exist_ok=True)
+        target = staging / resumable.name
+        os.rename(resumable, target)
+        resumable = target
+    if staging.exists():
+        for p in staging.iterdir():
+            if p != resumable:
+                shutil.rmtree(p) if p.is_dir() else p.unlink()
+    staging.mkdir(parents=True, exist_ok=True)
     record: dict[str, Any] = {
         "run_id": task.run_id,
         "index": task.index,
@@ -137,13 +155,17 @@ def run_one(task: RunTask) -> dict[str, Any]:
         prepare_worker(task.threads, task.modules)
         study = get_study(task.study)
         config = resolve_config(study, smoke=task.smoke, overrides=task.overrides)
-        execute(
-            study,
-            config,
-            out=staging,
-            progress=False,
-            argv=["learnability", "sweep", task.sweep_file, f"(run {task.run_id})"],
-        )
+        argv = ["learnability", "sweep", task.sweep_file, f"(run {task.run_id})"]
+        if resumable is not None:
+            try:
+                resume_run(resumable, progress=False, threads=task.threads, argv=[*argv, "(resumed)"])
+                record["resumed"] = True
+            except ResumeError as exc:  # another config or code version: start afresh
+                record["resume_refused"] = short_error(exc)
+                move_aside(resumable, sweep_dir, task.run_id)
+                resumable = None
+        if resumable is None:
+            execute(study, config, out=staging, progress=False, argv=argv)
         status = "complete"
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - recorded; the sweep goes on
         record["error"] = short_error(exc)
