@@ -217,6 +217,41 @@ def test_pooled_verdict_follows_the_numbers(smoke_run) -> None:
     )
 
 
+def test_last_epochs_drop_is_the_relative_fall_over_the_last_quarter() -> None:
+    import numpy as np
+
+    from learnability.studies.images.cnn_equivariance.run import last_epochs_drop
+
+    # 2 evaluations after the start: a quarter of them rounds to 0, so one evaluation back.
+    short = last_epochs_drop(np.array([[2.0, 2.0], [1.5, 1.0], [1.0, 1.0]]))
+    assert list(short.values) == pytest.approx([1 / 3, 0.0]) and short.n == 2
+    # 8 evaluations after the start: two back (from 0.5 and 0.8 to 0.4 and 0.8).
+    loss = np.array([[3, 3], [2, 2], [1, 1], [0.9, 0.9], [0.8, 0.8], [0.7, 0.8], [0.5, 0.8], [0.45, 0.8], [0.4, 0.8]])
+    assert list(last_epochs_drop(loss).values) == pytest.approx([0.2, 0.0])
+
+
+def test_pooled_models_get_their_own_epochs_and_the_report_says_if_they_still_improve(smoke_run) -> None:
+    from learnability.analysis import Estimate
+    from learnability.report import render_markdown
+    from learnability.studies.images import cnn_equivariance as ce
+
+    cfg = ce.CNNEquivarianceConfig()
+    assert [cfg.epochs_of(m) for m in cfg.model_names()] == [30, 30, 10, 10]
+    same = ce.CNNEquivarianceConfig.model_validate({"pooled_epochs": None, "train": {"epochs": 7}})
+    assert {same.epochs_of(m) for m in same.model_names()} == {7}
+    run = smoke_run("cnn-equivariance")
+    res = run.results
+    assert res.epochs == dict.fromkeys(res.variants, 2)  # the smoke trains every model alike
+    assert set(res.test_loss_drop) == set(res.variants) and res.test_loss_drop["valid"].n == 2
+
+    def text(drop: float) -> str:
+        drops = {v: Estimate(0.0, -0.001, 0.001, 2) for v in res.variants} | {"avg-pool": Estimate.point(drop)}
+        return render_markdown(ce.report(res.model_copy(update={"test_loss_drop": drops}), run), run)
+
+    assert "every model had stopped improving" in text(0.0)
+    assert "still improving: avg-pool (more epochs" in text(0.2)
+
+
 def test_conv_sentences_follow_the_numbers(smoke_run) -> None:
     import copy
 

@@ -36,7 +36,11 @@ class ProbeSettings(ConfigSection):
         gt=0,
         description="Seconds one timed pass over a slow loader may take; n_batches is lowered to fit (lazy files).",
     )
-    pin_memory: bool = Field(False, description="DataLoader pin_memory (used only on a GPU).")
+    pin_memory: bool | None = Field(
+        None,
+        description="DataLoader pin_memory, with non_blocking copies to the device (None: on exactly "
+        "when the run's device is CUDA; True is honoured on CUDA only, where pinning has a copy to speed up).",
+    )
     threads: int = Field(
         1,
         ge=1,
@@ -91,10 +95,13 @@ class BellSection(ConfigSection):
 
 
 class ImageSection(ConfigSection):
-    """The image data (offline digits unless CIFAR-10 files are present)."""
+    """The image data: the first real data set found, else the offline digits."""
 
-    dataset: Literal["auto", "digits", "cifar10"] = Field(
-        "auto", description="auto: CIFAR-10 when its files are found, else digits."
+    dataset: Literal["auto", "digits", "mnist", "fashion-mnist", "cifar10"] = Field(
+        "auto",
+        description="auto: CIFAR-10 when its files are found (the data root, then /usr/share/datasets), "
+        "else MNIST, else Fashion-MNIST (Debian package dataset-fashion-mnist), else the offline "
+        "digits; the report and the provenance say which and why. Or name one explicitly.",
     )
     root: str | None = Field(None, description="Folder of image files (None: $LEARNABILITY_DATA or ./data).")
     limit: int | None = Field(None, ge=1, description="Keep the first images only (None: all).")
