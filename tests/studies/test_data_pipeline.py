@@ -9,6 +9,7 @@ and ``data-bench`` (``learnability.bench``) build on it: the engine step, repeat
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 import time
@@ -430,8 +431,9 @@ def _tiny_idx(root: Path, n: int = 8) -> None:
 def test_images_auto_finds_fashion_mnist_in_the_system_folder_and_says_why(tmp_path: Path, monkeypatch) -> None:
     """images.dataset='auto' as the image studies read it: CIFAR-10, then MNIST, then Fashion-MNIST
     (the data root first, then the system folders), else the digits with the install hint."""
-    from learnability.studies.data_pipeline import run as dp_run
     from learnability.studies.data_pipeline.config import DataPipelineConfig
+
+    dp_run = importlib.import_module("learnability.studies.data_pipeline.run")  # the package's `run` is the function
 
     system = tmp_path / "usr-share-datasets"
     monkeypatch.setattr(dp_run, "SYSTEM_DATA_DIRS", (system,))
@@ -456,8 +458,8 @@ def test_a_fashion_mnist_run_records_the_data_and_does_not_pin_on_the_cpu(tmp_pa
     which data set and why; on the CPU nothing is pinned (warnings are errors: a DataLoader asked to
     pin without CUDA warns), and the report says so."""
     import learnability
-    from learnability.studies.data_pipeline import run as dp_run
 
+    dp_run = importlib.import_module("learnability.studies.data_pipeline.run")
     system = tmp_path / "sys"
     _tiny_idx(system / "fashion-mnist", n=64)
     monkeypatch.setattr(dp_run, "SYSTEM_DATA_DIRS", (system,))
