@@ -319,3 +319,26 @@ def test_full_size_conclusions(tmp_path) -> None:
         for pooled in ("avg-pool", "max-pool"):
             assert res.cell(pooled, "circular", d, "fc_invariance").images.high < lab.low
             assert res.cell(pooled, "circular", d, "fc_control").images.low > 0.01
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_a_cuda_run_is_repeatable_with_the_cudnn_flags_set(tmp_path) -> None:
+    """On CUDA the runner sets cuDNN's deterministic algorithms (no autotuning) for the run, the
+    images reach the GPU through pinned memory, and the same seed gives the same numbers."""
+    import learnability
+
+    def once(name: str):
+        return learnability.run_study(
+            "cnn-equivariance",
+            smoke=True,
+            progress=False,
+            out=tmp_path / name,
+            device="cuda",
+            data={"dataset": "digits"},
+        )
+
+    a, b = once("a"), once("b")
+    assert a.provenance["cudnn"] == {"cudnn_deterministic": True, "cudnn_benchmark": False}
+    assert a.results.test_accuracy == b.results.test_accuracy
+    assert a.results.results == b.results.results
+    assert a.results.cell("circular", "circular", 1, "conv_total").max <= a.results.exact_tolerance
