@@ -163,9 +163,15 @@ class DataPipelineConfig(StudyConfig):
     """Datasets, DataLoaders and loading bottlenecks on the project's own data (Tutorial 3).
 
     Command:  learnability run data-pipeline       (smoke: learnability run data-pipeline --smoke)
+    Data:     images.dataset 'auto' as the image labs: CIFAR-10 if found, else MNIST, else
+              Fashion-MNIST (Debian's dataset-fashion-mnist, /usr/share/datasets/fashion-mnist), else
+              the offline digits; the report and the provenance say which and why. The first example
+              is Tutorial 3's ToyDataset (x^3 + noise, dict items). On CUDA the loaders pin memory and
+              copy with non_blocking=True (probe.pin_memory=None), and the runner sets cuDNN's flags.
     Runtime:  160 s measured on the shared 2-core CPU at load average ~5 (a load of ~10 doubles
-              it), most of it in the .pt-file and worker probes; smoke ~10 s plus ~10-20 s of
-              figures.
+              it), most of it in the .pt-file and worker probes, with the digits as images (before
+              'auto' found Fashion-MNIST; its 60,000 images add a few seconds of loading, not
+              measured); smoke ~10 s plus ~10-20 s of figures.
     Expected: (two full runs on the shared 2-core CPU; rates swing up to 2x between runs, so
               read the ratios.) Bell data at batch 20, one model: the in-memory DataLoader with
               num_workers=0 delivers ~20x more items/s than the engine step consumes (29-73k vs
