@@ -9,6 +9,7 @@ and ``data-bench`` (``learnability.bench``) build on it: the engine step, repeat
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 import time
@@ -411,3 +412,82 @@ def test_toy_sentence_follows_the_numbers(smoke_run) -> None:
     assert "First example: the tutorial's ToyDataset" in text and "close to the noise sd" in text
     off = res.toy.model_copy(update={"residual_sd": 1.0})
     assert "NOT close to the noise sd" in render_markdown(dp.report(res.model_copy(update={"toy": off}), run), run)
+
+
+def _tiny_idx(root: Path, n: int = 8) -> None:
+    """The four IDX files, gzipped as Debian's dataset-fashion-mnist ships them."""
+    from learnability.data import write_idx
+
+    rng = np.random.default_rng(0)
+    root.mkdir(parents=True, exist_ok=True)
+    for img, lab in (
+        ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+        ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+    ):
+        write_idx(root / f"{img}.gz", rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8), compress=True)
+        write_idx(root / f"{lab}.gz", (np.arange(n) % 10).astype(np.uint8), compress=True)
+
+
+def test_images_auto_finds_fashion_mnist_in_the_system_folder_and_says_why(tmp_path: Path, monkeypatch) -> None:
+    """images.dataset='auto' as the image studies read it: CIFAR-10, then MNIST, then Fashion-MNIST
+    (the data root first, then the system folders), else the digits with the install hint."""
+    from learnability.studies.data_pipeline.config import DataPipelineConfig
+
+    dp_run = importlib.import_module("learnability.studies.data_pipeline.run")  # the package's `run` is the function
+
+    system = tmp_path / "usr-share-datasets"
+    monkeypatch.setattr(dp_run, "SYSTEM_DATA_DIRS", (system,))
+    cfg = DataPipelineConfig.model_validate({"images": {"root": str(tmp_path / "data")}})
+    name, root, reason = dp_run._image_choice(cfg)
+    assert (name, root) == ("digits", None)
+    assert "apt-get install dataset-fashion-mnist" in reason and str(system) in reason
+    _tiny_idx(system / "fashion-mnist")
+    name, root, reason = dp_run._image_choice(cfg)
+    assert (name, root) == ("fashion-mnist", system) and str(system) in reason
+    _tiny_idx(tmp_path / "data" / "mnist")
+    assert dp_run._image_choice(cfg)[0] == "mnist"  # MNIST before Fashion-MNIST, as the image labs
+    write_cifar_batch(tmp_path / "data" / "data_batch_1", np.zeros((4, 3072), np.uint8), [0, 1, 2, 3])
+    # one CIFAR batch is not the set: every training batch must be there
+    assert dp_run._image_choice(cfg)[0] == "mnist"
+    explicit = DataPipelineConfig.model_validate({"images": {"dataset": "digits"}})
+    assert dp_run._image_choice(explicit) == ("digits", None, "chosen in the config")
+
+
+def test_a_fashion_mnist_run_records_the_data_and_does_not_pin_on_the_cpu(tmp_path: Path, monkeypatch) -> None:
+    """The images part on (tiny) Fashion-MNIST files: the summary, the report and the provenance say
+    which data set and why; on the CPU nothing is pinned (warnings are errors: a DataLoader asked to
+    pin without CUDA warns), and the report says so."""
+    import learnability
+
+    dp_run = importlib.import_module("learnability.studies.data_pipeline.run")
+    system = tmp_path / "sys"
+    _tiny_idx(system / "fashion-mnist", n=64)
+    monkeypatch.setattr(dp_run, "SYSTEM_DATA_DIRS", (system,))
+    run = learnability.run_study(
+        "data-pipeline",
+        smoke=True,
+        progress=False,
+        out=tmp_path / "runs",
+        images={"root": str(tmp_path / "empty"), "workers": [0], "batch_size": 16, "lazy_items": 32},
+        corruption={"n_items": 32, "n_check": 8, "check_workers": 0, "workers": [0], "batch_size": 8, "n_show": 3},
+        probe={"pin_memory": True, "n_batches": 2, "warmup_batches": 0, "repeats": 1, "time_budget_s": 0.2},
+    )
+    img = run.results.images
+    assert img.dataset == "fashion-mnist" and img.shape == [1, 28, 28] and img.n_items == 64
+    assert str(system) in img.dataset_reason
+    assert run.provenance["dataset"]["name"] == "fashion-mnist"
+    assert run.results.machine.pin_memory is False and run.results.machine.device == "cpu"
+    text = (run.path / "report.md").read_text()
+    assert img.dataset_reason in text and "no pinned memory" in text
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_on_cuda_batches_come_through_pinned_memory(tmp_path: Path) -> None:
+    import learnability
+
+    run = learnability.run_study(
+        "data-pipeline", smoke=True, progress=False, out=tmp_path, device="cuda", images={"dataset": "digits"}
+    )
+    assert run.results.machine.pin_memory is True and run.results.machine.device.startswith("cuda")
+    assert run.provenance["cudnn"] == {"cudnn_deterministic": True, "cudnn_benchmark": False}
+    assert "pinned memory with non_blocking=True" in (run.path / "report.md").read_text()

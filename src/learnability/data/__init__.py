@@ -12,6 +12,7 @@ loading-bottleneck probe.
 - Restoration data: :class:`CorruptedImageDataset` with :class:`GaussianNoise`,
   :class:`RandomBlackPatches`, :class:`RandomCropResize`, flips; :func:`plot_corrupted_batch`.
 - ARC: :class:`ARCTaskDataset`, :func:`collate_arc_tasks`, :func:`validate_arc_task`.
+- Devices: :func:`to_device` (pinned memory, ``non_blocking`` copies on CUDA), :func:`pin_memory_for`.
 - Bottlenecks: :func:`probe_loading` -> :class:`LoadingProbe`, :func:`sweep_loading`,
   :func:`plot_loading_sweep`; against the engine's own training step: :class:`EngineStep`,
   the :class:`Workload` s of the data-pipeline study and ``data-bench`` (:func:`bell_workload`,
@@ -46,6 +47,7 @@ from learnability.data._datasets import (
     save_item_files,
     save_memmap,
 )
+from learnability.data._device import pin_memory_for, to_device
 from learnability.data._errors import DataFileError, MissingDataError
 from learnability.data._images import (
     IMAGE_DATASETS,
@@ -153,6 +155,7 @@ __all__ = [
     "lazy_copy",
     "load_cifar_batch",
     "load_images",
+    "pin_memory_for",
     "plot_corrupted_batch",
     "plot_loading_sweep",
     "precompute",
@@ -165,6 +168,7 @@ __all__ = [
     "save_memmap",
     "stack_items",
     "sweep_loading",
+    "to_device",
     "translate",
     "validate_arc_task",
     "vflip",

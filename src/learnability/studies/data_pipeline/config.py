@@ -36,7 +36,11 @@ class ProbeSettings(ConfigSection):
         gt=0,
         description="Seconds one timed pass over a slow loader may take; n_batches is lowered to fit (lazy files).",
     )
-    pin_memory: bool = Field(False, description="DataLoader pin_memory (used only on a GPU).")
+    pin_memory: bool | None = Field(
+        None,
+        description="DataLoader pin_memory, with non_blocking copies to the device (None: on exactly "
+        "when the run's device is CUDA; True is honoured on CUDA only, where pinning has a copy to speed up).",
+    )
     threads: int = Field(
         1,
         ge=1,
@@ -91,10 +95,13 @@ class BellSection(ConfigSection):
 
 
 class ImageSection(ConfigSection):
-    """The image data (offline digits unless CIFAR-10 files are present)."""
+    """The image data: the first real data set found, else the offline digits."""
 
-    dataset: Literal["auto", "digits", "cifar10"] = Field(
-        "auto", description="auto: CIFAR-10 when its files are found, else digits."
+    dataset: Literal["auto", "digits", "mnist", "fashion-mnist", "cifar10"] = Field(
+        "auto",
+        description="auto: CIFAR-10 when its files are found (the data root, then /usr/share/datasets), "
+        "else MNIST, else Fashion-MNIST (Debian package dataset-fashion-mnist), else the offline "
+        "digits; the report and the provenance say which and why. Or name one explicitly.",
     )
     root: str | None = Field(None, description="Folder of image files (None: $LEARNABILITY_DATA or ./data).")
     limit: int | None = Field(None, ge=1, description="Keep the first images only (None: all).")
@@ -156,9 +163,15 @@ class DataPipelineConfig(StudyConfig):
     """Datasets, DataLoaders and loading bottlenecks on the project's own data (Tutorial 3).
 
     Command:  learnability run data-pipeline       (smoke: learnability run data-pipeline --smoke)
+    Data:     images.dataset 'auto' as the image labs: CIFAR-10 if found, else MNIST, else
+              Fashion-MNIST (Debian's dataset-fashion-mnist, /usr/share/datasets/fashion-mnist), else
+              the offline digits; the report and the provenance say which and why. The first example
+              is Tutorial 3's ToyDataset (x^3 + noise, dict items). On CUDA the loaders pin memory and
+              copy with non_blocking=True (probe.pin_memory=None), and the runner sets cuDNN's flags.
     Runtime:  160 s measured on the shared 2-core CPU at load average ~5 (a load of ~10 doubles
-              it), most of it in the .pt-file and worker probes; smoke ~10 s plus ~10-20 s of
-              figures.
+              it), most of it in the .pt-file and worker probes, with the digits as images (before
+              'auto' found Fashion-MNIST; its 60,000 images add a few seconds of loading, not
+              measured); smoke ~10 s plus ~10-20 s of figures.
     Expected: (two full runs on the shared 2-core CPU; rates swing up to 2x between runs, so
               read the ratios.) Bell data at batch 20, one model: the in-memory DataLoader with
               num_workers=0 delivers ~20x more items/s than the engine step consumes (29-73k vs

@@ -77,7 +77,13 @@ def report(results: DataPipelineResults, run: Run) -> Report:
             f"{plural(cfg.probe.repeats, 'time')}; the table quotes the median ratio with its range. "
             f"The machine has {results.machine.cpu_count} CPU cores, shared with other jobs, and "
             f"the probes ran torch on {plural(results.machine.probe_threads, 'thread')}: absolute rates are "
-            "noisy, and worker processes compete with the training step for the same cores."
+            "noisy, and worker processes compete with the training step for the same cores. "
+            f"Training steps ran on {results.machine.device}"
+            + (
+                ", batches copied from pinned memory with non_blocking=True."
+                if results.machine.pin_memory
+                else " (no pinned memory: it only speeds up copies to a CUDA device)."
+            )
         )
     )
     _toy_section(rep, results)
@@ -170,11 +176,7 @@ def _images_section(rep: Report, results: DataPipelineResults, cfg: DataPipeline
     rep.add(
         Text(
             f"At batch {cfg.images.batch_size}, in memory: {img.verdict}"
-            + (
-                ""
-                if img.dataset == "cifar10"
-                else " (CIFAR-10 files were not found; the offline digits stand in for them)."
-            )
+            + (f" Data: {img.dataset}, {img.dataset_reason}." if img.dataset_reason else "")
         )
     )
     rep.add(probe_table(probes[probes["part"] == "images"], "Images in memory vs memory-mapped."))

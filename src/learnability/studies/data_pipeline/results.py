@@ -27,10 +27,13 @@ Bottleneck = Literal["loader", "compute", "balanced"]
 
 
 class Machine(ResultsModel):
-    """Where the probes ran: the CPU cores (shared with other jobs) and torch's threads."""
+    """Where the probes ran: the CPU cores (shared with other jobs), torch's threads, the device
+    the steps ran on and whether batches came through pinned memory."""
 
     cpu_count: int | None
     probe_threads: int
+    device: str = "cpu"  # absent from summaries written before it was recorded
+    pin_memory: bool = False  # DataLoader pin_memory and non_blocking copies (CUDA only)
 
 
 class BellMembers(ResultsModel):
@@ -67,6 +70,7 @@ class ImagesResult(ResultsModel):
     ratio: float
     bottleneck: Bottleneck
     verdict: str
+    dataset_reason: str = ""  # why this data set (absent from summaries written before it was recorded)
 
 
 class CorruptionResult(ResultsModel):

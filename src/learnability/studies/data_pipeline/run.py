@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Mapping
@@ -30,6 +31,7 @@ from torch.utils.data import DataLoader
 
 from learnability.data import (
     PROBE_LR,
+    SYSTEM_DATA_DIRS,
     ARCTaskDataset,
     BenchProbe,
     CorruptedImageDataset,
@@ -43,10 +45,13 @@ from learnability.data import (
     bell_workload,
     bench_loading,
     corruption_from_names,
-    image_files_available,
+    default_data_root,
+    find_image_root,
     image_workload,
+    install_hint,
     lazy_copy,
     load_images,
+    pin_memory_for,
     precompute,
     restoration_workload,
     stack_items,
@@ -83,7 +88,7 @@ R = DataPipelineResults
 def run(cfg: DataPipelineConfig, ctx: StudyContext) -> DataPipelineResults:
     """Probe the project's data sets against the engine step; save tables and arrays."""
     probe_kw: dict[str, Any] = {
-        "pin_memory": cfg.probe.pin_memory,
+        "pin_memory": pin_memory_for(ctx.device, cfg.probe.pin_memory),
         "device": ctx.device if ctx.device.type != "cpu" else None,
         "n_batches": cfg.probe.n_batches,
         "warmup_batches": cfg.probe.warmup_batches,
@@ -107,7 +112,7 @@ def run(cfg: DataPipelineConfig, ctx: StudyContext) -> DataPipelineResults:
     probes: Probes = []
     try:
         fixed, tensors = _run_bell(cfg, ctx, tmp, probes, probe_kw)
-        data = _image_data(cfg)
+        data, reason = _image_data(cfg, ctx)
         _run_images(cfg, ctx, data, tmp, probes, probe_kw)
         corruption = _run_corruptions(cfg, ctx, data, probes, probe_kw)
         arc = _run_arc(cfg, ctx, probes, probe_kw)
@@ -118,7 +123,8 @@ def run(cfg: DataPipelineConfig, ctx: StudyContext) -> DataPipelineResults:
     table = pd.DataFrame([{**extra, **res.row()} for extra, res in probes])
     ctx.writer.save_table(R.PROBES_TABLE, table)
     ctx.writer.save_table(R.SWEEP_TABLE, sweep)
-    res = _results(cfg, data, table, sweep, fixed, corruption, arc, time.perf_counter() - t_start)
+    res = _results(cfg, data, table, sweep, fixed, corruption, arc, time.perf_counter() - t_start, ctx.device)
+    res = res.model_copy(update={"images": res.images.model_copy(update={"dataset_reason": reason})})
     toy = toy_example(cfg.toy.n_points, cfg.toy.noise, cfg.toy.batch_size, seed=ctx.seed("toy"))
     return res.model_copy(update={"toy": toy})
 
@@ -240,13 +246,47 @@ def _fixed_source_rate(
 # --------------------------------------------------------------------------------------------
 
 
-def _image_data(cfg: DataPipelineConfig) -> ImageData:
-    """The configured images (``auto``: CIFAR-10 when its files are found, else digits)."""
+# What images='auto' prefers, in order, before the offline digits: CIFAR-10 (the tutorial's
+# corrupted-image exercise is on its colour images), then the 28x28 sets of the image labs.
+AUTO_IMAGES = ("cifar10", "mnist", "fashion-mnist")
+
+
+def _image_choice(cfg: DataPipelineConfig) -> tuple[str, Path | None, str]:
+    """The images to load, the folder holding them and why (one sentence for the report).
+
+    Folders are searched in order: the configured root (``None``: ``$LEARNABILITY_DATA`` or
+    ``./data``), then :data:`~learnability.data.SYSTEM_DATA_DIRS`. An explicit
+    name is kept (loading then fails loudly, naming the files, if they are absent).
+    """
     im = cfg.images
-    name = im.dataset
-    if name == "auto":
-        name = "cifar10" if image_files_available("cifar10", im.root) else "digits"
-    return load_images(name, im.root, limit=im.limit)
+    where = Path(im.root) if im.root else default_data_root()
+    roots = [where, *SYSTEM_DATA_DIRS]
+    if im.dataset == "digits":
+        return "digits", None, "chosen in the config"
+    if im.dataset != "auto":
+        return im.dataset, find_image_root(im.dataset, roots, splits=("train",)) or where, "chosen in the config"
+    for name in AUTO_IMAGES:
+        found = find_image_root(name, roots, splits=("train",))
+        if found is not None:
+            return name, found, f"images.dataset='auto' and the {name} files were found in {found}"
+    searched = ", ".join(str(r) for r in roots)
+    return (
+        "digits",
+        None,
+        f"images.dataset='auto' and no CIFAR-10, MNIST or Fashion-MNIST files were found in {searched}, so "
+        f"the offline digits stand in; {install_hint('fashion-mnist')}",
+    )
+
+
+def _image_data(cfg: DataPipelineConfig, ctx: StudyContext) -> tuple[ImageData, str]:
+    """The configured images and why they were chosen; recorded in the run's provenance (and, for
+    the fallback, a one-line hint on stderr)."""
+    name, root, reason = _image_choice(cfg)
+    data = load_images(name, root, limit=cfg.images.limit)
+    if name == "digits" and "apt-get install" in reason:
+        print(f"note: data-pipeline images: the offline digits; {install_hint('fashion-mnist')}", file=sys.stderr)
+    ctx.writer.provenance["dataset"] = {"name": name, "root": str(root or ""), "reason": reason}
+    return data, reason
 
 
 def _head(data: ImageData, n: int) -> ImageData:
@@ -448,6 +488,7 @@ def _results(
     corruption: Mapping[str, Any],
     arc_check: Mapping[str, Any],
     seconds: float,
+    device: torch.device,
 ) -> DataPipelineResults:
     """The typed results from the probe table, the sweep and the checks."""
     bell, lazy = _bell_results(cfg, probes, fixed)
@@ -458,7 +499,12 @@ def _results(
     arc = _pick(probes, part="arc")
     best = sweep.loc[sweep["end_to_end_items_per_s"].idxmax()]
     return DataPipelineResults(
-        machine=Machine(cpu_count=os.cpu_count(), probe_threads=cfg.probe.threads),
+        machine=Machine(
+            cpu_count=os.cpu_count(),
+            probe_threads=cfg.probe.threads,
+            device=str(device),
+            pin_memory=pin_memory_for(device, cfg.probe.pin_memory),
+        ),
         n_probes=int(len(probes) + len(sweep)),
         probe_seconds=seconds,
         bell=bell,

@@ -38,6 +38,7 @@ from learnability.data import (
     find_image_root,
     install_hint,
     load_images,
+    to_device,
 )
 
 __all__ = [
@@ -374,7 +375,8 @@ class AugmentedImageSource:
                 list(seeds),
             )
         device = torch.device(device)
-        self.images, self.labels = self.images.to(device), self.labels.to(device)
+        # The whole set moves once (pinned, non-blocking on CUDA); batches are then cut on the device.
+        self.images, self.labels = to_device(self.images, device), to_device(self.labels, device)
         self._order_gens = [torch.Generator(device=device).manual_seed(int(s)) for s in seeds]
         self._aug_gens = [
             torch.Generator(device=device).manual_seed(derive_seed(int(s), _AUGMENT_STREAM)) for s in seeds

@@ -21,15 +21,24 @@ class AugmentationWeightsConfig(StudyConfig):
     Command:  learnability run augmentation-weights     (smoke: learnability run augmentation-weights --smoke)
     Data:     dataset 'auto' uses MNIST if found, else Fashion-MNIST (Debian's dataset-fashion-mnist,
               /usr/share/datasets/fashion-mnist), else the offline digits; the report says which.
-    Runtime:  Fashion-MNIST (60,000 images): 30 epochs are 28,110 SGD steps x 15 members. One
-              epoch measured (--set train.epochs=1): 239 s of training, 266 s for the whole command,
-              at load 4-6 on the shared 2-core CPU (tests running beside it), so ~2 h for the full
-              run (not measured); smoke (256 images) 2-5 s of run at load 4-8. Digits fallback: ~30 s of training and
+    Size:     the lab's values are kept (rotations in [0, 180] degrees, batch 64, fixed-rate SGD
+              without momentum) and so are the study's own (30 epochs, all 60,000 training and
+              10,000 test images, 3 seeds x 5 augmentations = 15 members in one ensemble): nothing
+              was reduced, as the estimate below fits in the ~30 minutes a default may take here.
+    Runtime:  Fashion-MNIST: one epoch measured with `taskset -c 1 learnability run
+              augmentation-weights --set train.epochs=1 --threads 1` on one core of the 2-core CPU
+              at load 0.3-0.5: 10 s of training (937 steps x 15 members, 5 test sets evaluated), 13 s
+              of run, 20 s for the whole command. Estimate for the default (30 epochs; not measured):
+              ~5 min of training, ~6 min for the command on one quiet core; a core shared with other
+              jobs is slower (an earlier one-epoch measurement with torch's default two threads at
+              load 4-6 took 239 s: ~2 h for 30 epochs), so on a busy machine use --threads 1.
+              Smoke (256 images) 2-5 s of run at load 4-8. Digits fallback: ~30 s of training and
               analysis on the shared 2-core CPU (5 augmentations x 3 seeds = 15 members, 630 SGD
               steps; measured: run 31 s, whole command with start-up and figures 57 s under a load
               of 8); smoke ~5 s.
     Expected: Fashion-MNIST at the size of the conclusions test (1,024 training images, 3 epochs,
-              3 seeds, seed 0; not the full size): rotation raises the templates' rotational score
+              3 seeds, seed 0; not the full size; the test of that size checks them within 0.03):
+              rotation raises the templates' rotational score
               by 0.43 [0.41, 0.45] and hflip the mirror score by 0.40 [0.35, 0.45] against no
               augmentation; upright test accuracy 0.76 (none), 0.73 (hflip), 0.34 (rotation); on
               rotated test images 0.53 (rotation) against 0.18 (none). After one full-size epoch

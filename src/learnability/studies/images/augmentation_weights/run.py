@@ -23,7 +23,7 @@ import pandas as pd
 import torch
 
 from learnability.analysis import mean_estimate
-from learnability.data import RandomRotation, RandomTranslation, hflip, vflip
+from learnability.data import RandomRotation, RandomTranslation, hflip, to_device, vflip
 from learnability.engine import EvalSet, ModuleEnsemble, TrainResult, accuracy
 from learnability.models import ShallowFCN, save_weights
 from learnability.studies import StudyContext
@@ -91,9 +91,9 @@ def make_test_sets(cfg: AugmentationWeightsConfig, splits: ImageSplits, ctx: Stu
             out[f"test_{name}"] = vflip(x)
         else:  # hvflip: both flips, i.e. a half turn
             out[f"test_{name}"] = vflip(hflip(x))
-    y = splits.test_labels.to(ctx.device)
+    y = to_device(splits.test_labels, ctx.device)
     return {
-        k: EvalSet(splits.normalizer.transform(v).to(ctx.device), y, metrics={"accuracy": accuracy})
+        k: EvalSet(to_device(splits.normalizer.transform(v), ctx.device), y, metrics={"accuracy": accuracy})
         for k, v in out.items()
     }
 

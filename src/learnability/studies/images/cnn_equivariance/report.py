@@ -63,7 +63,8 @@ def report(res: CNNEquivarianceResults, run: Run) -> Report:
             f"**Data:** {res.dataset_description}.\n\n"
             f"**Models:** the lab's CNN (conv 1 -> 1 channel, kernel {res.kernel_size}, ReLU, fc, "
             f"log-softmax) with padding {', '.join(f'`{p}`' for p in paddings)} ({arch}).{pooled_text} "
-            f"All trained without augmentation, {res.seeds} seeds each. Test accuracy: {acc}.\n\n"
+            f"All trained without augmentation, {res.seeds} seeds each. Test accuracy: {acc}."
+            f"{_stationarity_text(res)}\n\n"
             f"**Pairs:** {res.n_pairs} test images, each with its translation by one of the eight "
             f"compass directions times the shift magnitude ({', '.join(map(str, shifts))} pixels), "
             f"{' and '.join(modes)} (circular = wrap around; zeros = content shifted out is lost). "
@@ -78,6 +79,29 @@ def report(res: CNNEquivarianceResults, run: Run) -> Report:
     _curves(rep, res)
     rep.add(Heading("What the numbers say"), Text("\n".join(_sentences(res))))
     return rep
+
+
+# A model whose test loss still fell by more than this fraction over the last quarter of its epochs
+# is called still improving (its numbers would change with more epochs).
+STATIONARY_TOL = 0.01
+
+
+def _stationarity_text(res: CNNEquivarianceResults) -> str:
+    """Epochs per model and whether its test loss had stopped falling ('' for older summaries)."""
+    if not res.test_loss_drop:
+        return ""
+    epochs = ", ".join(f"{p} {res.epochs[p]}" for p in res.variants)
+    drops = ", ".join(f"{p} {fmt_est(res.test_loss_drop[p])}" for p in res.variants)
+    falling = [p for p in res.variants if res.test_loss_drop[p].mean > STATIONARY_TOL]
+    verdict = (
+        f"still improving: {', '.join(falling)} (more epochs would change their numbers)"
+        if falling
+        else "every model had stopped improving"
+    )
+    return (
+        f" Epochs: {epochs}. Relative fall of the test loss over the last quarter of each model's "
+        f"epochs: {drops}; by more than {STATIONARY_TOL:.0%}, {verdict}."
+    )
 
 
 def _example(rep: Report, res: CNNEquivarianceResults, ex: dict[str, np.ndarray]) -> None:

@@ -51,6 +51,9 @@ class CNNEquivarianceResults(ImageStudyResults):
         kernel_size: the conv kernel's side.
         models: per model, its shapes.
         test_accuracy: per model, test accuracy over seeds.
+        epochs: per model, the epochs it was trained (the pooled models may get fewer).
+        test_loss_drop: per model, the relative fall of its test loss over the last quarter of its
+            epochs, over seeds (a stationarity check: near 0 = no longer falling).
         exact_tolerance: relative error below which the report calls equivariance exact.
         results: ``model -> shift mode -> str(shift) -> measure -> MeasureCell``; read it with
             :meth:`cell`.
@@ -72,6 +75,9 @@ class CNNEquivarianceResults(ImageStudyResults):
     kernel_size: int
     models: dict[str, ModelShape]
     test_accuracy: dict[str, Estimate]
+    # Absent from summaries written before they were recorded.
+    epochs: dict[str, int] = Field(default_factory=dict)
+    test_loss_drop: dict[str, Estimate] = Field(default_factory=dict)
     exact_tolerance: float
     results: dict[str, dict[str, dict[str, dict[str, MeasureCell]]]]
 

@@ -25,7 +25,7 @@ import torch
 
 from learnability._validation import ParameterError
 from learnability.analysis import Estimate, mean_estimate
-from learnability.data import translate
+from learnability.data import to_device, translate
 from learnability.engine import EvalSet, accuracy
 from learnability.models import LabCNN, PooledCNN
 from learnability.studies import StudyContext
@@ -45,6 +45,8 @@ from learnability.studies.images.training import derangement, train_image_ensemb
 __all__ = ["run"]
 
 R = CNNEquivarianceResults
+# Fraction of the epochs the stationarity check looks back over (the last quarter of training).
+STATIONARITY_HORIZON = 0.25
 Model = LabCNN | PooledCNN
 
 
@@ -63,21 +65,39 @@ def make_model(cfg: CNNEquivarianceConfig, name: str, image_size: tuple[int, int
     return LabCNN(image_size, n_classes, kernel_size=cfg.kernel_size, padding_mode=name, seed=0)
 
 
+def last_epochs_drop(test_loss: np.ndarray) -> Estimate:
+    """How much the test loss still fell at the end of training: a stationarity check.
+
+    Args:
+        test_loss: ``(evaluations, K)``, one evaluation before training and then per evaluation.
+
+    Returns:
+        Over the K seeds, the relative decrease ``(L_before - L_end) / L_before`` from the
+        evaluation a fraction :data:`STATIONARITY_HORIZON` of the evaluations before the end (at
+        least one back) to the end; near 0 (or below) means the loss had stopped falling.
+    """
+    back = max(1, round(STATIONARITY_HORIZON * (len(test_loss) - 1)))
+    before, end = test_loss[-1 - back], test_loss[-1]
+    return mean_estimate((before - end) / np.abs(before))
+
+
 def train_models(
     cfg: CNNEquivarianceConfig, splits: ImageSplits, ctx: StudyContext
-) -> tuple[dict[str, list[Model]], dict[str, Estimate]]:
+) -> tuple[dict[str, list[Model]], dict[str, Estimate], dict[str, Estimate]]:
     """One ensemble per model (the same seeds for every model), without augmentation.
 
     Returns:
-        The trained models by name (one per seed) and their test accuracy over seeds.
+        The trained models by name (one per seed), their test accuracy over seeds and how much
+        their test loss fell over the last quarter of their epochs (:func:`last_epochs_drop`).
     """
     _, h, w = splits.image_shape
     n_classes, n_seeds = len(splits.classes), cfg.train.seeds
     init_seeds, data_seeds = ctx.seeds(n_seeds, "init"), ctx.seeds(n_seeds, "data")
-    xt = splits.normalizer.transform(splits.test_images).to(ctx.device)
-    yt = splits.test_labels.to(ctx.device)
+    xt = to_device(splits.normalizer.transform(splits.test_images), ctx.device)
+    yt = to_device(splits.test_labels, ctx.device)
     models: dict[str, list[Model]] = {}
     accs: dict[str, Estimate] = {}
+    drops: dict[str, Estimate] = {}
     for mode in cfg.model_names():
 
         def factory(mode: str = mode) -> Model:
@@ -89,14 +109,15 @@ def train_models(
             [None] * n_seeds,
             init_seeds=init_seeds,
             data_seeds=data_seeds,
-            settings=cfg.train,
+            settings=cfg.train.model_copy(update={"epochs": cfg.epochs_of(mode)}),
             eval_sets={"test": EvalSet(xt, yt, metrics={"accuracy": accuracy})},
             ctx=ctx,
             tag=f"train/{mode}",
         )
         models[mode] = [ensemble.member(result.params, k).cpu().eval() for k in range(n_seeds)]
         accs[mode] = mean_estimate(result.evals["test_accuracy"].final, kind="unit")
-    return models, accs
+        drops[mode] = last_epochs_drop(np.asarray(result.evals["test_loss"].values))
+    return models, accs, drops
 
 
 def measure_pairs(
@@ -164,7 +185,7 @@ def run(cfg: CNNEquivarianceConfig, ctx: StudyContext) -> CNNEquivarianceResults
     _, h, w = splits.image_shape
     if h < cfg.kernel_size or w < cfg.kernel_size:
         raise ParameterError("kernel_size", NAME, f"an int no larger than the images ({h}x{w})", cfg.kernel_size)
-    models, accs = train_models(cfg, splits, ctx)
+    models, accs, drops = train_models(cfg, splits, ctx)
     n = min(cfg.n_pairs or len(splits.test_labels), len(splits.test_labels))
     values = measure_pairs(cfg, splits, models, n, ctx)
     shapes = {
@@ -189,6 +210,8 @@ def run(cfg: CNNEquivarianceConfig, ctx: StudyContext) -> CNNEquivarianceResults
         kernel_size=cfg.kernel_size,
         models=shapes,
         test_accuracy=accs,
+        epochs={mode: cfg.epochs_of(mode) for mode in cfg.model_names()},
+        test_loss_drop=drops,
         exact_tolerance=EXACT_TOL,
         results=summarise(cfg, values, ctx),
     )

@@ -22,16 +22,27 @@ class RepresentationInvarianceConfig(StudyConfig):
               reuse a Lab 4 run:  learnability run representation-invariance --set weights_from=RUN_DIR
     Data:     dataset 'auto': MNIST if found, else Fashion-MNIST (Debian's dataset-fashion-mnist), else
               the offline digits; the report says which.
-    Runtime:  Fashion-MNIST (60,000 images, 10,000 test pairs): one epoch measured (--set
-              train.epochs=1): run 195 s, whole command 210 s at load 5-6 on the shared 2-core CPU
-              (tests running beside it), most of it training, so roughly 1.5 h for the 30 epochs (not
-              measured); smoke 2-5 s of run at load 4-8. Digits
+    Size:     the lab's values are kept (Lab 4's model and training: rotations in [0, 180]
+              degrees, batch 64, fixed-rate SGD; the fc output as the representation; a random
+              angle per image as the lab draws it) and so are the study's own (30 epochs, 3 seeds,
+              all 10,000 test images paired, 4,999 bootstrap resamples): nothing was reduced, as the
+              estimate below fits in the ~30 minutes a default may take here.
+    Runtime:  Fashion-MNIST: one epoch measured with `taskset -c 1 learnability run
+              representation-invariance --set train.epochs=1 --threads 1` on one core of the 2-core
+              CPU at load 0.6-2 (other jobs starting): 6 s of training (937 steps x 6 members), 84 s
+              of run (the rest is the pairs and their bootstrap intervals on 10,000 images, which
+              do not depend on the epochs), 97 s for the whole command. Estimate for the default
+              (30 epochs; not measured): ~3 min of training, ~5 min for the command on one quiet
+              core; a core shared with other jobs is slower (an earlier one-epoch measurement with
+              torch's default two threads at load 5-6 took 195 s of run: ~1.5 h for 30 epochs), so
+              on a busy machine use --threads 1. Smoke 2-5 s of run at load 4-8. Digits
               fallback: ~20 s of training and analysis on the shared 2-core CPU (2 models x 3 seeds,
               630 SGD steps; 9 rotation settings x 6 models, 4,999 bootstrap resamples per
               interval; measured: run 20 s, whole command with start-up and figures 48 s under a
               load of 8); smoke ~5 s.
     Expected: Fashion-MNIST at the size of the conclusions test (1,024 training images, 3 epochs,
-              2 seeds, seed 0; not the full size): invariance score 0.51 / 0.53 / 0.57 (rotation-
+              2 seeds, seed 0; not the full size; the test of that size checks them within 0.03):
+              invariance score 0.51 / 0.53 / 0.57 (rotation-
               augmented) against 0.06 / 0.37 / 0.30 (plain) at 90 / 180 degrees / a random angle;
               gaps 0.45 [0.40, 0.50], 0.16 [0.12, 0.20], 0.27 [0.22, 0.31]. After one full-size
               epoch (seed 0; test accuracy 0.82 plain, 0.44 augmented): augmented 0.33-0.77 across the

@@ -15,6 +15,7 @@ import torch
 
 from learnability._validation import ParameterError
 from learnability.analysis import Estimate, mean_estimate
+from learnability.data import to_device
 from learnability.engine import EvalSet, accuracy
 from learnability.models import ShallowFCN, load_weights, read_weights_metadata, save_weights
 from learnability.studies import StudyContext
@@ -52,8 +53,8 @@ def train_and_reload(cfg: RepresentationInvarianceConfig, splits: ImageSplits, c
     n_seeds = cfg.train.seeds
     init_seeds, data_seeds = ctx.seeds(n_seeds, "init"), ctx.seeds(n_seeds, "data")
     members = [(v, s) for v in VARIANTS for s in range(n_seeds)]
-    y = splits.test_labels.to(ctx.device)
-    xt = splits.normalizer.transform(splits.test_images).to(ctx.device)
+    y = to_device(splits.test_labels, ctx.device)
+    xt = to_device(splits.normalizer.transform(splits.test_images), ctx.device)
     ensemble, _, result = train_image_ensemble(
         lambda: ShallowFCN(c * h * w, n_classes, seed=0),
         splits,
