@@ -43,10 +43,28 @@ def _config(**over: Any) -> ts.TeacherStudentConfig:
     return build_config(ts.TeacherStudentConfig, owner="teacher-student", layers=layers)
 
 
-def _run_direct(cfg: ts.TeacherStudentConfig, path: Path) -> Run:
+class PlanRecorder(Progress):
+    """A silent progress that records the phases and every total the bar would show."""
+
+    def __init__(self) -> None:
+        super().__init__(enabled=False)
+        self.phases: list[str] = []
+        self.totals: list[int] = []
+
+    def phase(self, name: str) -> None:
+        self.phases.append(name)
+        super().phase(name)
+
+    def update(self, n: int) -> None:
+        super().update(n)
+        self.totals.append(self._planned if self._planned is not None else -1)
+
+
+def _run_direct(cfg: ts.TeacherStudentConfig, path: Path, progress: Progress | None = None) -> Run:
     """Run the study's ``run`` into a folder without building the report (fast)."""
     writer = RunWriter(path, study="teacher-student", config=cfg, config_toml=config_to_toml(cfg))
-    ctx = StudyContext(writer=writer, progress=Progress(enabled=False), device=torch.device("cpu"), root_seed=cfg.seed)
+    progress = Progress(enabled=False) if progress is None else progress
+    ctx = StudyContext(writer=writer, progress=progress, device=torch.device("cpu"), root_seed=cfg.seed)
     try:
         results = ts.run(cfg, ctx)
     except BaseException as exc:
@@ -56,9 +74,31 @@ def _run_direct(cfg: ts.TeacherStudentConfig, path: Path) -> Run:
     return load_run(path)
 
 
+TINY_PROGRESS = PlanRecorder()
+
+
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
-    return _run_direct(_config(), tmp_path_factory.mktemp("tiny") / "run")
+    cfg = _config()
+    TINY_PROGRESS.plan(ts.plan(cfg))  # as the runner does
+    return _run_direct(cfg, tmp_path_factory.mktemp("tiny") / "run", TINY_PROGRESS)
+
+
+def test_progress_names_each_phase_and_its_planned_total_never_grows(tiny_run: Run) -> None:
+    """The bar's total is the whole run's, known before it starts: it only shrinks (early stops,
+    unused grid extensions) and the run ends at 100%; each phase is named for the user."""
+    p = TINY_PROGRESS
+    cfg = _config()
+    runs = cfg.teachers.n_eval * cfg.train.seeds
+    assert p.phases == [f"{n} {part}" for n in cfg.students for part in ("sweep: 3 rates", f"seeds: {runs} runs")]
+    assert p.totals[0] <= ts.plan(cfg) == 2 * (60 + 60)
+    assert all(b <= a for a, b in zip(p.totals, p.totals[1:], strict=False)), "the total grew: the bar jumps back"
+    assert p._done == p._planned  # 100% at the end, not 40%
+
+
+def test_the_plan_counts_grid_extensions_the_sweep_may_need() -> None:
+    cfg = _config(sweep={"max_extensions": 2})
+    assert ts.plan(cfg) == 2 * (60 * 3 + 60)
 
 
 def _without_timing(obj: Any) -> Any:

@@ -44,6 +44,7 @@ import scipy.stats as sps
 import torch
 
 from learnability._seeds import derive_seed
+from learnability._words import plural
 from learnability.analysis import (
     Estimate,
     geometric_mean_ratio,
@@ -261,6 +262,7 @@ def train_final(
     S = lay.S
     init_seeds, data_seeds = ctx.seeds(S, "final", "init"), ctx.seeds(S, "final", "data")
     members = [Member(g, s, hv.chosen[(s, g)]) for s in lay.schedules for g in range(lay.G) for _ in range(S)]
+    ctx.progress.phase(f"final: {plural(len(members), 'run')}")
     final, _ = train_members(
         model,
         prep,
@@ -730,6 +732,14 @@ def control_facts(tg: BellTargets, stats: Sequence[TargetStatistics], ratios: di
         sobol_max_abs_diff=float(max(diffs)),
         ratios=ratios,
     )
+
+
+def plan(cfg: BellConfig) -> int:
+    """The run's whole work in engine steps, for the progress bar: the halving rungs reach epoch
+    ``halving_epochs[-1]`` (each rung continues the last), then the final members train every epoch.
+    """
+    steps_per_epoch = cfg.data.n_train // cfg.train.batch_size  # as SharedInputSource.steps_per_epoch
+    return (cfg.train.halving_epochs[-1] + cfg.train.epochs) * steps_per_epoch
 
 
 def run(cfg: BellConfig, ctx: StudyContext) -> BellResults:

@@ -20,6 +20,7 @@ import torch
 from torch import Tensor
 
 from learnability._validation import ParameterError
+from learnability._words import plural
 from learnability.analysis import geometric_mean_ratio
 from learnability.data import sample_uniform
 from learnability.engine import (
@@ -292,6 +293,8 @@ def tune_student(task: Task, name: str, model: StackedMLP) -> TunedResult:
 
     def sweep_fn(lrs: np.ndarray, round_: int) -> TrainResult:
         k = len(lrs)
+        extension = f" extension {round_}/{sw.max_extensions}" if round_ else ""
+        ctx.progress.phase(f"{name} sweep{extension}: {plural(k, 'rate')}")
         return train(
             model,
             model.init([init_seed] * k),
@@ -310,6 +313,7 @@ def tune_student(task: Task, name: str, model: StackedMLP) -> TunedResult:
 
     def seeds_fn(lr: float) -> TrainResult:
         n = len(groups)
+        ctx.progress.phase(f"{name} seeds: {plural(n, 'run')}")
         return train(
             model,
             model.init(ctx.seeds(n, name, "seeds", "init")),
@@ -331,7 +335,7 @@ def tune_student(task: Task, name: str, model: StackedMLP) -> TunedResult:
             progress=ctx.progress,
         )
 
-    return tune_then_train(
+    tuned = tune_then_train(
         sweep_fn,
         seeds_fn,
         LRGrid(sw.lr_low, sw.lr_high, num=sw.points, max_extensions=sw.max_extensions),
@@ -345,6 +349,19 @@ def tune_student(task: Task, name: str, model: StackedMLP) -> TunedResult:
         failure_loss=task.tuning.failure_loss,
         step_cap=sw.max_steps,
     )
+    # The plan counted every extension the grid may need; withdraw those it did not.
+    ctx.progress.skip((sw.max_extensions - int(tuned.sweep.table["round"].max())) * sw.max_steps)
+    return tuned
+
+
+def plan(cfg: TeacherStudentConfig) -> int:
+    """The run's whole work in engine steps, for the progress bar: per student, the sweep's grid
+    and every extension it may need (unused ones are withdrawn after the sweep), then the seeds.
+
+    Each ``train`` call announces its ``max_steps`` (one step trains every member at once).
+    """
+    per_student = cfg.sweep.max_steps * (1 + cfg.sweep.max_extensions) + cfg.train.max_steps
+    return len(cfg.students) * per_student
 
 
 def sweep_facts(task: Task, tuned: TunedResult, name: str) -> SweepFacts:
