@@ -236,9 +236,10 @@ def measure_model(
 
 
 def _surviving_estimate(values: np.ndarray, ok: np.ndarray) -> Estimate | None:
-    """Mean with a 95% CI over the members that did not diverge (None if all did)."""
+    """Mean with a 95% CI over the members that did not diverge (None if all did); every such
+    value is an error (> 0), so the interval is computed on the log scale."""
     vals = np.asarray(values, dtype=float)[ok]
-    return mean_estimate(vals) if vals.size else None
+    return mean_estimate(vals, kind="positive") if vals.size else None
 
 
 def mse_ratios(relative: dict[str, np.ndarray]) -> dict[str, MseRatio]:

@@ -225,8 +225,8 @@ def _random_features(rep: Report, res: KernelFeaturesResults, run: Run) -> None:
     table = run.load_table(KernelFeaturesResults.RFF_TABLE)
     Ds = np.array(res.rff_n_features)
     by_d = [table[table["D"] == D] for D in Ds]  # one row per seed
-    rms_ci = [mean_estimate(t["rms"].to_numpy()) for t in by_d]
-    worst_ci = [mean_estimate(t["max_abs"].to_numpy()) for t in by_d]
+    rms_ci = [mean_estimate(t["rms"].to_numpy(), kind="positive") for t in by_d]
+    worst_ci = [mean_estimate(t["max_abs"].to_numpy(), kind="positive") for t in by_d]
     pred = [float(t["predicted_rms"].iloc[0]) for t in by_d]
     slope = res.rff_slope
     ok = res.rff_slope_ci_contains_expected

@@ -248,7 +248,7 @@ def make_task(cfg: TeacherStudentConfig, ctx: StudyContext) -> tuple[Task, dict[
             test_rel_mse=float(np.mean([b.test_rel_mse for b in bs])),
             train_rel_mse=float(np.mean([b.train_rel_mse for b in bs])),
             value=float(np.mean([b.value for b in bs])) if kind == "mean" else None,
-            test_rel_mse_est=seed_estimate([b.test_rel_mse for b in bs]),
+            test_rel_mse_est=seed_estimate([b.test_rel_mse for b in bs], "positive"),
         )
 
     facts = {
@@ -454,15 +454,15 @@ def student_results(task: Task, name: str, hidden: Sequence[int]) -> StudentResu
                 members=[int(k) for k in runs],
                 test_rel_mse_per_seed=(test_mse_all[runs] / td.var_test).tolist(),
                 train_rel_mse_per_seed=(train_mse_all[runs] / td.var_test).tolist(),
-                test_rel_mse_est=seed_estimate(test_mse_all[runs] / td.var_test),
-                train_rel_mse_est=seed_estimate(train_mse_all[runs] / td.var_test),
+                test_rel_mse_est=seed_estimate(test_mse_all[runs] / td.var_test, "positive"),
+                train_rel_mse_est=seed_estimate(train_mse_all[runs] / td.var_test, "positive"),
                 converged_step=_steps_or_none(res.converged_step[runs]),
                 still_falling=[float(f) for f in falling[runs]],
             )
         )
     ctx.writer.save_json(R.DISTRIBUTIONS_JSON.format(name), dists[0].to_json())
     distribution = combine_distributions([d.distribution for d in dists], [d.distribution for d in dists0])
-    test_mse_est, unit = nested_estimate(test_mse, g_ok)
+    test_mse_est, unit = nested_estimate(test_mse, g_ok, "positive")
     return StudentResults(
         hidden=list(hidden),
         n_params=model.spec.n_params,
@@ -482,9 +482,9 @@ def student_results(task: Task, name: str, hidden: Sequence[int]) -> StudentResu
         test_rel_mse_per_seed=test_rel.tolist(),
         train_mse_per_seed=train_mse.tolist(),
         test_mse_est=test_mse_est,
-        test_rel_mse_est=nested_estimate(test_rel, g_ok)[0],
-        train_mse_est=nested_estimate(train_mse, g_ok)[0],
-        train_rel_mse_est=nested_estimate(train_rel, g_ok)[0],
+        test_rel_mse_est=nested_estimate(test_rel, g_ok, "positive")[0],
+        train_mse_est=nested_estimate(train_mse, g_ok, "positive")[0],
+        train_rel_mse_est=nested_estimate(train_rel, g_ok, "positive")[0],
         gap_rel_mse_est=nested_estimate(test_rel - train_rel, g_ok)[0],
         per_teacher=per_teacher,
         sweep=sweep_summary,
