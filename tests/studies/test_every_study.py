@@ -25,6 +25,7 @@ from pydantic import BaseModel
 
 from learnability.analysis import Estimate, geometric_mean_ratio, mean_estimate
 from learnability.config import build_config
+from learnability.report import Heatmap
 from learnability.runs import jsonable
 from learnability.studies import StudyResults, get_study, list_studies
 
@@ -159,3 +160,23 @@ def test_no_interval_leaves_its_quantitys_domain(name: str, smoke_run) -> None:
         pytest.skip(f"{name}'s results hold no Estimate")
     problems = [p for path, est in found for p in domain_problems(path, est)]
     assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("name", STUDIES)
+def test_every_heat_map_has_axis_labels_and_a_labelled_colour_bar(name: str, smoke_run) -> None:
+    """A heat map of numbers (not a picture) says what its axes and its colours are."""
+    study = get_study(name)
+    report = study.build_report(smoke_run(name))
+    problems = [
+        f"{chart.name}: panel {panel.title!r}"
+        for chart in report.charts
+        for panel in chart.panels
+        if not panel.image
+        and any(isinstance(t, Heatmap) for t in panel.traces)
+        and not (
+            panel.xlabel
+            and panel.ylabel
+            and all(t.colorbar and t.colorbar_label for t in panel.traces if isinstance(t, Heatmap))
+        )
+    ]
+    assert not problems, "heat maps without axis or colour-bar labels: " + "; ".join(problems)

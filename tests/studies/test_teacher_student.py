@@ -646,3 +646,37 @@ def test_never_stationary_is_null_not_minus_one(smoke_run) -> None:
         assert all(c is None or c >= 0 for c in student["converged_step"])
         for t in student["per_teacher"]:
             assert all(c is None or c >= 0 for c in t["converged_step"])
+
+
+# ------------------------------------------------------------------------------------ figures
+
+
+def test_histogram_bins_cover_the_teacher_and_the_student() -> None:
+    """Many student parameters near 0 must not clip the teacher's N(0, 1) to the student's range."""
+    from learnability.studies.teacher_student.charts import _bins
+
+    rng = np.random.default_rng(0)
+    student, teacher = rng.normal(0.0, 0.05, 50_000), rng.normal(0.0, 1.0, 2_000)
+    edges = _bins(student, teacher)
+    assert edges[0] < -2.3 and edges[-1] > 2.3  # the teacher's central 99%: +-2.58
+    assert np.mean((teacher >= edges[0]) & (teacher <= edges[-1])) >= 0.98
+
+
+def test_sweep_chart_never_colours_a_capped_rate_feasible(tiny_run: Run, monkeypatch) -> None:
+    """A feasible rate that never became stationary (it hit the step cap) is drawn as "not
+    stationary", not among the feasible ones."""
+    from learnability.studies.teacher_student.charts import sweep_chart
+
+    name, res = "S_e", tiny_run.results
+    table = tiny_run.load_table(f"sweep_{name}")
+    table["feasible"], table["diverged"], table["converged"], table["steps_to_converge"] = True, False, True, 30
+    capped = float(table.sort_values("lr")["lr"].iloc[0])
+    table.loc[table["lr"] == capped, "converged"] = False
+    load = tiny_run.load_table
+    monkeypatch.setattr(tiny_run, "load_table", lambda n: table.copy() if n == f"sweep_{name}" else load(n))
+    chart = sweep_chart(tiny_run, name, res.students[name], res, tolerance=0.1)
+    steps = {t.label: t for t in chart.panels[1].traces}
+    assert capped not in list(np.asarray(steps["feasible (stationary)"].x, float))
+    assert capped in list(np.asarray(steps["not stationary (cap)"].x, float))
+    styles = chart.panels[0]
+    assert styles.hlines[0][1] == "mean predictor" and styles.vlines[0][1] == "chosen"

@@ -200,13 +200,25 @@ def _error_maps(rep: Report, res: KernelFeaturesResults, sw: dict[str, np.ndarra
                 "taylor_error_maps",
                 [
                     Panel(
-                        [Heatmap(np.log10(np.maximum(sw["lab_error"], ERROR_FLOOR)), cmap="magma")],
+                        [
+                            Heatmap(
+                                np.log10(np.maximum(sw["lab_error"], ERROR_FLOOR)),
+                                cmap="magma",
+                                colorbar_label="log10 |error|",
+                            )
+                        ],
                         title=f"log10 error at order {res.taylor_lab_order}",
                         xlabel=f"index j: x' / sigma = {fmt(du)} j",
                         ylabel=f"index i: x / sigma = {fmt(du)} i",
                     ),
                     Panel(
-                        [Heatmap(np.log10(np.maximum(sw["delta_error"], ERROR_FLOOR)), cmap="magma")],
+                        [
+                            Heatmap(
+                                np.log10(np.maximum(sw["delta_error"], ERROR_FLOOR)),
+                                cmap="magma",
+                                colorbar_label="log10 max |error|",
+                            )
+                        ],
                         title="log10 max error per |x - x'| / sigma bin",
                         xlabel="truncation order n",
                         ylabel=f"bin b: |x - x'| / sigma in [{fmt(width)} b, {fmt(width)} (b + 1))",
