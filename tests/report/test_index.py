@@ -184,3 +184,32 @@ def test_comparison_never_pools_different_settings(tmp_path) -> None:
     sweep = next(p for p in chart.panels if p.title == "train_loss · sweep")
     assert all(line.band is None for line in sweep.traces)  # a sweep's members: one line each
     assert len(sweep.traces) == 9
+
+
+def test_a_flagged_headline_number_shows_its_caveat_in_the_report_and_the_index(tmp_path) -> None:
+    """A number of a run that did not converge carries its flag on the card, in headline.json,
+    in the Markdown table and beside it in the index; the other numbers are not flagged."""
+    import numpy as np
+
+    from learnability.config import StudyConfig
+    from learnability.report import Report, write_report
+    from learnability.runs import RunWriter
+
+    w = RunWriter(tmp_path / "r", study="toy", config=StudyConfig(seed=0), config_toml="seed = 0\n")
+    w.log_block("train_loss", np.arange(3), np.ones((3, 1)), tag="final")
+    w.finish({"x": 1.0})
+    run = load_run(w.path)
+    rep = Report("toy", headline={"test MSE": "0.5", "train MSE": "0.4"})
+    rep.flag("test MSE", "did not converge: 2 of 3 runs hit the cap")
+    with pytest.raises(KeyError, match="no headline number"):
+        rep.flag("absent", "x")
+    write_report(rep, run)
+    html = (w.path / "report.html").read_text()
+    assert html.count('class="card flagged"') == 1 and "⚠ did not converge: 2 of 3 runs hit the cap" in html
+    assert json.loads((w.path / HEADLINE_FILE).read_text())["flags"] == {
+        "test MSE": "did not converge: 2 of 3 runs hit the cap"
+    }
+    assert "| 0.5 ⚠ did not converge: 2 of 3 runs hit the cap |" in (w.path / "report.md").read_text()
+    index = write_index(tmp_path).read_text()
+    (row,) = [r for r in _rows(index) if "0.5" in r]
+    assert "⚠ did not converge" in row and row.count('class="flag"') == 1

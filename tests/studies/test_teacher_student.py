@@ -6,6 +6,7 @@ numbers, and the session's smoke run (through the CLI)."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -680,3 +681,33 @@ def test_sweep_chart_never_colours_a_capped_rate_feasible(tiny_run: Run, monkeyp
     assert capped in list(np.asarray(steps["not stationary (cap)"].x, float))
     styles = chart.panels[0]
     assert styles.hlines[0][1] == "mean predictor" and styles.vlines[0][1] == "chosen"
+
+
+def test_headline_flags_runs_that_did_not_converge_and_null_not_minus_one(tiny_run: Run) -> None:
+    """A student whose runs hit the step cap (or diverged) has its headline number flagged, and so
+    has every ratio that involves it; a chosen rate that did not converge has no step count in
+    summary.json (None, left out like every None of this study's summary), never -1."""
+    from learnability.studies.teacher_student.report import _headline_flags
+
+    res = tiny_run.results
+    flags = _headline_flags(res)
+    for name, st in res.students.items():
+        capped = sum(c is None for c in st.converged_step)
+        bad = capped or st.seeds_diverged or not st.sweep.chosen_feasible
+        key = f"{name} relative test MSE"
+        assert (key in flags) == bool(bad)
+        if capped:
+            assert f"{capped} of {len(st.converged_step)} runs not quasi-stationary" in flags[key]
+        assert (st.sweep.chosen_steps_to_converge is None) == (not st.sweep.chosen_converged)
+    for o in res.orderings:
+        assert (f"{o.a} / {o.b}" in flags) == any(f"{n} relative test MSE" in flags for n in (o.a, o.b))
+    # Flip one run of S_u to "never stationary": its number gets flagged with the count.
+    st = res.students["S_u"]
+    steps = [None, *st.converged_step[1:]]
+    flipped = res.model_copy(
+        update={"students": {**res.students, "S_u": st.model_copy(update={"converged_step": steps})}}
+    )
+    assert "runs not quasi-stationary within the" in _headline_flags(flipped)["S_u relative test MSE"]
+    assert "S_e / S_u" in _headline_flags(flipped) or "S_u / S_e" in _headline_flags(flipped)
+    summary = json.loads((tiny_run.path / "summary.json").read_text())
+    assert all(s["sweep"].get("chosen_steps_to_converge") != -1 for s in summary["students"].values())

@@ -40,6 +40,7 @@ from learnability.report.html import (
     HEADLINE_FILE,
     REPORT_HTML,
     esc,
+    flag_html,
     href,
     inline_markdown,
     page,
@@ -99,6 +100,8 @@ class RunEntry:
         headline: headline numbers (see the module docstring), already formatted.
         error: why the folder could not be read.
         smoke: a smoke-size run (provenance ``"smoke": true``), marked "smoke" beside its status.
+        flags: caveats of headline numbers (e.g. did not converge), by headline key, from
+            ``headline.json``: shown beside the number, never left out.
     """
 
     path: Path
@@ -112,6 +115,7 @@ class RunEntry:
     headline: dict[str, str] = field(default_factory=dict)
     error: str | None = None
     smoke: bool = False
+    flags: dict[str, str] = field(default_factory=dict)
 
 
 def find_run_dirs(runs_dir: str | Path) -> list[Path]:
@@ -153,6 +157,22 @@ def run_headline(run: Run) -> dict[str, str]:
     return _summary_headline(run.summary)
 
 
+def run_flags(run: Run) -> dict[str, str]:
+    """The caveats of a run's headline numbers (``headline.json``'s ``flags``; none without one)."""
+    try:
+        entry = json.loads((run.path / HEADLINE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    flags = entry.get("flags") if isinstance(entry, dict) else None
+    return {str(k): str(v) for k, v in flags.items()} if isinstance(flags, dict) else {}
+
+
+def _number(e: RunEntry, key: str) -> str:
+    """A headline number as a table cell, with its caveat when it has one."""
+    cell = inline_markdown(e.headline.get(key, "—"))
+    return cell + (" " + flag_html(e.flags[key]) if key in e.flags else "")
+
+
 def read_runs(runs_dir: str | Path) -> list[RunEntry]:
     """Every run under ``runs_dir`` as a :class:`RunEntry` (unreadable folders included)."""
     root = Path(runs_dir)
@@ -178,6 +198,7 @@ def read_runs(runs_dir: str | Path) -> list[RunEntry]:
                 headline=run_headline(run),
                 error=run.problem,
                 smoke=bool(prov.get("smoke")),
+                flags=run_flags(run),
             )
         )
     return entries
@@ -225,7 +246,7 @@ def _study_table(entries: list[RunEntry]) -> str:
             status_badge(e.status) + (SMOKE_MARK if e.smoke else ""),
             esc(_wall(e)),
         ]
-        cells += [inline_markdown(e.headline.get(k, "—")) for k in keys]
+        cells += [_number(e, k) for k in keys]
         rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
         if e.error:
             rows.append(f'<tr><td colspan="{5 + len(keys)}"><code>{esc(e.error)}</code></td></tr>')
@@ -392,9 +413,7 @@ def compare_html(study: str, entries: list[RunEntry]) -> str:
         ("status", [status_badge(e.status) for e in runs]),
         ("wall time", [esc(_wall(e)) for e in runs]),
     ]
-    info += [
-        (inline_markdown(k), [inline_markdown(e.headline.get(k, "—")) for e in runs]) for k in _headline_keys(runs)
-    ]
+    info += [(inline_markdown(k), [_number(e, k) for e in runs]) for k in _headline_keys(runs)]
     configs = [_flatten(e.run.config_dict) for e in runs if e.run is not None]
     diff_keys = [
         k

@@ -506,6 +506,32 @@ def _setup_text(results: TeacherStudentResults, run: Run) -> str:
     )
 
 
+def _convergence_caveat(st: StudentResults) -> str | None:
+    """Why a student's numbers are not those of converged runs (None when they are)."""
+    problems = []
+    n = len(st.converged_step)
+    capped = sum(c is None for c in st.converged_step)
+    if capped:
+        problems.append(f"{capped} of {n} runs not quasi-stationary within the {fmt(st.step_cap)}-step cap")
+    if st.seeds_diverged:
+        problems.append(f"{plural(st.seeds_diverged, 'run')} diverged (left out)")
+    if not st.sweep.chosen_feasible:
+        problems.append("no swept rate beat the mean predictor")
+    return "did not converge: " + "; ".join(problems) if problems else None
+
+
+def _headline_flags(results: TeacherStudentResults) -> dict[str, str]:
+    """Caveats of the headline numbers: a student whose runs did not converge, and every ratio
+    that involves one."""
+    caveats = {n: c for n, st in results.students.items() if (c := _convergence_caveat(st)) is not None}
+    flags = {f"{n} relative test MSE": c for n, c in caveats.items()}
+    for o in results.orderings:
+        names = [n for n in (o.a, o.b) if n in caveats]
+        if names:
+            flags[f"{o.a} / {o.b}"] = f"{' and '.join(names)} did not converge"
+    return flags
+
+
 def report(results: TeacherStudentResults, run: Run) -> Report:
     """The study's report, from the typed results and the run folder alone."""
     students = results.students
@@ -522,6 +548,8 @@ def report(results: TeacherStudentResults, run: Run) -> Report:
             "OLS relative test MSE": fmt(b.linear.test_rel_mse),
         },
     )
+    for key, caveat in _headline_flags(results).items():
+        rep.flag(key, caveat)
     rep.add(Text(_setup_text(results, run)))
     rep.add(Heading("Results"), _results_table(results))
     rep.add(Heading("Replication over teachers"), _teachers_table(results))

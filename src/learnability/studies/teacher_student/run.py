@@ -382,7 +382,7 @@ def sweep_facts(task: Task, tuned: TunedResult, name: str) -> SweepFacts:
         chosen_lr=sweep.chosen_lr,
         at_edge=bool(sweep.at_edge),
         chosen_feasible=bool(sweep.feasible),
-        chosen_steps_to_converge=int(row["steps_to_converge"]),
+        chosen_steps_to_converge=int(row["steps_to_converge"]) if row["converged"] else None,
         chosen_converged=bool(row["converged"]),
         chosen_final_rel=float(row["final_loss"] / task.tuning.failure_loss),
         best_final_rel=float(np.nanmin(table["final_rel"].where(~table["diverged"]))),
