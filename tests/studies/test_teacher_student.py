@@ -711,3 +711,38 @@ def test_headline_flags_runs_that_did_not_converge_and_null_not_minus_one(tiny_r
     assert "S_e / S_u" in _headline_flags(flipped) or "S_u / S_e" in _headline_flags(flipped)
     summary = json.loads((tiny_run.path / "summary.json").read_text())
     assert all(s["sweep"].get("chosen_steps_to_converge") != -1 for s in summary["students"].values())
+
+
+def test_the_parameter_conclusion_never_outruns_its_caveat(smoke_run: Callable[[str], Run]) -> None:
+    """"The error decreases monotonically with the number of parameters" only when every step
+    between neighbours is resolved; an unresolved step (S_e vs S_o) is named in the same sentence."""
+    from learnability.analysis import Estimate
+    from learnability.studies.teacher_student.report import _parameters_sentence
+
+    res = smoke_run("teacher-student").results
+    st = res.students
+    by_params = sorted(st, key=lambda n: st[n].n_params)
+    assert len(by_params) == 3
+    # Means falling with the parameter count: 0.3, 0.2, 0.1.
+    students = {
+        n: st[n].model_copy(update={"test_rel_mse_est": Estimate(0.3 - 0.1 * i, 0.05, 0.5, 5)})
+        for i, n in enumerate(by_params)
+    }
+
+    def with_ratios(highs: dict[tuple[str, str], float]) -> str:
+        ords = [
+            o.model_copy(update={"ratio_est": Estimate(0.7, 0.5, highs.get((o.a, o.b), 0.9), 5)})
+            for o in res.orderings
+        ]
+        return _parameters_sentence(res.model_copy(update={"students": students, "orderings": ords}))
+
+    small, mid, large = by_params
+    text = with_ratios({})
+    assert "decreases monotonically with the number of parameters" in text and "every step is resolved" in text
+    text = with_ratios({(large, mid): 1.3})  # S_o vs S_e: the interval contains 1
+    assert "decreases monotonically" not in text
+    assert f"{large} < {mid} is not resolved" in text and "**not established**" in text
+    rising = {**students, large: students[large].model_copy(update={"test_rel_mse_est": Estimate(0.25, 0.1, 0.4, 5)})}
+    text = _parameters_sentence(res.model_copy(update={"students": rising}))
+    assert "does **not** decrease monotonically" in text and f"from {mid} to {large}" in text
+    assert "Across students" in _report_text(res, smoke_run("teacher-student"))
