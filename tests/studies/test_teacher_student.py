@@ -714,7 +714,7 @@ def test_headline_flags_runs_that_did_not_converge_and_null_not_minus_one(tiny_r
 
 
 def test_the_parameter_conclusion_never_outruns_its_caveat(smoke_run: Callable[[str], Run]) -> None:
-    """"The error decreases monotonically with the number of parameters" only when every step
+    """ "The error decreases monotonically with the number of parameters" only when every step
     between neighbours is resolved; an unresolved step (S_e vs S_o) is named in the same sentence."""
     from learnability.analysis import Estimate
     from learnability.studies.teacher_student.report import _parameters_sentence
@@ -731,12 +731,11 @@ def test_the_parameter_conclusion_never_outruns_its_caveat(smoke_run: Callable[[
 
     def with_ratios(highs: dict[tuple[str, str], float]) -> str:
         ords = [
-            o.model_copy(update={"ratio_est": Estimate(0.7, 0.5, highs.get((o.a, o.b), 0.9), 5)})
-            for o in res.orderings
+            o.model_copy(update={"ratio_est": Estimate(0.7, 0.5, highs.get((o.a, o.b), 0.9), 5)}) for o in res.orderings
         ]
         return _parameters_sentence(res.model_copy(update={"students": students, "orderings": ords}))
 
-    small, mid, large = by_params
+    _, mid, large = by_params
     text = with_ratios({})
     assert "decreases monotonically with the number of parameters" in text and "every step is resolved" in text
     text = with_ratios({(large, mid): 1.3})  # S_o vs S_e: the interval contains 1
