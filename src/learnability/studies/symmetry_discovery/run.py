@@ -27,6 +27,7 @@ import pandas as pd
 import torch
 from torch import Tensor
 
+from learnability._words import plural
 from learnability.analysis import Estimate, EstimateKind, mean_estimate, paired_test
 from learnability.engine import (
     Adam,
@@ -175,6 +176,7 @@ def tune_and_train(
         k = len(lrs)
         weights = ([cfg.sort_weight] * k, [cfg.commutator_weight] * k, [0.0] * k)
         tag = round_tag(SymmetryDiscoveryResults.SWEEP_TAG, round_)
+        ctx.progress.phase(f"sweep{f' extension {round_}' if round_ else ''}: {plural(k, 'rate')}")
         return fit(cfg, ctx, data, weights, [sweep_seed] * k, lrs, tag)
 
     def final_fn(lr: float) -> TrainResult:
@@ -184,6 +186,7 @@ def tune_and_train(
             members["orbit_weight"].tolist(),
         )
         seeds = members["seed"].tolist()
+        ctx.progress.phase(f"members: {plural(len(members), 'run')}")
         return fit(cfg, ctx, data, weights, seeds, [lr] * len(members), SymmetryDiscoveryResults.MEMBERS_TAG)
 
     tuned = tune_then_train(
