@@ -573,3 +573,19 @@ def test_an_absurd_training_set_is_refused_before_any_work(tmp_path) -> None:
     )
     assert res.exit_code == 2 and "'data.n_train'" in res.output and "fit in memory" in res.output
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_headline_flags_a_target_whose_seeds_diverged(smoke_run) -> None:
+    """B6's headline number is flagged when seeds diverged (it pools fewer seeds), not otherwise."""
+    run = smoke_run("bell-hierarchy")
+    res = run.results
+    name = res.names[0]
+    key = f"{name} rel. test MSE ({res.primary})"
+    clean = res.model_copy(
+        update={"targets": {**res.targets, name: res.targets[name].model_copy(update={"diverged_seeds": 0})}}
+    )
+    assert key not in STUDY.report(clean, run).flags
+    bad = res.model_copy(
+        update={"targets": {**res.targets, name: res.targets[name].model_copy(update={"diverged_seeds": 2})}}
+    )
+    assert STUDY.report(bad, run).flags[key] == f"did not converge: 2 of {res.targets[name].seeds} seeds diverged"

@@ -745,3 +745,18 @@ def test_the_parameter_conclusion_never_outruns_its_caveat(smoke_run: Callable[[
     text = _parameters_sentence(res.model_copy(update={"students": rising}))
     assert "does **not** decrease monotonically" in text and f"from {mid} to {large}" in text
     assert "Across students" in _report_text(res, smoke_run("teacher-student"))
+
+
+def test_the_plan_withdraws_grid_extensions_not_needed(tmp_path: Path) -> None:
+    """Planned with one extension per student: whether the sweep used it or not, the bar's total
+    never grows and the run ends at exactly 100%."""
+    cfg = _config(sweep={"max_extensions": 1, "lr_low": 1e-4, "lr_high": 1e-3})
+    p = PlanRecorder()
+    p.plan(ts.plan(cfg))
+    run = _run_direct(cfg, tmp_path / "run", p)
+    for name in cfg.students:
+        rounds = int(run.load_table(f"sweep_{name}")["round"].max()) + 1
+        sweeps = [ph for ph in p.phases if ph.startswith(f"{name} sweep")]
+        assert sweeps == [f"{name} sweep: 3 rates", f"{name} sweep extension 1/1: 2 rates"][:rounds]
+    assert all(b <= a for a, b in zip(p.totals, p.totals[1:], strict=False))
+    assert p._done == p._planned

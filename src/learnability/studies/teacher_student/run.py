@@ -291,8 +291,11 @@ def tune_student(task: Task, name: str, model: StackedMLP) -> TunedResult:
     init_seed, data_seed = ctx.seed(name, "sweep", "init"), ctx.seed(name, "sweep", "data")
     groups = task.groups()
 
+    rounds = [0]  # sweep rounds run so far (the plan counted every extension the grid allows)
+
     def sweep_fn(lrs: np.ndarray, round_: int) -> TrainResult:
         k = len(lrs)
+        rounds[0] += 1
         extension = f" extension {round_}/{sw.max_extensions}" if round_ else ""
         ctx.progress.phase(f"{name} sweep{extension}: {plural(k, 'rate')}")
         return train(
@@ -313,6 +316,7 @@ def tune_student(task: Task, name: str, model: StackedMLP) -> TunedResult:
 
     def seeds_fn(lr: float) -> TrainResult:
         n = len(groups)
+        ctx.progress.unplan((1 + sw.max_extensions - rounds[0]) * sw.max_steps)  # extensions not needed
         ctx.progress.phase(f"{name} seeds: {plural(n, 'run')}")
         return train(
             model,
@@ -335,7 +339,7 @@ def tune_student(task: Task, name: str, model: StackedMLP) -> TunedResult:
             progress=ctx.progress,
         )
 
-    tuned = tune_then_train(
+    return tune_then_train(
         sweep_fn,
         seeds_fn,
         LRGrid(sw.lr_low, sw.lr_high, num=sw.points, max_extensions=sw.max_extensions),
@@ -349,9 +353,6 @@ def tune_student(task: Task, name: str, model: StackedMLP) -> TunedResult:
         failure_loss=task.tuning.failure_loss,
         step_cap=sw.max_steps,
     )
-    # The plan counted every extension the grid may need; withdraw those it did not.
-    ctx.progress.skip((sw.max_extensions - int(tuned.sweep.table["round"].max())) * sw.max_steps)
-    return tuned
 
 
 def plan(cfg: TeacherStudentConfig) -> int:
