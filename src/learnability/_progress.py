@@ -239,6 +239,17 @@ class Progress:
             self._bar.total = self._planned if self._planned is not None else self._total
             self._bar.refresh()
 
+    def unplan(self, n: int) -> None:
+        """Withdraw ``n`` units of planned work that will never be announced (a grid extension the
+        sweep did not need); no effect without a plan. Unlike :meth:`skip`, the current phase's
+        announced work is left as it is."""
+        if self._planned is None:
+            return
+        self._planned -= int(n)
+        if self._bar is not None:
+            self._bar.total = self._planned
+            self._bar.refresh()
+
     def describe(self, text: str) -> None:
         """Name what runs now without starting a new bar (a detail within a phase)."""
         self._phase = text

@@ -93,3 +93,27 @@ def test_verbose_logs_phases_on_a_terminal_too() -> None:
 
 def test_durations_read_like_words() -> None:
     assert [format_duration(s) for s in (4.4, 65, 3725)] == ["4 s", "1 min 05 s", "1 h 02 min"]
+
+
+def test_unplan_withdraws_planned_work_never_announced_and_leaves_phases_alone() -> None:
+    """A sweep planned with room for grid extensions it did not need: the plan shrinks before the
+    next phase, so the bar ends at 100% without a jump; without a plan nothing changes."""
+    out = io.StringIO()
+    p = Progress(desc="toy", stream=out, interactive=True)
+    p.plan(400)  # sweep 100 + two possible extensions of 100 + seeds 100
+    p.phase("S_o sweep: 8 rates")
+    p.add_total(100)
+    p.update(100)
+    p.unplan(200)  # no extension was needed
+    assert p._bar.total == 200 and p._bar.n == 100
+    p.phase("S_o seeds: 15 runs")
+    p.add_total(100)
+    p.update(100)
+    assert p._bar.total == p._bar.n == 200
+    p.close()
+    q = Progress(desc="toy", stream=io.StringIO(), interactive=True)
+    q.add_total(100)
+    q.update(40)
+    q.unplan(50)
+    assert q._bar.total == 100 and q._bar.n == 40
+    q.close()

@@ -102,7 +102,13 @@ def test_comparison_page_of_a_study_with_several_runs(runs, index) -> None:
         # plotly writes JSON with orjson when installed (raw UTF-8) or json (ASCII escapes).
         assert any(f'"text":{json.dumps(title, ensure_ascii=a)}' in data for a in (True, False)), title
     names = set(re.findall(r'"name":"([^"]+)"', data))
-    assert names == {p.name for p in toy}
+    # One pooled line per configuration: the two smoke runs (seeds 1, 2) and the three hand-written
+    # runs (one configuration) are replicas; the sweep's members (one per rate) each a line of their run.
+    pooled = {n for n in names if " #" not in n}
+    assert len(pooled) == 2 and "toy-failed (+2)" in pooled
+    assert {n.split(" #")[0] for n in names - pooled} == {p.name for p in runs.complete}
+    assert "2 runs pooled" in compare and "3 runs pooled" in compare
+    assert "never pooled" in compare  # the sweep tags are named as drawn member by member
 
 
 def test_hostile_names_are_escaped_in_index_and_comparison(runs, index) -> None:
@@ -143,3 +149,67 @@ def test_empty_folder(tmp_path) -> None:
     page = write_index(tmp_path).read_text()
     assert "0 runs of 0 studies" in page and "No run folder" in page
     assert "plotly.js v" not in page  # no figure, no library
+
+
+def test_comparison_never_pools_different_settings(tmp_path) -> None:
+    """Two settings (lr 0.1 and lr 1.0; a replica of the first with another seed): the replicas
+    are pooled into one line, the other setting is its own line, and the page says so."""
+    import numpy as np
+
+    from learnability.config import StudyConfig
+    from learnability.report.index import _curve_chart
+    from learnability.runs import RunWriter
+
+    steps = np.arange(10)
+    for folder, seed, lr, scale in (("a", 0, 0.1, 1.0), ("b", 1, 0.1, 3.0), ("c", 0, 1.0, 1000.0)):
+        w = RunWriter(
+            tmp_path / folder, study="toy", config=StudyConfig(seed=seed), config_toml=f"seed = {seed}\nlr = {lr}\n"
+        )
+        w.log_block("test_loss", steps, np.full((10, 2), scale) * np.array([1.0, 2.0]), tag="final")
+        w.log_block("train_loss", steps, np.full((10, 3), scale) * np.array([1.0, 10.0, 100.0]), tag="sweep")
+        w.finish({"x": scale})
+    write_index(tmp_path)
+    page = (tmp_path / "compare-toy.html").read_text()
+    assert "<b>lr=0.1</b>: 2 runs pooled" in page and "<b>lr=1</b>: one run" in page
+    chart, _, groups = _curve_chart([e for e in read_runs(tmp_path) if e.run is not None], "c")
+    assert [g.label for g in groups] == ["lr=0.1", "lr=1"]
+    final = next(p for p in chart.panels if p.title == "test_loss · final")
+    lines = {line.label: np.asarray(line.y, float) for line in final.traces}
+    # lr 0.1: the median of the members {1, 2} (run a) and {3, 6} (run b) is 2.5 at every step;
+    # lr 1.0 stays apart (median 1500), never averaged with the others.
+    assert set(lines) == {"lr=0.1", "lr=1"}
+    np.testing.assert_allclose(lines["lr=0.1"], 2.5)
+    np.testing.assert_allclose(lines["lr=1"], 1500.0)
+    assert all(line.band is not None and np.max(line.band[1]) <= 6.0 for line in final.traces if line.label == "lr=0.1")
+    sweep = next(p for p in chart.panels if p.title == "train_loss · sweep")
+    assert all(line.band is None for line in sweep.traces)  # a sweep's members: one line each
+    assert len(sweep.traces) == 9
+
+
+def test_a_flagged_headline_number_shows_its_caveat_in_the_report_and_the_index(tmp_path) -> None:
+    """A number of a run that did not converge carries its flag on the card, in headline.json,
+    in the Markdown table and beside it in the index; the other numbers are not flagged."""
+    import numpy as np
+
+    from learnability.config import StudyConfig
+    from learnability.report import Report, write_report
+    from learnability.runs import RunWriter
+
+    w = RunWriter(tmp_path / "r", study="toy", config=StudyConfig(seed=0), config_toml="seed = 0\n")
+    w.log_block("train_loss", np.arange(3), np.ones((3, 1)), tag="final")
+    w.finish({"x": 1.0})
+    run = load_run(w.path)
+    rep = Report("toy", headline={"test MSE": "0.5", "train MSE": "0.4"})
+    rep.flag("test MSE", "did not converge: 2 of 3 runs hit the cap")
+    with pytest.raises(KeyError, match="no headline number"):
+        rep.flag("absent", "x")
+    write_report(rep, run)
+    html = (w.path / "report.html").read_text()
+    assert html.count('class="card flagged"') == 1 and "⚠ did not converge: 2 of 3 runs hit the cap" in html
+    assert json.loads((w.path / HEADLINE_FILE).read_text())["flags"] == {
+        "test MSE": "did not converge: 2 of 3 runs hit the cap"
+    }
+    assert "| 0.5 ⚠ did not converge: 2 of 3 runs hit the cap |" in (w.path / "report.md").read_text()
+    index = write_index(tmp_path).read_text()
+    (row,) = [r for r in _rows(index) if "0.5" in r]
+    assert "⚠ did not converge" in row and row.count('class="flag"') == 1

@@ -156,6 +156,28 @@ def test_reference_lines_span_the_data() -> None:
     assert h.line.dash == "dot"
 
 
+def test_reference_lines_differ_in_dash_and_colour_as_in_the_static_figure() -> None:
+    fig = to_plotly(
+        _one(Line([1, 10], [0.1, 2.0]), hlines=[(1.0, "mean predictor"), (0.2, "best + 10%")], vlines=[(3.0, "chosen")])
+    )
+    refs = {t.name: t for t in fig.data[1:]}
+    assert set(refs) == {"mean predictor", "best + 10%", "chosen"} and all(t.showlegend for t in refs.values())
+    assert len({t.line.dash for t in refs.values()}) == 3 and len({t.line.color for t in refs.values()}) == 3
+
+
+def test_log_axes_label_minor_ticks_with_their_values() -> None:
+    fig = to_plotly(_one(Line([0.3, 3.0], [0.2, 1.5]), xscale="log", yscale="log"))
+    for axis in (fig.layout.xaxis, fig.layout.yaxis):
+        assert axis.type == "log" and axis.minorloglabels == "complete" and axis.exponentformat == "power"
+
+
+def test_heatmap_colour_bar_has_its_title() -> None:
+    fig = to_plotly(_one(Heatmap(np.eye(2), colorbar_label="log10 MSE"), xlabel="b", ylabel="a"))
+    (h,) = fig.data
+    assert h.colorbar.title.text == "log10 MSE"
+    assert fig.layout.xaxis.title.text == "b" and fig.layout.yaxis.title.text == "a"
+
+
 def test_text_is_escaped_for_plotly() -> None:
     chart = Chart(
         "c",

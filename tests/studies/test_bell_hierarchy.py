@@ -255,6 +255,23 @@ def test_a_continued_ensemble_is_the_uninterrupted_run() -> None:
     assert not torch.allclose(first.params[0][keep], second.params[0])
 
 
+class _PlanRecorder(Progress):
+    """A silent progress that records the phases and every total the bar would show."""
+
+    def __init__(self) -> None:
+        super().__init__(enabled=False)
+        self.phases: list[str] = []
+        self.totals: list[int] = []
+
+    def phase(self, name: str) -> None:
+        self.phases.append(name)
+        super().phase(name)
+
+    def update(self, n: int) -> None:
+        super().update(n)
+        self.totals.append(self._planned if self._planned is not None else -1)
+
+
 class _NullContext:
     """What train_members needs of a StudyContext: a writer that drops records, no progress bar."""
 
@@ -524,9 +541,18 @@ def test_same_seed_gives_the_same_summary(smoke_run, tmp_path: Path) -> None:
     cfg = resolve_config(STUDY, smoke=True)
     assert cfg.seed == 0  # the seed of the session's smoke run
     writer = RunWriter(tmp_path / "again", study=STUDY.name, config=cfg, config_toml=config_to_toml(cfg))
-    ctx = StudyContext(writer=writer, progress=Progress(enabled=False), device=torch.device("cpu"), root_seed=cfg.seed)
+    progress = _PlanRecorder()
+    progress.plan(STUDY.plan(cfg))  # as the runner does
+    ctx = StudyContext(writer=writer, progress=progress, device=torch.device("cpu"), root_seed=cfg.seed)
     results = STUDY.run(cfg, ctx)
     assert isinstance(results, BellResults)
+    # The bar's total is the whole run's from the start: it never grows (the bar never jumps
+    # back), only shrinks where members stop early, and the run ends at 100%; phases are named.
+    R = len(cfg.train.halving_epochs)
+    assert [ph.split(":")[0] for ph in progress.phases] == [f"sweep rung {r}/{R}" for r in range(1, R + 1)] + ["final"]
+    assert progress.totals[0] == STUDY.plan(cfg) == (2 + 2) * (2000 // 20)  # smoke: rungs to epoch 2, 2 epochs
+    assert all(b <= a for a, b in zip(progress.totals, progress.totals[1:], strict=False))
+    assert progress._done == progress._planned
     writer.finish(results.to_summary())  # closes the metrics file
     again = json.loads((tmp_path / "again" / "summary.json").read_text())
     first = json.loads((smoke_run("bell-hierarchy").path / "summary.json").read_text())
@@ -547,3 +573,19 @@ def test_an_absurd_training_set_is_refused_before_any_work(tmp_path) -> None:
     )
     assert res.exit_code == 2 and "'data.n_train'" in res.output and "fit in memory" in res.output
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_headline_flags_a_target_whose_seeds_diverged(smoke_run) -> None:
+    """B6's headline number is flagged when seeds diverged (it pools fewer seeds), not otherwise."""
+    run = smoke_run("bell-hierarchy")
+    res = run.results
+    name = res.names[0]
+    key = f"{name} rel. test MSE ({res.primary})"
+    clean = res.model_copy(
+        update={"targets": {**res.targets, name: res.targets[name].model_copy(update={"diverged_seeds": 0})}}
+    )
+    assert key not in STUDY.report(clean, run).flags
+    bad = res.model_copy(
+        update={"targets": {**res.targets, name: res.targets[name].model_copy(update={"diverged_seeds": 2})}}
+    )
+    assert STUDY.report(bad, run).flags[key] == f"did not converge: 2 of {res.targets[name].seeds} seeds diverged"

@@ -6,6 +6,7 @@ numbers, and the session's smoke run (through the CLI)."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -43,10 +44,28 @@ def _config(**over: Any) -> ts.TeacherStudentConfig:
     return build_config(ts.TeacherStudentConfig, owner="teacher-student", layers=layers)
 
 
-def _run_direct(cfg: ts.TeacherStudentConfig, path: Path) -> Run:
+class PlanRecorder(Progress):
+    """A silent progress that records the phases and every total the bar would show."""
+
+    def __init__(self) -> None:
+        super().__init__(enabled=False)
+        self.phases: list[str] = []
+        self.totals: list[int] = []
+
+    def phase(self, name: str) -> None:
+        self.phases.append(name)
+        super().phase(name)
+
+    def update(self, n: int) -> None:
+        super().update(n)
+        self.totals.append(self._planned if self._planned is not None else -1)
+
+
+def _run_direct(cfg: ts.TeacherStudentConfig, path: Path, progress: Progress | None = None) -> Run:
     """Run the study's ``run`` into a folder without building the report (fast)."""
     writer = RunWriter(path, study="teacher-student", config=cfg, config_toml=config_to_toml(cfg))
-    ctx = StudyContext(writer=writer, progress=Progress(enabled=False), device=torch.device("cpu"), root_seed=cfg.seed)
+    progress = Progress(enabled=False) if progress is None else progress
+    ctx = StudyContext(writer=writer, progress=progress, device=torch.device("cpu"), root_seed=cfg.seed)
     try:
         results = ts.run(cfg, ctx)
     except BaseException as exc:
@@ -56,9 +75,31 @@ def _run_direct(cfg: ts.TeacherStudentConfig, path: Path) -> Run:
     return load_run(path)
 
 
+TINY_PROGRESS = PlanRecorder()
+
+
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
-    return _run_direct(_config(), tmp_path_factory.mktemp("tiny") / "run")
+    cfg = _config()
+    TINY_PROGRESS.plan(ts.plan(cfg))  # as the runner does
+    return _run_direct(cfg, tmp_path_factory.mktemp("tiny") / "run", TINY_PROGRESS)
+
+
+def test_progress_names_each_phase_and_its_planned_total_never_grows(tiny_run: Run) -> None:
+    """The bar's total is the whole run's, known before it starts: it only shrinks (early stops,
+    unused grid extensions) and the run ends at 100%; each phase is named for the user."""
+    p = TINY_PROGRESS
+    cfg = _config()
+    runs = cfg.teachers.n_eval * cfg.train.seeds
+    assert p.phases == [f"{n} {part}" for n in cfg.students for part in ("sweep: 3 rates", f"seeds: {runs} runs")]
+    assert p.totals[0] <= ts.plan(cfg) == 2 * (60 + 60)
+    assert all(b <= a for a, b in zip(p.totals, p.totals[1:], strict=False)), "the total grew: the bar jumps back"
+    assert p._done == p._planned  # 100% at the end, not 40%
+
+
+def test_the_plan_counts_grid_extensions_the_sweep_may_need() -> None:
+    cfg = _config(sweep={"max_extensions": 2})
+    assert ts.plan(cfg) == 2 * (60 * 3 + 60)
 
 
 def _without_timing(obj: Any) -> Any:
@@ -606,3 +647,116 @@ def test_never_stationary_is_null_not_minus_one(smoke_run) -> None:
         assert all(c is None or c >= 0 for c in student["converged_step"])
         for t in student["per_teacher"]:
             assert all(c is None or c >= 0 for c in t["converged_step"])
+
+
+# ------------------------------------------------------------------------------------ figures
+
+
+def test_histogram_bins_cover_the_teacher_and_the_student() -> None:
+    """Many student parameters near 0 must not clip the teacher's N(0, 1) to the student's range."""
+    from learnability.studies.teacher_student.charts import _bins
+
+    rng = np.random.default_rng(0)
+    student, teacher = rng.normal(0.0, 0.05, 50_000), rng.normal(0.0, 1.0, 2_000)
+    edges = _bins(student, teacher)
+    assert edges[0] < -2.3 and edges[-1] > 2.3  # the teacher's central 99%: +-2.58
+    assert np.mean((teacher >= edges[0]) & (teacher <= edges[-1])) >= 0.98
+
+
+def test_sweep_chart_never_colours_a_capped_rate_feasible(tiny_run: Run, monkeypatch) -> None:
+    """A feasible rate that never became stationary (it hit the step cap) is drawn as "not
+    stationary", not among the feasible ones."""
+    from learnability.studies.teacher_student.charts import sweep_chart
+
+    name, res = "S_e", tiny_run.results
+    table = tiny_run.load_table(f"sweep_{name}")
+    table["feasible"], table["diverged"], table["converged"], table["steps_to_converge"] = True, False, True, 30
+    capped = float(table.sort_values("lr")["lr"].iloc[0])
+    table.loc[table["lr"] == capped, "converged"] = False
+    load = tiny_run.load_table
+    monkeypatch.setattr(tiny_run, "load_table", lambda n: table.copy() if n == f"sweep_{name}" else load(n))
+    chart = sweep_chart(tiny_run, name, res.students[name], res, tolerance=0.1)
+    steps = {t.label: t for t in chart.panels[1].traces}
+    assert capped not in list(np.asarray(steps["feasible (stationary)"].x, float))
+    assert capped in list(np.asarray(steps["not stationary (cap)"].x, float))
+    styles = chart.panels[0]
+    assert styles.hlines[0][1] == "mean predictor" and styles.vlines[0][1] == "chosen"
+
+
+def test_headline_flags_runs_that_did_not_converge_and_null_not_minus_one(tiny_run: Run) -> None:
+    """A student whose runs hit the step cap (or diverged) has its headline number flagged, and so
+    has every ratio that involves it; a chosen rate that did not converge has no step count in
+    summary.json (None, left out like every None of this study's summary), never -1."""
+    from learnability.studies.teacher_student.report import _headline_flags
+
+    res = tiny_run.results
+    flags = _headline_flags(res)
+    for name, st in res.students.items():
+        capped = sum(c is None for c in st.converged_step)
+        bad = capped or st.seeds_diverged or not st.sweep.chosen_feasible
+        key = f"{name} relative test MSE"
+        assert (key in flags) == bool(bad)
+        if capped:
+            assert f"{capped} of {len(st.converged_step)} runs not quasi-stationary" in flags[key]
+        assert (st.sweep.chosen_steps_to_converge is None) == (not st.sweep.chosen_converged)
+    for o in res.orderings:
+        assert (f"{o.a} / {o.b}" in flags) == any(f"{n} relative test MSE" in flags for n in (o.a, o.b))
+    # Flip one run of S_u to "never stationary": its number gets flagged with the count.
+    st = res.students["S_u"]
+    steps = [None, *st.converged_step[1:]]
+    flipped = res.model_copy(
+        update={"students": {**res.students, "S_u": st.model_copy(update={"converged_step": steps})}}
+    )
+    assert "runs not quasi-stationary within the" in _headline_flags(flipped)["S_u relative test MSE"]
+    assert "S_e / S_u" in _headline_flags(flipped) or "S_u / S_e" in _headline_flags(flipped)
+    summary = json.loads((tiny_run.path / "summary.json").read_text())
+    assert all(s["sweep"].get("chosen_steps_to_converge") != -1 for s in summary["students"].values())
+
+
+def test_the_parameter_conclusion_never_outruns_its_caveat(smoke_run: Callable[[str], Run]) -> None:
+    """ "The error decreases monotonically with the number of parameters" only when every step
+    between neighbours is resolved; an unresolved step (S_e vs S_o) is named in the same sentence."""
+    from learnability.analysis import Estimate
+    from learnability.studies.teacher_student.report import _parameters_sentence
+
+    res = smoke_run("teacher-student").results
+    st = res.students
+    by_params = sorted(st, key=lambda n: st[n].n_params)
+    assert len(by_params) == 3
+    # Means falling with the parameter count: 0.3, 0.2, 0.1.
+    students = {
+        n: st[n].model_copy(update={"test_rel_mse_est": Estimate(0.3 - 0.1 * i, 0.05, 0.5, 5)})
+        for i, n in enumerate(by_params)
+    }
+
+    def with_ratios(highs: dict[tuple[str, str], float]) -> str:
+        ords = [
+            o.model_copy(update={"ratio_est": Estimate(0.7, 0.5, highs.get((o.a, o.b), 0.9), 5)}) for o in res.orderings
+        ]
+        return _parameters_sentence(res.model_copy(update={"students": students, "orderings": ords}))
+
+    _, mid, large = by_params
+    text = with_ratios({})
+    assert "decreases monotonically with the number of parameters" in text and "every step is resolved" in text
+    text = with_ratios({(large, mid): 1.3})  # S_o vs S_e: the interval contains 1
+    assert "decreases monotonically" not in text
+    assert f"{large} < {mid} is not resolved" in text and "**not established**" in text
+    rising = {**students, large: students[large].model_copy(update={"test_rel_mse_est": Estimate(0.25, 0.1, 0.4, 5)})}
+    text = _parameters_sentence(res.model_copy(update={"students": rising}))
+    assert "does **not** decrease monotonically" in text and f"from {mid} to {large}" in text
+    assert "Across students" in _report_text(res, smoke_run("teacher-student"))
+
+
+def test_the_plan_withdraws_grid_extensions_not_needed(tmp_path: Path) -> None:
+    """Planned with one extension per student: whether the sweep used it or not, the bar's total
+    never grows and the run ends at exactly 100%."""
+    cfg = _config(sweep={"max_extensions": 1, "lr_low": 1e-4, "lr_high": 1e-3})
+    p = PlanRecorder()
+    p.plan(ts.plan(cfg))
+    run = _run_direct(cfg, tmp_path / "run", p)
+    for name in cfg.students:
+        rounds = int(run.load_table(f"sweep_{name}")["round"].max()) + 1
+        sweeps = [ph for ph in p.phases if ph.startswith(f"{name} sweep")]
+        assert sweeps == [f"{name} sweep: 3 rates", f"{name} sweep extension 1/1: 2 rates"][:rounds]
+    assert all(b <= a for a, b in zip(p.totals, p.totals[1:], strict=False))
+    assert p._done == p._planned

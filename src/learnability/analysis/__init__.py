@@ -31,6 +31,7 @@ from learnability.analysis.sensitivity import (
 from learnability.analysis.stats import (
     BootstrapCI,
     Estimate,
+    EstimateKind,
     PairedComparison,
     bootstrap_ci,
     format_interval,
@@ -45,6 +46,7 @@ __all__ = [
     "BootstrapCI",
     "DistributionComparison",
     "Estimate",
+    "EstimateKind",
     "LayerAlignment",
     "MLPAlignment",
     "PairedComparison",

@@ -845,6 +845,7 @@ def _exp_estimate(log_est: Estimate) -> Estimate:
         log_est.n,
         log_est.confidence,
         tuple(math.exp(v) for v in log_est.values),
+        "positive",  # a ratio of positive quantities: its interval is > 0 by construction
     )
 
 

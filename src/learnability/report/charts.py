@@ -16,7 +16,17 @@ import numpy as np
 
 from learnability.runs import atomic_path
 
-__all__ = ["Bar", "Chart", "Heatmap", "Hist", "Line", "Panel", "render_matplotlib"]
+__all__ = [
+    "Bar",
+    "Chart",
+    "Heatmap",
+    "Hist",
+    "Line",
+    "Panel",
+    "figure_matplotlib",
+    "reference_styles",
+    "render_matplotlib",
+]
 
 Scale = Literal["linear", "log"]
 # Static figures: resolution of the PNG files and size of one panel in inches.
@@ -24,6 +34,20 @@ PNG_DPI = 130
 PANEL_SIZE = (4.6, 3.3)
 # A palette that survives greyscale printing and colour blindness (Okabe–Ito).
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
+# Reference lines of one panel ("mean predictor", "best + 10%", "chosen"), in order: each its own
+# dash pattern and a dark colour apart from the palette's data colours, so that two references
+# never look alike and the legend tells them apart. (matplotlib dash, plotly dash, colour)
+REFERENCE_STYLES = (
+    (":", "dot", "#555555"),
+    ("--", "dash", "#000000"),
+    ("-.", "dashdot", "#8B4513"),
+    ((0, (6, 2, 1, 2, 1, 2)), "longdashdot", "#4B0082"),
+    ((0, (1, 4)), "6px,6px", "#777777"),
+)
+# Log axes: minor ticks (2..9 x 10^k) get labels while the axis spans at most this many decades
+# (some of them, as matplotlib chooses) and all of them below the second number, so that an axis
+# that spans less than two decades never shows a single labelled tick such as 10^0.
+LOG_MINOR_LABEL_DECADES = (2.0, 0.6)
 
 
 def _arr(v: Any) -> np.ndarray:
@@ -78,7 +102,8 @@ class Bar:
 
 @dataclass
 class Heatmap:
-    """A matrix or an image. ``cmap="gray"`` for pictures; ``symmetric`` centres a diverging map on 0."""
+    """A matrix or an image. ``cmap="gray"`` for pictures; ``symmetric`` centres a diverging map on 0;
+    ``colorbar_label`` says what the colours mean (every heat map with a colour bar needs one)."""
 
     z: Any
     cmap: str = "viridis"
@@ -88,6 +113,7 @@ class Heatmap:
     colorbar: bool = True
     x_labels: Sequence[str] | None = None
     y_labels: Sequence[str] | None = None
+    colorbar_label: str = ""
 
 
 Trace = Line | Hist | Bar | Heatmap
@@ -142,6 +168,12 @@ class Chart:
         ncols = self.ncols or min(3, len(self.panels))
         nrows = -(-len(self.panels) // ncols)
         return nrows, ncols
+
+
+def reference_styles(n: int) -> list[tuple[Any, str, str]]:
+    """Styles of a panel's ``n`` reference lines, ``(matplotlib dash, plotly dash, colour)`` each:
+    distinct for up to ``len(REFERENCE_STYLES)`` lines (then they repeat)."""
+    return [REFERENCE_STYLES[i % len(REFERENCE_STYLES)] for i in range(n)]
 
 
 def colour_cycle() -> Callable[[str | None], str]:
@@ -234,26 +266,29 @@ def _draw_panel(ax: Any, panel: Panel, fig: Any) -> None:
                 interpolation="nearest",
             )
             if tr.colorbar and not panel.image:
-                fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+                bar = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+                bar.set_label(tr.colorbar_label)
             if tr.x_labels is not None:
                 ax.set_xticks(range(len(tr.x_labels)), list(tr.x_labels), rotation=45, ha="right")
             if tr.y_labels is not None:
                 ax.set_yticks(range(len(tr.y_labels)), list(tr.y_labels))
-    for y, label in panel.hlines:
-        ax.axhline(y, color="0.35", linestyle=":", linewidth=1.2, label=label or None)
-        has_label |= bool(label)
-    for x, label in panel.vlines:
-        ax.axvline(x, color="0.35", linestyle=":", linewidth=1.2, label=label or None)
+    refs = [(ax.axhline, y, label) for y, label in panel.hlines] + [(ax.axvline, x, label) for x, label in panel.vlines]
+    for (draw, at, label), (dash, _, colour) in zip(refs, reference_styles(len(refs)), strict=True):
+        draw(at, color=colour, linestyle=dash, linewidth=1.2, label=label or None)
         has_label |= bool(label)
     if panel.image:
         ax.set_xticks([])  # after any scale change, which would restore the ticks
         ax.set_yticks([])
     else:
-        from matplotlib.ticker import LogFormatterSciNotation
+        from matplotlib.ticker import LogFormatterSciNotation, LogLocator
 
         for axis, scale in ((ax.xaxis, panel.xscale), (ax.yaxis, panel.yscale)):
-            if scale == "log":  # label minor ticks only on very short spans (they overlap otherwise)
-                axis.set_minor_formatter(LogFormatterSciNotation(labelOnlyBase=False, minor_thresholds=(0.5, 0.25)))
+            if scale == "log":  # every decade, minor ticks at 2..9, labelled on short spans
+                axis.set_major_locator(LogLocator(base=10.0, numticks=12))
+                axis.set_minor_locator(LogLocator(base=10.0, subs=tuple(range(2, 10)), numticks=12))
+                axis.set_minor_formatter(
+                    LogFormatterSciNotation(labelOnlyBase=False, minor_thresholds=LOG_MINOR_LABEL_DECADES)
+                )
     ax.set_title(panel.title, fontsize=10)
     ax.set_xlabel(panel.xlabel)
     ax.set_ylabel(panel.ylabel)
@@ -263,8 +298,8 @@ def _draw_panel(ax: Any, panel: Panel, fig: Any) -> None:
         ax.legend(fontsize=7, frameon=False)
 
 
-def render_matplotlib(chart: Chart, out_dir: str | Path, *, formats: Sequence[str] = ("png", "svg")) -> list[Path]:
-    """Draw ``chart`` with matplotlib and save ``out_dir/NAME.{png,svg}``; returns the paths."""
+def figure_matplotlib(chart: Chart) -> Any:
+    """``chart`` drawn as a matplotlib ``Figure`` (not saved; tests inspect its axes)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -280,6 +315,12 @@ def render_matplotlib(chart: Chart, out_dir: str | Path, *, formats: Sequence[st
             ax.set_visible(False)
     if chart.title:
         fig.suptitle(chart.title)
+    return fig
+
+
+def render_matplotlib(chart: Chart, out_dir: str | Path, *, formats: Sequence[str] = ("png", "svg")) -> list[Path]:
+    """Draw ``chart`` with matplotlib and save ``out_dir/NAME.{png,svg}``; returns the paths."""
+    fig = figure_matplotlib(chart)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []

@@ -116,11 +116,22 @@ class Report:
         title: page title.
         blocks: content in reading order.
         headline: the few numbers that summarise the run (shown first, and in run indexes).
+        flags: caveats of headline numbers, by headline key (``"did not converge: 3 of 15 runs hit
+            the step cap"``): shown on the number's card, beside it in the Markdown table and in
+            run indexes, so that a number of a run that did not converge never shows unflagged.
     """
 
     title: str
     blocks: list[Block] = field(default_factory=list)
     headline: dict[str, str] = field(default_factory=dict)
+    flags: dict[str, str] = field(default_factory=dict)
+
+    def flag(self, key: str, caveat: str) -> Report:
+        """Attach ``caveat`` to the headline number ``key`` (which must exist)."""
+        if key not in self.headline:
+            raise KeyError(f"no headline number {key!r} to flag; headline keys: {list(self.headline)}")
+        self.flags[key] = caveat
+        return self
 
     def add(self, *blocks: Block) -> Report:
         self.blocks.extend(blocks)
@@ -183,7 +194,10 @@ def render_markdown(report: Report, run: Run) -> str:
     out.append("")
     if report.headline:
         out.append("| headline | value |\n| --- | --- |")
-        out += [f"| {_cell(k)} | {_cell(v)} |" for k, v in report.headline.items()]
+        out += [
+            f"| {_cell(k)} | {_cell(v)}" + (f" ⚠ {_cell(report.flags[k])}" if k in report.flags else "") + " |"
+            for k, v in report.headline.items()
+        ]
         out.append("")
     for b in report.blocks:
         if isinstance(b, Heading):

@@ -27,7 +27,7 @@ import html
 import json
 import re
 import urllib.parse
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +81,7 @@ pre code { background:none; padding:0; }
 .headline { display:flex; flex-wrap:wrap; gap:12px; margin:14px 0 8px; }
 .card { border:1px solid var(--line); border-radius:8px; padding:10px 14px; min-width:150px; }
 .card .k { color:var(--muted); font-size:0.85em; } .card .v { font-size:1.25em; font-weight:600; }
+.card.flagged { border-color:#D55E00; } .flag { color:#A04000; font-size:0.8em; }
 nav.toc { font-size:0.92em; color:var(--muted); margin:6px 0 0; } nav.toc a { margin-right:1em; }
 table { border-collapse:collapse; margin:10px 0 4px; font-size:0.92em; }
 th, td { border-bottom:1px solid var(--line); padding:5px 12px 5px 0; text-align:left; vertical-align:top; }
@@ -296,12 +297,21 @@ def _meta(run: Run) -> str:
     return f'<ul class="meta">{lis}</ul>'
 
 
-def headline_html(headline: dict[str, Any]) -> str:
+def flag_html(caveat: str) -> str:
+    """A warning badge carrying ``caveat`` (a headline number of a run that did not converge)."""
+    return f'<span class="flag" title="{esc(caveat)}">⚠ {inline_markdown(caveat)}</span>'
+
+
+def headline_html(headline: dict[str, Any], flags: Mapping[str, str] | None = None) -> str:
+    """The headline numbers as cards; a flagged number carries its caveat on its card."""
     if not headline:
         return ""
+    flags = flags or {}
     cards = "".join(
-        f'<div class="card"><div class="k">{inline_markdown(str(k))}</div>'
-        f'<div class="v">{inline_markdown(v if isinstance(v, str) else fmt(v))}</div></div>'
+        f'<div class="card{" flagged" if k in flags else ""}"><div class="k">{inline_markdown(str(k))}</div>'
+        f'<div class="v">{inline_markdown(v if isinstance(v, str) else fmt(v))}</div>'
+        + (f"<div>{flag_html(flags[k])}</div>" if k in flags else "")
+        + "</div>"
         for k, v in headline.items()
     )
     return f'<section class="headline" aria-label="headline numbers">{cards}</section>'
@@ -381,7 +391,7 @@ def render_html(report: Report, run: Run) -> str:
             f"<h1>{inline_markdown(report.title)}</h1>",
             _meta(run),
             _banner(run),
-            headline_html(report.headline),
+            headline_html(report.headline, report.flags),
             f'<nav class="toc">{" ".join(toc)}</nav>',
             *parts,
             *tail,
@@ -408,6 +418,7 @@ def write_html(report: Report, run: Run) -> Path:
         "study": run.study,
         "status": run.status,
         "headline": {str(k): v if isinstance(v, str) else fmt(v) for k, v in report.headline.items()},
+        "flags": {str(k): str(v) for k, v in report.flags.items()},
     }
     write_atomic(run.path / HEADLINE_FILE, json.dumps(entry, indent=2))
     return path

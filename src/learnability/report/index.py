@@ -5,8 +5,13 @@
 date, seed, status (complete / incomplete / interrupted / failed), wall time and headline numbers,
 and relative links to its ``report.html``. For each study with two runs or more it also writes
 ``RUNS_DIR/compare-STUDY.html``: the runs' headline numbers side by side, the config values that
-differ between them, and their learning curves overlaid (one panel per metric series and tag, one
-colour per run).
+differ between them, and their learning curves overlaid (one panel per metric series and tag).
+
+Curves compare like with like: runs whose configurations differ only in the seed are replicas and
+are pooled into one line (median over their members, 10-90% band); runs of different settings are
+different lines, labelled by the config values that differ. Within a run, the members of a sweep's
+tags (a learning-rate sweep, the rungs of successive halving) are different settings too: they are
+drawn one by one, never pooled. The page says what each line pooled.
 
 Headline numbers, generically: the ``headline`` that the study's report declared, recorded in the
 run folder's ``headline.json`` by :func:`~learnability.report.document.write_report`; for a run
@@ -25,7 +30,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
+from learnability._words import plural
 from learnability.report.charts import PALETTE, Chart, Panel
 from learnability.report.curves import curve_lines
 from learnability.report.document import fmt
@@ -33,6 +40,7 @@ from learnability.report.html import (
     HEADLINE_FILE,
     REPORT_HTML,
     esc,
+    flag_html,
     href,
     inline_markdown,
     page,
@@ -60,6 +68,14 @@ _LOG_RATIO = 100.0
 # Per-step training losses are noisy: smoothed over this many steps in comparisons (as in
 # the report of an incomplete run).
 _TRAIN_LOSS_WINDOW = 50
+# Config keys that make replicas, not different settings: runs differing only in these are pooled.
+_REPLICA_KEYS = ("seed",)
+# Tags whose members are different settings by design (one member per learning rate, the rungs of
+# successive halving): drawn member by member, at most this many per run, never pooled.
+_SETTING_TAG_WORDS = ("sweep", "rung")
+_MAX_SETTING_MEMBERS = 12
+# A configuration's label lists at most this many of the values that differ.
+_MAX_LABEL_KEYS = 3
 # Columns of the index (rows of a comparison) besides the headline numbers.
 _OWN_COLUMNS = ("run", "started", "seed", "status", "wall time")
 # Beside the status of a smoke-size run: its numbers are not the study's results.
@@ -84,6 +100,8 @@ class RunEntry:
         headline: headline numbers (see the module docstring), already formatted.
         error: why the folder could not be read.
         smoke: a smoke-size run (provenance ``"smoke": true``), marked "smoke" beside its status.
+        flags: caveats of headline numbers (e.g. did not converge), by headline key, from
+            ``headline.json``: shown beside the number, never left out.
     """
 
     path: Path
@@ -97,6 +115,7 @@ class RunEntry:
     headline: dict[str, str] = field(default_factory=dict)
     error: str | None = None
     smoke: bool = False
+    flags: dict[str, str] = field(default_factory=dict)
 
 
 def find_run_dirs(runs_dir: str | Path) -> list[Path]:
@@ -138,6 +157,22 @@ def run_headline(run: Run) -> dict[str, str]:
     return _summary_headline(run.summary)
 
 
+def run_flags(run: Run) -> dict[str, str]:
+    """The caveats of a run's headline numbers (``headline.json``'s ``flags``; none without one)."""
+    try:
+        entry = json.loads((run.path / HEADLINE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    flags = entry.get("flags") if isinstance(entry, dict) else None
+    return {str(k): str(v) for k, v in flags.items()} if isinstance(flags, dict) else {}
+
+
+def _number(e: RunEntry, key: str) -> str:
+    """A headline number as a table cell, with its caveat when it has one."""
+    cell = inline_markdown(e.headline.get(key, "—"))
+    return cell + (" " + flag_html(e.flags[key]) if key in e.flags else "")
+
+
 def read_runs(runs_dir: str | Path) -> list[RunEntry]:
     """Every run under ``runs_dir`` as a :class:`RunEntry` (unreadable folders included)."""
     root = Path(runs_dir)
@@ -163,6 +198,7 @@ def read_runs(runs_dir: str | Path) -> list[RunEntry]:
                 headline=run_headline(run),
                 error=run.problem,
                 smoke=bool(prov.get("smoke")),
+                flags=run_flags(run),
             )
         )
     return entries
@@ -210,7 +246,7 @@ def _study_table(entries: list[RunEntry]) -> str:
             status_badge(e.status) + (SMOKE_MARK if e.smoke else ""),
             esc(_wall(e)),
         ]
-        cells += [inline_markdown(e.headline.get(k, "—")) for k in keys]
+        cells += [_number(e, k) for k in keys]
         rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
         if e.error:
             rows.append(f'<tr><td colspan="{5 + len(keys)}"><code>{esc(e.error)}</code></td></tr>')
@@ -228,48 +264,138 @@ def _flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def _curve_chart(entries: list[RunEntry], name: str) -> tuple[Chart | None, int]:
-    """Curves of every (series, tag) recorded with steps, one line per run; (chart, panels left out)."""
-    frames = []
-    for e in entries:
-        try:
-            m = e.run.metrics if e.run is not None else None
-        except Exception:  # noqa: BLE001 - unreadable metrics: the run draws no curve
-            m = None
-        if m is None or m.empty or "series" not in m or "step" not in m:
-            frames.append(None)
-            continue
-        m = m[m["step"].notna()]
-        if "tag" not in m:
-            m = m.assign(tag="")
-        frames.append(m.assign(tag=m["tag"].fillna("").astype(str), series=m["series"].astype(str)))
+def _settings_tag(tag: str) -> bool:
+    """Whether the members of ``tag`` are different settings (a sweep's rates), not replicas."""
+    words = {w for w in tag.lower().replace("-", "/").replace("_", "/").split("/") if w}
+    return any(w.startswith(_SETTING_TAG_WORDS) for w in words)
+
+
+@dataclass
+class ConfigGroup:
+    """Runs whose configurations differ only in :data:`_REPLICA_KEYS` (replicas of one setting)."""
+
+    label: str
+    runs: list[RunEntry]
+
+
+def _value(v: Any) -> str:
+    return v if isinstance(v, str) else fmt(v) if isinstance(v, int | float) else json.dumps(v, default=str)
+
+
+def config_groups(entries: list[RunEntry]) -> list[ConfigGroup]:
+    """The runs grouped by configuration, less the seed, in order of first appearance; each group
+    labelled by the config values that differ between groups (``lr=0.1, steps=100``)."""
+    configs = [_flatten(e.run.config_dict) if e.run is not None else {} for e in entries]
+    keyed: dict[str, list[int]] = {}
+    for i, c in enumerate(configs):
+        key = json.dumps({k: v for k, v in c.items() if k not in _REPLICA_KEYS}, sort_keys=True, default=str)
+        keyed.setdefault(key, []).append(i)
+    firsts = [configs[ids[0]] for ids in keyed.values()]
+    differ = [
+        k
+        for k in _union_keys([{k: "" for k in c} for c in firsts])
+        if k not in _REPLICA_KEYS and len({json.dumps(c.get(k), sort_keys=True, default=str) for c in firsts}) > 1
+    ]
+    groups = []
+    for ids, first in zip(keyed.values(), firsts, strict=True):
+        shown = [f"{k}={_value(first[k])}" for k in differ if k in first][:_MAX_LABEL_KEYS]
+        more = len([k for k in differ if k in first]) - len(shown)
+        label = ", ".join(shown) + (f", … ({more} more)" if more > 0 else "")
+        runs = [entries[i] for i in ids]
+        if not label:  # one configuration only, or one that sets none of the keys that differ
+            label = "all runs" if len(keyed) == 1 else runs[0].rel + (f" (+{len(runs) - 1})" if len(runs) > 1 else "")
+        groups.append(ConfigGroup(label, runs))
+    return groups
+
+
+def _metric_frame(e: RunEntry) -> Any:
+    """A run's metrics with steps (series and tag as strings), or None."""
+    try:
+        m = e.run.metrics if e.run is not None else None
+    except Exception:  # noqa: BLE001 - unreadable metrics: the run draws no curve
+        m = None
+    if m is None or m.empty or "series" not in m or "step" not in m:
+        return None
+    m = m[m["step"].notna()]
+    if "tag" not in m:
+        m = m.assign(tag="")
+    return m.assign(tag=m["tag"].fillna("").astype(str), series=m["series"].astype(str))
+
+
+def _curve_chart(entries: list[RunEntry], name: str) -> tuple[Chart | None, int, list[ConfigGroup]]:
+    """Curves of every (series, tag) recorded with steps: one line per configuration (replicas
+    pooled), a sweep's members one by one; (chart, panels left out, the groups drawn)."""
+    frames = {id(e): _metric_frame(e) for e in entries}
+    groups = config_groups(entries)
     keys = sorted(
         {
             (s, t)
-            for f in frames
+            for f in frames.values()
             if f is not None
             for s, t in f[["series", "tag"]].drop_duplicates().itertuples(index=False)
         }
     )
     panels = []
     for series, tag in keys[:_MAX_COMPARE_PANELS]:
-        lines = []
-        values = []
-        for j, (e, f) in enumerate(zip(entries, frames, strict=True)):
-            if f is None:
-                continue
-            df = f[(f["series"] == series) & (f["tag"] == tag)]
-            window = _TRAIN_LOSS_WINDOW if series == "train_loss" else 1
-            lines += curve_lines(df, label=e.rel, smooth_window=window, color=PALETTE[j % len(PALETTE)])
-            values.append(df["value"].to_numpy(float))
+        lines, values = [], []
+        window = _TRAIN_LOSS_WINDOW if series == "train_loss" else 1
+        for j, group in enumerate(groups):
+            colour = PALETTE[j % len(PALETTE)]
+            dfs = []
+            for e in group.runs:
+                f = frames[id(e)]
+                if f is not None:
+                    df = f[(f["series"] == series) & (f["tag"] == tag)]
+                    if not df.empty:
+                        dfs.append((e, df))
+            if _settings_tag(tag):  # each member its own line: they are different settings
+                for e, df in dfs:
+                    keep = sorted(df["member"].dropna().unique())[:_MAX_SETTING_MEMBERS]
+                    part = df[df["member"].isin(keep)] if len(keep) else df
+                    lines += curve_lines(part, label=e.rel, smooth_window=window, color=colour, members=True)
+            elif dfs:
+                # Replicas: the members of every run of the group pooled (members renumbered per run).
+                pooled = [
+                    df.assign(member=df["member"].astype(float) + 1e6 * i if "member" in df else float(i))
+                    for i, (_, df) in enumerate(dfs)
+                ]
+                lines += curve_lines(pd.concat(pooled), label=group.label, smooth_window=window, color=colour)
+            values += [df["value"].to_numpy(float) for _, df in dfs]
         v = np.concatenate(values) if values else np.zeros(0)
         v = v[np.isfinite(v)]
         log = bool(len(v) and v.min() > 0 and v.max() / v.min() > _LOG_RATIO)
         title = f"{series} · {tag}" if tag else series
         panels.append(Panel(lines, title=title, xlabel="step", ylabel=series, yscale="log" if log else "linear"))
     if not panels:
-        return None, 0
-    return Chart(name, panels, ncols=2 if len(panels) > 1 else 1), max(0, len(keys) - _MAX_COMPARE_PANELS)
+        return None, 0, groups
+    chart = Chart(name, panels, ncols=2 if len(panels) > 1 else 1)
+    return chart, max(0, len(keys) - _MAX_COMPARE_PANELS), groups
+
+
+def _pooling_text(groups: list[ConfigGroup], chart: Chart) -> str:
+    """What each line of the comparison pooled, for the page."""
+    items = []
+    for g in groups:
+        runs = ", ".join(f"<code>{esc(e.rel)}</code>" for e in g.runs)
+        what = (
+            f"{plural(len(g.runs), 'run')} pooled ({runs}; they differ only in the seed)"
+            if len(g.runs) > 1
+            else f"one run ({runs})"
+        )
+        items.append(f"<li><b>{esc(g.label)}</b>: {what}</li>")
+    sweeps = sorted({p.title for p in chart.panels if _settings_tag(p.title.split(" · ", 1)[-1]) and " · " in p.title})
+    note = (
+        f"<p>Members of {', '.join(f'<code>{esc(t)}</code>' for t in sweeps)} are different settings "
+        f"(one per learning rate or rung): each is drawn as its own line (at most {_MAX_SETTING_MEMBERS} per "
+        "run), never pooled.</p>"
+        if sweeps
+        else ""
+    )
+    return (
+        "<p>One line per configuration: runs whose configurations differ only in the seed are pooled "
+        "(the median over all their members, with a 10–90% band); runs of different settings are never "
+        "averaged together.</p><ul>" + "".join(items) + "</ul>" + note
+    )
 
 
 def compare_html(study: str, entries: list[RunEntry]) -> str:
@@ -287,9 +413,7 @@ def compare_html(study: str, entries: list[RunEntry]) -> str:
         ("status", [status_badge(e.status) for e in runs]),
         ("wall time", [esc(_wall(e)) for e in runs]),
     ]
-    info += [
-        (inline_markdown(k), [inline_markdown(e.headline.get(k, "—")) for e in runs]) for k in _headline_keys(runs)
-    ]
+    info += [(inline_markdown(k), [_number(e, k) for e in runs]) for k in _headline_keys(runs)]
     configs = [_flatten(e.run.config_dict) for e in runs if e.run is not None]
     diff_keys = [
         k
@@ -300,7 +424,7 @@ def compare_html(study: str, entries: list[RunEntry]) -> str:
         (f"<code>{esc(k)}</code>", [esc(json.dumps(c[k], default=str)) if k in c else "—" for c in configs])
         for k in diff_keys
     ]
-    chart, left_out = _curve_chart(runs, f"compare-{slug(study)}")
+    chart, left_out, groups = _curve_chart(runs, f"compare-{slug(study)}")
     parts = [
         '<p><a href="index.html">← all runs</a></p>',
         f"<h1>{esc(study)}: {len(runs)} runs compared</h1>",
@@ -317,9 +441,10 @@ def compare_html(study: str, entries: list[RunEntry]) -> str:
     if chart is None:
         parts.append("<p>No run recorded a metric with steps.</p>")
     else:
+        parts.append(_pooling_text(groups, chart))
         parts.append(
-            '<p class="caption">One colour per run: the median over ensemble members with a 10–90% '
-            f"band; per-step training losses smoothed over {_TRAIN_LOSS_WINDOW} steps.</p>"
+            f'<p class="caption">One colour per configuration; per-step training losses smoothed over '
+            f"{_TRAIN_LOSS_WINDOW} steps.</p>"
         )
         parts.append(f'<div class="plot">{chart_div(chart, "fig-compare")}</div>')
         if left_out:

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from learnability.report.charts import Bar, Chart, Heatmap, Hist, Line, Panel, colour_cycle
+from learnability.report.charts import Bar, Chart, Heatmap, Hist, Line, Panel, colour_cycle, reference_styles
 
 __all__ = ["PLOTLY_CONFIG", "chart_div", "to_plotly"]
 
@@ -53,7 +53,9 @@ HIST_ALPHA_SINGLE = 0.8
 # heatmap uses the same colours as the static one.
 COLORSCALE_SAMPLES = 11
 # Colour of reference lines (hlines/vlines): matplotlib's "0.35" grey.
-REFERENCE_COLOR = "#595959"
+# Tick labels of every axis (read by log axes): powers as 10^k, and the minor ticks on short log
+# spans labelled with their whole value.
+LOG_TICKS: dict[str, Any] = {"exponentformat": "power", "minorloglabels": "complete"}
 # Plotly's modebar and behaviour: responsive width, no link to an online service.
 PLOTLY_CONFIG: dict[str, Any] = {"responsive": True, "displaylogo": False, "toImageButtonOptions": {"format": "svg"}}
 
@@ -198,6 +200,7 @@ def _heatmap_trace(tr: Heatmap, panel: Panel) -> dict[str, Any]:
         "z": z,
         "colorscale": _colorscale(tr.cmap),
         "showscale": bool(tr.colorbar and not panel.image),
+        "_colorbar_label": tr.colorbar_label,
         "hovertemplate": "row %{y}, col %{x}: %{z:.4g}<extra></extra>",
     }
     if zmin is not None:
@@ -222,31 +225,22 @@ def _extent(traces: list[dict[str, Any]], key: str) -> tuple[float, float] | Non
 
 
 def _reference_traces(panel: Panel, traces: list[dict[str, Any]], legend: _Legend) -> list[dict[str, Any]]:
-    """Horizontal and vertical reference lines, as dotted traces spanning the panel's data.
+    """Horizontal and vertical reference lines, as traces spanning the panel's data, each in its own
+    dash pattern and colour (:func:`~learnability.report.charts.reference_styles`, as the static figure).
 
     Traces rather than layout shapes, so that they stay in place when the axes switch to log scale.
     """
     out = []
-    style = {
-        "type": "scatter",
-        "mode": "lines",
-        "hoverinfo": "name+y",
-        "line": {"color": REFERENCE_COLOR, "dash": "dot", "width": 1.2},
-    }
     xs = _extent(traces, "x") or (0.0, 1.0)
     ys = _extent(traces, "y") or (0.0, 1.0)
-    for y, label in panel.hlines:
-        out.append({**style, "x": list(xs), "y": [y, y], **legend.entry(label or None, REFERENCE_COLOR, panel)})
-    for x, label in panel.vlines:
-        out.append(
-            {
-                **style,
-                "x": [x, x],
-                "y": list(ys),
-                "hoverinfo": "name+x",
-                **legend.entry(label or None, REFERENCE_COLOR, panel),
-            }
-        )
+    refs = [("h", y, label) for y, label in panel.hlines] + [("v", x, label) for x, label in panel.vlines]
+    for (kind, at, label), (_, dash, colour) in zip(refs, reference_styles(len(refs)), strict=True):
+        trace = {"type": "scatter", "mode": "lines", "line": {"color": colour, "dash": dash, "width": 1.2}}
+        if kind == "h":
+            trace.update(x=list(xs), y=[at, at], hoverinfo="name+y")
+        else:
+            trace.update(x=[at, at], y=list(ys), hoverinfo="name+x")
+        out.append({**trace, **legend.entry(label or None, colour, panel)})
     return out
 
 
@@ -277,8 +271,9 @@ def _panel_traces(panel: Panel, legend: _Legend) -> list[dict[str, Any]]:
 
 def _axes_layout(panel: Panel) -> tuple[dict[str, Any], dict[str, Any]]:
     """(x axis, y axis) settings of one panel."""
-    xa: dict[str, Any] = {"title": {"text": _text(panel.xlabel)}, "type": panel.xscale, "exponentformat": "power"}
-    ya: dict[str, Any] = {"title": {"text": _text(panel.ylabel)}, "type": panel.yscale, "exponentformat": "power"}
+    # minorloglabels: the 2..9 x 10^k ticks plotly adds on short log spans read as values, not "2".
+    xa: dict[str, Any] = {"title": {"text": _text(panel.xlabel)}, "type": panel.xscale, **LOG_TICKS}
+    ya: dict[str, Any] = {"title": {"text": _text(panel.ylabel)}, "type": panel.yscale, **LOG_TICKS}
     heat = [t for t in panel.traces if isinstance(t, Heatmap)]
     bars = [t for t in panel.traces if isinstance(t, Bar)]
     if bars:
@@ -381,6 +376,7 @@ def to_plotly(chart: Chart) -> Any:
         xd = fig.layout[_axis_name("x", i)].domain
         yd = fig.layout[_axis_name("y", i)].domain
         for trace in _panel_traces(panel, legend):
+            colorbar_label = trace.pop("_colorbar_label", "")  # a Heatmap's, for its colour bar below
             if trace.get("showscale"):
                 # Each heatmap's colour bar beside its own panel, as in the static figure.
                 trace["colorbar"] = {
@@ -389,6 +385,7 @@ def to_plotly(chart: Chart) -> Any:
                     "y": sum(yd) / 2,
                     "len": yd[1] - yd[0],
                     "thickness": COLORBAR_THICKNESS,
+                    "title": {"text": _text(colorbar_label), "side": "right"},
                 }
             fig.add_trace(trace, row=row, col=col)
         xa, ya = _axes_layout(panel)

@@ -42,6 +42,7 @@ from learnability.studies.bell_hierarchy.run import (
     build_model,
     build_targets,
     effect_regression,
+    plan,
     run,
 )
 
@@ -87,5 +88,6 @@ STUDY = register(
         results=BellResults,
         smoke=SMOKE,
         memory_bytes=memory_bytes,
+        plan=plan,
     )
 )

@@ -678,6 +678,12 @@ def report(res: BellResults, run: Run) -> Report:
     rep = Report(
         f"Hierarchical {names[0]} vs {len(res.scrambles)} scrambled twins (Challenge 2, part B)", headline=headline
     )
+    first = res.targets[names[0]]
+    if first.diverged_seeds:  # its number pools fewer seeds than the others: say so on the card
+        rep.flag(
+            f"{names[0]} rel. test MSE ({res.primary})",
+            f"did not converge: {first.diverged_seeds} of {first.seeds} seeds diverged",
+        )
     rep.add(
         Text(
             "Does the hierarchical structure of a target help a deep residual network learn it? "

@@ -44,8 +44,10 @@ import scipy.stats as sps
 import torch
 
 from learnability._seeds import derive_seed
+from learnability._words import plural
 from learnability.analysis import (
     Estimate,
+    EstimateKind,
     geometric_mean_ratio,
     mean_estimate,
     saltelli_design,
@@ -219,9 +221,10 @@ def target_statistics(
 # --------------------------------------------------------------------------------------------
 
 
-def _est(values: Sequence[float] | np.ndarray) -> Estimate:
-    """Mean over seeds with its 95% t-interval; seeds with a NaN value are left out."""
-    return mean_estimate(np.asarray(values, dtype=np.float64), nan_policy="omit")
+def _est(values: Sequence[float] | np.ndarray, kind: EstimateKind = "real") -> Estimate:
+    """Mean over seeds with its 95% interval; seeds with a NaN value are left out. ``kind``: the
+    quantity's domain (``"positive"`` for errors: a log-scale interval that stays above 0)."""
+    return mean_estimate(np.asarray(values, dtype=np.float64), nan_policy="omit", kind=kind)
 
 
 @dataclass(frozen=True)
@@ -261,6 +264,7 @@ def train_final(
     S = lay.S
     init_seeds, data_seeds = ctx.seeds(S, "final", "init"), ctx.seeds(S, "final", "data")
     members = [Member(g, s, hv.chosen[(s, g)]) for s in lay.schedules for g in range(lay.G) for _ in range(S)]
+    ctx.progress.phase(f"final: {plural(len(members), 'run')}")
     final, _ = train_members(
         model,
         prep,
@@ -421,7 +425,9 @@ def effect_regression(
     return Regression(
         schedule=schedule,
         slope_est=Estimate(b, b - half[1], b + half[1], J, confidence),
-        at_b6_est=Estimate(float(np.exp(a)), float(np.exp(a - half[0])), float(np.exp(a + half[0])), J, confidence),
+        at_b6_est=Estimate(
+            float(np.exp(a)), float(np.exp(a - half[0])), float(np.exp(a + half[0])), J, confidence, kind="positive"
+        ),
         b6_effective_dim=float(b6_dim),
         effective_dim_range=[float(eff_dim.min()), float(eff_dim.max())],
         extrapolated=bool(b6_dim < eff_dim.min() or b6_dim > eff_dim.max()),
@@ -546,6 +552,10 @@ def one_variable_sweeps(
     return ModelSweeps(per_member, np.stack(ranges))
 
 
+# The domain of each one-variable sweep statistic: errors are positive, a correlation is not.
+SWEEP_KINDS: dict[str, EstimateKind] = {"mae": "positive", "rel_error": "positive", "corr": "real"}
+
+
 def sweep_variables(ms: ModelSweeps, g: int) -> dict[str, SweepVariable]:
     """The legacy per-seed sweep table of target ``g``."""
     out = {}
@@ -553,7 +563,7 @@ def sweep_variables(ms: ModelSweeps, g: int) -> dict[str, SweepVariable]:
     for v in range(ms.target_range.shape[1]):
         seeds = {key: [float(getattr(s, key).mean[v]) for s in per_seed] for key in ("mae", "rel_error", "corr")}
         out[f"x{v + 1}"] = SweepVariable(
-            **{f"{key}_est": _est(vals) for key, vals in seeds.items()},
+            **{f"{key}_est": _est(vals, SWEEP_KINDS[key]) for key, vals in seeds.items()},
             **{f"{key}_per_seed": vals for key, vals in seeds.items()},
             target_range=float(ms.target_range[g, v]),
         )
@@ -578,7 +588,8 @@ def sweep_groups(ms: ModelSweeps, G: int) -> dict[str, dict[str, SweepGroup]]:
                     key: np.asarray([unit_values(g, key, v).mean() for g in gs]) for key in ("mae", "rel_error", "corr")
                 }
             group[f"x{v + 1}"] = SweepGroup(
-                **{f"{key}_est": _est(vals[key]) for key in vals}, target_range=float(ms.target_range[gs, v].mean())
+                **{f"{key}_est": _est(vals[key], SWEEP_KINDS[key]) for key in vals},
+                target_range=float(ms.target_range[gs, v].mean()),
             )
         out[label] = group
     return out
@@ -679,15 +690,15 @@ def target_result(
         epochs=cfg.train.epochs,
         seeds=lay.S,
         steps=int(final.steps),
-        test_mse_est=_est(err.test_mse[m]),
+        test_mse_est=_est(err.test_mse[m], "positive"),
         test_mse_per_seed=err.test_mse[m].tolist(),
-        test_rel_mse_est=_est(err.test_rel[m]),
+        test_rel_mse_est=_est(err.test_rel[m], "positive"),
         test_rel_mse_per_seed=err.test_rel[m].tolist(),
         test_rel_mse_gmean_est=geometric_mean_ratio(err.test_rel[m]),  # errors spread over decades: log scale
-        test_rel_mse_tail_est=_est(err.tail_rel[m]),
+        test_rel_mse_tail_est=_est(err.tail_rel[m], "positive"),
         test_rel_mse_tail_per_seed=err.tail_rel[m].tolist(),
-        train_mse_est=_est(err.train_mse[m]),
-        train_rel_mse_est=_est(err.train_rel[m]),
+        train_mse_est=_est(err.train_mse[m], "positive"),
+        train_rel_mse_est=_est(err.train_rel[m], "positive"),
         test_target_mean=float(data.y_test[g].mean()),
         test_target_var=float(data.y_test[g].var(correction=0)),
         diverged_seeds=int(final.diverged[m].sum()),
@@ -730,6 +741,14 @@ def control_facts(tg: BellTargets, stats: Sequence[TargetStatistics], ratios: di
         sobol_max_abs_diff=float(max(diffs)),
         ratios=ratios,
     )
+
+
+def plan(cfg: BellConfig) -> int:
+    """The run's whole work in engine steps, for the progress bar: the halving rungs reach epoch
+    ``halving_epochs[-1]`` (each rung continues the last), then the final members train every epoch.
+    """
+    steps_per_epoch = cfg.data.n_train // cfg.train.batch_size  # as SharedInputSource.steps_per_epoch
+    return (cfg.train.halving_epochs[-1] + cfg.train.epochs) * steps_per_epoch
 
 
 def run(cfg: BellConfig, ctx: StudyContext) -> BellResults:

@@ -31,6 +31,7 @@ import pandas as pd
 import torch
 from torch import Tensor
 
+from learnability._words import plural
 from learnability.engine import (
     Adam,
     EvalSet,
@@ -378,6 +379,7 @@ def tune_learning_rates(
     begin = 0
     for r, end in enumerate(t.halving_epochs):
         sub = [members[i] for i in alive]
+        ctx.progress.phase(f"sweep rung {r + 1}/{R}: {plural(len(sub), 'run')} to epoch {end}")
         res, ck = train_members(
             model,
             prep,

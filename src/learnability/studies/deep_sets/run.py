@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from learnability._words import plural
 from learnability.analysis import Estimate, geometric_mean_ratio, mean_estimate
 from learnability.engine import (
     Adam,
@@ -177,9 +178,19 @@ def tune_model(cfg: DeepSetsConfig, ctx: StudyContext, data: SetData, name: str,
         )
 
     sweep_seed = ctx.seed("sweep", name)
+
+    def sweep_fn(lrs: Sequence[float], round_: int) -> TrainResult:
+        extension = f" extension {round_}" if round_ else ""
+        ctx.progress.phase(f"{name} sweep{extension}: {plural(len(lrs), 'rate')}")
+        return fit(lrs, [sweep_seed] * len(lrs), round_tag(R.SWEEP_TAG.format(name), round_))
+
+    def seeds_fn(lr: float) -> TrainResult:
+        ctx.progress.phase(f"{name} seeds: {plural(tc.seeds, 'run')}")
+        return fit([lr] * tc.seeds, ctx.seeds(tc.seeds, "members", name), R.FINAL_TAG.format(name))
+
     return tune_then_train(
-        lambda lrs, round_: fit(lrs, [sweep_seed] * len(lrs), round_tag(R.SWEEP_TAG.format(name), round_)),
-        lambda lr: fit([lr] * tc.seeds, ctx.seeds(tc.seeds, "members", name), R.FINAL_TAG.format(name)),
+        sweep_fn,
+        seeds_fn,
         LRGrid(tc.lr_low, tc.lr_high, num=tc.lr_num, max_extensions=tc.lr_extensions),
         score=lambda r: r.evals["val_loss"].final,
         selection=Selection("final_loss"),
@@ -229,16 +240,22 @@ def measure_model(
         n_collapsed=int((by_size[n][ok] >= R.COLLAPSED).sum()),
         test_mse=_surviving_estimate(res.evals["test_loss"].final, ok),
         relative_test_mse=_surviving_estimate(by_size[n], ok),
-        invariance_error=_surviving_estimate(per_set.mean(dim=1).cpu().numpy(), ok),
+        invariance_error=_surviving_estimate(per_set.mean(dim=1).cpu().numpy(), ok, exact_zero_possible=True),
         relative_mse_by_size={str(size): _surviving_estimate(v, ok) for size, v in by_size.items()},
     )
     return result, by_size[n][ok]
 
 
-def _surviving_estimate(values: np.ndarray, ok: np.ndarray) -> Estimate | None:
-    """Mean with a 95% CI over the members that did not diverge (None if all did)."""
+def _surviving_estimate(values: np.ndarray, ok: np.ndarray, *, exact_zero_possible: bool = False) -> Estimate | None:
+    """Mean with a 95% CI over the members that did not diverge (None if all did). Every such
+    value is an error (> 0): the interval is computed on the log scale. An invariance error can be
+    exactly 0 (an exactly invariant model): with such a value the interval stays real (a log has
+    no 0; zero spread gives [0, 0])."""
     vals = np.asarray(values, dtype=float)[ok]
-    return mean_estimate(vals) if vals.size else None
+    if not vals.size:
+        return None
+    kind = "real" if exact_zero_possible and not (vals > 0).all() else "positive"
+    return mean_estimate(vals, kind=kind)
 
 
 def mse_ratios(relative: dict[str, np.ndarray]) -> dict[str, MseRatio]:

@@ -254,7 +254,7 @@ def _knn_chart(per_group: dict[GroupName, DigitsGroup]) -> Chart:
 def _examples_chart(dgroups: list[GroupName], run: Run) -> Chart | None:
     """One digit, its transform and their simple cells per group (None without the artifacts)."""
     panels, notes = [], []
-    sim = {"cmap": "RdBu_r", "symmetric": True, "colorbar": False}
+    sim = {"cmap": "RdBu_r", "symmetric": True, "colorbar_label": "response"}
     for g in dgroups:
         name = HubelWieselResults.EXAMPLE.format(g)
         if not run.has_artifact(f"{name}.npz"):

@@ -158,7 +158,10 @@ def digits_group(
     result = DigitsGroup(
         order=group.order,
         knn={
-            r: KnnAccuracy(original=mean_estimate(d["original"]), transformed=mean_estimate(d["transformed"]))
+            r: KnnAccuracy(
+                original=mean_estimate(d["original"], kind="unit"),
+                transformed=mean_estimate(d["transformed"], kind="unit"),
+            )
             for r, d in acc.items()
         },
         knn_transformed_minus_original={

@@ -6,7 +6,7 @@ import dataclasses
 import sys
 from typing import Any
 
-from learnability.analysis import Estimate, mean_estimate
+from learnability.analysis import Estimate, EstimateKind, mean_estimate
 from learnability.data import install_hint
 from learnability.studies import StudyContext, StudyResults
 from learnability.studies.images.data import ImageSplits
@@ -36,13 +36,13 @@ class ImageStudyResults(StudyResults):
     normalizer_std: list[float]
 
 
-def image_mean(values: Any) -> Estimate:
+def image_mean(values: Any, kind: EstimateKind = "real") -> Estimate:
     """Mean over test images with its Student-t 95% interval, without the per-image values.
 
     The per-image values (hundreds per estimate) stay in the run's arrays artifact; keeping them in
-    ``summary.json`` too would multiply its size for nothing.
+    ``summary.json`` too would multiply its size for nothing. ``kind``: the quantity's domain.
     """
-    return dataclasses.replace(mean_estimate(values), values=())
+    return dataclasses.replace(mean_estimate(values, kind=kind), values=())
 
 
 def record_dataset(splits: ImageSplits, ctx: StudyContext) -> None:

@@ -80,30 +80,32 @@ def save_artifacts(o0: OverExperiment, u0: UnderExperiment, steps: list[StepSize
 def summarise(
     cfg: ImplicitBiasConfig, over: list[OverExperiment], under: list[UnderExperiment], steps: list[StepSizeRun]
 ) -> ImplicitBiasResults:
-    """Means with CIs (or worst cases) over the problems of each case."""
+    """Means with CIs (or worst cases) over the problems of each case. Every estimate is an
+    eigenvalue, a step bound, a contraction rate, a distance or a norm: > 0, so its interval is
+    computed on the log scale (``kind="positive"``)."""
     ov = {k: np.array([getattr(r, k) for r in over]) for k in ("lambda_max", "step_bound", "rho", "measured_rate")}
     un = {k: np.array([getattr(r, k) for r in under]) for k in UNDER_NUMBERS}
     return ImplicitBiasResults(
         seeds=cfg.seeds,
-        over_lambda_max=mean_estimate(ov["lambda_max"]),
-        over_step_bound=mean_estimate(ov["step_bound"]),
+        over_lambda_max=mean_estimate(ov["lambda_max"], kind="positive"),
+        over_step_bound=mean_estimate(ov["step_bound"], kind="positive"),
         over_lr_over_bound=float(max(cfg.over.lr / b for b in ov["step_bound"])),
-        over_sq_dist_lab_steps=mean_estimate([r.sq_dist_lab for r in over]),
+        over_sq_dist_lab_steps=mean_estimate([r.sq_dist_lab for r in over], kind="positive"),
         over_sq_dist_final_max=float(max(r.sq_dist_final for r in over)),
-        over_rho=mean_estimate(ov["rho"]),
-        over_measured_rate=mean_estimate(ov["measured_rate"]),
+        over_rho=mean_estimate(ov["rho"], kind="positive"),
+        over_measured_rate=mean_estimate(ov["measured_rate"], kind="positive"),
         over_rate_rel_gap_max=float(max(abs(r.measured_rate / r.rho - 1.0) for r in over)),
-        under_rho=mean_estimate(un["rho"]),
-        under_measured_rate=mean_estimate(un["measured_rate"]),
+        under_rho=mean_estimate(un["rho"], kind="positive"),
+        under_measured_rate=mean_estimate(un["measured_rate"], kind="positive"),
         under_rate_rel_gap_max=float(np.max(np.abs(un["measured_rate"] / un["rho"] - 1.0))),
         under_dist_zero_to_pinv_max=float(un["dist_zero_to_pinv"].max()),
         under_dist_w0_to_proj_max=float(un["dist_w0_to_proj"].max()),
-        under_dist_w0_to_pinv=mean_estimate(un["dist_w0_to_pinv"]),
-        under_null_component_w0=mean_estimate(un["null_component_w0"]),
+        under_dist_w0_to_pinv=mean_estimate(un["dist_w0_to_pinv"], kind="positive"),
+        under_null_component_w0=mean_estimate(un["null_component_w0"], kind="positive"),
         under_null_component_moved_max=float(un["null_component_moved"].max()),
         under_null_component_zero_max=float(un["null_component_zero"].max()),
-        under_norm_pinv=mean_estimate(un["norm_pinv"]),
-        under_norm_gd_w0=mean_estimate(un["norm_gd_w0"]),
+        under_norm_pinv=mean_estimate(un["norm_pinv"], kind="positive"),
+        under_norm_gd_w0=mean_estimate(un["norm_gd_w0"], kind="positive"),
         under_pythagoras_gap_max=float(un["pythagoras_gap"].max()),
         under_residual_max=float(max(un["residual_zero"].max(), un["residual_w0"].max())),
         under_gram_rank_max=int(un["gram_rank"].max()),

@@ -200,13 +200,25 @@ def _error_maps(rep: Report, res: KernelFeaturesResults, sw: dict[str, np.ndarra
                 "taylor_error_maps",
                 [
                     Panel(
-                        [Heatmap(np.log10(np.maximum(sw["lab_error"], ERROR_FLOOR)), cmap="magma")],
+                        [
+                            Heatmap(
+                                np.log10(np.maximum(sw["lab_error"], ERROR_FLOOR)),
+                                cmap="magma",
+                                colorbar_label="log10 |error|",
+                            )
+                        ],
                         title=f"log10 error at order {res.taylor_lab_order}",
                         xlabel=f"index j: x' / sigma = {fmt(du)} j",
                         ylabel=f"index i: x / sigma = {fmt(du)} i",
                     ),
                     Panel(
-                        [Heatmap(np.log10(np.maximum(sw["delta_error"], ERROR_FLOOR)), cmap="magma")],
+                        [
+                            Heatmap(
+                                np.log10(np.maximum(sw["delta_error"], ERROR_FLOOR)),
+                                cmap="magma",
+                                colorbar_label="log10 max |error|",
+                            )
+                        ],
                         title="log10 max error per |x - x'| / sigma bin",
                         xlabel="truncation order n",
                         ylabel=f"bin b: |x - x'| / sigma in [{fmt(width)} b, {fmt(width)} (b + 1))",
@@ -225,8 +237,8 @@ def _random_features(rep: Report, res: KernelFeaturesResults, run: Run) -> None:
     table = run.load_table(KernelFeaturesResults.RFF_TABLE)
     Ds = np.array(res.rff_n_features)
     by_d = [table[table["D"] == D] for D in Ds]  # one row per seed
-    rms_ci = [mean_estimate(t["rms"].to_numpy()) for t in by_d]
-    worst_ci = [mean_estimate(t["max_abs"].to_numpy()) for t in by_d]
+    rms_ci = [mean_estimate(t["rms"].to_numpy(), kind="positive") for t in by_d]
+    worst_ci = [mean_estimate(t["max_abs"].to_numpy(), kind="positive") for t in by_d]
     pred = [float(t["predicted_rms"].iloc[0]) for t in by_d]
     slope = res.rff_slope
     ok = res.rff_slope_ci_contains_expected

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from learnability._threads import single_threaded_blas
-from learnability.analysis import loglog_slope, mean_estimate
+from learnability.analysis import geometric_mean_ratio, loglog_slope, mean_estimate
 from learnability.kernels import gaussian_taylor_feature_map, gaussian_taylor_feature_map_1d, rbf_kernel
 from learnability.report import fmt
 from learnability.studies import StudyContext
@@ -174,9 +174,9 @@ def rff_rate(r: RFFSection, ctx: StudyContext) -> dict[str, Any]:
         "rff_slope_expected": RFF_EXPECTED_SLOPE,
         "rff_max_abs_slope": mean_estimate(max_slopes),
         "rff_max_minus_rms_slope": mean_estimate(max_slopes - slopes),  # paired: same draws
-        "rff_rms_at_max_features": mean_estimate(rms[:, -1]),
+        "rff_rms_at_max_features": mean_estimate(rms[:, -1], kind="positive"),
         "rff_predicted_rms_at_max_features": float(predicted[-1]),
-        "rff_ratio_to_theory": mean_estimate(ratio),
+        "rff_ratio_to_theory": geometric_mean_ratio(ratio),  # a ratio: geometric mean, log-scale interval
     }
 
 

@@ -79,7 +79,9 @@ def separability(z: np.ndarray, labels: np.ndarray, *, folds: int, repeats: int,
         clf.fit(z[tr, None], labels[tr])
         scores[i] = np.mean(clf.predict(z[te, None]) == labels[te])
     per_repeat = scores.reshape(repeats, folds).mean(axis=1)  # split() yields repeat by repeat
-    return Separability(threshold_accuracy=threshold_acc, fisher_ratio=fisher, cv=mean_estimate(per_repeat))
+    return Separability(
+        threshold_accuracy=threshold_acc, fisher_ratio=fisher, cv=mean_estimate(per_repeat, kind="unit")
+    )
 
 
 def kpca_projection(X: np.ndarray, gamma: float) -> tuple[np.ndarray, np.ndarray]:

@@ -374,7 +374,7 @@ def _cross_validation(
                         hlines=[(res.noise_variance, "noise floor")],
                     ),
                     Panel(
-                        [Heatmap(p["gram"], cmap="viridis")],
+                        [Heatmap(p["gram"], cmap="viridis", colorbar_label="k(x_i, x_j)")],
                         title=f"Gram matrix, sigma = {fmt(res.gram_sigma)}",
                         xlabel="point index (x increasing)",
                         ylabel="point index",

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from learnability._threads import single_threaded_blas
-from learnability.analysis import mean_estimate
+from learnability.analysis import geometric_mean_ratio, mean_estimate
 from learnability.kernels import rbf_kernel
 from learnability.studies import StudyContext
 from learnability.studies.kernel_regression.config import KernelRegressionConfig, PeriodicSection
@@ -130,10 +130,10 @@ def summarise(
         for q in ("slope", "intercept", "train_mse", "test_mse"):
             if name == "no_intercept" and q == "intercept":
                 continue  # fixed at 0
-            estimates[f"{name}_{q}"] = mean_estimate(lin_table[f"{name}_{q}"].to_numpy())
+            kind = "positive" if q.endswith("mse") else "real"  # an MSE is > 0; slopes, intercepts any sign
+            estimates[f"{name}_{q}"] = mean_estimate(lin_table[f"{name}_{q}"].to_numpy(), kind=kind)
     for q in ("test_mse_krr", "test_mse_krr_lab_sigma", "test_mse_linear", "cv_mse"):
-        estimates[q] = mean_estimate(per_table[q].to_numpy())
-    ratio = per_table["test_mse_linear"] / per_table["test_mse_krr"]
+        estimates[q] = mean_estimate(per_table[q].to_numpy(), kind="positive")
     return KernelRegressionResults(
         seeds=cfg.seeds,
         true_slope=lin.slope,
@@ -154,7 +154,10 @@ def summarise(
         chosen_alpha=per_table["alpha"].tolist(),
         noise_variance=per.noise_variance,
         krr_beats_linear_fraction=float(np.mean(per_table["test_mse_krr"] < per_table["test_mse_linear"])),
-        linear_over_krr_test_mse=mean_estimate(ratio.to_numpy()),
+        # A ratio of errors: the geometric mean of the per-seed ratios, its interval on the log scale.
+        linear_over_krr_test_mse=geometric_mean_ratio(
+            per_table["test_mse_linear"], per_table["test_mse_krr"], paired=True
+        ),
         **estimates,
     )
 

@@ -360,10 +360,12 @@ def landscapes(res: PolynomialRegressionResults, cfg: PolynomialRegressionConfig
             Chart(
                 "landscapes",
                 [
-                    Panel([Heatmap(np.log10(maps["mse"]), cmap="viridis")], title="log10 MSE", **axes),
-                    Panel([Heatmap(maps["l1"], cmap="viridis")], title="L1", **axes),
+                    Panel([Heatmap(np.log10(maps["mse"]), colorbar_label="log10 MSE")], title="log10 MSE", **axes),
+                    Panel([Heatmap(maps["l1"], colorbar_label="L1 loss")], title="L1", **axes),
                     Panel(
-                        [Heatmap(maps["lp_max"], cmap="viridis")], title=f"L{fmt(max(cfg.landscape.p_values))}", **axes
+                        [Heatmap(maps["lp_max"], colorbar_label=f"L{fmt(max(cfg.landscape.p_values))} loss")],
+                        title=f"L{fmt(max(cfg.landscape.p_values))}",
+                        **axes,
                     ),
                 ],
                 caption=caption,

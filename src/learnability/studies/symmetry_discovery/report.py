@@ -306,9 +306,24 @@ def figures(rep: Report, run: Run) -> None:
             Chart(
                 "gramians",
                 [
-                    Panel([Heatmap(ex["init_gram"], cmap="RdBu_r", symmetric=True)], title="initialisation"),
-                    Panel([Heatmap(ex["ce_only_gram"], cmap="RdBu_r", symmetric=True)], title="cross-entropy only"),
-                    Panel([Heatmap(ex["full_gram"], cmap="RdBu_r", symmetric=True)], title="full loss"),
+                    Panel(
+                        [Heatmap(ex["init_gram"], cmap="RdBu_r", symmetric=True, colorbar_label="w_i . w_j")],
+                        title="initialisation",
+                        xlabel="unit j (by angle)",
+                        ylabel="unit i (by angle)",
+                    ),
+                    Panel(
+                        [Heatmap(ex["ce_only_gram"], cmap="RdBu_r", symmetric=True, colorbar_label="w_i . w_j")],
+                        title="cross-entropy only",
+                        xlabel="unit j (by angle)",
+                        ylabel="unit i (by angle)",
+                    ),
+                    Panel(
+                        [Heatmap(ex["full_gram"], cmap="RdBu_r", symmetric=True, colorbar_label="w_i . w_j")],
+                        title="full loss",
+                        xlabel="unit j (by angle)",
+                        ylabel="unit i (by angle)",
+                    ),
                 ],
                 caption="Gramians W W^T of the first layer (seed 0), units ordered by the angle of their weight "
                 "vector. A circulant matrix is constant along each wrapped diagonal.",

@@ -27,7 +27,8 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from learnability.analysis import Estimate, mean_estimate, paired_test
+from learnability._words import plural
+from learnability.analysis import Estimate, EstimateKind, mean_estimate, paired_test
 from learnability.engine import (
     Adam,
     EvalSet,
@@ -175,6 +176,7 @@ def tune_and_train(
         k = len(lrs)
         weights = ([cfg.sort_weight] * k, [cfg.commutator_weight] * k, [0.0] * k)
         tag = round_tag(SymmetryDiscoveryResults.SWEEP_TAG, round_)
+        ctx.progress.phase(f"sweep{f' extension {round_}' if round_ else ''}: {plural(k, 'rate')}")
         return fit(cfg, ctx, data, weights, [sweep_seed] * k, lrs, tag)
 
     def final_fn(lr: float) -> TrainResult:
@@ -184,6 +186,7 @@ def tune_and_train(
             members["orbit_weight"].tolist(),
         )
         seeds = members["seed"].tolist()
+        ctx.progress.phase(f"members: {plural(len(members), 'run')}")
         return fit(cfg, ctx, data, weights, seeds, [lr] * len(members), SymmetryDiscoveryResults.MEMBERS_TAG)
 
     tuned = tune_then_train(
@@ -307,10 +310,27 @@ def soft_sort_gap(w0: Tensor, temperature: float) -> float:
     return float((soft_sort(gram0, temperature=temperature) - hard).abs().max() / hard.abs().max())
 
 
+# The domain of each measure, which its interval respects: distances, errors, ratios and a
+# standard deviation are > 0 (a log-scale interval); accuracies and agreement are fractions. The
+# rest stay real: they are exactly 0 at a perfect orbit (norm spread, anisotropy, the loss terms)
+# or a relative change that is 0 under exact invariance, and a log-scale interval has no 0.
+MEASURE_KINDS: dict[str, EstimateKind] = {
+    "circulant_distance": "positive",
+    "init_circulant_distance": "positive",
+    "angle_gap_ratio": "positive",
+    "sorted_error_hidden": "positive",
+    "sorted_error_linear": "positive",
+    "bias_std": "positive",
+    "prediction_agreement": "unit",
+    "train_accuracy": "unit",
+    "test_accuracy": "unit",
+}
+
+
 def _estimates(sub: pd.DataFrame, keys: Sequence[str]) -> dict[str, Estimate]:
     """Mean over seeds with a 95% CI of each column in ``keys`` (rows in seed order)."""
     sub = sub.sort_values("seed_index")
-    return {key: mean_estimate(sub[key].to_numpy()) for key in keys}
+    return {key: mean_estimate(sub[key].to_numpy(), kind=MEASURE_KINDS.get(key, "real")) for key in keys}
 
 
 def per_config(table: pd.DataFrame) -> dict[str, ConfigSummary]:
@@ -369,7 +389,7 @@ def run(cfg: SymmetryDiscoveryConfig, ctx: StudyContext) -> SymmetryDiscoveryRes
         n_members=len(members),
         n_diverged=int(table["diverged"].sum()),
         init_circulant_distance=mean_estimate(
-            table.groupby("seed_index")["init_circulant_distance"].first().to_numpy()
+            table.groupby("seed_index")["init_circulant_distance"].first().to_numpy(), kind="positive"
         ),
         init_anisotropy=mean_estimate(table.groupby("seed_index")["init_anisotropy"].first().to_numpy()),
         ablation={a: next(c for c in configs.values() if c.ablation == a) for a in ABLATIONS},

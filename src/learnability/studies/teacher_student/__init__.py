@@ -67,7 +67,7 @@ from learnability.studies.teacher_student.parts import (
 )
 from learnability.studies.teacher_student.report import report
 from learnability.studies.teacher_student.results import TeacherStudentResults
-from learnability.studies.teacher_student.run import check, run
+from learnability.studies.teacher_student.run import check, plan, run
 
 __all__ = [
     "DEFAULT_STUDENTS",
@@ -108,5 +108,6 @@ STUDY = register(
         results=TeacherStudentResults,
         smoke=SMOKE,
         check=check,
+        plan=plan,
     )
 )

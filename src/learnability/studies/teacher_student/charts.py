@@ -111,7 +111,9 @@ def _sweep_curves(run: Run, name: str, table: pd.DataFrame, failure_loss: float)
 def sweep_chart(run: Run, name: str, st: StudentResults, results: TeacherStudentResults, tolerance: float) -> Chart:
     """Final training loss and time to convergence against the rate, and each rate's curve."""
     table = run.load_table(R.SWEEP_TABLE.format(name)).sort_values("lr")
-    ok = table[table["feasible"]]
+    # Feasible and stationary: a rate that hit the step cap is drawn as "not stationary", never as
+    # feasible (its steps are the cap, not a time to convergence).
+    ok = table[table["feasible"] & table["converged"]]
     col = table[table["collapsed"] & ~table["diverged"]]
     div = table[table["diverged"]]
     top = float(np.nanmax(table["final_rel"].to_numpy(float), initial=1.0))
@@ -156,8 +158,8 @@ def sweep_chart(run: Run, name: str, st: StudentResults, results: TeacherStudent
         step_traces.append(
             Line(
                 ok["lr"],
-                np.where(ok["converged"], ok["steps_to_converge"], cap),
-                label="feasible",
+                ok["steps_to_converge"],
+                label="feasible (stationary)",
                 mode="markers",
                 color=FEASIBLE_COLOUR,
             )
@@ -232,8 +234,11 @@ def _param_groups(arrays: Mapping[str, np.ndarray], members: Sequence[int] | Non
 
 
 def _bins(a: np.ndarray, b: np.ndarray) -> list[float]:
+    """Common bin edges covering the central quantile range of EACH sample: pooled quantiles would
+    be the larger sample's (a student's many parameters) and clip the other (the teacher's N(0, 1))."""
     both = np.concatenate([a, b])
-    lo, hi = np.quantile(both, HIST_RANGE_Q)
+    qa, qb = np.quantile(a, HIST_RANGE_Q), np.quantile(b, HIST_RANGE_Q)
+    lo, hi = min(qa[0], qb[0]), max(qa[1], qb[1])
     if not hi > lo:
         lo, hi = float(both.min()) - 1.0, float(both.max()) + 1.0
     return list(np.linspace(lo, hi, HIST_BINS + 1))
@@ -291,7 +296,7 @@ def distribution_chart(run: Run, name: str, st: StudentResults) -> Chart:
         panels,
         title=f"{name} vs the first evaluation teacher: parameter distributions",
         caption="The first evaluation teacher and its runs only. Histograms pool the trained seeds "
-        "(central 99% of values shown). QQ: the student's quantiles (averaged over seeds) against "
+        "(the central 99% of each distribution shown). QQ: the student's quantiles (averaged over seeds) against "
         "the teacher's; on the diagonal the distributions are equal.",
     )
 

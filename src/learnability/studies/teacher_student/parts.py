@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from learnability.analysis import Estimate, MLPAlignment, align_mlp, compare_distributions, mean_estimate
+from learnability.analysis import Estimate, EstimateKind, MLPAlignment, align_mlp, compare_distributions, mean_estimate
 from learnability.engine import OnlineSource, StackedMLP
 from learnability.linear import least_squares, with_bias
 from learnability.studies.teacher_student.results import (
@@ -65,7 +65,9 @@ RECOVERY_THRESHOLD = 0.9
 KS_MIN_N = 2
 
 
-def nested_estimate(values: Sequence[float], groups: Sequence[int]) -> tuple[Estimate, str]:
+def nested_estimate(
+    values: Sequence[float], groups: Sequence[int], kind: EstimateKind = "real"
+) -> tuple[Estimate, str]:
     """Mean and 95% interval with the teacher as the unit of replication, seeds nested inside.
 
     The finite values of each group (teacher) are averaged first; the estimate is the t-interval
@@ -75,6 +77,7 @@ def nested_estimate(values: Sequence[float], groups: Sequence[int]) -> tuple[Est
     Args:
         values: (n,) one value per run.
         groups: (n,) the teacher of each run.
+        kind: the quantity's domain (``"positive"`` for errors and distances: a log-scale interval).
 
     Returns:
         The estimate and its unit, ``"teacher"`` or ``"seed"``.
@@ -84,21 +87,25 @@ def nested_estimate(values: Sequence[float], groups: Sequence[int]) -> tuple[Est
         raise ValueError(f"values and groups must have the same shape; got {v.shape} and {g.shape}")
     means = [float(v[(g == k) & np.isfinite(v)].mean()) for k in np.unique(g) if np.isfinite(v[g == k]).any()]
     if len(np.unique(g)) == 1:
-        return seed_estimate(v), "seed"
-    return seed_estimate(means), "teacher"
+        return seed_estimate(v, kind), "seed"
+    return seed_estimate(means, kind), "teacher"
 
 
-def seed_estimate(values: Sequence[float]) -> Estimate:
+def seed_estimate(values: Sequence[float], kind: EstimateKind = "real") -> Estimate:
     """Mean and 95% t-interval over seeds of the finite values; all NaN when none is finite.
 
     A diverged seed or an untestable group (KS of one output bias) gives NaN values; they are
     left out rather than refused, so that one bad seed does not lose the others' estimate.
+    ``kind`` is the quantity's domain, as :func:`~learnability.analysis.mean_estimate`.
     """
     v = np.asarray(values, dtype=float)
     v = v[np.isfinite(v)]
     if v.size == 0:
-        return Estimate(math.nan, math.nan, math.nan, 0, CONFIDENCE)
-    return mean_estimate(v, CONFIDENCE)
+        return Estimate(math.nan, math.nan, math.nan, 0, CONFIDENCE, kind=kind)
+    if kind == "positive" and (v <= 0).any():
+        # A distance can be exactly 0 (a distribution against itself): no log-scale interval.
+        kind = "real"
+    return mean_estimate(v, CONFIDENCE, kind=kind)
 
 
 @dataclass(frozen=True)
@@ -299,9 +306,9 @@ def _group_stats(
         **extra,
         n_student=n_student,
         n_teacher=n_teacher,
-        ks_est=seed_estimate([c.ks if testable else math.nan for c in comps]),
-        wasserstein_est=seed_estimate([c.wasserstein for c in comps]),
-        wasserstein_standardized_est=seed_estimate([c.wasserstein_standardized for c in comps]),
+        ks_est=seed_estimate([c.ks if testable else math.nan for c in comps], "positive"),
+        wasserstein_est=seed_estimate([c.wasserstein for c in comps], "positive"),
+        wasserstein_standardized_est=seed_estimate([c.wasserstein_standardized for c in comps], "positive"),
         ks_pvalues=pvalues,
         ks_pvalue_max=float(np.max(pvalues)) if testable else math.nan,
         student=_moments_mean([c.a.to_dict() for c in comps]),
@@ -594,7 +601,7 @@ def combine_distributions(trained: Sequence[Distribution], init: Sequence[Distri
     def over(ests: Sequence[Estimate]) -> Estimate:
         if len(ests) == 1:
             return ests[0]
-        return seed_estimate([e.mean for e in ests])
+        return seed_estimate([e.mean for e in ests], ests[0].kind)
 
     def moments(ms: Sequence[Moments]) -> Moments:
         def mean(k: str) -> float:

@@ -9,6 +9,7 @@ were recovered against chance and the recoverable ceiling.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 
@@ -415,13 +416,51 @@ def _alignment_text(name: str, al: Alignment) -> str:
     )
 
 
+def _resolved(o: Ordering | None) -> bool:
+    """The larger student's error is lower, resolved: the ratio's whole interval lies below 1."""
+    return o is not None and o.ratio_est.has_interval and o.ratio_est.high < 1.0
+
+
+def _parameters_sentence(results: TeacherStudentResults) -> str:
+    """Whether the error decreases with the number of parameters, never stated beyond what the
+    within-teacher comparisons resolve: every step between neighbours (by parameter count) whose
+    interval contains 1 is named as the caveat of the same sentence."""
+    st = results.students
+    by_params = sorted(st, key=lambda n: st[n].n_params)  # fewest parameters first
+    if len(by_params) < 2:
+        return ""
+    ords = {(o.a, o.b): o for o in results.orderings}  # a: the student with more parameters
+    steps = list(itertools.pairwise(by_params))  # (fewer, more)
+    rises = [(s, m) for s, m in steps if not st[m].test_rel_mse < st[s].test_rel_mse]
+    unresolved = [(s, m) for s, m in steps if not _resolved(ords.get((m, s)))]
+    chain = "error " + " > ".join(f"{n} ({fmt(st[n].n_params)} parameters)" for n in by_params)
+    if rises:
+        return (
+            "The mean error does **not** decrease monotonically with the number of parameters: it does not fall from "
+            + "; from ".join(f"{s} to {m}" for s, m in rises)
+            + "."
+        )
+    if not unresolved:
+        return (
+            f"The error decreases monotonically with the number of parameters ({chain}), "
+            "and every step is resolved: each within-teacher ratio's interval lies below 1."
+        )
+    return (
+        f"The mean error decreases with the number of parameters ({chain}), but only in the "
+        "means: "
+        + ", ".join(f"{m} < {s}" for s, m in unresolved)
+        + f" {'is' if len(unresolved) == 1 else 'are'} not resolved (the interval contains 1), so a "
+        "monotone decrease is **not established**."
+    )
+
+
 def _ordering_sentence(o: Ordering) -> str:
     unit = (
         f"paired within teacher, 95% CI over {o.n} teachers in log space"
         if o.unit == "teacher"
         else "one teacher: Welch over seeds in log space"
     )
-    resolved = o.ratio_est.has_interval and o.ratio_est.high < 1.0
+    resolved = _resolved(o)
     reversed_ = o.ratio_est.has_interval and o.ratio_est.low > 1.0
     verdict = (
         f"{o.a} < {o.b} is resolved (the interval lies below 1)"
@@ -454,7 +493,8 @@ def _across_text(results: TeacherStudentResults) -> list[str]:
         f"Ordering of the means by relative test MSE: {order}. Within-teacher comparisons (ratio of "
         f"relative test MSE, the larger student first): "
         + ("; ".join(_ordering_sentence(o) for o in results.orderings) or "only one student")
-        + f". {len(all_hold)} of {len(results.orderings)} orderings hold in every teacher.",
+        + f". {len(all_hold)} of {len(results.orderings)} orderings hold in every teacher. "
+        + _parameters_sentence(results),
         (
             f"{len(beat)} of {len(st)} students beat OLS ({fmt(ols)}, mean over teachers) with their "
             f"whole CI{': ' + ', '.join(beat) if beat else ''}."
@@ -506,6 +546,32 @@ def _setup_text(results: TeacherStudentResults, run: Run) -> str:
     )
 
 
+def _convergence_caveat(st: StudentResults) -> str | None:
+    """Why a student's numbers are not those of converged runs (None when they are)."""
+    problems = []
+    n = len(st.converged_step)
+    capped = sum(c is None for c in st.converged_step)
+    if capped:
+        problems.append(f"{capped} of {n} runs not quasi-stationary within the {fmt(st.step_cap)}-step cap")
+    if st.seeds_diverged:
+        problems.append(f"{plural(st.seeds_diverged, 'run')} diverged (left out)")
+    if not st.sweep.chosen_feasible:
+        problems.append("no swept rate beat the mean predictor")
+    return "did not converge: " + "; ".join(problems) if problems else None
+
+
+def _headline_flags(results: TeacherStudentResults) -> dict[str, str]:
+    """Caveats of the headline numbers: a student whose runs did not converge, and every ratio
+    that involves one."""
+    caveats = {n: c for n, st in results.students.items() if (c := _convergence_caveat(st)) is not None}
+    flags = {f"{n} relative test MSE": c for n, c in caveats.items()}
+    for o in results.orderings:
+        names = [n for n in (o.a, o.b) if n in caveats]
+        if names:
+            flags[f"{o.a} / {o.b}"] = f"{' and '.join(names)} did not converge"
+    return flags
+
+
 def report(results: TeacherStudentResults, run: Run) -> Report:
     """The study's report, from the typed results and the run folder alone."""
     students = results.students
@@ -522,6 +588,8 @@ def report(results: TeacherStudentResults, run: Run) -> Report:
             "OLS relative test MSE": fmt(b.linear.test_rel_mse),
         },
     )
+    for key, caveat in _headline_flags(results).items():
+        rep.flag(key, caveat)
     rep.add(Text(_setup_text(results, run)))
     rep.add(Heading("Results"), _results_table(results))
     rep.add(Heading("Replication over teachers"), _teachers_table(results))

@@ -214,7 +214,9 @@ class SweepFacts(ResultsModel):
     chosen_lr: float
     at_edge: bool
     chosen_feasible: bool
-    chosen_steps_to_converge: int
+    # None: not quasi-stationary within the cap (left out of summary.json, as every None of this
+    # study's summary; never -1).
+    chosen_steps_to_converge: int | None = None
     chosen_converged: bool
     chosen_final_rel: float
     best_final_rel: float

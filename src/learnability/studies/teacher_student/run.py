@@ -20,6 +20,7 @@ import torch
 from torch import Tensor
 
 from learnability._validation import ParameterError
+from learnability._words import plural
 from learnability.analysis import geometric_mean_ratio
 from learnability.data import sample_uniform
 from learnability.engine import (
@@ -247,7 +248,7 @@ def make_task(cfg: TeacherStudentConfig, ctx: StudyContext) -> tuple[Task, dict[
             test_rel_mse=float(np.mean([b.test_rel_mse for b in bs])),
             train_rel_mse=float(np.mean([b.train_rel_mse for b in bs])),
             value=float(np.mean([b.value for b in bs])) if kind == "mean" else None,
-            test_rel_mse_est=seed_estimate([b.test_rel_mse for b in bs]),
+            test_rel_mse_est=seed_estimate([b.test_rel_mse for b in bs], "positive"),
         )
 
     facts = {
@@ -290,8 +291,13 @@ def tune_student(task: Task, name: str, model: StackedMLP) -> TunedResult:
     init_seed, data_seed = ctx.seed(name, "sweep", "init"), ctx.seed(name, "sweep", "data")
     groups = task.groups()
 
+    rounds = [0]  # sweep rounds run so far (the plan counted every extension the grid allows)
+
     def sweep_fn(lrs: np.ndarray, round_: int) -> TrainResult:
         k = len(lrs)
+        rounds[0] += 1
+        extension = f" extension {round_}/{sw.max_extensions}" if round_ else ""
+        ctx.progress.phase(f"{name} sweep{extension}: {plural(k, 'rate')}")
         return train(
             model,
             model.init([init_seed] * k),
@@ -313,6 +319,8 @@ def tune_student(task: Task, name: str, model: StackedMLP) -> TunedResult:
 
     def seeds_fn(lr: float) -> TrainResult:
         n = len(groups)
+        ctx.progress.unplan((1 + sw.max_extensions - rounds[0]) * sw.max_steps)  # extensions not needed
+        ctx.progress.phase(f"{name} seeds: {plural(n, 'run')}")
         return train(
             model,
             model.init(ctx.seeds(n, name, "seeds", "init")),
@@ -350,6 +358,16 @@ def tune_student(task: Task, name: str, model: StackedMLP) -> TunedResult:
     )
 
 
+def plan(cfg: TeacherStudentConfig) -> int:
+    """The run's whole work in engine steps, for the progress bar: per student, the sweep's grid
+    and every extension it may need (unused ones are withdrawn after the sweep), then the seeds.
+
+    Each ``train`` call announces its ``max_steps`` (one step trains every member at once).
+    """
+    per_student = cfg.sweep.max_steps * (1 + cfg.sweep.max_extensions) + cfg.train.max_steps
+    return len(cfg.students) * per_student
+
+
 def sweep_facts(task: Task, tuned: TunedResult, name: str) -> SweepFacts:
     """Save the sweep's table (``final_rel``: final loss over the tuning teacher's Var(y)) and
     summarise it, with the criterion that chose the rate."""
@@ -368,7 +386,7 @@ def sweep_facts(task: Task, tuned: TunedResult, name: str) -> SweepFacts:
         chosen_lr=sweep.chosen_lr,
         at_edge=bool(sweep.at_edge),
         chosen_feasible=bool(sweep.feasible),
-        chosen_steps_to_converge=int(row["steps_to_converge"]),
+        chosen_steps_to_converge=int(row["steps_to_converge"]) if row["converged"] else None,
         chosen_converged=bool(row["converged"]),
         chosen_final_rel=float(row["final_loss"] / task.tuning.failure_loss),
         best_final_rel=float(np.nanmin(table["final_rel"].where(~table["diverged"]))),
@@ -440,15 +458,15 @@ def student_results(task: Task, name: str, hidden: Sequence[int]) -> StudentResu
                 members=[int(k) for k in runs],
                 test_rel_mse_per_seed=(test_mse_all[runs] / td.var_test).tolist(),
                 train_rel_mse_per_seed=(train_mse_all[runs] / td.var_test).tolist(),
-                test_rel_mse_est=seed_estimate(test_mse_all[runs] / td.var_test),
-                train_rel_mse_est=seed_estimate(train_mse_all[runs] / td.var_test),
+                test_rel_mse_est=seed_estimate(test_mse_all[runs] / td.var_test, "positive"),
+                train_rel_mse_est=seed_estimate(train_mse_all[runs] / td.var_test, "positive"),
                 converged_step=_steps_or_none(res.converged_step[runs]),
                 still_falling=[float(f) for f in falling[runs]],
             )
         )
     ctx.writer.save_json(R.DISTRIBUTIONS_JSON.format(name), dists[0].to_json())
     distribution = combine_distributions([d.distribution for d in dists], [d.distribution for d in dists0])
-    test_mse_est, unit = nested_estimate(test_mse, g_ok)
+    test_mse_est, unit = nested_estimate(test_mse, g_ok, "positive")
     return StudentResults(
         hidden=list(hidden),
         n_params=model.spec.n_params,
@@ -468,9 +486,9 @@ def student_results(task: Task, name: str, hidden: Sequence[int]) -> StudentResu
         test_rel_mse_per_seed=test_rel.tolist(),
         train_mse_per_seed=train_mse.tolist(),
         test_mse_est=test_mse_est,
-        test_rel_mse_est=nested_estimate(test_rel, g_ok)[0],
-        train_mse_est=nested_estimate(train_mse, g_ok)[0],
-        train_rel_mse_est=nested_estimate(train_rel, g_ok)[0],
+        test_rel_mse_est=nested_estimate(test_rel, g_ok, "positive")[0],
+        train_mse_est=nested_estimate(train_mse, g_ok, "positive")[0],
+        train_rel_mse_est=nested_estimate(train_rel, g_ok, "positive")[0],
         gap_rel_mse_est=nested_estimate(test_rel - train_rel, g_ok)[0],
         per_teacher=per_teacher,
         sweep=sweep_summary,

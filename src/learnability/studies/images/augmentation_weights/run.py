@@ -202,8 +202,8 @@ def summarise(
         if ref is not None:
             gain = {n: mean_estimate(class_mean[i, :, j] - class_mean[ref, :, j]) for j, n in enumerate(SYMMETRIES)}
         out[a] = AugmentationResult(
-            test_loss_start=mean_estimate(evals["test_loss"].values[0][ids]),
-            test_loss_end=mean_estimate(evals["test_loss"].final[ids]),
+            test_loss_start=mean_estimate(evals["test_loss"].values[0][ids], kind="positive"),
+            test_loss_end=mean_estimate(evals["test_loss"].final[ids], kind="positive"),
             test_acc_start=mean_estimate(evals["test_accuracy"].values[0][ids], kind="unit"),
             test_acc_end=mean_estimate(evals["test_accuracy"].final[ids], kind="unit"),
             accuracy={name: mean_estimate(evals[f"{name}_accuracy"].final[ids], kind="unit") for name in test_names},

@@ -24,7 +24,7 @@ import pandas as pd
 import torch
 
 from learnability._validation import ParameterError
-from learnability.analysis import Estimate, mean_estimate
+from learnability.analysis import Estimate, EstimateKind, mean_estimate
 from learnability.data import to_device, translate
 from learnability.engine import EvalSet, accuracy
 from learnability.models import LabCNN, PooledCNN
@@ -151,6 +151,17 @@ def measure_pairs(
     return values
 
 
+def measure_kind(name: str, values: np.ndarray) -> EstimateKind:
+    """The domain of a measure's estimates: ``same_prediction`` is a fraction (``"unit"``); every
+    other measure is a relative error, > 0 (``"positive"``: a log-scale interval) unless some value
+    is exactly 0 -- an exact equivariance has no logarithm, and its interval then stays real (a
+    zero spread gives ``[0, 0]``).
+    """
+    if name == "same_prediction":
+        return "unit"
+    return "positive" if bool((values > 0).all()) else "real"
+
+
 def summarise(
     cfg: CNNEquivarianceConfig, values: np.ndarray, ctx: StudyContext
 ) -> dict[str, dict[str, dict[str, dict[str, MeasureCell]]]]:
@@ -166,9 +177,10 @@ def summarise(
                 cell = {}
                 for k, name in enumerate(MEASURES):
                     v = values[p_i, m_i, d_i, :, k]  # (seeds, images)
+                    kind = measure_kind(name, v)
                     cell[name] = MeasureCell(
-                        images=image_mean(v.mean(axis=0)),
-                        seeds=mean_estimate(v.mean(axis=1)) if n_seeds > 1 else None,
+                        images=image_mean(v.mean(axis=0), kind),
+                        seeds=mean_estimate(v.mean(axis=1), kind=kind) if n_seeds > 1 else None,
                         max=float(v.max()),
                     )
                     row = {"model": mode, "shift_mode": shift_mode, "shift": d, "measure": name}
