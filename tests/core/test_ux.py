@@ -116,8 +116,8 @@ def test_stability_problems_flag_spread_and_load() -> None:
 def test_quick_bench_prints_no_ratio_when_unstable(monkeypatch) -> None:
     rates = iter([972.0, 5.0, 400.0] * 20)  # repeats that disagree wildly
     monkeypatch.setattr(bench, "measure_peak_gflops", lambda *a, **k: 10.0)
-    monkeypatch.setattr(bench, "_naive_b", lambda steps: next(rates))
-    monkeypatch.setattr(bench, "_naive_a", lambda steps: next(rates))
+    monkeypatch.setattr(bench, "_naive_b", lambda *a: next(rates))
+    monkeypatch.setattr(bench, "_naive_a", lambda *a: next(rates))
     monkeypatch.setattr(bench, "_vmap", lambda *a: next(rates))
     monkeypatch.setattr(bench, "_engine_timed", lambda *a: (next(rates), 0.0))
     monkeypatch.setattr(bench, "_load_average", lambda: 0.0)
@@ -131,8 +131,8 @@ def test_quick_bench_prints_no_ratio_when_unstable(monkeypatch) -> None:
 
 def test_quick_bench_prints_the_ratio_when_stable(monkeypatch) -> None:
     monkeypatch.setattr(bench, "measure_peak_gflops", lambda *a, **k: 10.0)
-    monkeypatch.setattr(bench, "_naive_b", lambda steps: 100.0)
-    monkeypatch.setattr(bench, "_naive_a", lambda steps: 10.0)
+    monkeypatch.setattr(bench, "_naive_b", lambda *a: 100.0)
+    monkeypatch.setattr(bench, "_naive_a", lambda *a: 10.0)
     monkeypatch.setattr(bench, "_vmap", lambda *a: 50.0)
     monkeypatch.setattr(bench, "_engine_timed", lambda *a: (1000.0, 0.0))
     monkeypatch.setattr(bench, "_load_average", lambda: 0.0)
