@@ -81,6 +81,7 @@ def test_complete_run_page(runs) -> None:
         "study": "toy-regression",
         "status": "complete",
         "headline": {"test MSE": mse},
+        "flags": {},  # no headline number carries a caveat
     }
 
 

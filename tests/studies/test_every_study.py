@@ -88,7 +88,9 @@ POSITIVE_WORDS = frozenset(
     | {"rate"}
 )
 # ... unless one of these says it is a difference, a slope or a change, which have either sign.
-SIGNED_WORDS = frozenset({"gap", "minus", "difference", "diff", "slope", "gain", "change", "effect", "log", "corr"})
+SIGNED_WORDS = frozenset(
+    {"gap", "minus", "difference", "diff", "slope", "gain", "change", "effect", "log", "corr", "drop"}
+)
 UNIT_WORDS = frozenset({"accuracy", "agreement", "fraction"})
 
 
