@@ -178,29 +178,23 @@ class TeacherStudentConfig(StudyConfig):
               standardised targets: learnability run teacher-student --set standardize_targets=true
               with the parameter-count sweep in the report (run the sweep first):
               learnability run teacher-student --set parameter_count=sweeps/parameter-count
-    Runtime:  NOT measured end to end: the shared 2-core CPU ran at load 3-9 while this was written.
-              A full default run through the CLI at load ~5 (2026-12-04, stopped for time) spent
-              1 min 16 s on S_u's sweep and 28 min on S_u's 15 runs (31k steps at 18.5 steps/s;
-              the per-run teacher labels dominate so small a student): on a quiet machine expect
-              the whole default well above the estimate below, probably above 25 min.
-              Estimated ~20 min on the quiet 2-core CPU from measured costs: S_o is the dominant cost
-              (sweep 8 x 12k model-steps ~2 min at the 744 model-steps/s the single-teacher study
-              measured quietly with K = 8; runs 15 x 36k = 540k model-steps at ~1,000/s for K = 15
-              from the project's perf notes, ~9-10 min; 18 evaluations of 15 runs on their 60k points ~2.5 s
-              each); S_e and S_u ~5 min together (3,300 and 6,900 model-steps/s measured quietly,
-              plus the per-run teacher labels, ~45 MFLOP per step for 15 runs); analysis and report
-              ~1 min. A reduced run through the CLI (every default but train.max_steps=2000,
-              sweep.max_steps=1000, no extension) took 394 s at load 3-4 (S_o 2k steps of 15 runs
-              82 s, compile and 3 evaluations included). Smoke (2 teachers x 3 seeds, 150 steps):
-              87 s at load 4.6 (user CPU 58 s), so about 30-40 s on a quiet machine.
-    Expected: not yet measured at full size. The reduced run above (2k steps, so far from
-              stationary) gave relative test MSE over 5 teachers: S_o 0.158, S_u 0.201, S_e 0.245;
-              train error at the final parameters equal to the test error within noise. Calibration
-              (one teacher, 15-20k steps): S_o ~0.08, S_e ~0.11, S_u ~0.23 raw; the single-teacher
-              study reached S_o 0.023 at 70k steps, still falling ~10% per 10k: at the 36k cap S_o
-              and S_e are expected NOT to be stationary under the last-quarter rule, and the report
-              says by how much each run was still falling. Across teachers Var(y_test) varies ~2x
-              and OLS 0.21-0.31 (calibration), which is why intervals are over teachers.
+    Runtime:  measured through the CLI (2026-12-04, seed 0, 2 threads): 1,799 s (30 min) wall,
+              but the project's test suite ran beside it for ~20 of those minutes (load 0.02 at
+              the start, 3.4 at the end); S_u's and S_e's phases took ~4 min together, S_o's 36k
+              steps of 15 runs the rest (~26-33 steps/s while shared). A quiet measurement is
+              still to be taken: it is expected near the 25-minute budget, S_o being the cost.
+              Smoke (2 teachers x 3 seeds, 150 steps): ~30-40 s quiet (87 s at load 4.6).
+    Expected: measured at the full default size above (5 evaluation teachers x 3 seeds, rates
+              tuned on the tuning teacher), relative test MSE, mean over teachers [95% CI]:
+              S_o 0.0325 [0.024, 0.041], S_e 0.145 (one teacher's S_e runs stalled: wide CI),
+              S_u 0.171 [0.111, 0.232]; OLS 0.239, mean predictor 1. Orderings within teacher
+              (paired geometric-mean ratios): S_o / S_e 0.33 [0.19, 0.59] (5 of 5 teachers),
+              S_o / S_u 0.19 [0.15, 0.24] (5 of 5), S_e / S_u 0.58 [0.27, 1.22] (4 of 5: not
+              resolved). Stationary at the cap: S_u 100 % of runs (31k steps), S_e 47 %, S_o 0 %
+              (the report gives per run how much the loss still fell). Train error at the final
+              parameters equals the test error within noise (differences ~1e-3 relative). Chosen
+              rates: S_u 0.3, S_e 0.031, S_o 0.0031 (all by the lowest loss at the sweep's cap).
+              Calibration said S_o should reach ~0.05 or below at stationarity: it does.
     """
 
     teacher: TeacherSettings = Field(default_factory=TeacherSettings)
